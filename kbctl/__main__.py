@@ -1,0 +1,5 @@
+"""`python -m kbctl` runs the CLI."""
+
+from kbctl.cli.main import main
+
+main()

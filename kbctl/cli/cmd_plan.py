@@ -1,0 +1,14 @@
+"""`kbctl plan` (not built yet)."""
+
+from __future__ import annotations
+
+import click
+
+from kbctl.errors import UsageError
+
+
+@click.command("plan", context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def plan_cmd(args: tuple[str, ...]) -> None:
+    """Not built yet."""
+    raise UsageError("kbctl plan is not built yet")

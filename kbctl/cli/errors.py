@@ -1,0 +1,60 @@
+"""The one boundary where errors become output and exit codes.
+
+`KbctlError` → "Error: summary", then detail and hint, on stderr, with the error's exit code.
+Anything else is a bug: a short "internal error" line and exit 1. With `--debug` both re-raise
+so the traceback shows. Known secrets are redacted from everything printed here.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TextIO
+
+from kbctl.cli.context import AppContext
+from kbctl.errors import Diagnostic, ExitCode, KbctlError, ManifestError
+
+
+def _annotation(kind: str, message: str, diagnostic: Diagnostic | None = None) -> str:
+    """A GitHub Actions workflow command (`::error file=…,line=…::message`)."""
+    props = ""
+    if diagnostic is not None:
+        props = f" file={diagnostic.file}"
+        if diagnostic.line is not None:
+            props += f",line={diagnostic.line}"
+    escaped = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return f"::{kind}{props}::{escaped}"
+
+
+def report_error(err: KbctlError, app: AppContext, stream: TextIO | None = None) -> ExitCode:
+    """Print `err` for a person (and for GitHub Actions when running there)."""
+    out = stream if stream is not None else sys.stderr
+    lines = [f"Error: {err.summary}"]
+    if err.detail:
+        lines.extend("  " + line for line in err.detail.splitlines())
+    if err.hint:
+        lines.append(f"Hint: {err.hint}")
+    out.write(app.redact("\n".join(lines)) + "\n")
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        annotations: list[str] = []
+        if isinstance(err, ManifestError) and err.diagnostics:
+            for diag in err.diagnostics:
+                kind = "warning" if diag.severity == "warning" else "error"
+                annotations.append(_annotation(kind, f"{diag.path}: {diag.message}", diag))
+        else:
+            annotations.append(_annotation("error", err.summary))
+        out.write(app.redact("\n".join(annotations)) + "\n")
+    out.flush()
+    return err.exit_code
+
+
+def report_internal(exc: BaseException, app: AppContext, stream: TextIO | None = None) -> ExitCode:
+    """Print an unexpected exception as one line, without a traceback."""
+    out = stream if stream is not None else sys.stderr
+    text = (
+        f"Error: internal error: {type(exc).__name__}: {exc}\n"
+        "Hint: re-run with --debug for the traceback, and report it."
+    )
+    out.write(app.redact(text) + "\n")
+    out.flush()
+    return ExitCode.ERROR

@@ -1,0 +1,266 @@
+"""Core value types: what the manifest wants (specs) and what the API has (live records).
+
+Pure data: no I/O, no clock, no HTTP shapes. Everything is frozen; collections are tuples.
+The content hash and the ownership marker live in `kbctl.identity`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field, fields
+from enum import StrEnum
+
+#: Documents smaller than this cannot be RAG-indexed (`document_too_small`).
+MIN_INDEX_BYTES = 500
+
+
+class DocType(StrEnum):
+    """ElevenLabs document types."""
+
+    TEXT = "text"
+    URL = "url"
+    FILE = "file"
+    FOLDER = "folder"
+
+
+class UsageMode(StrEnum):
+    """How the agent uses a document: retrieved when relevant (auto) or always in the prompt."""
+
+    AUTO = "auto"
+    PROMPT = "prompt"
+
+
+class SmallDocumentPolicy(StrEnum):
+    """What to do with a document under `MIN_INDEX_BYTES` declared `auto`."""
+
+    PROMPT = "prompt"  # attach it with usage_mode prompt (no index needed)
+    FAIL = "fail"  # stop apply at the index gate
+    SKIP = "skip"  # leave it out, with a warning
+
+
+class IndexStatus(StrEnum):
+    """RAG index statuses of the API, plus UNKNOWN for values newer than kbctl."""
+
+    NEW = "new"
+    CREATED = "created"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    RAG_LIMIT_EXCEEDED = "rag_limit_exceeded"
+    DOCUMENT_TOO_SMALL = "document_too_small"
+    CANNOT_INDEX_FOLDER = "cannot_index_folder"
+    NOT_INDEXED = "not_indexed"  # kbctl's own: no index exists for the model
+    UNKNOWN = "unknown"
+
+    @classmethod
+    def parse(cls, value: object) -> IndexStatus:
+        """Read an API status, tolerating values this version does not know."""
+        try:
+            return cls(str(value))
+        except ValueError:
+            return cls.UNKNOWN
+
+    @property
+    def in_flight(self) -> bool:
+        """Still moving (worth polling)."""
+        return self in (IndexStatus.NEW, IndexStatus.CREATED, IndexStatus.PROCESSING)
+
+
+# --------------------------------------------------------------------------------------------
+# Desired state (from manifests)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """Where something was declared: manifest file (as given), line, path in the document."""
+
+    file: str
+    line: int | None
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentSpec:
+    """One document a manifest declares, with its canonical content.
+
+    `content` is the canonical bytes that are hashed and uploaded: for text, UTF-8 with LF line
+    ends and no BOM; for files, the raw bytes; for URLs, the URL itself.
+    """
+
+    key: str
+    doc_type: DocType
+    usage_mode: UsageMode
+    content: bytes = field(repr=False)
+    content_hash: str
+    filename: str | None = None
+    url: str | None = None
+    origin: SourceRef | None = field(default=None, compare=False)
+
+    @property
+    def size_bytes(self) -> int:
+        """Size the API will report for this document (unknown for URLs: 0)."""
+        return 0 if self.doc_type is DocType.URL else len(self.content)
+
+
+@dataclass(frozen=True, slots=True)
+class RagSettings:
+    """The agent's RAG settings. `None` means "not managed" (desired) or "absent" (live)."""
+
+    enabled: bool | None = None
+    embedding_model: str | None = None
+    max_vector_distance: float | None = None
+    max_documents_length: int | None = None
+    max_retrieved_rag_chunks_count: int | None = None
+    num_candidates: int | None = None
+
+    def items(self) -> tuple[tuple[str, bool | int | float | str], ...]:
+        """The set fields, in declaration order."""
+        out: list[tuple[str, bool | int | float | str]] = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                out.append((f.name, value))
+        return tuple(out)
+
+
+#: API defaults of the agent's RAG config (reference §10.1), used when the live agent omits one.
+RAG_DEFAULTS = RagSettings(
+    enabled=False,
+    embedding_model="e5_mistral_7b_instruct",
+    max_vector_distance=0.6,
+    max_documents_length=50000,
+    max_retrieved_rag_chunks_count=20,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Safety policy of an environment."""
+
+    index_timeout: float = 180.0
+    small_documents: SmallDocumentPolicy = SmallDocumentPolicy.PROMPT
+    max_deletes: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """A retrieval check: `query` must retrieve every key of `expect` within `top_k`."""
+
+    query: str
+    expect: tuple[str, ...]
+    top_k: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ChecksPolicy:
+    """How retrieval checks gate an apply."""
+
+    min_coverage: float = 1.0
+    on_failure: str = "abort"  # "abort" | "warn"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One manifest resolved for one environment: everything a plan needs from the desired side."""
+
+    manifest: str  # path of the manifest, as given
+    project: str
+    environment: str
+    agent_id: str
+    base_url: str
+    api_key_env: str
+    protect: bool
+    rag: RagSettings
+    policy: Policy
+    documents: tuple[DocumentSpec, ...]
+    checks: tuple[Check, ...] = ()
+    checks_policy: ChecksPolicy = ChecksPolicy()
+
+
+# --------------------------------------------------------------------------------------------
+# Live state (from the API)
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """kbctl's ownership marker, read back from a document name."""
+
+    key: str
+    project: str
+    environment: str
+    hash12: str
+
+
+@dataclass(frozen=True, slots=True)
+class LiveDocument:
+    """A document in the workspace that concerns this target (managed, or attached to the agent)."""
+
+    id: str
+    name: str
+    doc_type: DocType
+    size_bytes: int
+    marker: Marker | None  # None: not kbctl's for this project+environment
+
+
+@dataclass(frozen=True, slots=True)
+class KbEntry:
+    """One entry of an agent's `knowledge_base` array."""
+
+    id: str
+    name: str
+    doc_type: DocType
+    usage_mode: UsageMode
+
+
+@dataclass(frozen=True, slots=True)
+class LiveAgent:
+    """The parts of an agent kbctl reads and writes."""
+
+    id: str
+    name: str
+    version_id: str | None
+    branch_id: str | None
+    knowledge_base: tuple[KbEntry, ...]
+    rag: RagSettings
+
+
+@dataclass(frozen=True, slots=True)
+class RagQuota:
+    """Workspace RAG index usage (overview endpoint)."""
+
+    used_bytes: int
+    max_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class LiveState:
+    """What the API says, for one target: the agent and the documents that concern it."""
+
+    agent: LiveAgent
+    documents: tuple[LiveDocument, ...]  # sorted by id
+    quota: RagQuota | None = None
+
+    def fingerprint(self) -> str:
+        """sha256 of the state a plan depends on (the quota is left out: it moves on its own)."""
+        agent = self.agent
+        data = {
+            "agent": {
+                "id": agent.id,
+                "knowledge_base": [
+                    [e.id, e.name, e.doc_type.value, e.usage_mode.value]
+                    for e in agent.knowledge_base
+                ],
+                "rag": [[k, v] for k, v in agent.rag.items()],
+            },
+            "documents": sorted([d.id, d.name, d.doc_type.value] for d in self.documents),
+        }
+        blob = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def document(self, doc_id: str) -> LiveDocument | None:
+        """The live document with this id, if known."""
+        for doc in self.documents:
+            if doc.id == doc_id:
+                return doc
+        return None
