@@ -1,0 +1,139 @@
+"""What kbctl needs from a workspace, in model types (no wire dicts, no HTTP).
+
+`ElevenLabsProvider` (in `kbctl.provider.elevenlabs`) implements it over the real API or the
+emulator; planner and executor depend only on this protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from kbctl.model import (
+    DocumentSpec,
+    IndexStatus,
+    KbEntry,
+    LiveAgent,
+    LiveDocument,
+    LiveState,
+    RagQuota,
+    RagSettings,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexState:
+    """The RAG index of one document for one embedding model."""
+
+    status: IndexStatus
+    progress: float = 0.0
+    used_bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BranchRef:
+    """A branch of an agent that references a document."""
+
+    agent_id: str
+    branch_id: str
+    is_main: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Dependents:
+    """Agents (and branches) that use a document."""
+
+    agent_ids: tuple[str, ...]
+    branches: tuple[BranchRef, ...] = ()
+    unknown_agents: int = 0  # agents the key cannot see
+
+    def others(self, agent_id: str) -> bool:
+        """True when anything but `agent_id`'s main branch depends on the document."""
+        if self.unknown_agents or any(a != agent_id for a in self.agent_ids):
+            return True
+        return any(b.agent_id != agent_id or not b.is_main for b in self.branches)
+
+
+class DeleteOutcome(StrEnum):
+    """What happened to a delete request (kbctl never sends `force`)."""
+
+    DELETED = "deleted"
+    GONE = "gone"  # it was not there any more
+    IN_USE = "in_use"  # refused: something still uses it
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One result of the knowledge-base content search."""
+
+    document_id: str
+    name: str
+    score: float
+
+
+class Provider(Protocol):
+    """A workspace kbctl can read and change."""
+
+    def read_state(
+        self, agent_id: str, project: str, environment: str, *, with_quota: bool = True
+    ) -> LiveState:
+        """The agent, every document it has attached, and every document carrying this
+        project+environment's marker (full pagination; the name `search` can miss documents)."""
+        ...
+
+    def get_agent(self, agent_id: str) -> LiveAgent:
+        """Read the agent alone."""
+        ...
+
+    def create_document(self, spec: DocumentSpec, name: str) -> str:
+        """Create a document; returns its id. Never creates a duplicate on an ambiguous failure:
+        after a timeout or a 5xx on create it looks for a document with `name` first."""
+        ...
+
+    def find_documents_by_name(self, name: str) -> tuple[LiveDocument, ...]:
+        """Every document named exactly `name` (full pagination)."""
+        ...
+
+    def rename_document(self, doc_id: str, name: str) -> None:
+        """Change a document's name in place."""
+        ...
+
+    def request_index(self, doc_id: str, model: str) -> IndexState:
+        """Start (or get) the RAG index of a document for `model` (idempotent)."""
+        ...
+
+    def index_state(self, doc_id: str, model: str) -> IndexState:
+        """The current index for `model` (status NOT_INDEXED when there is none)."""
+        ...
+
+    def update_agent(
+        self,
+        agent_id: str,
+        knowledge_base: Sequence[KbEntry],
+        rag: RagSettings | None,
+        description: str,
+    ) -> LiveAgent:
+        """One PATCH: the complete `knowledge_base` array and the managed RAG fields."""
+        ...
+
+    def dependents(self, doc_id: str) -> Dependents:
+        """Agents and branches that use a document (all pages)."""
+        ...
+
+    def delete_document(self, doc_id: str) -> DeleteOutcome:
+        """Delete without `force`."""
+        ...
+
+    def document_content(self, doc_id: str) -> bytes:
+        """The document's content as the API returns it (raw text)."""
+        ...
+
+    def quota(self) -> RagQuota:
+        """The workspace RAG usage overview."""
+        ...
+
+    def search(self, query: str, limit: int) -> tuple[SearchHit, ...]:
+        """Knowledge-base content search, best first."""
+        ...
