@@ -50,7 +50,8 @@ class Severity(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class FieldChange:
-    """One attribute that changes in place (`name`, `usage_mode`, `key`)."""
+    """One attribute that changes: in place (`name`, `usage_mode`, `key`) or, on a replace,
+    the content (`content_hash`, 12 characters) and `doc_type`."""
 
     field: str
     before: str | None
@@ -137,7 +138,7 @@ class Deletion:
     id: str
     name: str
     key: str
-    reason: str  # "replaced" | "removed" | "orphan"
+    reason: str  # "replaced" | "removed" | "orphan" | "duplicate"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,130 @@
+"""The planner's predictions of what apply would hit: model change, quota and policy findings.
+
+Pure: reads the changes the planner decided and returns `Finding`s in a fixed order
+(`model_change`, `quota`/`quota_exceeded`, `max_deletes`, `protected`, `destroy_all`,
+`unmanaged`). The `small_document` findings come first and are made by the planner itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kbctl.model import Policy, RagQuota, UsageMode
+from kbctl.plan.types import Action, Deletion, DocumentChange, Finding, Severity, TargetEntry
+from kbctl.plan.units import format_size
+
+_SHOWN_KEYS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class FindingInputs:
+    """What the findings depend on, as the planner decided it."""
+
+    changes: tuple[DocumentChange, ...]
+    deletions: tuple[Deletion, ...]
+    knowledge_base: tuple[TargetEntry, ...]
+    live_managed: int  # managed entries attached now
+    unmanaged: int  # unmanaged entries attached now (kept)
+    unmanaged_auto: int
+    quota: RagQuota | None
+    policy: Policy
+    protect: bool
+    model: str
+    previous_model: str | None  # set when the embedding model changes
+
+
+def findings_for(inputs: FindingInputs) -> tuple[Finding, ...]:
+    """Every finding after `small_document`, in a fixed order."""
+    out: list[Finding] = []
+    if inputs.previous_model is not None:
+        out.append(_model_change(inputs))
+    if inputs.quota is not None:
+        out.append(_quota(inputs.changes, inputs.quota))
+    removed = [d for d in inputs.deletions if d.reason == "removed"]
+    if len(removed) > inputs.policy.max_deletes:
+        out.append(
+            Finding(
+                "max_deletes",
+                Severity.ERROR,
+                f"{_count(len(removed), 'document')} would be deleted, more than policy "
+                f"max_deletes ({inputs.policy.max_deletes}): apply needs --allow-destroy",
+            )
+        )
+    if inputs.protect and removed:
+        out.append(
+            Finding(
+                "protected",
+                Severity.ERROR,
+                f"the environment is protected and {_count(len(removed), 'document')} would be "
+                f"deleted ({_keys(removed)}): apply needs --allow-destroy",
+            )
+        )
+    if inputs.live_managed and not any(e.key is not None for e in inputs.knowledge_base):
+        out.append(
+            Finding(
+                "destroy_all",
+                Severity.ERROR,
+                f"the agent would lose every managed document ({inputs.live_managed}): "
+                "apply needs --allow-destroy",
+            )
+        )
+    if inputs.unmanaged:
+        out.append(
+            Finding(
+                "unmanaged",
+                Severity.INFO,
+                f"{_count(inputs.unmanaged, 'unmanaged document')} attached to the agent: "
+                "kept as is, never modified or deleted",
+            )
+        )
+    return tuple(out)
+
+
+def _model_change(inputs: FindingInputs) -> Finding:
+    auto = sum(
+        1
+        for c in inputs.changes
+        if c.action is not Action.DELETE and c.usage_mode is UsageMode.AUTO
+    )
+    message = (
+        f"embedding model {inputs.previous_model} → {inputs.model}: every auto document "
+        f"({auto}) needs a new index for {inputs.model}"
+    )
+    if inputs.unmanaged_auto:
+        message += (
+            f"; {_count(inputs.unmanaged_auto, 'unmanaged auto document')} not indexed by kbctl"
+        )
+    return Finding("model_change", Severity.WARNING, message)
+
+
+def _quota(changes: tuple[DocumentChange, ...], quota: RagQuota) -> Finding:
+    to_index = [c for c in changes if c.needs_index and c.reuse_id is None]
+    size = sum(c.size_bytes or 0 for c in to_index)
+    unknown = sum(1 for c in to_index if c.size_bytes is None)
+    extra = f" (+ {_count(unknown, 'URL document')} of unknown size)" if unknown else ""
+    used, limit = quota.used_bytes, quota.max_bytes
+    if used + size > limit:
+        return Finding(
+            "quota_exceeded",
+            Severity.ERROR,
+            f"indexing {format_size(size)}{extra} would exceed the RAG quota: "
+            f"{format_size(used)} of {format_size(limit)} used, "
+            f"{format_size(max(limit - used, 0))} free; apply would stop with "
+            "rag_limit_exceeded (replaced documents free their index only after the swap)",
+        )
+    return Finding(
+        "quota",
+        Severity.INFO,
+        f"indexing {format_size(size)}{extra}: RAG quota {format_size(used)} of "
+        f"{format_size(limit)} used, at most {format_size(used + size)} after apply",
+    )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _keys(deletions: list[Deletion]) -> str:
+    keys = [d.key for d in deletions[:_SHOWN_KEYS]]
+    more = len(deletions) - len(keys)
+    return ", ".join(keys) + (f" and {more} more" if more else "")

@@ -1,0 +1,247 @@
+"""Who holds which key: the desired set after the small-document policy, the live array
+resolved against the ownership marker, orphans, and each wanted document's fate (planning
+rules 1 and 2).
+
+Pure like the planner that uses it: no I/O, no clock, no randomness; ties are broken by key,
+array position and id, never by iteration order of a set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import assert_never
+
+from kbctl.identity import HASH_CHARS, document_name, parse_marker
+from kbctl.model import (
+    MIN_INDEX_BYTES,
+    DocType,
+    DocumentSpec,
+    KbEntry,
+    LiveDocument,
+    LiveState,
+    Marker,
+    SmallDocumentPolicy,
+    Target,
+    UsageMode,
+)
+from kbctl.plan.types import Finding, Severity
+
+#: Deletion reasons (`Deletion.reason`).
+REPLACED = "replaced"  # superseded by a replacement of the same key
+REMOVED = "removed"  # managed, attached, no longer declared (counts for max_deletes/protect)
+ORPHAN = "orphan"  # managed, not attached, not reused
+DUPLICATE = "duplicate"  # a second attached document for a key that is already held
+
+
+# --------------------------------------------------------------------------------------------
+# Desired side
+
+
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    """A declared document after the small-document policy, with the name it must carry."""
+
+    spec: DocumentSpec
+    usage_mode: UsageMode
+    name: str
+    notes: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
+
+    @property
+    def hash12(self) -> str:
+        return self.spec.content_hash[:HASH_CHARS]
+
+
+def wanted_documents(target: Target) -> tuple[list[Wanted], tuple[Finding, ...]]:
+    """The desired set in key order, and the `small_document` findings (rule 1)."""
+    wanted: list[Wanted] = []
+    findings: list[Finding] = []
+    policy = target.policy.small_documents
+    for spec in sorted(target.documents, key=lambda s: s.key):
+        name = document_name(spec.key, target.project, target.environment, spec.content_hash)
+        if not _is_small(spec):
+            wanted.append(Wanted(spec, spec.usage_mode, name))
+            continue
+        prefix = f"{spec.key}: {spec.size_bytes} bytes < {MIN_INDEX_BYTES}"
+        suffix = f"(policy small_documents: {policy.value})"
+        match policy:
+            case SmallDocumentPolicy.PROMPT:
+                message = f"{prefix}: attached with usage_mode prompt {suffix}"
+                findings.append(Finding("small_document", Severity.WARNING, message, spec.key))
+                note = f"usage_mode prompt: too small to index {suffix}"
+                wanted.append(Wanted(spec, UsageMode.PROMPT, name, (note,)))
+            case SmallDocumentPolicy.FAIL:
+                message = f"{prefix}: cannot be indexed; apply will stop at the index gate {suffix}"
+                findings.append(Finding("small_document", Severity.ERROR, message, spec.key))
+                wanted.append(Wanted(spec, spec.usage_mode, name))
+            case SmallDocumentPolicy.SKIP:
+                message = f"{prefix}: left out of the knowledge base {suffix}"
+                findings.append(Finding("small_document", Severity.WARNING, message, spec.key))
+            case _:
+                assert_never(policy)
+    return wanted, tuple(findings)
+
+
+def _is_small(spec: DocumentSpec) -> bool:
+    """Rule 1: an `auto` text/file document the API would refuse to index."""
+    return (
+        spec.usage_mode is UsageMode.AUTO
+        and spec.doc_type in (DocType.TEXT, DocType.FILE)
+        and spec.size_bytes < MIN_INDEX_BYTES
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Live side
+
+
+@dataclass(frozen=True, slots=True)
+class Attached:
+    """One entry of the live `knowledge_base` array, resolved against the live documents.
+
+    `marker` is set only for documents kbctl manages for this project+environment.
+    """
+
+    position: int
+    entry: KbEntry
+    doc: LiveDocument | None
+    marker: Marker | None
+
+    @property
+    def name(self) -> str:
+        """The document's own name (the entry's copy of it may be stale)."""
+        return self.doc.name if self.doc is not None else self.entry.name
+
+    @property
+    def key(self) -> str:
+        assert self.marker is not None
+        return self.marker.key
+
+    @property
+    def doc_type(self) -> DocType:
+        return self.doc.doc_type if self.doc is not None else self.entry.doc_type
+
+
+def managed_marker(target: Target, name: str, marker: Marker | None) -> Marker | None:
+    """The marker if it says this project+environment, else None (the document is unmanaged)."""
+    found = marker if marker is not None else parse_marker(name)
+    if found is None or found.project != target.project:
+        return None
+    return found if found.environment == target.environment else None
+
+
+def resolve_attached(target: Target, live: LiveState) -> tuple[Attached, ...]:
+    """The live array in order; an id attached twice counts once (at its first position)."""
+    by_id = {doc.id: doc for doc in live.documents}
+    out: list[Attached] = []
+    seen: set[str] = set()
+    for position, entry in enumerate(live.agent.knowledge_base):
+        if entry.id in seen:
+            continue
+        seen.add(entry.id)
+        doc = by_id.get(entry.id)
+        if doc is not None:
+            marker = managed_marker(target, doc.name, doc.marker)
+        else:
+            marker = managed_marker(target, entry.name, None)
+        out.append(Attached(position, entry, doc, marker))
+    return tuple(out)
+
+
+def orphan_documents(
+    target: Target, live: LiveState, attached: Iterable[Attached]
+) -> tuple[tuple[LiveDocument, Marker], ...]:
+    """Managed documents not attached to the agent, by id."""
+    attached_ids = {a.entry.id for a in attached}
+    found: dict[str, tuple[LiveDocument, Marker]] = {}
+    for doc in live.documents:
+        marker = managed_marker(target, doc.name, doc.marker)
+        if marker is not None and doc.id not in attached_ids:
+            found.setdefault(doc.id, (doc, marker))
+    return tuple(found[doc_id] for doc_id in sorted(found))
+
+
+# --------------------------------------------------------------------------------------------
+# Matching (rule 2)
+
+
+class Fate(Enum):
+    KEEP = "keep"
+    RENAME = "rename"
+    REPLACE = "replace"
+    CREATE = "create"
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """How one wanted document is satisfied."""
+
+    wanted: Wanted
+    fate: Fate
+    attached: Attached | None = None  # keep/rename: the document kept; replace: superseded
+    reuse: LiveDocument | None = None  # create/replace: the managed orphan reused
+
+
+def match_documents(
+    wanted: Sequence[Wanted],
+    attached: Sequence[Attached],
+    orphans: Sequence[tuple[LiveDocument, Marker]],
+) -> tuple[list[Match], list[tuple[Attached, str]]]:
+    """Decide each wanted document's fate; return the matches and the attached docs dropped.
+
+    Wanted documents are visited in key order and candidates in array order (orphans in id
+    order), so ties are broken the same way every time.
+    """
+    wanted_keys = {w.key for w in wanted}
+    by_key: dict[str, list[Attached]] = {}
+    by_content: dict[tuple[str, DocType], list[Attached]] = {}  # undeclared keys: renames
+    for a in attached:
+        if a.marker is None:
+            continue
+        by_key.setdefault(a.marker.key, []).append(a)
+        if a.marker.key not in wanted_keys:
+            by_content.setdefault((a.marker.hash12, a.doc_type), []).append(a)
+    spare: dict[tuple[str, str, DocType], list[LiveDocument]] = {}
+    for doc, marker in orphans:
+        spare.setdefault((marker.key, marker.hash12, doc.doc_type), []).append(doc)
+
+    claimed: set[str] = set()
+    duplicates: set[str] = set()
+    matches: list[Match] = []
+    for want in wanted:
+        same_key = by_key.get(want.key, [])
+        exact = [a for a in same_key if a.marker is not None and a.marker.hash12 == want.hash12]
+        renames = [
+            a
+            for a in by_content.get((want.hash12, want.spec.doc_type), [])
+            if a.entry.id not in claimed
+        ]
+        m: Match
+        if exact:
+            m = Match(want, Fate.KEEP, exact[0])
+            duplicates.update(a.entry.id for a in same_key if a is not exact[0])
+        elif renames:
+            m = Match(want, Fate.RENAME, renames[0])
+        else:
+            reusable = spare.get((want.key, want.hash12, want.spec.doc_type), [])
+            reuse = reusable.pop(0) if reusable else None
+            if same_key:
+                m = Match(want, Fate.REPLACE, same_key[0], reuse)
+                duplicates.update(a.entry.id for a in same_key[1:])
+            else:
+                m = Match(want, Fate.CREATE, None, reuse)
+        if m.attached is not None:
+            claimed.add(m.attached.entry.id)
+        matches.append(m)
+
+    dropped = [
+        (a, DUPLICATE if a.entry.id in duplicates else REMOVED)
+        for a in attached
+        if a.marker is not None and a.entry.id not in claimed
+    ]
+    return matches, dropped
