@@ -333,8 +333,8 @@ class ElevenLabsProvider:
                 "PATCH", path, body, route="PATCH /v1/convai/agents/{agent_id}"
             )
         except NotFoundError as exc:
-            if exc.code and "agent" not in exc.code:  # e.g. a document id the API does not know
-                raise
+            if exc.code and ("document" in exc.code or "knowledge" in exc.code):
+                raise  # an id in the array the API does not know, not the agent
             raise self._agent_not_found(exc, agent_id) from None
         with _reading("PATCH", path):
             return _agent(data, agent_id)
