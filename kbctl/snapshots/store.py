@@ -1,0 +1,360 @@
+"""The snapshot directory: atomic JSON records per environment and content-addressed blobs.
+
+Layout (DESIGN §6), under the snapshots directory (`state-snapshots/` by default):
+
+    <env>/<YYYYMMDDTHHMMSSZ>-<id>.json   one record per file, canonical JSON
+    blobs/<sha256>.gz                    document contents, gzip, shared by every environment
+
+Every write is atomic (temp file in the same folder, fsync, `os.replace`), so a crash leaves
+either the old file or the new one, never half of one; a leftover temp file is ignored. Blobs are
+named by the sha256 of their uncompressed bytes, written once (deduplicated) and verified on every
+read. Owns: finding, listing and resolving snapshots (`previous`), and refusing corrupt, missing
+or foreign ones with a `SnapshotError`. Must not talk to the API.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import os
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kbctl.errors import SnapshotError
+from kbctl.identity import content_hash
+from kbctl.model import DocType
+from kbctl.snapshots.record import Snapshot, SnapshotEntry, SnapshotKind, dumps, loads
+
+BLOBS = "blobs"
+PREVIOUS = "previous"
+_PICK_HINT = "List the snapshots with `kbctl snapshots list -e ENV`."
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """One file of an environment's folder: the snapshot, or why it could not be read."""
+
+    path: Path
+    snapshot: Snapshot | None
+    error: str | None = None
+
+    @property
+    def sort_key(self) -> tuple[str, int, str]:
+        """Oldest first: time, then the write sequence, then the file name."""
+        if self.snapshot is None:
+            return (self.path.name[:16], -1, self.path.name)
+        return (self.snapshot.created_at, self.snapshot.seq, self.path.name)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that a crash leaves the old file or the new one, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable (POSIX; a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sha256_hex(data: bytes) -> str:
+    """Hex sha256 of `data` (the name of its blob)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+class SnapshotStore:
+    """Snapshots and blobs under one directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    # ---------------------------------------------------------------------------------- blobs
+
+    def blob_path(self, digest: str) -> Path:
+        """Where the blob `digest` lives."""
+        return self.root / BLOBS / f"{digest}.gz"
+
+    def put_blob(self, data: bytes) -> str:
+        """Store `data` once (gzip, deterministic bytes); returns its sha256."""
+        digest = sha256_hex(data)
+        path = self.blob_path(digest)
+        if path.exists():
+            try:
+                self.read_blob(digest)
+                return digest
+            except SnapshotError:
+                pass  # a damaged copy: write it again
+        atomic_write(path, gzip.compress(data, compresslevel=9, mtime=0))
+        return digest
+
+    def has_blob(self, digest: str) -> bool:
+        """True when the blob file exists (not verified)."""
+        return self.blob_path(digest).is_file()
+
+    def read_blob(self, digest: str) -> bytes:
+        """The bytes of blob `digest`, verified against its name.
+
+        Raises:
+            SnapshotError: the blob is missing, not gzip, or its content does not match its hash.
+        """
+        path = self.blob_path(digest)
+        try:
+            packed = path.read_bytes()
+        except FileNotFoundError:
+            raise SnapshotError(
+                f"Snapshot blob {digest[:12]} is missing",
+                detail=f"Expected {path}.",
+                hint="Blobs are committed with the snapshots: restore state-snapshots/blobs/ "
+                "from git.",
+            ) from None
+        try:
+            data = gzip.decompress(packed)
+        except (OSError, EOFError, zlib.error) as err:
+            raise SnapshotError(
+                f"Snapshot blob {digest[:12]} is corrupt",
+                detail=f"{path}: {err}",
+                hint="Restore the file from git.",
+            ) from None
+        if sha256_hex(data) != digest:
+            raise SnapshotError(
+                f"Snapshot blob {digest[:12]} does not match its hash",
+                detail=f"{path} holds content with sha256 {sha256_hex(data)[:12]}….",
+                hint="The file was changed after it was written; restore it from git.",
+            )
+        return data
+
+    # ------------------------------------------------------------------------------ snapshots
+
+    def env_dir(self, environment: str) -> Path:
+        """The folder of one environment's snapshots."""
+        if environment == BLOBS or not environment or "/" in environment:
+            raise SnapshotError(
+                f"Environment name {environment!r} cannot hold snapshots",
+                hint=f"'{BLOBS}' is the folder of the shared blobs; rename the environment.",
+            )
+        return self.root / environment
+
+    def write(self, snapshot: Snapshot) -> Path:
+        """Write one snapshot atomically; returns its path."""
+        path = self.env_dir(snapshot.environment) / snapshot.file_name
+        atomic_write(path, dumps(snapshot).encode("utf-8"))
+        return path
+
+    def replace(self, old: Path, snapshot: Snapshot) -> Path:
+        """Write `snapshot` and remove `old` (a checkpoint it supersedes), new file first."""
+        path = self.write(snapshot)
+        if old != path:
+            with contextlib.suppress(FileNotFoundError):
+                old.unlink()
+        return path
+
+    def environments(self) -> tuple[str, ...]:
+        """Every environment that has a snapshot folder."""
+        if not self.root.is_dir():
+            return ()
+        return tuple(
+            sorted(
+                p.name
+                for p in self.root.iterdir()
+                if p.is_dir() and p.name != BLOBS and not p.name.startswith(".")
+            )
+        )
+
+    def list(self, environment: str) -> tuple[Listed, ...]:
+        """Every snapshot file of `environment`, newest first (unreadable ones included)."""
+        folder = self.env_dir(environment)
+        if not folder.is_dir():
+            return ()
+        found: list[Listed] = []
+        for path in folder.iterdir():
+            if not _is_snapshot_file(path):
+                continue
+            try:
+                found.append(Listed(path, self._read(path, environment)))
+            except SnapshotError as err:
+                found.append(Listed(path, None, err.detail or err.summary))
+        return tuple(sorted(found, key=lambda item: item.sort_key, reverse=True))
+
+    def snapshots(self, environment: str) -> tuple[Snapshot, ...]:
+        """The readable snapshots of `environment`, newest first."""
+        return tuple(item.snapshot for item in self.list(environment) if item.snapshot)
+
+    def next_seq(self, environment: str) -> int:
+        """A write sequence number greater than any in the environment (orders equal times)."""
+        return max((s.seq for s in self.snapshots(environment)), default=0) + 1
+
+    def find(self, ref: str) -> Path:
+        """The file of snapshot `ref` (an id, a file name or a path), in any environment.
+
+        Raises:
+            SnapshotError: no snapshot has that id, or several do.
+        """
+        as_path = Path(ref)
+        if ref.endswith(".json") and as_path.is_file():
+            return as_path
+        wanted = ref[:-5] if ref.endswith(".json") else ref
+        matches: list[Path] = []
+        for environment in self.environments():
+            for path in (self.root / environment).iterdir():
+                if not _is_snapshot_file(path):
+                    continue
+                stem = path.name[:-5]
+                if stem == wanted or stem.rsplit("-", 1)[-1] == wanted:
+                    matches.append(path)
+        if not matches:
+            raise SnapshotError(
+                f"No snapshot {ref!r}",
+                detail=f"Looked in {self.root}/<env>/ for a file named *-{wanted}.json.",
+                hint=_PICK_HINT + " Pass --snapshots-dir if they live elsewhere.",
+            )
+        if len(matches) > 1:
+            raise SnapshotError(
+                f"Snapshot id {ref!r} is ambiguous",
+                detail="\n".join(str(p) for p in sorted(matches)),
+                hint="Pass the file name instead of the id.",
+            )
+        return matches[0]
+
+    def load(self, ref: str) -> Snapshot:
+        """The snapshot `ref` (id, file name or path), checked against the folder it is in."""
+        path = self.find(ref)
+        return self._read(path, path.parent.name)
+
+    def resolve(
+        self, ref: str, environment: str, *, projects: Iterable[str] | None = None
+    ) -> Snapshot:
+        """The snapshot a rollback of `environment` names: an id or `previous`.
+
+        `previous` is the "before" snapshot of the most recent apply (or rollback) in the
+        environment that changed something, optionally among `projects` only.
+
+        Raises:
+            SnapshotError: unknown, ambiguous, corrupt or foreign (another environment).
+        """
+        if ref != PREVIOUS:
+            snapshot = self.load(ref)
+            if snapshot.environment != environment:
+                raise SnapshotError(
+                    f"Snapshot {snapshot.id} belongs to environment "
+                    f"'{snapshot.environment}', not '{environment}'",
+                    detail="A rollback only restores a snapshot of the environment it runs in.",
+                    hint=f"See this environment's snapshots: kbctl snapshots list -e {environment}",
+                )
+            return snapshot
+        wanted = None if projects is None else set(projects)
+        ordered = self.snapshots(environment)
+        for snapshot in ordered:
+            if not snapshot.changed or (wanted is not None and snapshot.project not in wanted):
+                continue
+            for candidate in ordered:
+                if (
+                    candidate.apply_id == snapshot.apply_id
+                    and candidate.kind is SnapshotKind.BEFORE
+                ):
+                    return candidate
+            raise SnapshotError(
+                f"The 'before' snapshot of apply {snapshot.apply_id} is missing",
+                detail=f"Its 'after' snapshot is {snapshot.id}.",
+                hint="Pick a snapshot by id: " + _PICK_HINT,
+            )
+        raise SnapshotError(
+            f"No earlier state to roll back to in environment '{environment}'",
+            detail="No apply recorded in "
+            f"{self.root / environment} changed anything, so there is no 'previous'.",
+            hint=_PICK_HINT,
+        )
+
+    def verify(self, snapshot: Snapshot) -> dict[str, bytes]:
+        """Check that every managed document's content can be read back exactly.
+
+        Returns the content of every blob the managed entries name, by blob digest.
+
+        Raises:
+            SnapshotError: a blob is missing or damaged, or its content is not what the entry's
+                content hash says.
+        """
+        contents: dict[str, bytes] = {}
+        for entry in snapshot.managed_entries:
+            if entry.doc_type is DocType.URL and entry.url is not None:
+                data = entry.url.encode("utf-8")
+                source = f"URL {entry.url}"
+            elif entry.blob is not None:
+                cached = contents.get(entry.blob)
+                data = self.read_blob(entry.blob) if cached is None else cached
+                contents[entry.blob] = data
+                source = f"Blob {entry.blob[:12]}"
+            else:
+                continue
+            if entry.content_hash is not None and content_hash(entry.doc_type, data) != (
+                entry.content_hash
+            ):
+                raise SnapshotError(
+                    f"Snapshot {snapshot.id}: the content of '{entry.key}' does not match its hash",
+                    detail=f"{source} is not the content hashed {entry.content_hash[:12]}.",
+                    hint="The snapshot or its blob was edited; restore them from git.",
+                )
+        return contents
+
+    def content_index(self) -> dict[str, SnapshotEntry]:
+        """Every re-creatable entry of every readable snapshot, by content hash.
+
+        Lets a new snapshot reuse the blob an earlier one stored for the same content.
+        """
+        index: dict[str, SnapshotEntry] = {}
+        for environment in self.environments():
+            for item in self.list(environment):
+                if item.snapshot is None:
+                    continue
+                for entry in item.snapshot.managed_entries:
+                    if entry.recreatable and entry.content_hash is not None:
+                        index.setdefault(entry.content_hash, entry)
+        return index
+
+    def _read(self, path: Path, folder_environment: str) -> Snapshot:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise SnapshotError(f"Snapshot file {path} is missing", hint=_PICK_HINT) from None
+        except (OSError, UnicodeDecodeError) as err:
+            raise SnapshotError(f"Snapshot {path} cannot be read", detail=str(err)) from None
+        snapshot = loads(text, str(path))
+        if snapshot.environment != folder_environment:
+            raise SnapshotError(
+                f"Snapshot {path} is in the wrong folder",
+                detail=f"It records environment '{snapshot.environment}' but lies in "
+                f"'{folder_environment}/'.",
+                hint="Move it back to its environment's folder.",
+            )
+        if not path.name.endswith(f"-{snapshot.id}.json"):
+            raise SnapshotError(
+                f"Snapshot {path} is corrupt",
+                detail=f"Its id {snapshot.id!r} does not match the file name.",
+                hint="Restore the file from git.",
+            )
+        return snapshot
+
+
+def _is_snapshot_file(path: Path) -> bool:
+    """Snapshot files, not temp files left by a crash (dot-prefixed) or anything else."""
+    return path.is_file() and path.name.endswith(".json") and not path.name.startswith(".")

@@ -1,0 +1,246 @@
+"""`kbctl status`: what an agent's knowledge base is right now, and whether it drifted.
+
+Owns collecting one target's live picture: every attached document (type, size, usage mode,
+managed or not) with its RAG index status for the agent's embedding model, the managed orphans,
+the workspace RAG quota, and the drift against the manifest as the planner sees it (the plan's
+counts, in one line). One `read_state` plus one index read per attached `auto` document, in
+parallel and bounded. Never changes anything and never draws (the CLI renders the report).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+
+from kbctl.identity import parse_marker
+from kbctl.model import (
+    RAG_DEFAULTS,
+    DocType,
+    IndexStatus,
+    LiveState,
+    Marker,
+    RagQuota,
+    Target,
+    UsageMode,
+)
+from kbctl.plan.planner import plan_target
+from kbctl.plan.types import AgentPlan, Summary
+from kbctl.provider.base import IndexState, Provider
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentStatus:
+    """One document of the agent (or a managed one left unattached).
+
+    Attributes:
+        usage_mode: None for a managed document that is not attached (an orphan).
+        index: the RAG index status for the agent's model; None when not read (prompt
+            documents, orphans).
+    """
+
+    id: str
+    name: str
+    key: str | None
+    doc_type: DocType
+    size_bytes: int
+    usage_mode: UsageMode | None
+    managed: bool
+    attached: bool
+    index: IndexStatus | None = None
+    index_progress: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStatus:
+    """The status of one manifest's agent in one environment."""
+
+    manifest: str
+    project: str
+    environment: str
+    agent_id: str
+    agent_name: str
+    version_id: str | None
+    embedding_model: str
+    rag_enabled: bool
+    documents: tuple[DocumentStatus, ...]
+    quota: RagQuota | None
+    summary: Summary
+    rag_changes: int
+    deletions: int
+    has_changes: bool
+
+    @property
+    def drift_line(self) -> str:
+        """The drift against the manifest, in one line."""
+        if not self.has_changes:
+            return "no drift: the agent matches the manifest"
+        s = self.summary
+        parts = [
+            f"{count} to {verb}"
+            for count, verb in (
+                (s.create, "create"),
+                (s.replace, "replace"),
+                (s.update, "update"),
+                (s.delete, "delete"),
+            )
+            if count
+        ]
+        if self.rag_changes:
+            parts.append(f"{self.rag_changes} RAG setting(s) differ")
+        extra = self.deletions - s.delete - s.replace
+        if extra > 0:
+            parts.append(f"{extra} orphan(s) to delete")
+        if not parts:
+            parts.append("documents to index")
+        return f"drift: {', '.join(parts)} (kbctl plan -e {self.environment} shows the details)"
+
+
+def collect_status(target: Target, provider: Provider, *, concurrency: int = 4) -> AgentStatus:
+    """Read the live picture of `target`'s agent and compare it with the manifest."""
+    live = provider.read_state(target.agent_id, target.project, target.environment)
+    plan = plan_target(target, live)
+    model = live.agent.rag.embedding_model or RAG_DEFAULTS.embedding_model or ""
+    documents = _documents(target, live)
+    wanted = [d for d in documents if d.attached and d.usage_mode is UsageMode.AUTO]
+    wanted = [d for d in wanted if d.doc_type is not DocType.FOLDER]
+    states: dict[str, IndexState] = {}
+    if wanted:
+        with ThreadPoolExecutor(
+            max_workers=max(1, min(concurrency, len(wanted))), thread_name_prefix="kbctl-status"
+        ) as pool:
+            answers = pool.map(lambda d: provider.index_state(d.id, model), wanted)
+            states = {d.id: state for d, state in zip(wanted, answers, strict=True)}
+    documents = tuple(d if d.id not in states else _with_index(d, states[d.id]) for d in documents)
+    return _report(target, live, plan, model, documents)
+
+
+def _documents(target: Target, live: LiveState) -> tuple[DocumentStatus, ...]:
+    """Attached documents in array order, then managed orphans by id."""
+    out: list[DocumentStatus] = []
+    seen: set[str] = set()
+    for entry in live.agent.knowledge_base:
+        if entry.id in seen:
+            continue
+        seen.add(entry.id)
+        doc = live.document(entry.id)
+        name = doc.name if doc is not None else entry.name
+        marker = _ours(target, doc.marker if doc is not None else parse_marker(name))
+        out.append(
+            DocumentStatus(
+                id=entry.id,
+                name=name,
+                key=marker,
+                doc_type=doc.doc_type if doc is not None else entry.doc_type,
+                size_bytes=doc.size_bytes if doc is not None else 0,
+                usage_mode=entry.usage_mode,
+                managed=marker is not None,
+                attached=True,
+            )
+        )
+    for doc in live.documents:
+        if doc.id in seen:
+            continue
+        key = _ours(target, doc.marker)
+        if key is None:
+            continue
+        out.append(
+            DocumentStatus(
+                id=doc.id,
+                name=doc.name,
+                key=key,
+                doc_type=doc.doc_type,
+                size_bytes=doc.size_bytes,
+                usage_mode=None,
+                managed=True,
+                attached=False,
+            )
+        )
+    return tuple(out)
+
+
+def _ours(target: Target, marker: Marker | None) -> str | None:
+    """The key of a marker that is this project+environment's, else None."""
+    if marker is None:
+        return None
+    if marker.project != target.project or marker.environment != target.environment:
+        return None
+    return marker.key
+
+
+def _with_index(doc: DocumentStatus, state: IndexState) -> DocumentStatus:
+    return replace(doc, index=state.status, index_progress=state.progress)
+
+
+def _report(
+    target: Target,
+    live: LiveState,
+    plan: AgentPlan,
+    model: str,
+    documents: tuple[DocumentStatus, ...],
+) -> AgentStatus:
+    rag_enabled = live.agent.rag.enabled
+    return AgentStatus(
+        manifest=target.manifest,
+        project=target.project,
+        environment=target.environment,
+        agent_id=live.agent.id,
+        agent_name=live.agent.name,
+        version_id=live.agent.version_id,
+        embedding_model=model,
+        rag_enabled=bool(rag_enabled if rag_enabled is not None else RAG_DEFAULTS.enabled),
+        documents=documents,
+        quota=live.quota,
+        summary=plan.summary,
+        rag_changes=len(plan.rag_changes),
+        deletions=len(plan.deletions),
+        has_changes=plan.has_changes,
+    )
+
+
+def status_dict(status: AgentStatus) -> dict[str, object]:
+    """The report as JSON data (`kbctl status --format json`)."""
+    s = status.summary
+    quota = status.quota
+    return {
+        "manifest": status.manifest,
+        "project": status.project,
+        "environment": status.environment,
+        "agent": {
+            "id": status.agent_id,
+            "name": status.agent_name,
+            "version_id": status.version_id,
+            "embedding_model": status.embedding_model,
+            "rag_enabled": status.rag_enabled,
+        },
+        "documents": [
+            {
+                "id": d.id,
+                "name": d.name,
+                "key": d.key,
+                "type": d.doc_type.value,
+                "size_bytes": d.size_bytes,
+                "usage_mode": d.usage_mode.value if d.usage_mode is not None else None,
+                "managed": d.managed,
+                "attached": d.attached,
+                "index": d.index.value if d.index is not None else None,
+                "index_progress": d.index_progress,
+            }
+            for d in status.documents
+        ],
+        "quota": None
+        if quota is None
+        else {"used_bytes": quota.used_bytes, "max_bytes": quota.max_bytes},
+        "drift": {
+            "has_changes": status.has_changes,
+            "summary": {
+                "create": s.create,
+                "replace": s.replace,
+                "update": s.update,
+                "delete": s.delete,
+                "noop": s.noop,
+            },
+            "rag_changes": status.rag_changes,
+            "deletions": status.deletions,
+            "line": status.drift_line,
+        },
+    }
