@@ -27,6 +27,7 @@ from typing import Protocol
 
 from kbctl.errors import UsageError
 from kbctl.identity import canonical_text, content_hash, document_name, parse_marker
+from kbctl.manifest import DEFAULT_API_KEY_ENV, DEFAULT_BASE_URL, load_manifests
 from kbctl.model import (
     MIN_INDEX_BYTES,
     DocType,
@@ -37,8 +38,6 @@ from kbctl.model import (
 )
 from kbctl.provider.base import Provider
 
-DEFAULT_BASE_URL = "https://api.elevenlabs.io"
-DEFAULT_API_KEY_ENV = "ELEVENLABS_API_KEY"
 DOCS_DIR = "docs"
 _PROJECT_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _ENV_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -315,8 +314,6 @@ def _check_manifest(
     path: Path, environment: str, docs: list[ImportedDocument], api_key_env: str | None
 ) -> None:
     """Load the written manifest with kbctl's loader; its keys and hashes must be the adopted."""
-    from kbctl.manifest import load_manifests
-
     environ: Mapping[str, str] = {}
     (manifest,) = load_manifests([path], environ)
     target = manifest.resolve(environment, environ)
@@ -411,6 +408,8 @@ def _oneline(text: str) -> str:
 
 
 __all__ = [
+    "DEFAULT_API_KEY_ENV",
+    "DEFAULT_BASE_URL",
     "ImportProvider",
     "ImportResult",
     "ImportedDocument",

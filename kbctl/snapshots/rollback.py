@@ -1,0 +1,75 @@
+"""Rollback, up to the plan: pick and check the snapshot offline, then plan toward it.
+
+`prepare_rollback` does everything that can refuse a rollback without the network: resolve the
+snapshot (`previous` or an id), refuse a foreign one, verify every blob against its hash, and
+find the manifest target it belongs to. Only then does `plan_rollback` read the live state and
+plan toward the snapshot with the ordinary planner. Applying the plan is the executor's job,
+unchanged (the CLI passes the same guards, progress and snapshot hook as `kbctl apply`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from kbctl.errors import SnapshotError
+from kbctl.model import LiveState, Target
+from kbctl.plan.planner import make_plan
+from kbctl.plan.types import Plan
+from kbctl.provider.base import Provider
+from kbctl.snapshots.desired import check_restorable, rollback_target
+from kbctl.snapshots.record import Snapshot
+from kbctl.snapshots.store import SnapshotStore
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedRollback:
+    """A snapshot checked for a rollback: its verified contents and the manifest target."""
+
+    snapshot: Snapshot
+    contents: Mapping[str, bytes]
+    base: Target
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackPlan:
+    """The plan toward a snapshot, with what it was made from."""
+
+    prepared: PreparedRollback
+    desired: Target
+    live: LiveState
+    plan: Plan
+    notes: tuple[str, ...]
+
+
+def prepare_rollback(
+    store: SnapshotStore, ref: str, environment: str, targets: Sequence[Target]
+) -> PreparedRollback:
+    """Resolve and check the snapshot `ref` for a rollback of `environment` (no API call).
+
+    Raises:
+        SnapshotError: unknown, corrupt, foreign or unrestorable snapshot; a blob missing or not
+            matching its hash; no manifest target for the snapshot's project and agent.
+    """
+    projects = {t.project for t in targets}
+    snapshot = store.resolve(ref, environment, projects=projects)
+    same_project = [t for t in targets if t.project == snapshot.project]
+    if not same_project:
+        raise SnapshotError(
+            f"No manifest of project '{snapshot.project}' for environment '{environment}'",
+            detail=f"Snapshot {snapshot.id} was written by {snapshot.manifest}.",
+            hint="Pass that manifest with -f.",
+        )
+    base = next((t for t in same_project if t.agent_id == snapshot.agent.id), same_project[0])
+    check_restorable(snapshot, base)
+    contents = store.verify(snapshot)
+    return PreparedRollback(snapshot, contents, base)
+
+
+def plan_rollback(prepared: PreparedRollback, provider: Provider) -> RollbackPlan:
+    """Read the live state and plan from it toward the snapshot (reads only)."""
+    base = prepared.base
+    live = provider.read_state(base.agent_id, base.project, base.environment)
+    desired = rollback_target(prepared.snapshot, prepared.contents, base, live)
+    plan = make_plan(base.environment, [(desired.target, live)])
+    return RollbackPlan(prepared, desired.target, live, plan, desired.notes)
