@@ -1,0 +1,1 @@
+"""Rollback end to end."""

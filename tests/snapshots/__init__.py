@@ -1,0 +1,1 @@
+"""Snapshots: store, hook, list and show."""
