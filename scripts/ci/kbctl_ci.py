@@ -1,0 +1,293 @@
+#!/usr/bin/env python3
+"""Helpers for kbctl's GitHub Actions integration (called by kbctl-run.sh; standard library only).
+
+    kbctl_ci.py body --kind plan|drift --out-dir DIR   the sticky PR comment / drift issue body
+    kbctl_ci.py plan-annotations PLAN.json              ::warning/::error lines for plan findings
+    kbctl_ci.py validate-annotations STDERR_FILE        ::warning lines for validate's warnings
+    kbctl_ci.py apply-summary EVENTS_FILE               Markdown from apply/rollback --json events
+
+`body` combines the Markdown plan of every environment planned so far in the job (files
+`<kind>-<env>.md|.json|.exit|.err` in DIR, in the order of `<kind>-environments`) under a hidden
+marker, and keeps the whole under GitHub's comment limit: environments whose plan does not fit
+are shown by their summary only, with a pointer to the run's step summary and artifacts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+LIMIT = 65_000  # GitHub's limit is 65,536 characters; keep a margin
+MARKERS = {"plan": "<!-- kbctl-plan -->", "drift": "<!-- kbctl-drift -->"}
+TITLES = {"plan": "kbctl plan", "drift": "kbctl drift"}
+COUNTS = ("create", "replace", "update", "delete", "noop")
+
+
+def run_url() -> str | None:
+    """The URL of this workflow run, when running in GitHub Actions."""
+    run_id = os.environ.get("GITHUB_RUN_ID")
+    repo = os.environ.get("GITHUB_REPOSITORY")
+    if not run_id or not repo:
+        return None
+    server = os.environ.get("GITHUB_SERVER_URL", "https://github.com")
+    return f"{server}/{repo}/actions/runs/{run_id}"
+
+
+def head_sha() -> str | None:
+    """The pull request's head commit (else GITHUB_SHA)."""
+    event_path = os.environ.get("GITHUB_EVENT_PATH")
+    if event_path and Path(event_path).is_file():
+        try:
+            event = json.loads(Path(event_path).read_text(encoding="utf-8"))
+            sha = event.get("pull_request", {}).get("head", {}).get("sha")
+            if isinstance(sha, str) and sha:
+                return sha
+        except (OSError, ValueError, AttributeError):
+            pass
+    return os.environ.get("GITHUB_SHA") or None
+
+
+def read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+
+
+def load_plan(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def summary_counts(plan: dict[str, Any] | None) -> dict[str, int] | None:
+    if plan is None or not isinstance(plan.get("summary"), dict):
+        return None
+    return {name: int(plan["summary"].get(name, 0) or 0) for name in COUNTS}
+
+
+def summary_table(counts: dict[str, int]) -> str:
+    head = "| " + " | ".join(COUNTS) + " |"
+    rule = "|" + "|".join("---:" for _ in COUNTS) + "|"
+    row = "| " + " | ".join(str(counts[name]) for name in COUNTS) + " |"
+    return "\n".join((head, rule, row))
+
+
+def tail(text: str, lines: int = 40, chars: int = 4_000) -> str:
+    kept = "\n".join(text.rstrip().splitlines()[-lines:])
+    return kept[-chars:]
+
+
+class Section:
+    """One environment's part of the body, in forms from full to compact (`forms[level]`)."""
+
+    def __init__(self, kind: str, env: str, out_dir: Path, share: int) -> None:
+        base = out_dir / f"{kind}-{env}"
+        code_text = read(base.with_suffix(".exit")).strip()
+        self.env = env
+        self.code = int(code_text) if code_text.lstrip("-").isdigit() else 1
+        marker = f"<!-- kbctl-plan:{env} -->"
+        url = run_url()
+        where = f"[workflow run's summary]({url})" if url else "workflow run's summary"
+        pointer = f"The full plan is in the {where} and in the plan artifact."
+        if self.code in (0, 2):
+            full = read(base.with_suffix(".md")).strip()
+            if marker not in full:
+                full = f"{marker}\n{full}"
+            counts = summary_counts(load_plan(base.with_suffix(".json")))
+            status = "changes" if self.code == 2 else "no changes"
+            table = summary_table(counts) if counts else "_(summary unavailable)_"
+            self.forms = [
+                full,
+                head_of(full, share, f"_The details do not fit in this comment. {pointer}_"),
+                f"{marker}\n### {env}: {status}\n\n{table}\n\n"
+                f"_The plan is too long for this comment. {pointer}_",
+            ]
+        else:
+            error = tail(read(base.with_suffix(".err"))) or "(no error output)"
+            error = error.replace("```", "'''")
+            title = f"{marker}\n### ❌ {env}: kbctl plan failed (exit {self.code})"
+            self.forms = [
+                f"{title}\n\n```\n{error}\n```",
+                f"{title}\n\n_See the workflow run's log. {pointer}_",
+            ]
+        self.level = 0
+
+    @property
+    def text(self) -> str:
+        return self.forms[self.level]
+
+    def shrink(self) -> bool:
+        """Step to the next shorter form; False when none is shorter."""
+        while self.level + 1 < len(self.forms):
+            self.level += 1
+            if len(self.forms[self.level]) < len(self.forms[self.level - 1]):
+                return True
+        return False
+
+
+def head_of(markdown: str, budget: int, note: str) -> str:
+    """The plan's summary part (before its first collapsible details), within `budget`."""
+    head = markdown.split("<details>", 1)[0].rstrip()
+    limit = max(budget - len(note) - 10, 200)
+    if len(head) > limit:
+        head = head[:limit].rsplit("\n", 1)[0].rstrip() + "\n\n…"
+    return f"{head}\n\n{note}"
+
+
+def build_body(kind: str, out_dir: Path) -> str:
+    envs = [line.strip() for line in read(out_dir / f"{kind}-environments").splitlines()]
+    envs = [env for env in envs if env]
+    share = (LIMIT - 1_000) // max(len(envs), 1)
+    sections = [Section(kind, env, out_dir, share) for env in envs]
+    header = [MARKERS[kind], f"## {TITLES[kind]}"]
+    facts = []
+    sha = head_sha()
+    if sha:
+        facts.append(f"commit `{sha[:12]}`")
+    url = run_url()
+    if url:
+        facts.append(f"[workflow run]({url})")
+    if facts:
+        header.append(" · ".join(facts))
+    if not sections:
+        header.append("_No environment was planned._")
+
+    def joined() -> str:
+        return "\n\n".join(["\n".join(header), *(s.text for s in sections)]) + "\n"
+
+    body = joined()
+    while len(body) > LIMIT:
+        for section in sorted(sections, key=lambda s: len(s.text), reverse=True):
+            if section.shrink():
+                break
+        else:
+            break
+        body = joined()
+    if len(body) > LIMIT:  # only with absurdly many environments
+        body = body[: LIMIT - 40] + "\n\n_(truncated)_\n"
+    return body
+
+
+def repo_path(path: str) -> str:
+    """`path` relative to the repository root, as annotations need it."""
+    root = os.environ.get("GITHUB_WORKSPACE") or os.getcwd()
+    absolute = os.path.abspath(path)
+    relative = os.path.relpath(absolute, os.path.abspath(root))
+    return path if relative.startswith("..") else relative
+
+
+def plan_annotations(plan_path: Path) -> list[str]:
+    plan = load_plan(plan_path)
+    if plan is None:
+        return []
+    lines: list[str] = []
+    holders = [a for a in plan.get("agents", []) if isinstance(a, dict)] or [plan]
+    for holder in holders:
+        manifest = holder.get("manifest")
+        for finding in holder.get("findings", []) or []:
+            if not isinstance(finding, dict):
+                continue
+            severity = finding.get("severity")
+            kind = {"error": "error", "warning": "warning"}.get(str(severity))
+            if kind is None:
+                continue
+            message = str(finding.get("message", ""))
+            if finding.get("key") and not message.startswith(str(finding["key"])):
+                message = f"{finding['key']}: {message}"
+            props = f" file={escape_property(repo_path(str(manifest)))}" if manifest else ""
+            title = f"kbctl plan {plan.get('environment', '')}".strip()
+            props += ("," if props else " ") + f"title={escape_property(title)}"
+            lines.append(f"::{kind}{props}::{escape_data(message)}")
+    return lines
+
+
+def validate_annotations(stderr_path: Path) -> list[str]:
+    lines = []
+    for line in read(stderr_path).splitlines():
+        if line.startswith("Warning: "):
+            lines.append(f"::warning title=kbctl validate::{escape_data(line[9:])}")
+    return lines
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    events = []
+    for line in read(path).splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and isinstance(event.get("event"), str):
+            events.append(event)
+    return events
+
+
+def apply_summary(path: Path) -> str:
+    """What `kbctl apply/rollback --json` did, for the step summary (empty without events)."""
+    events = read_events(path)
+    if not events:
+        return ""
+    lines: list[str] = []
+    for event in events:
+        if event["event"] == "run_finished":
+            seconds = event.get("seconds")
+            took = f" in {seconds:.1f} s" if isinstance(seconds, (int, float)) else ""
+            lines.append(f"**{event.get('summary', 'done')}**{took}")
+            lines.append("")
+    finished = [e for e in events if e["event"] == "finished"]
+    if finished:
+        lines += ["| agent | result |", "| --- | --- |"]
+        for event in finished:
+            summary = str(event.get("summary", "")).replace("|", "\\|")
+            lines.append(f"| `{event.get('agent_id', '?')}` | {summary} |")
+        lines.append("")
+    warnings = [e for e in events if e["event"] == "warning"]
+    if warnings:
+        lines.append("Warnings:")
+        lines.append("")
+        lines += [f"- `{e.get('agent_id', '?')}`: {e.get('message', '')}" for e in warnings]
+        lines.append("")
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="kbctl_ci.py")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    body = sub.add_parser("body")
+    body.add_argument("--kind", choices=sorted(MARKERS), required=True)
+    body.add_argument("--out-dir", type=Path, required=True)
+    sub.add_parser("plan-annotations").add_argument("path", type=Path)
+    sub.add_parser("validate-annotations").add_argument("path", type=Path)
+    sub.add_parser("apply-summary").add_argument("path", type=Path)
+    args = parser.parse_args(argv)
+    if args.cmd == "body":
+        sys.stdout.write(build_body(args.kind, args.out_dir))
+    elif args.cmd == "apply-summary":
+        sys.stdout.write(apply_summary(args.path))
+    else:
+        is_plan = args.cmd == "plan-annotations"
+        lines = plan_annotations(args.path) if is_plan else validate_annotations(args.path)
+        for line in lines:
+            print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
