@@ -1,14 +1,62 @@
-"""`kbctl plan` (not built yet)."""
+"""`kbctl plan`: read the live workspace, diff it against the manifests, show what would change."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+from rich.console import Console
 
-from kbctl.errors import UsageError
+from kbctl.cli.options import environment_option, manifest_option
+from kbctl.cli.wiring import load_targets, open_provider, system_clock
+from kbctl.errors import ExitCode
+from kbctl.model import LiveState, Target
+from kbctl.plan.planfile import dumps
+from kbctl.plan.planner import make_plan
+from kbctl.render.plan_markdown import render_plan_markdown
+from kbctl.render.plan_text import render_plan_text
 
 
-@click.command("plan", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def plan_cmd(args: tuple[str, ...]) -> None:
-    """Not built yet."""
-    raise UsageError("kbctl plan is not built yet")
+@click.command("plan")
+@environment_option
+@manifest_option
+@click.option("--out", "out", type=click.Path(dir_okay=False), help="Also write the plan as JSON.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="Output format on stdout.",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when there are no changes, 2 when there are (1 on error).",
+)
+def plan_cmd(
+    environment: str, files: tuple[str, ...], out: str | None, fmt: str, detailed_exitcode: bool
+) -> None:
+    """Show what `kbctl apply -e ENV` would change, without changing anything."""
+    targets = load_targets(files, environment)
+    clock = system_clock()
+    pairs: list[tuple[Target, LiveState]] = []
+    for target in targets:
+        with open_provider(target, clock) as handle:
+            live = handle.provider.read_state(target.agent_id, target.project, target.environment)
+        pairs.append((target, live))
+    plan = make_plan(environment, pairs)
+    if out:
+        Path(out).write_text(dumps(plan), encoding="utf-8")
+    if fmt == "json":
+        click.echo(dumps(plan), nl=False)
+    elif fmt == "markdown":
+        click.echo(render_plan_markdown(plan))
+    else:
+        Console(highlight=False, soft_wrap=True).print(render_plan_text(plan))
+        if out:
+            click.echo(
+                f"Saved the plan to {out}; apply it with: kbctl apply -e {environment} {out}"
+            )
+    if detailed_exitcode and plan.has_changes:
+        raise click.exceptions.Exit(int(ExitCode.CHANGES))

@@ -1,0 +1,136 @@
+"""Composition root: turns flags and environment variables into manifests, clocks and providers.
+
+The only module that reads `os.environ` (besides the CLI entry's --debug default). Everything it
+builds is handed to core functions, which never look at the environment themselves.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kbctl.cli.context import app_context
+from kbctl.clock import Clock, SystemClock
+from kbctl.errors import ManifestError, UsageError
+from kbctl.model import Target
+from kbctl.provider.elevenlabs import ElevenLabsProvider
+from kbctl.provider.http import ApiClient
+
+if TYPE_CHECKING:
+    from kbctl.emulator import EmulatorApp
+
+DEFAULT_BASE_URL = "https://api.elevenlabs.io"
+EMULATOR_SCHEME = "emulator://"
+
+
+def environ() -> Mapping[str, str]:
+    """The process environment (read here and nowhere else)."""
+    return os.environ
+
+
+def system_clock() -> Clock:
+    """The real clock."""
+    return SystemClock()
+
+
+def manifest_paths(files: Sequence[str]) -> list[Path]:
+    """The manifests named with -f, or every manifests/*.yaml under the current directory."""
+    from kbctl.manifest import default_manifest_paths
+
+    if files:
+        return [Path(f) for f in files]
+    cwd = Path.cwd()
+    paths = [
+        p.relative_to(cwd) if p.is_relative_to(cwd) else p for p in default_manifest_paths(cwd)
+    ]
+    if not paths:
+        raise ManifestError(
+            "No manifests found",
+            detail=f"Looked for manifests/*.yaml under {Path.cwd().name or '.'}.",
+            hint="Pass one with -f FILE, or run kbctl from the repository root.",
+        )
+    return paths
+
+
+def load_targets(files: Sequence[str], environment: str) -> tuple[Target, ...]:
+    """Load, validate and resolve every manifest for `environment`."""
+    from kbctl.manifest import load_manifests
+
+    env = environ()
+    manifests = load_manifests(manifest_paths(files), env)
+    targets = tuple(m.resolve(environment, env) for m in manifests)
+    override = env.get("ELEVENLABS_BASE_URL")
+    if override:
+        from dataclasses import replace
+
+        targets = tuple(replace(t, base_url=override) for t in targets)
+    return targets
+
+
+def open_provider(target: Target, clock: Clock, *, concurrency: int = 8) -> ProviderHandle:
+    """An `ElevenLabsProvider` for the target's workspace (the embedded emulator for emulator://)."""
+    env = environ()
+    api_key: str | None
+    if target.base_url.startswith(EMULATOR_SCHEME):
+        app = _embedded_emulator(target.base_url, clock)
+        # Like `kbctl emulator serve --agent ID`: the embedded workspace has the target's agent.
+        app.world.ensure_agent(target.agent_id)
+        api_key = env.get(target.api_key_env) or "emulator-local-key"
+        client = ApiClient(
+            target.base_url,
+            api_key,
+            clock,
+            api_key_env=target.api_key_env,
+            max_concurrency=concurrency,
+            wsgi_app=app,
+        )
+    else:
+        if not target.base_url.startswith(("https://", "http://")):
+            raise UsageError(
+                f"Unsupported base_url {target.base_url!r}",
+                hint="Use https://…, http://… (an emulator served over a socket) or emulator://PATH.",
+            )
+        api_key = env.get(target.api_key_env)
+        client = ApiClient(
+            target.base_url,
+            api_key,
+            clock,
+            api_key_env=target.api_key_env,
+            max_concurrency=concurrency,
+        )
+    app_context().add_secret(api_key)
+    return ProviderHandle(ElevenLabsProvider(client), client)
+
+
+_EMULATORS: dict[str, EmulatorApp] = {}
+
+
+def _embedded_emulator(url: str, clock: Clock) -> EmulatorApp:
+    """One in-process emulator per state folder and process (two would overwrite each other)."""
+    from kbctl.emulator import open_emulator, parse_emulator_url
+
+    path, settings = parse_emulator_url(url)
+    cache_key = f"{path}?{sorted(settings.items())}"
+    if cache_key not in _EMULATORS:
+        _EMULATORS[cache_key] = open_emulator(url, clock)
+    return _EMULATORS[cache_key]
+
+
+class ProviderHandle:
+    """A provider plus the client behind it (for closing and call counts)."""
+
+    def __init__(self, provider: ElevenLabsProvider, client: ApiClient) -> None:
+        self.provider = provider
+        self.client = client
+
+    def close(self) -> None:
+        """Release the HTTP connections."""
+        self.client.close()
+
+    def __enter__(self) -> ProviderHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
