@@ -37,8 +37,12 @@ def snapshots_dir_option(func: F) -> F:
     )(func)
 
 
-def _console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+def wide_console() -> Console:
+    """A console for tables: the terminal's width, or 200 columns in logs (no truncated ids)."""
+    console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        console.width = 200
+    return console
 
 
 @click.group("snapshots")
@@ -68,7 +72,7 @@ def list_cmd(environment: str, snapshots_dir: str, fmt: str) -> None:
         return
     table = Table(box=None, pad_edge=False, show_edge=False)
     for column in ("ID", "TIME", "KIND", "PROJECT", "COMMIT", "DOCS", "OUTCOME"):
-        table.add_column(column, no_wrap=column != "OUTCOME")
+        table.add_column(column, overflow="fold")
     for item in listed:
         row = _list_row(item)
         table.add_row(
@@ -80,7 +84,7 @@ def list_cmd(environment: str, snapshots_dir: str, fmt: str) -> None:
             "?" if row["documents"] is None else str(row["documents"]),
             str(row["outcome"]),
         )
-    _console().print(table)
+    wide_console().print(table)
 
 
 def _list_row(item: Listed) -> dict[str, object]:
@@ -135,7 +139,7 @@ def show_cmd(snapshot_id: str, snapshots_dir: str, fmt: str) -> None:
         restorable = "yes: every managed document's content is stored and verified"
     except SnapshotError as err:
         restorable = f"no: {err.summary}"
-    _console().print(_show_text(snapshot, restorable))
+    wide_console().print(_show_text(snapshot, restorable))
 
 
 def _show_text(snapshot: Snapshot, restorable: str) -> Table:

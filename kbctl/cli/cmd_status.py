@@ -8,10 +8,11 @@ from __future__ import annotations
 import json
 
 import click
-from rich.console import Console, Group, RenderableType
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from kbctl.cli.cmd_snapshots import wide_console
 from kbctl.cli.options import environment_option, manifest_option
 from kbctl.cli.wiring import load_targets, open_provider, system_clock
 from kbctl.errors import ExitCode
@@ -56,7 +57,7 @@ def status_cmd(
         data = {"environment": environment, "agents": [status_dict(r) for r in reports]}
         click.echo(json.dumps(data, indent=2, sort_keys=True))
     else:
-        Console(highlight=False, soft_wrap=True).print(Group(*(render_status(r) for r in reports)))
+        wide_console().print(Group(*(render_status(r) for r in reports)))
     if detailed_exitcode and any(r.has_changes for r in reports):
         raise click.exceptions.Exit(int(ExitCode.CHANGES))
 
@@ -77,7 +78,7 @@ def render_status(status: AgentStatus) -> RenderableType:
     if status.documents:
         table = Table(box=None, pad_edge=False, show_edge=False)
         for column in ("ID", "NAME", "TYPE", "SIZE", "USAGE", "INDEX", "MANAGED"):
-            table.add_column(column, overflow="fold" if column == "NAME" else "ellipsis")
+            table.add_column(column, overflow="fold")
         for doc in status.documents:
             if doc.index is not None:
                 index = doc.index.value

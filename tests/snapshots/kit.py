@@ -77,7 +77,7 @@ class Bench:
         self.store = SnapshotStore(root / "state-snapshots")
         self.world.create_agent(STAGING_AGENT, name="Staging Agent")
         self.world.create_agent(PRODUCTION_AGENT, name="Production Agent")
-        self.manifest_file = "kb.yaml"
+        self.manifest_file = "manifests/kb.yaml"  # found by every command without -f
 
     # ------------------------------------------------------------------------------ files
 
@@ -98,12 +98,13 @@ class Bench:
         policy: str = "index_timeout: 60",
     ) -> str:
         """Write docs/<name>.md for each doc (replacing the folder) and the manifest."""
-        folder = self.root / "docs"
+        base = Path(self.manifest_file).parent
+        folder = self.root / base / "docs"
         if folder.exists():
             for old in folder.iterdir():
                 old.unlink()
         for name, text in docs.items():
-            self.write(f"docs/{name}.md", text)
+            self.write(f"{base}/docs/{name}.md", text)
         documents = ["  - glob: docs/*.md", "    usage_mode: auto"]
         if rules is not None:
             documents += [
