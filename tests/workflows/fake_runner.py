@@ -77,7 +77,9 @@ class JobResult:
         return out
 
     def log(self) -> str:
-        return "\n".join(s.output for s in self.all_steps() if s.output)
+        """The output of every script that ran (composite steps by their inner steps)."""
+        leaves = [s for s in self.all_steps() if not s.inner]
+        return "\n".join(s.output for s in leaves if s.output)
 
 
 @dataclass

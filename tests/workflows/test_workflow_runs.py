@@ -1,0 +1,288 @@
+"""The workflows, run step by step by a fake runner (tests/workflows/fake_runner.py) against the
+embedded emulator: every `run:` script of the workflows and of action.yml executes with bash, in
+order, in a clone of a throwaway repository, with the GITHUB_* files a real runner provides.
+Third-party actions are not run; their inputs are checked (and github-script's script is run with
+node against a fake GitHub API, when node is installed)."""
+
+from __future__ import annotations
+
+import glob
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.workflows.conftest import WORKFLOWS
+from tests.workflows.fake_runner import FakeRunner, JobResult, WorkflowRun, git, make_origin
+
+SECRET = "sk_test_9f8e7d6c5b4a_do_not_print"
+SECRET_STAGING = "sk_test_staging_3a2b1c_do_not_print"
+HARNESS = Path(__file__).with_name("github_script_harness.js")
+PLAN_MARKER = "<!-- kbctl-plan -->"
+DRIFT_MARKER = "<!-- kbctl-drift -->"
+
+
+@dataclass
+class Repo:
+    """A throwaway repository (bare origin), the emulator behind it, and a runner factory."""
+
+    tmp: Path
+    origin: Path
+    sha: str
+    emulator: Path
+    path_prefix: list[Path]
+    pip_log: Path
+
+    def runner(
+        self,
+        event_name: str,
+        event: dict[str, Any],
+        *,
+        inputs: dict[str, Any] | None = None,
+        secrets: dict[str, str] | None = None,
+        emulator_params: str = "index_seconds=0",
+        sha: str | None = None,
+    ) -> FakeRunner:
+        self.counter = getattr(self, "counter", 0) + 1
+        return FakeRunner(
+            self.origin,
+            self.tmp / f"run-{self.counter}",
+            event_name=event_name,
+            event=event,
+            sha=sha or self.sha,
+            inputs=inputs,
+            vars={
+                "ELEVENLABS_AGENT_ID_STAGING": "agent_staging",
+                "ELEVENLABS_AGENT_ID": "agent_production",
+                "ELEVENLABS_BASE_URL": f"emulator://{self.emulator}?{emulator_params}",
+            },
+            secrets=(
+                {"ELEVENLABS_API_KEY": SECRET, "ELEVENLABS_API_KEY_STAGING": SECRET_STAGING}
+                if secrets is None
+                else secrets
+            ),
+            path_prefix=self.path_prefix,
+        )
+
+    def push(self, event_sha: str | None = None, **kwargs: Any) -> WorkflowRun:
+        sha = event_sha or self.head()
+        event = {"ref": "refs/heads/main", "after": sha, "head_commit": {"id": sha}}
+        return self.runner("push", event, sha=sha, **kwargs).run_workflow(
+            WORKFLOWS / "kbctl-apply.yml"
+        )
+
+    def head(self) -> str:
+        return git(["rev-parse", "main"], self.origin).strip()
+
+    def log(self) -> list[str]:
+        return git(["log", "--format=%s", "main"], self.origin).splitlines()
+
+    def files(self, folder: str) -> list[str]:
+        out = git(["ls-tree", "-r", "--name-only", "main", "--", folder], self.origin)
+        return out.splitlines()
+
+    def commit(self, path: str, text: str, message: str) -> str:
+        """Change one file on origin's main branch (a merged pull request); the new sha."""
+        clone = self.tmp / f"edit-{self.head()[:8]}"
+        git(["clone", "--quiet", str(self.origin), str(clone)], self.tmp)
+        (clone / path).write_text(text, encoding="utf-8")
+        git(["add", path], clone)
+        git(["commit", "--quiet", "-m", message], clone)
+        git(["push", "--quiet", "origin", "main"], clone)
+        return self.head()
+
+
+@pytest.fixture
+def repo(tmp_path: Path, repo_copy: Path, fake_bin: Path, kbctl_bin: Path) -> Repo:
+    origin, sha = make_origin(repo_copy, tmp_path)
+    return Repo(
+        tmp=tmp_path,
+        origin=origin,
+        sha=sha,
+        emulator=tmp_path / "emulator",
+        path_prefix=[fake_bin, kbctl_bin],
+        pip_log=tmp_path / "pip.log",
+    )
+
+
+def pull_request_event(sha: str, head_repo: str = "acme/kb") -> dict[str, Any]:
+    return {
+        "action": "synchronize",
+        "number": 7,
+        "pull_request": {
+            "number": 7,
+            "head": {"sha": sha, "ref": "feature", "repo": {"full_name": head_repo}},
+            "base": {"ref": "main", "repo": {"full_name": "acme/kb"}},
+        },
+        "repository": {"full_name": "acme/kb"},
+    }
+
+
+def run_plan(repo: Repo, head_repo: str = "acme/kb", **kwargs: Any) -> JobResult:
+    runner = repo.runner("pull_request", pull_request_event(repo.sha, head_repo), **kwargs)
+    return runner.run_workflow(WORKFLOWS / "kbctl-plan.yml").job("plan")
+
+
+def run_drift(repo: Repo, **kwargs: Any) -> JobResult:
+    runner = repo.runner("schedule", {"schedule": "17 6 * * *"}, sha=repo.head(), **kwargs)
+    return runner.run_workflow(WORKFLOWS / "kbctl-drift.yml").job("drift")
+
+
+def github_script(
+    job: JobResult, step: str, state: dict[str, Any], tmp: Path
+) -> list[tuple[str, dict[str, Any]]]:
+    """Run a github-script step's script with node against a fake API; the writes it made."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    record = job.step(step)
+    assert record.uses == "actions/github-script@v7"
+    script = tmp / "script.js"
+    script.write_text(record.with_["script"], encoding="utf-8")
+    state_file = tmp / "state.json"
+    state_file.write_text(json.dumps(state), encoding="utf-8")
+    calls_file = tmp / "calls.json"
+    proc = subprocess.run(
+        [node, str(HARNESS), str(state_file), str(script), str(calls_file)],
+        env={"PATH": "/usr/bin:/bin", **record.env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return [(method, params) for method, params in json.loads(calls_file.read_text())]
+
+
+def assert_secret_hidden(job: JobResult, *secrets: str) -> None:
+    """No secret in the job's logs, step summary or files (the ::add-mask:: commands aside)."""
+    texts = [
+        line
+        for line in job.log().splitlines()
+        if not line.startswith("::add-mask::")  # consumed by the runner, never shown
+    ]
+    texts.append(job.summary)
+    assert job.runner_temp is not None
+    for path in job.runner_temp.rglob("*"):
+        if path.is_file() and "_runner_files" not in path.parts:
+            texts.append(path.read_text(encoding="utf-8", errors="replace"))
+    blob = "\n".join(texts)
+    for secret in secrets:
+        assert secret not in blob
+
+
+# -- plan on pull requests -------------------------------------------------------------------
+
+
+def test_plan_job_posts_one_comment_with_every_environment_and_uploads_json_plans(
+    repo: Repo, tmp_path: Path
+) -> None:
+    job = run_plan(repo)
+    assert job.result == "success", job.log()
+    outcomes = {s.name: s.outcome for s in job.steps}
+    assert outcomes["Validate the manifests"] == "success"
+    assert outcomes["Plan staging"] == outcomes["Plan production"] == "success"
+
+    # kbctl was installed from the action's own source, once for the job.
+    assert repo.pip_log.read_text().count("-m pip install") == 1
+    assert str(job.workspace) in repo.pip_log.read_text()
+
+    # Each environment's plan has changes (exit 2), which is a success.
+    for env in ("staging", "production"):
+        step = job.step(env)
+        assert step.outputs["exit-code"] == "2"
+        assert step.outputs["has-changes"] == "true"
+    # The per-environment key wins over the shared one.
+    assert job.step("staging").env["ELEVENLABS_API_KEY"] == SECRET_STAGING
+    assert job.step("production").env["ELEVENLABS_API_KEY"] == SECRET
+
+    # JSON plans uploaded as artifacts.
+    upload = job.step("Upload the JSON plans")
+    assert upload.outcome == "success"
+    plans = sorted(glob.glob(upload.with_["path"]))
+    assert [Path(p).name for p in plans] == ["plan-production.json", "plan-staging.json"]
+    for path in plans:
+        plan = json.loads(Path(path).read_text())
+        assert plan["summary"]["create"] > 0
+        assert plan["environment"] in path
+
+    # The comment body: one marker, both environments, each summary, under the limit.
+    comment = job.step("Post or update the plan comment")
+    assert comment.outcome == "success"
+    body = Path(comment.env["BODY_PATH"]).read_text()
+    assert body.startswith(PLAN_MARKER)
+    assert len(body) < 65_000
+    for env in ("staging", "production"):
+        assert f"<!-- kbctl-plan:{env} -->" in body
+    assert body.count("to create") >= 2
+    assert f"commit `{repo.sha[:12]}`" in body
+
+    # The step summary has both plans; plan findings became annotations on the manifest.
+    assert "kbctl plan for `staging`" in job.summary
+    assert "kbctl plan for `production`" in job.summary
+    assert "::warning file=manifests/example.yaml" in job.log()
+    assert_secret_hidden(job, SECRET, SECRET_STAGING)
+
+    # The github-script creates the comment once, then edits it in place.
+    calls = github_script(job, comment.name, {"issue_number": 7, "comments": []}, tmp_path)
+    assert [method for method, _ in calls] == ["createComment"]
+    assert calls[0][1]["issue_number"] == 7 and calls[0][1]["body"] == body
+    existing = [
+        {"id": 11, "user": {"type": "User"}, "body": f"quoting {PLAN_MARKER}"},
+        {"id": 12, "user": {"type": "Bot"}, "body": f"{PLAN_MARKER}\nold plan"},
+    ]
+    calls = github_script(job, comment.name, {"issue_number": 7, "comments": existing}, tmp_path)
+    assert calls == [
+        ("updateComment", {"owner": "acme", "repo": "kb", "comment_id": 12, "body": body})
+    ]
+
+
+def test_plan_from_a_fork_validates_but_skips_the_live_plan_with_a_note(repo: Repo) -> None:
+    job = run_plan(repo, head_repo="stranger/kb", secrets={})
+    assert job.result == "success", job.log()
+    outcomes = {s.name: s.outcome for s in job.steps}
+    assert outcomes["Validate the manifests"] == "success"
+    for name in (
+        "Plan staging",
+        "Plan production",
+        "Upload the JSON plans",
+        "Post or update the plan comment",
+    ):
+        assert outcomes[name] == "skipped", name
+    assert "### kbctl plan skipped" in job.summary
+    assert "::notice title=kbctl plan skipped::" in job.log()
+
+
+def test_plan_job_fails_on_errors_and_still_comments(repo: Repo, tmp_path: Path) -> None:
+    # An emulator setting kbctl rejects makes every plan fail (exit 1).
+    job = run_plan(repo, emulator_params="index_seconds=-1")
+    assert job.result == "failure"
+    assert job.step("staging").outcome == "failure"
+    assert job.step("production").outcome == "failure"  # planned although staging failed
+    comment = job.step("Post or update the plan comment")
+    assert comment.outcome == "success"
+    body = Path(comment.env["BODY_PATH"]).read_text()
+    assert "### ❌ staging: kbctl plan failed (exit 1)" in body
+    assert "### ❌ production: kbctl plan failed (exit 1)" in body
+    assert "kbctl plan failed: staging" in job.summary
+
+
+def test_invalid_manifests_fail_validation_and_comment_says_so(repo: Repo, tmp_path: Path) -> None:
+    sha = repo.commit("manifests/broken.yaml", "version: 1\nproject: Not Valid\n", "break")
+    runner = repo.runner("pull_request", pull_request_event(sha), sha=sha)
+    job = runner.run_workflow(WORKFLOWS / "kbctl-plan.yml").job("plan")
+    assert job.result == "failure"
+    assert job.step("Validate the manifests").outcome == "failure"
+    assert job.step("Plan staging").outcome == "skipped"
+    assert "::error file=manifests/broken.yaml" in job.log()
+    assert "kbctl validate failed" in job.summary
+    comment = job.step("Post or update the plan comment")
+    assert comment.outcome == "success"
+    assert not Path(comment.env["BODY_PATH"]).exists()
+    calls = github_script(job, comment.name, {"issue_number": 7, "comments": []}, tmp_path)
+    assert calls[0][0] == "createComment"
+    assert "could not plan" in calls[0][1]["body"] and PLAN_MARKER in calls[0][1]["body"]
