@@ -257,12 +257,15 @@ def _import_one(
         content = canonical_text(raw.decode("utf-8"))
     except UnicodeDecodeError:
         return replace(base, note="its content is not UTF-8 text; left unmanaged")
-    stem = slugify(marker.key if marker is not None else name)
-    rel = f"{DOCS_DIR}/{stem}.md"
-    serial = 2
-    while rel in used_paths:
-        rel = f"{DOCS_DIR}/{stem}-{serial}.md"
-        serial += 1
+    if marker is not None and _is_own_path(marker.key) and marker.key not in used_paths:
+        rel = marker.key  # adopted before (a second import): keep its key
+    else:
+        stem = slugify(marker.key if marker is not None else name)
+        rel = f"{DOCS_DIR}/{stem}.md"
+        serial = 2
+        while rel in used_paths:
+            rel = f"{DOCS_DIR}/{stem}-{serial}.md"
+            serial += 1
     used_paths.add(rel)
     used_keys.add(rel)
     files[rel] = content
@@ -287,6 +290,11 @@ def _import_one(
         new_name=document_name(rel, project, environment, digest),
         note=note,
     )
+
+
+def _is_own_path(key: str) -> bool:
+    """A key import itself writes: `docs/<slug>.md`."""
+    return re.fullmatch(rf"{DOCS_DIR}/[a-z0-9][a-z0-9-]*\.md", key) is not None
 
 
 def _rename_entries(

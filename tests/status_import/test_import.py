@@ -1,0 +1,192 @@
+"""`kbctl import` end to end: a hand-built agent becomes a manifest whose plan is a no-op."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from kbctl.identity import parse_marker
+from tests.snapshots.kit import Bench, text_of
+
+HAND_AGENT = "agent_hand_built"
+CREATES = (
+    "POST /v1/convai/knowledge-base/text",
+    "POST /v1/convai/knowledge-base/url",
+    "POST /v1/convai/knowledge-base/file",
+)
+MANIFEST = "imported/birby-front-desk.yaml"
+
+
+def hand_built(bench: Bench) -> dict[str, str]:
+    """An agent built in the dashboard: text, URL and file documents, one in prompt mode."""
+    bench.world.create_agent(
+        HAND_AGENT,
+        name="Birby Front Desk",
+        rag={"enabled": True, "embedding_model": "multilingual_e5_large_instruct"},
+    )
+    ids = {
+        "rules": bench.world.add_document("text", "Booking Rules", text_of("booking rules")),
+        "greeting": bench.world.add_document("text", "Greeting", "Say hello and your name.\n"),
+        "faq": bench.world.add_document("url", "FAQ page", url="https://birby.example/faq"),
+        "prices": bench.world.add_document(
+            "file", "price-list.pdf", text_of("prices").encode(), filename="price-list.pdf"
+        ),
+    }
+    types = {"rules": "text", "greeting": "text", "faq": "url", "prices": "file"}
+    names = {
+        "rules": "Booking Rules",
+        "greeting": "Greeting",
+        "faq": "FAQ page",
+        "prices": "price-list.pdf",
+    }
+    bench.world.set_knowledge_base(
+        HAND_AGENT,
+        [
+            {
+                "type": types[k],
+                "name": names[k],
+                "id": ids[k],
+                "usage_mode": "prompt" if k == "greeting" else "auto",
+            }
+            for k in ("rules", "greeting", "faq", "prices")
+        ],
+    )
+    return ids
+
+
+def creates(bench: Bench) -> int:
+    return sum(bench.world.calls[route] for route in CREATES)
+
+
+def test_import_then_plan_shows_no_changes(bench: Bench) -> None:
+    ids = hand_built(bench)
+    uploads = creates(bench)
+
+    out = bench.run("import", "-e", "staging", "--agent-id", HAND_AGENT, "--out", "imported")
+
+    assert out.exit_code == 0, out.output
+    assert "Adopted 4 of 4 document(s)" in out.output
+    manifest = yaml.safe_load(Path(MANIFEST).read_text())
+    assert manifest["version"] == 1 and manifest["project"] == "birby-front-desk"
+    assert manifest["environments"] == {"staging": {"agent_id": HAND_AGENT}}
+    assert manifest["rag"]["embedding_model"] == "multilingual_e5_large_instruct"
+    docs = {d.get("file") or d.get("url"): d["usage_mode"] for d in manifest["documents"]}
+    assert docs == {
+        "docs/booking-rules.md": "auto",
+        "docs/greeting.md": "prompt",
+        "https://birby.example/faq": "auto",
+        "docs/price-list.md": "auto",
+    }
+    assert Path("imported/docs/booking-rules.md").read_text() == text_of("booking rules")
+    assert Path("imported/docs/price-list.md").read_text() == text_of("prices")
+    assert (
+        "could not be downloaded" in out.output
+        or "cannot be downloaded" in Path(MANIFEST).read_text()
+    )
+    # Adopted in place: same ids, kbctl's marker in the name, nothing uploaded.
+    for doc_id in ids.values():
+        doc = bench.world.document(doc_id)
+        assert doc is not None
+        marker = parse_marker(doc.name)
+        assert marker is not None
+        assert (marker.project, marker.environment) == ("birby-front-desk", "staging")
+    assert creates(bench) == uploads
+
+    plan = bench.run("plan", "-e", "staging", "-f", MANIFEST, "--detailed-exitcode")
+    assert plan.exit_code == 0, plan.output
+
+    # The first apply uploads nothing either.
+    applied = bench.run("apply", "-e", "staging", "-f", MANIFEST, "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    assert creates(bench) == uploads
+    assert {e.id for e in bench.entries(HAND_AGENT)} == set(ids.values())
+
+
+def test_import_then_status_shows_no_drift(bench: Bench) -> None:
+    hand_built(bench)
+    assert (
+        bench.run(
+            "import", "-e", "staging", "--agent-id", HAND_AGENT, "--out", "imported"
+        ).exit_code
+        == 0
+    )
+    out = bench.run("status", "-e", "staging", "-f", MANIFEST, "--detailed-exitcode")
+    assert out.exit_code == 0, out.output
+    assert "no drift" in out.output
+
+
+def test_import_refuses_a_non_empty_directory_without_force(bench: Bench) -> None:
+    hand_built(bench)
+    Path("imported").mkdir()
+    Path("imported/notes.txt").write_text("mine")
+    calls = bench.world.total_calls
+
+    out = bench.run("import", "-e", "staging", "--agent-id", HAND_AGENT, "--out", "imported")
+
+    assert out.exit_code == 1
+    assert "imported is not empty" in out.output
+    assert "--force" in out.output
+    assert bench.world.total_calls == calls  # refused before any request
+
+    forced = bench.run(
+        "import", "-e", "staging", "--agent-id", HAND_AGENT, "--out", "imported", "--force"
+    )
+    assert forced.exit_code == 0, forced.output
+    assert Path("imported/notes.txt").read_text() == "mine"
+    assert Path(MANIFEST).is_file()
+
+
+def test_import_twice_is_harmless(bench: Bench) -> None:
+    hand_built(bench)
+    first = bench.run("import", "-e", "staging", "--agent-id", HAND_AGENT, "--out", "imported")
+    assert first.exit_code == 0
+    version = bench.world.agent(HAND_AGENT).version_id  # type: ignore[union-attr]
+    again = bench.run(
+        "import", "-e", "staging", "--agent-id", HAND_AGENT, "--out", "imported", "--force"
+    )
+    assert again.exit_code == 0, again.output
+    assert "0 renamed in place" in again.output
+    assert bench.world.agent(HAND_AGENT).version_id == version  # type: ignore[union-attr]
+    assert bench.run("plan", "-e", "staging", "-f", MANIFEST, "--detailed-exitcode").exit_code == 0
+
+
+def test_documents_of_another_kbctl_project_stay_unmanaged(bench: Bench) -> None:
+    ids = hand_built(bench)
+    foreign = bench.world.add_document(
+        "text", "faq.md · kbctl:other-team/staging · 0123456789ab", text_of("other team")
+    )
+    info = bench.world.agent(HAND_AGENT)
+    assert info is not None
+    bench.world.set_knowledge_base(
+        HAND_AGENT,
+        [
+            *[dict(loc) for loc in info.knowledge_base],
+            {
+                "type": "text",
+                "name": "faq.md · kbctl:other-team/staging · 0123456789ab",
+                "id": foreign,
+            },
+        ],
+    )
+
+    out = bench.run(
+        "import",
+        "-e",
+        "staging",
+        "--agent-id",
+        HAND_AGENT,
+        "--out",
+        "imported",
+        "--project",
+        "desk",
+    )
+
+    assert out.exit_code == 0, out.output
+    assert "Adopted 4 of 5 document(s)" in out.output
+    assert "kbctl:other-team/staging" in out.output
+    doc = bench.world.document(foreign)
+    assert doc is not None and doc.name.startswith("faq.md · kbctl:other-team/staging")
+    assert len(ids) == 4
+    plan = bench.run("plan", "-e", "staging", "-f", "imported/desk.yaml", "--detailed-exitcode")
+    assert plan.exit_code == 0, plan.output
