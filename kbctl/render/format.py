@@ -1,0 +1,136 @@
+"""Wording shared by the plan renderers: summary sentences and one-line change details.
+
+Plain strings only (no rich, no Markdown), so the text and Markdown renderers say the same
+thing in the same words.
+"""
+
+from __future__ import annotations
+
+from typing import assert_never
+
+from kbctl.plan.types import Action, AgentPlan, DocumentChange, Plan, Severity, Summary
+from kbctl.plan.units import format_size
+
+__all__ = [
+    "NO_CHANGES",
+    "change_details",
+    "change_symbol",
+    "extras_line",
+    "findings_counts",
+    "format_size",
+    "is_shown",
+    "plan_headline",
+    "plural",
+    "rag_value",
+    "summary_line",
+]
+
+NO_CHANGES = "No changes. The knowledge base matches the manifest."
+REINDEX = "↻"
+_HASH = 12
+
+
+def summary_line(summary: Summary) -> str:
+    """`Plan: N to create, N to replace, N to update, N to delete, N unchanged.`"""
+    return (
+        f"Plan: {summary.create} to create, {summary.replace} to replace, "
+        f"{summary.update} to update, {summary.delete} to delete, {summary.noop} unchanged."
+    )
+
+
+def extras_line(agents: tuple[AgentPlan, ...]) -> str | None:
+    """What apply does beyond the counted changes (RAG, re-index, orphans), or None."""
+    rag = sum(len(a.rag_changes) for a in agents)
+    reindex = sum(1 for a in agents for c in a.changes if c.action is Action.NOOP and c.needs_index)
+    orphans = sum(1 for a in agents for o in a.orphans if o.fate == "delete")
+    parts = []
+    if rag:
+        parts.append(f"{plural(rag, 'RAG setting')} to change")
+    if reindex:
+        parts.append(f"{plural(reindex, 'unchanged document')} to re-index")
+    if orphans:
+        parts.append(f"{plural(orphans, 'orphan')} to delete")
+    return "Also: " + ", ".join(parts) + "." if parts else None
+
+
+def plan_headline(plan: Plan) -> str:
+    """The final sentence: the summary, or that nothing changes."""
+    return summary_line(plan.summary) if plan.has_changes else NO_CHANGES
+
+
+def is_shown(change: DocumentChange) -> bool:
+    """Renderers list changes that do something: anything but a noop without an index."""
+    return change.action is not Action.NOOP or change.needs_index
+
+
+def change_symbol(change: DocumentChange) -> str:
+    """`+ ~ - ±`, or `↻` for an unchanged document that only needs a new index."""
+    return REINDEX if change.action is Action.NOOP else change.action.symbol
+
+
+def change_details(change: DocumentChange, model: str) -> list[str]:
+    """What happens to the document, in short phrases (joined by the renderer)."""
+    out: list[str] = []
+    match change.action:
+        case Action.CREATE:
+            out.append(_kind(change))
+            if change.content_hash:
+                out.append(change.content_hash[:_HASH])
+        case Action.REPLACE:
+            out += [_field(f.field, f.before, f.after) for f in change.fields]
+            out.append(_size(change))
+        case Action.UPDATE:
+            renamed = any(f.field == "key" for f in change.fields)
+            out += [
+                _field(f.field, f.before, f.after)
+                for f in change.fields
+                if not (renamed and f.field == "name")
+            ]
+        case Action.DELETE:
+            return [*change.notes, f"{change.live_id}, {_size(change)}"]
+        case Action.NOOP:
+            out.append(f"unchanged, needs a new index for {model}")
+        case _:
+            assert_never(change.action)
+    out += list(change.notes)
+    if change.needs_index and change.action is not Action.NOOP:
+        out.append("needs index")
+    return out
+
+
+def findings_counts(agent: AgentPlan) -> dict[Severity, int]:
+    """How many findings of each severity."""
+    counts = dict.fromkeys(Severity, 0)
+    for finding in agent.findings:
+        counts[finding.severity] += 1
+    return counts
+
+
+def rag_value(value: object) -> str:
+    """A RAG setting's value as the manifest spells it; None is the API's default."""
+    if value is None:
+        return "(default)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def plural(n: int, noun: str) -> str:
+    """`1 document`, `2 documents`."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _kind(change: DocumentChange) -> str:
+    mode = change.usage_mode.value if change.usage_mode is not None else "?"
+    return f"{change.doc_type.value}, {mode}, {_size(change)}"
+
+
+def _size(change: DocumentChange) -> str:
+    return "size unknown" if change.size_bytes is None else format_size(change.size_bytes)
+
+
+def _field(name: str, before: str | None, after: str | None) -> str:
+    label = "content" if name == "content_hash" else name
+    return (
+        f"{label}: {before if before is not None else '∅'} → {after if after is not None else '∅'}"
+    )
