@@ -1,0 +1,57 @@
+"""Deleting a document safely: never `force`, never one another agent or branch still uses.
+
+Owns the decision for one superseded document (delete it, or keep it and say why) and the
+plain delete of a document this run created after a failed gate. Both run in worker threads
+and return a note instead of raising, so one failure never hides what the others did.
+"""
+
+from __future__ import annotations
+
+from typing import assert_never
+
+from kbctl.errors import ApiError
+from kbctl.provider.base import DeleteOutcome, Dependents, Provider
+
+
+def delete_superseded(provider: Provider, agent_id: str, doc_id: str) -> str | None:
+    """Delete `doc_id` unless something but `agent_id` uses it; None, or why it was kept."""
+    try:
+        dependents = provider.dependents(doc_id)
+        if dependents.others(agent_id):
+            return f"used by {users(dependents, agent_id)} — kept; detach it there first"
+        outcome = provider.delete_document(doc_id)
+    except ApiError as err:
+        return f"delete failed ({err.summary}); the next apply retries it"
+    return _note(outcome)
+
+
+def delete_created(provider: Provider, doc_id: str) -> str | None:
+    """Delete a document this run created (nothing can depend on it yet); None, or why not."""
+    try:
+        outcome = provider.delete_document(doc_id)
+    except ApiError as err:
+        return f"delete failed ({err.summary}); the next apply deletes it"
+    return _note(outcome)
+
+
+def users(dependents: Dependents, agent_id: str) -> str:
+    """Who else uses a document, for a person: agent ids, branches, agents the key cannot see."""
+    names = [a for a in dependents.agent_ids if a != agent_id]
+    names += [
+        f"{b.agent_id} (branch {b.branch_id})"
+        for b in dependents.branches
+        if b.agent_id != agent_id or not b.is_main
+    ]
+    if dependents.unknown_agents:
+        names.append(f"{dependents.unknown_agents} agent(s) this API key cannot see")
+    return ", ".join(dict.fromkeys(names)) or "another agent"
+
+
+def _note(outcome: DeleteOutcome) -> str | None:
+    match outcome:
+        case DeleteOutcome.DELETED | DeleteOutcome.GONE:
+            return None
+        case DeleteOutcome.IN_USE:
+            return "still in use (the API refused to delete it without force) — kept"
+        case _:
+            assert_never(outcome)

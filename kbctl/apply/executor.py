@@ -1,0 +1,462 @@
+"""Apply one agent's plan, exactly as planned: create → index gate → one PATCH → verify → delete.
+
+Owns the order of DESIGN §5 and the crash-safety it promises. It never re-diffs: it checks that
+the live state is still the one the plan was made from (fingerprint), then carries out the
+plan's changes, `knowledge_base` array and deletions as they are. Every wait goes through the
+injected `Clock`; every report goes through `ApplyEvents`; every failure is a `KbctlError`.
+
+Why each step is safe to interrupt: uploads carry kbctl's marker, so a document created by a run
+that dies is a managed orphan the next plan reuses (same hash) or deletes (other hash); the
+agent is written once, with the whole array, so it never holds duplicates; deletions come last
+and only touch documents no other agent (or branch) uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from threading import Event
+from typing import assert_never
+
+from kbctl.apply.deletions import delete_created, delete_superseded
+from kbctl.apply.events import ApplyEvents, Phase
+from kbctl.apply.gate import IndexGate, gate_error
+from kbctl.apply.guards import check_guards
+from kbctl.apply.swap import check_unchanged, description, rag_update, target_entries, verify
+from kbctl.apply.types import (
+    ApplyHook,
+    ApplyOptions,
+    ApplyResult,
+    DocOutcome,
+    NullHook,
+    Outcome,
+)
+from kbctl.clock import Clock
+from kbctl.errors import (
+    ApiError,
+    ApplyError,
+    ConcurrentChangeError,
+    IndexGateError,
+    KbctlError,
+    StalePlanError,
+)
+from kbctl.model import DocumentSpec, LiveState, Target
+from kbctl.plan.types import Action, AgentPlan, DocumentChange
+from kbctl.provider.base import IndexState, Provider
+
+
+def apply_agent_plan(
+    plan: AgentPlan,
+    target: Target,
+    provider: Provider,
+    clock: Clock,
+    *,
+    events: ApplyEvents,
+    options: ApplyOptions,
+    hook: ApplyHook | None = None,
+) -> ApplyResult:
+    """Carry out `plan` for `target`'s agent; returns what was done.
+
+    Raises:
+        IndexGateError: a document is too small under policy `fail`, or an index did not
+            succeed (documents this run created are deleted; the agent is unchanged).
+        PolicyError: a guarded deletion without `options.allow_destroy`.
+        StalePlanError: the live state or a document's content moved since the plan was made.
+        ConcurrentChangeError: someone changed the agent while apply was uploading/indexing.
+        VerificationError: the agent read back differs from what was written.
+        ApplyError: the API failed part-way; the message says what was done.
+    """
+    return _Run(plan, target, provider, clock, events, options, hook or NullHook()).execute()
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """What a worker did for one change: the id holding it and its index answer."""
+
+    change: DocumentChange
+    doc_id: str | None = None
+    created: bool = False
+    state: IndexState | None = None
+    requested_at: float = 0.0
+    error: ApiError | None = None
+
+
+class _Run:
+    """One apply in progress; collects what was done so a failure can report it."""
+
+    def __init__(
+        self,
+        plan: AgentPlan,
+        target: Target,
+        provider: Provider,
+        clock: Clock,
+        events: ApplyEvents,
+        options: ApplyOptions,
+        hook: ApplyHook,
+    ) -> None:
+        self.plan = plan
+        self.target = target
+        self.provider = provider
+        self.clock = clock
+        self.events = events
+        self.options = options
+        self.hook = hook
+        self.where = f"{plan.project}/{plan.environment} (agent {plan.agent_id})"
+        self.created: list[DocOutcome] = []
+        self.reused: list[DocOutcome] = []
+        self.renamed: list[DocOutcome] = []
+        self.deleted: list[DocOutcome] = []
+        self.kept: list[DocOutcome] = []
+        self.warnings: list[str] = []
+        self.timings: list[tuple[str, float]] = []
+        self.version_id: str | None = None
+        self.agent_updated = False
+        self.gate = IndexGate(
+            provider,
+            clock,
+            events,
+            model=plan.embedding_model,
+            timeout=plan.policy.index_timeout,
+            poll_initial=options.poll_initial,
+            poll_max=options.poll_max,
+        )
+
+    # ----------------------------------------------------------------------------------------
+
+    def execute(self) -> ApplyResult:
+        started = self.clock.monotonic()
+        warnings = check_guards(self.plan, allow_destroy=self.options.allow_destroy)
+        specs = self._specs()
+        live = self.provider.read_state(
+            self.plan.agent_id, self.plan.project, self.plan.environment, with_quota=False
+        )
+        if live.fingerprint() != self.plan.fingerprint:
+            raise StalePlanError(
+                f"The live state of {self.where} changed since the plan was made",
+                detail="Its fingerprint no longer matches the plan's.",
+                hint="Run kbctl plan (or kbctl apply without a plan file) again.",
+            )
+        self.hook.before(self.target, live, self.plan)
+        self.events.plan_started(self.plan)
+        for message in warnings:
+            self._warn(message)
+        outcome = Outcome.FAILED
+        error: KbctlError | None = None
+        try:
+            pool = ThreadPoolExecutor(
+                max_workers=max(1, self.options.concurrency), thread_name_prefix="kbctl-apply"
+            )
+            try:
+                self._timed(Phase.CREATE, lambda: self._prepare(pool, specs))
+                self._timed(Phase.INDEX, lambda: self._wait(pool))
+                self._timed(Phase.SWAP, lambda: self._swap(pool, live))
+                self._timed(Phase.DELETE, lambda: self._delete(pool))
+            finally:
+                # On an interrupt, queued work is dropped; requests in flight finish.
+                pool.shutdown(wait=True, cancel_futures=True)
+            outcome = Outcome.APPLIED
+        except KbctlError as err:
+            error = err
+            outcome = _outcome_of(err)
+            raise
+        finally:
+            result = self._result(outcome, error, self.clock.monotonic() - started)
+            self.hook.after(self.target, self.plan, result, self._live_after())
+        self.events.finished(self._summary(), result.seconds)
+        return result
+
+    # ----------------------------------------------------------------------------------------
+    # Step 1: create (or reuse) and request the index, overlapped, `concurrency` at a time.
+
+    def _specs(self) -> dict[str, DocumentSpec]:
+        """The manifest content of every document to upload; refuses a plan the manifest left."""
+        by_key = {spec.key: spec for spec in self.target.documents}
+        specs: dict[str, DocumentSpec] = {}
+        uploads = {c.key for c in self.plan.changes if _uploads(c)}
+        for change in self.plan.changes:
+            if not _uploads(change):
+                continue
+            spec = by_key.get(change.key)
+            if spec is None or spec.content_hash != change.content_hash:
+                raise StalePlanError(
+                    f"The manifest changed since the plan for {self.where} was made",
+                    detail=f"{change.key}: its content is not the one the plan uploads.",
+                    hint="Run kbctl plan again.",
+                )
+            specs[change.key] = spec
+        creatable = uploads | {c.key for c in self.plan.changes if c.reuse_id}
+        for entry in self.plan.knowledge_base:
+            if entry.id is None and entry.key not in creatable:
+                raise ApplyError(
+                    f"The plan for {self.where} is inconsistent",
+                    detail=f"{entry.key}: no id, and the plan neither creates nor reuses it.",
+                    hint="Run kbctl plan again; if it persists, report it.",
+                )
+        return specs
+
+    def _prepare(self, pool: Executor, specs: dict[str, DocumentSpec]) -> None:
+        work = [c for c in self.plan.changes if _needs_work(c)]
+        if not work:
+            return
+        self.events.phase_started(Phase.CREATE, len(work))
+        stop = Event()
+        futures = [pool.submit(self._prepare_one, c, specs.get(c.key), stop) for c in work]
+        try:
+            first_error = self._collect(futures, stop)
+        finally:
+            stop.set()  # an interrupt (or a failure) stops the uploads not yet started
+        if first_error is not None:
+            raise self._api_failure("creating documents", first_error) from first_error
+
+    def _collect(self, futures: list[Future[_Prepared]], stop: Event) -> ApiError | None:
+        """Record each finished upload/index request as it comes; the first API error, if any."""
+        first_error: ApiError | None = None
+        for future in as_completed(futures):
+            done = future.result()
+            change = done.change
+            if done.doc_id is not None and change.action in (Action.CREATE, Action.REPLACE):
+                record = DocOutcome(change.key, done.doc_id)
+                (self.created if done.created else self.reused).append(record)
+                self.events.document_created(change.key, done.doc_id, reused=not done.created)
+            if done.error is not None:
+                stop.set()
+                first_error = first_error or done.error
+            elif (
+                done.state is not None
+                and done.doc_id is not None
+                and not self.gate.track(change.key, done.doc_id, done.state, done.requested_at)
+            ):
+                stop.set()
+        return first_error
+
+    def _prepare_one(
+        self, change: DocumentChange, spec: DocumentSpec | None, stop: Event
+    ) -> _Prepared:
+        """Worker: upload (unless reused) then ask for the index. Never raises an ApiError."""
+        if stop.is_set():
+            return _Prepared(change)
+        doc_id = change.reuse_id or change.live_id
+        created = False
+        try:
+            if _uploads(change):
+                assert spec is not None and change.name is not None
+                doc_id = self.provider.create_document(spec, change.name)
+                created = True
+            if doc_id is None:
+                raise ApplyError(f"{change.key}: the plan names no document for it")
+            if not change.needs_index:
+                return _Prepared(change, doc_id, created)
+            state, requested_at = self.gate.request(doc_id)
+            return _Prepared(change, doc_id, created, state, requested_at)
+        except ApiError as err:
+            return _Prepared(change, doc_id if created else change.reuse_id, created, error=err)
+
+    # ----------------------------------------------------------------------------------------
+    # Step 2: the index gate.
+
+    def _wait(self, pool: Executor) -> None:
+        tracked = self.gate.tracked
+        if tracked == 0:
+            return
+        self.events.phase_started(Phase.INDEX, tracked)
+        try:
+            self.gate.wait(pool)
+        except ApiError as err:
+            raise self._api_failure("waiting for indexes", err) from err
+        if not self.gate.failed:
+            self.events.gate_passed(len(self.gate.indexed))
+            return
+        failed_ids = {f.doc_id for f in self.gate.failures}
+        doomed = [*self.created, *(r for r in self.reused if r.id in failed_ids)]
+        self.events.phase_started(Phase.CLEANUP, len(doomed))
+        problems: list[str] = []
+        notes = pool.map(lambda r: delete_created(self.provider, r.id), doomed)
+        for record, note in zip(doomed, notes, strict=True):
+            if note is None:
+                self.deleted.append(record)
+                self.events.document_deleted(record.key, record.id)
+            else:
+                problems.append(f"could not delete {record.key} ({record.id}): {note}")
+                self.kept.append(DocOutcome(record.key, record.id, note))
+                self.events.document_kept(record.key, record.id, note)
+        raise gate_error(
+            self.where,
+            self.gate.failures,
+            tracked=tracked,
+            deleted=len(self.deleted),
+            cleanup_problems=problems,
+        )
+
+    # ----------------------------------------------------------------------------------------
+    # Steps 3-5: renames, the concurrent-change check, one PATCH, read back and verify.
+
+    def _swap(self, pool: Executor, live: LiveState) -> None:
+        renames = [c for c in self.plan.changes if _renames(c)]
+        try:
+            for change, _ in zip(renames, pool.map(self._rename, renames), strict=True):
+                assert change.live_id is not None and change.name is not None
+                self.renamed.append(DocOutcome(change.key, change.live_id))
+                self.events.document_renamed(change.key, change.live_id, change.name)
+            current = self.provider.get_agent(self.plan.agent_id)
+        except ApiError as err:
+            raise self._api_failure("renaming documents", err) from err
+        uploaded = len(self.created) + len(self.reused)
+        check_unchanged(self.plan, live.agent, current, uploaded)
+        entries = target_entries(self.plan, {d.key: d.id for d in (*self.reused, *self.created)})
+        rag = rag_update(self.plan)
+        if entries == current.knowledge_base and rag is None:
+            return  # nothing to write: only indexes, renames or orphan clean-up were planned
+        self.events.phase_started(Phase.SWAP, len(entries))
+        try:
+            updated = self.provider.update_agent(
+                self.plan.agent_id, entries, rag, description(self.plan)
+            )
+            self.agent_updated = True
+            self.version_id = updated.version_id
+            readback = self.provider.get_agent(self.plan.agent_id)
+        except ApiError as err:
+            raise self._api_failure("updating the agent", err) from err
+        verify(self.plan, readback, entries, rag)
+        self.events.agent_updated(self.plan.agent_id, updated.version_id)
+
+    def _rename(self, change: DocumentChange) -> None:
+        assert change.live_id is not None and change.name is not None
+        self.provider.rename_document(change.live_id, change.name)
+
+    # ----------------------------------------------------------------------------------------
+    # Step 6: delete superseded documents nothing else depends on (never `force`).
+
+    def _delete(self, pool: Executor) -> None:
+        deletions = self.plan.deletions
+        if not deletions:
+            return
+        self.events.phase_started(Phase.DELETE, len(deletions))
+        agent_id = self.plan.agent_id
+        futures = {
+            pool.submit(delete_superseded, self.provider, agent_id, d.id): d for d in deletions
+        }
+        for future in as_completed(futures):
+            doomed = futures[future]
+            note = future.result()
+            if note is None:
+                self.deleted.append(DocOutcome(doomed.key, doomed.id))
+                self.events.document_deleted(doomed.key, doomed.id)
+            else:
+                self.kept.append(DocOutcome(doomed.key, doomed.id, note))
+                self.events.document_kept(doomed.key, doomed.id, note)
+                self._warn(f"{doomed.key} ({doomed.id}) {note}")
+
+    # ----------------------------------------------------------------------------------------
+
+    def _timed(self, phase: Phase, step: Callable[[], None]) -> None:
+        started = self.clock.monotonic()
+        try:
+            step()
+        finally:
+            self.timings.append((phase.value, self.clock.monotonic() - started))
+
+    def _warn(self, message: str) -> None:
+        self.warnings.append(message)
+        self.events.warning(message)
+
+    def _api_failure(self, doing: str, err: ApiError) -> ApplyError:
+        done = len(self.created) + len(self.reused)
+        state = (
+            "The agent was already updated; superseded documents may remain until the next apply."
+            if self.agent_updated
+            else "The agent was not changed."
+        )
+        kept = (
+            f" {done} document(s) uploaded or reused by this run stay as managed orphans; the next "
+            "apply reuses them."
+            if done and not self.agent_updated
+            else ""
+        )
+        detail = "\n".join(p for p in (err.detail, state + kept) if p)
+        return ApplyError(
+            f"Apply of {self.where} failed while {doing}: {err.summary}",
+            detail=detail,
+            hint=err.hint or "Run kbctl apply again: it picks up where this run stopped.",
+        )
+
+    def _summary(self) -> str:
+        s = self.plan.summary
+        parts = [
+            f"{s.create} created" if s.create else "",
+            f"{s.replace} replaced" if s.replace else "",
+            f"{s.update} updated" if s.update else "",
+            f"{len(self.gate.indexed)} indexed" if self.gate.indexed else "",
+            f"{len(self.deleted)} deleted" if self.deleted else "",
+            f"{len(self.kept)} kept" if self.kept else "",
+            "RAG settings changed" if self.plan.rag_changes else "",
+        ]
+        text = ", ".join(p for p in parts if p) or "nothing to do"
+        if self.reused:
+            text += f" ({len(self.reused)} reused without upload)"
+        return text
+
+    def _result(self, outcome: Outcome, error: KbctlError | None, seconds: float) -> ApplyResult:
+        return ApplyResult(
+            agent_id=self.plan.agent_id,
+            outcome=outcome,
+            created=tuple(self.created),
+            reused=tuple(self.reused),
+            renamed=tuple(self.renamed),
+            indexed=tuple(self.gate.indexed),
+            deleted=tuple(self.deleted),
+            kept=tuple(self.kept),
+            warnings=tuple(self.warnings),
+            version_id=self.version_id,
+            agent_updated=self.agent_updated,
+            timings=tuple(self.timings),
+            seconds=seconds,
+            error=error.summary if error is not None else None,
+        )
+
+    def _live_after(self) -> LiveState | None:
+        if isinstance(self.hook, NullHook):
+            return None
+        try:
+            return self.provider.read_state(
+                self.plan.agent_id, self.plan.project, self.plan.environment, with_quota=False
+            )
+        except ApiError:
+            return None
+
+
+def _uploads(change: DocumentChange) -> bool:
+    """True when apply must upload this change's content."""
+    return change.action in (Action.CREATE, Action.REPLACE) and change.reuse_id is None
+
+
+def _renames(change: DocumentChange) -> bool:
+    """True for an update whose document itself (not only the agent's entry) needs a new name."""
+    return (
+        change.action is Action.UPDATE
+        and change.live_id is not None
+        and change.name is not None
+        and change.live_name != change.name
+        and any(f.field in ("name", "key") for f in change.fields)
+    )
+
+
+def _needs_work(change: DocumentChange) -> bool:
+    """True when step 1 has something to do for this change (upload, reuse or index)."""
+    match change.action:
+        case Action.CREATE | Action.REPLACE:
+            return True
+        case Action.UPDATE | Action.NOOP:
+            return change.needs_index
+        case Action.DELETE:
+            return False
+        case _:
+            assert_never(change.action)
+
+
+def _outcome_of(err: KbctlError) -> Outcome:
+    if isinstance(err, IndexGateError):
+        return Outcome.GATE_FAILED
+    if isinstance(err, ConcurrentChangeError):
+        return Outcome.CONCURRENT_CHANGE
+    return Outcome.FAILED

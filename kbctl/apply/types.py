@@ -1,0 +1,121 @@
+"""The values around one apply: its options, its result, and the hook snapshots plug into.
+
+Pure data and protocols; `kbctl.apply.executor` fills them in. No I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from kbctl.model import LiveState, Target
+from kbctl.plan.types import AgentPlan
+
+#: ElevenLabs' lowest paid plans allow 3-5 requests in flight (reference §1.5); 4 keeps a
+#: little room for a second tool or a person using the dashboard at the same time.
+DEFAULT_CONCURRENCY = 4
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyOptions:
+    """How to apply.
+
+    Attributes:
+        allow_destroy: let deletions that `protect`, `max_deletes` or "remove everything" guard.
+        concurrency: requests in flight at once (uploads, index requests, polls, deletions).
+        poll_initial: first wait before polling an index again, in seconds; doubles each poll.
+        poll_max: the longest wait between two polls of one document.
+    """
+
+    allow_destroy: bool = False
+    concurrency: int = DEFAULT_CONCURRENCY
+    poll_initial: float = 1.0
+    poll_max: float = 10.0
+
+
+class Outcome(StrEnum):
+    """How an apply ended."""
+
+    APPLIED = "applied"
+    GATE_FAILED = "gate_failed"  # stopped at the index gate; agent unchanged
+    CONCURRENT_CHANGE = "concurrent_change"  # someone else changed the agent; agent unchanged
+    FAILED = "failed"  # an API or verification failure; see the error
+
+
+@dataclass(frozen=True, slots=True)
+class DocOutcome:
+    """One document apply did something with: its key, its id, and a note (why it was kept)."""
+
+    key: str
+    id: str
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    """What one `apply_agent_plan` did (also on failure, for the `after` hook).
+
+    Attributes:
+        created: documents uploaded by this run.
+        reused: managed orphans that already had the wanted content (no upload).
+        renamed: kept documents that got a new name.
+        indexed: keys whose index succeeded (requested by this run).
+        deleted: documents deleted (superseded ones, or this run's after a failed gate).
+        kept: documents apply meant to delete but kept, with the reason in `note`.
+        timings: seconds per phase, in order.
+    """
+
+    agent_id: str
+    outcome: Outcome
+    created: tuple[DocOutcome, ...] = ()
+    reused: tuple[DocOutcome, ...] = ()
+    renamed: tuple[DocOutcome, ...] = ()
+    indexed: tuple[str, ...] = ()
+    deleted: tuple[DocOutcome, ...] = ()
+    kept: tuple[DocOutcome, ...] = ()
+    warnings: tuple[str, ...] = ()
+    version_id: str | None = None
+    agent_updated: bool = False
+    timings: tuple[tuple[str, float], ...] = ()
+    seconds: float = 0.0
+    error: str | None = None  # the error's summary when the outcome is not APPLIED
+
+    @property
+    def ids_by_key(self) -> dict[str, str]:
+        """The id now holding each created or reused key."""
+        return {d.key: d.id for d in (*self.reused, *self.created)}
+
+
+class ApplyHook(Protocol):
+    """Called around the changes of one apply (snapshots plug in here)."""
+
+    def before(self, target: Target, live: LiveState, plan: AgentPlan) -> None:
+        """After the guards passed and the live state was checked, before the first change."""
+        ...
+
+    def after(
+        self,
+        target: Target,
+        plan: AgentPlan,
+        result: ApplyResult,
+        live_after: LiveState | None,
+    ) -> None:
+        """At the end, success or failure; `live_after` is None when it could not be read."""
+        ...
+
+
+class NullHook:
+    """Does nothing."""
+
+    def before(self, target: Target, live: LiveState, plan: AgentPlan) -> None:
+        pass
+
+    def after(
+        self,
+        target: Target,
+        plan: AgentPlan,
+        result: ApplyResult,
+        live_after: LiveState | None,
+    ) -> None:
+        pass
