@@ -38,6 +38,15 @@ if [ -n "${ELEVENLABS_API_KEY:-}" ]; then
 fi
 unset KBCTL_API_KEY
 
+# `env: NAME: ${{ vars.NAME }}` sets NAME to "" when the variable is not defined (a fork's pull
+# request, a repository without it). For kbctl an empty ${VAR} is an error, an unset one only
+# matters for the environment being planned: so treat empty ELEVENLABS_* as unset.
+while IFS= read -r name; do
+  if [[ "$name" == ELEVENLABS_* ]] && [ -z "${!name}" ]; then
+    unset "$name"
+  fi
+done < <(compgen -e)
+
 case "$command" in
   validate | plan | apply | rollback | status | drift) ;;
   *) die "Unknown command '$command' (expected validate, plan, apply, rollback, status or drift)." ;;

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -208,11 +209,23 @@ def plan_annotations(plan_path: Path) -> list[str]:
     return lines
 
 
+WARNING_AT = re.compile(r"^(?P<file>[^:\s][^:]*):(?P<line>\d+)(?: at (?P<path>\S+))?: (?P<msg>.*)$")
+
+
 def validate_annotations(stderr_path: Path) -> list[str]:
+    """`Warning: FILE:LINE at PATH: message` lines → `::warning file=…,line=…::PATH: message`."""
     lines = []
     for line in read(stderr_path).splitlines():
-        if line.startswith("Warning: "):
-            lines.append(f"::warning title=kbctl validate::{escape_data(line[9:])}")
+        if not line.startswith("Warning: "):
+            continue
+        text = line[len("Warning: ") :]
+        match = WARNING_AT.match(text)
+        if match is None:
+            lines.append(f"::warning title=kbctl validate::{escape_data(text)}")
+            continue
+        message = match["msg"] if not match["path"] else f"{match['path']}: {match['msg']}"
+        props = f"file={escape_property(repo_path(match['file']))},line={match['line']}"
+        lines.append(f"::warning {props},title=kbctl validate::{escape_data(message)}")
     return lines
 
 
