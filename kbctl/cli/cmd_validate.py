@@ -1,14 +1,36 @@
-"""`kbctl validate` (not built yet)."""
+"""`kbctl validate`: offline checks of the manifests (DESIGN.md §2, §7). Thin: options → core."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import click
 
-from kbctl.errors import UsageError
+from kbctl.manifest import manifest_paths, validate
 
 
-@click.command("validate", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def validate_cmd(args: tuple[str, ...]) -> None:
-    """Not built yet."""
-    raise UsageError("kbctl validate is not built yet")
+@click.command("validate")
+@click.option(
+    "-f",
+    "--file",
+    "files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Manifest file (repeatable). Default: every manifests/*.yaml.",
+)
+@click.option(
+    "-e",
+    "--env",
+    "environment",
+    default=None,
+    help="Check only this environment; unset ${VAR}s are then errors instead of warnings.",
+)
+def validate_cmd(files: tuple[Path, ...], environment: str | None) -> None:
+    """Check manifests offline: schema, keys, files, ${VAR}s, checks. Exit 1 on any problem."""
+    paths = manifest_paths(files, Path())
+    report = validate(paths, os.environ, environment)
+    report.raise_for_errors()  # the error lists the warnings too
+    for warning in report.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    click.echo(report.summary())

@@ -1,0 +1,121 @@
+"""What a manifest file declares, before any environment is chosen: typed, located, un-interpolated.
+
+Owns the intermediate types between parsed YAML and `kbctl.model.Target`: every string keeps its
+`${VAR}` references and its location, so that resolving an environment can interpolate it and
+still point at the right line. Pure data; reading files is `sources`, resolving is `resolve`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from kbctl.model import ChecksPolicy, DocType, UsageMode
+
+#: A value of a `rag` or `policy` field, already type-checked by the schema.
+Setting = bool | int | float | str
+#: The fields a `rag` or `policy` block sets, in file order (omitted fields are absent).
+Settings = tuple[tuple[str, Setting], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Loc:
+    """Where a value is: 1-based line (None if unknown) and its path in the document."""
+
+    line: int | None
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class Str:
+    """A string from the manifest, `${VAR}` references not yet interpolated."""
+
+    value: str
+    loc: Loc
+
+
+class SourceKind(StrEnum):
+    """The four ways to declare documents."""
+
+    GLOB = "glob"
+    TEXT = "text"
+    URL = "url"
+    FILE = "file"
+
+
+@dataclass(frozen=True, slots=True)
+class DocDecl:
+    """One item of a `documents` list."""
+
+    kind: SourceKind
+    source: Str  # the glob, text, url or file value
+    key: Str | None
+    usage_mode: UsageMode
+    loc: Loc  # the list item, e.g. `documents[2]`
+
+
+@dataclass(frozen=True, slots=True)
+class CheckDecl:
+    """One retrieval check."""
+
+    query: Str
+    expect: tuple[Str, ...]
+    top_k: int
+    loc: Loc
+
+
+@dataclass(frozen=True, slots=True)
+class EnvDecl:
+    """One entry of `environments`: settings plus overlays on the top level."""
+
+    name: str
+    loc: Loc
+    agent_id: Str | None
+    base_url: Str | None
+    api_key_env: str | None
+    protect: bool
+    rag: Settings
+    policy: Settings
+    documents: tuple[DocDecl, ...]
+    checks: tuple[CheckDecl, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """One document read from disk (or made from inline text or a URL), ready to hash."""
+
+    key: str  # the default key: the path relative to the manifest's directory, posix
+    doc_type: DocType
+    content: bytes = field(repr=False)
+    content_hash: str
+    filename: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestDecl:
+    """Everything one manifest file declares."""
+
+    file: str  # as given on the command line
+    base_dir: Path  # paths in the manifest resolve against this, never against the cwd
+    project: str
+    project_line: int | None
+    rag: Settings
+    policy: Settings
+    documents: tuple[DocDecl, ...]
+    environments: tuple[EnvDecl, ...]
+    checks: tuple[CheckDecl, ...]
+    checks_policy: ChecksPolicy
+    #: Documents read at load time (glob and file declarations without `${VAR}`), by the
+    #: declaration's path; the rest are read when an environment is resolved.
+    expansions: Mapping[str, tuple[Loaded, ...]] = field(default_factory=dict, compare=False)
+    #: False when loading found problems: checks then cannot trust the list of keys.
+    complete: bool = True
+
+    def environment(self, name: str) -> EnvDecl | None:
+        """The environment called `name`, if declared."""
+        for env in self.environments:
+            if env.name == name:
+                return env
+        return None

@@ -1,0 +1,190 @@
+"""Manifest files → `Manifest` objects: read, parse, schema-check, build, read documents.
+
+Owns: which files are manifests by default, the loading pipeline of each file, the checks that
+span files (one project per manifest), and `Manifest`, the loaded file that resolves into a
+`Target` per environment. Problems of every file are collected and raised together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from kbctl.errors import Diagnostic, ManifestError
+from kbctl.manifest.build import build
+from kbctl.manifest.decl import Loaded, Loc, ManifestDecl, SourceKind
+from kbctl.manifest.interpolate import interpolate
+from kbctl.manifest.resolve import resolve, shown_dir
+from kbctl.manifest.schema import check_schema
+from kbctl.manifest.sources import expand
+from kbctl.manifest.yamlpos import parse_yaml
+from kbctl.model import Target
+
+MANIFEST_DIR = "manifests"
+MANIFEST_SUFFIXES = (".yaml", ".yml")
+HINT = "the manifest format is described in docs/manifest.md"
+
+
+def default_manifest_paths(cwd: Path) -> list[Path]:
+    """`manifests/*.yaml` and `manifests/*.yml` under `cwd`, sorted by name."""
+    folder = cwd / MANIFEST_DIR
+    if not folder.is_dir():
+        return []
+    found = [p for p in folder.iterdir() if p.suffix in MANIFEST_SUFFIXES and p.is_file()]
+    return sorted(found, key=lambda p: p.name)
+
+
+def manifest_paths(given: Sequence[Path], cwd: Path) -> list[Path]:
+    """The files a command works on: those given, else the defaults; raises when there are none."""
+    paths = list(given) if given else default_manifest_paths(cwd)
+    if not paths:
+        raise ManifestError(
+            f"no manifests found: {(cwd / MANIFEST_DIR).as_posix()}/*.yaml matches nothing",
+            hint="create manifests/<name>.yaml, or pass one with -f FILE",
+        )
+    return paths
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """One loaded, valid manifest file; `resolve` turns it into a target per environment."""
+
+    path: Path
+    project: str
+    environments: tuple[str, ...]
+    decl: ManifestDecl = field(repr=False, compare=False)
+
+    def resolve(self, environment: str, environ: Mapping[str, str]) -> Target:
+        """The desired state of `environment`: overlays merged, `${VAR}` read, documents hashed.
+
+        Raises ManifestError listing every problem (unset variables, unknown environment, ...).
+        """
+        result = resolve(self.decl, environment, environ, strict=True)
+        if result.target is not None:
+            return result.target
+        if environment not in self.environments:
+            raise ManifestError(
+                f"unknown environment '{environment}' in {self.decl.file}",
+                result.errors,
+                hint="pass one of the environments the manifest declares with -e",
+            )
+        raise ManifestError(
+            f"{self.decl.file}: environment '{environment}' cannot be resolved",
+            result.errors,
+            hint=unset_hint(result.errors) or HINT,
+        )
+
+
+def load_manifests(paths: Sequence[Path], environ: Mapping[str, str]) -> tuple[Manifest, ...]:
+    """Load every file; raise ManifestError listing every problem of every file."""
+    manifests, diagnostics = load_all(paths, environ)
+    errors = tuple(d for d in diagnostics if d.severity == "error")
+    if errors:
+        raise manifest_error(errors)
+    return manifests
+
+
+def load_all(
+    paths: Sequence[Path], environ: Mapping[str, str]
+) -> tuple[tuple[Manifest, ...], tuple[Diagnostic, ...]]:
+    """Every file that could be parsed, and every problem found (no exception)."""
+    if not paths:
+        raise ManifestError("no manifest files given", hint="pass one with -f FILE")
+    manifests: list[Manifest] = []
+    diagnostics: list[Diagnostic] = []
+    seen_files: set[Path] = set()
+    projects: dict[str, Manifest] = {}
+    for path in paths:
+        identity = path.resolve()
+        if identity in seen_files:
+            continue
+        seen_files.add(identity)
+        manifest, found = _load_one(path, environ)
+        diagnostics.extend(found)
+        if manifest is None:
+            continue
+        manifests.append(manifest)
+        other = projects.get(manifest.project)
+        if manifest.project and other is not None:
+            diagnostics.append(
+                Diagnostic(
+                    manifest.decl.file,
+                    manifest.decl.project_line,
+                    "project",
+                    f"project '{manifest.project}' is also declared by {other.decl.file}; "
+                    "each manifest needs its own project, or their documents collide",
+                )
+            )
+        elif manifest.project:
+            projects[manifest.project] = manifest
+    return tuple(manifests), tuple(diagnostics)
+
+
+def _load_one(path: Path, environ: Mapping[str, str]) -> tuple[Manifest | None, list[Diagnostic]]:
+    file = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None, [Diagnostic(file, None, "", "manifest file not found")]
+    except IsADirectoryError:
+        return None, [Diagnostic(file, None, "", "is a directory, not a manifest file")]
+    except OSError as err:
+        return None, [Diagnostic(file, None, "", f"cannot read: {err.strerror or err}")]
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        return None, [Diagnostic(file, None, "", f"not UTF-8 (byte offset {err.start})")]
+    parsed = parse_yaml(text, file)
+    diagnostics = list(parsed.diagnostics)
+    if parsed.data is None:
+        if not diagnostics:
+            diagnostics.append(Diagnostic(file, None, "", "the manifest is empty"))
+        return None, diagnostics
+    diagnostics.extend(check_schema(parsed.data, parsed.lines, file))
+    decl, found = build(parsed.data, parsed.lines, file, path.parent)
+    diagnostics.extend(found)
+
+    def report(loc: Loc, message: str) -> None:
+        diagnostics.append(Diagnostic(file, loc.line, loc.path, message))
+
+    expansions: dict[str, tuple[Loaded, ...]] = {}
+    all_docs = (*decl.documents, *(d for env in decl.environments for d in env.documents))
+    for doc in all_docs:
+        if doc.kind not in (SourceKind.GLOB, SourceKind.FILE):
+            continue
+        source = interpolate(doc.source.value, {})
+        if not source.references and not source.malformed:  # else: read when resolving
+            expansions[doc.loc.path] = expand(
+                doc.kind, source.value, decl.base_dir, shown_dir(file), doc.loc, report
+            )
+    diagnostics.sort(key=lambda d: (d.line or 0, d.path))
+    decl = replace(decl, expansions=expansions, complete=not diagnostics)
+    manifest = Manifest(path, decl.project, tuple(e.name for e in decl.environments), decl)
+    return manifest, diagnostics
+
+
+def manifest_error(diagnostics: Sequence[Diagnostic]) -> ManifestError:
+    """One ManifestError for these diagnostics (errors first, then warnings)."""
+    errors = [d for d in diagnostics if d.severity == "error"]
+    warnings = [d for d in diagnostics if d.severity != "error"]
+    files = list(dict.fromkeys(d.file for d in errors))
+    count = len(errors)
+    summary = f"{count} problem{'s' if count != 1 else ''} in {', '.join(files)}"
+    lines = [str(d) for d in errors] + [f"warning: {d}" for d in warnings]
+    return ManifestError(
+        summary, (*errors, *warnings), detail="\n".join(lines), hint=unset_hint(errors) or HINT
+    )
+
+
+def unset_hint(diagnostics: Sequence[Diagnostic]) -> str | None:
+    """A hint for unset variables, when some are among the problems."""
+    names = [
+        d.message.split()[2]
+        for d in diagnostics
+        if d.message.startswith("environment variable ") and d.message.endswith(" is not set")
+    ]
+    if not names:
+        return None
+    unique = list(dict.fromkeys(names))
+    return f"set {', '.join(unique)} in the environment (for example: export {unique[0]}=...)"
