@@ -36,6 +36,7 @@ class Status:
 
     failed: bool = False
     cancelled: bool = False
+    skipped_needs: bool = False  # a job's dependency was skipped: success() is false
 
 
 @dataclass
@@ -243,7 +244,7 @@ class _Parser:
     def call(self, name: str, args: list[Any]) -> Any:
         status = self.ctx.status
         functions: dict[str, Callable[..., Any]] = {
-            "success": lambda: not status.failed and not status.cancelled,
+            "success": lambda: not (status.failed or status.cancelled or status.skipped_needs),
             "failure": lambda: status.failed,
             "cancelled": lambda: status.cancelled,
             "always": lambda: True,
@@ -288,7 +289,7 @@ def interpolate(value: Any, ctx: Context) -> Any:
 def condition(value: Any, ctx: Context) -> bool:
     """An `if:` condition; without a status function it means `success() && (…)`."""
     if value is None:
-        return not ctx.status.failed and not ctx.status.cancelled
+        return truthy(evaluate("success()", ctx))
     if isinstance(value, bool):
         text = "true" if value else "false"
     else:
