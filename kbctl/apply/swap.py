@@ -42,7 +42,8 @@ def rag_update(plan: AgentPlan) -> RagSettings | None:
 def description(plan: AgentPlan) -> str:
     """The agent version's description, e.g. `kbctl apply birby/staging: +2 ±1 -1`."""
     s = plan.summary
-    counts = (("+", s.create), ("±", s.replace), ("~", s.update), ("-", len(plan.deletions)))
+    removed = sum(1 for d in plan.deletions if d.reason != "replaced")  # ± covers the others
+    counts = (("+", s.create), ("±", s.replace), ("~", s.update), ("-", removed))
     parts = [f"{symbol}{count}" for symbol, count in counts if count]
     if plan.rag_changes:
         parts.append("rag")
