@@ -38,6 +38,7 @@ class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
 
 class _QuietHandler(WSGIRequestHandler):
     timeout = 30  # a stalled client cannot hold a thread forever
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
     verbose = False
 
     def log_message(self, format: str, *args: object) -> None:

@@ -101,8 +101,15 @@ def attach(client: httpx.Client, agent_id: str, *doc_ids: str, usage_mode: str =
     return dict(r.json())
 
 
+_ADAPTERS: dict[object, object] = {}
+
+
 def strict(type_: object, data: object) -> object:
     """Validate `data` against an SDK type with pydantic (the SDK itself only constructs)."""
     import pydantic
 
-    return pydantic.TypeAdapter(type_).validate_python(data)
+    adapter = _ADAPTERS.get(type_)
+    if adapter is None:
+        adapter = _ADAPTERS[type_] = pydantic.TypeAdapter(type_)
+    assert isinstance(adapter, pydantic.TypeAdapter)
+    return adapter.validate_python(data)

@@ -1,0 +1,88 @@
+"""`kbctl emulator serve`: its flags, the URL it prints, persistence and signal handling."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from kbctl.cli.main import cli
+
+FLAGS = {
+    "--host", "--port", "--state", "--api-key", "--agent", "--index-seconds",
+    "--min-index-bytes", "--rag-quota-bytes", "--latency-ms", "--max-concurrency",
+    "--fail-rate", "--fail-index-containing", "--seed", "--verbose", "--help",
+}  # fmt: skip
+
+
+def test_serve_help_lists_the_contract_flags() -> None:
+    result = CliRunner().invoke(cli, ["emulator", "serve", "--help"])
+    assert result.exit_code == 0, result.output
+    assert set(re.findall(r"(--[a-z-]+)", result.output)) == FLAGS
+
+
+def test_invalid_settings_are_reported() -> None:
+    result = CliRunner().invoke(cli, ["emulator", "serve", "--fail-rate", "3", "--port", "0"])
+    assert result.exit_code == 1
+    assert "fail_rate must be between 0 and 1" in result.output
+
+
+def serve(state: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "kbctl",
+        "emulator",
+        "serve",
+        "--port",
+        "0",
+        "--state",
+        str(state),
+        *extra,
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    url = proc.stdout.readline().strip()
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url), url
+    return proc, url
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_serve_persists_and_stops_cleanly(tmp_path: Path, sig: signal.Signals) -> None:
+    state = tmp_path / "state"
+    proc, url = serve(state, "--agent", "agent_one", "--agent", "agent_two", "--api-key", "k1")
+    try:
+        headers = {"xi-api-key": "k1"}
+        agents = httpx.get(f"{url}/v1/convai/agents", headers=headers).json()["agents"]
+        assert {a["agent_id"] for a in agents} == {"agent_one", "agent_two"}
+        assert httpx.get(f"{url}/v1/convai/agents", headers={"xi-api-key": "no"}).status_code == 401
+        doc = httpx.post(
+            f"{url}/v1/convai/knowledge-base/text", json={"text": "kept"}, headers=headers
+        ).json()["id"]
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert proc.returncode == 0, err
+    assert "stopped" in err and "Traceback" not in err
+    snapshot = json.loads((state / "state.json").read_text())
+    assert snapshot["documents"][doc]["text"] == "kept"
+
+    proc, url = serve(state, "--agent", "agent_one")  # existing agent: kept, not re-created
+    try:
+        agent = httpx.get(f"{url}/v1/convai/agents/agent_one", headers={"xi-api-key": "x"}).json()
+        assert agent["agent_id"] == "agent_one"
+        versions = snapshot["agents"]["agent_one"]["version_ids"]
+        assert agent["version_id"] == versions[-1]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
