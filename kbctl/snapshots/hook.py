@@ -94,6 +94,7 @@ class SnapshotHook:
         self._before_notes: tuple[str, ...] = ()
         self._checkpoint: Path | None = None
         self._progress = _Progress()
+        self._seq: int | None = None
 
     # ----------------------------------------------------------------------------- the hook
 
@@ -372,6 +373,11 @@ class SnapshotHook:
 
     # ----------------------------------------------------------------------------- writing
 
+    def _next_seq(self, environment: str) -> int:
+        """Read the folder once; then count on (checkpoints write often)."""
+        self._seq = self.store.next_seq(environment) if self._seq is None else self._seq + 1
+        return self._seq
+
     def _apply_id(self) -> str | None:
         return self._before.id if self._before is not None else None
 
@@ -398,7 +404,7 @@ class SnapshotHook:
             kind=kind,
             created_at=utc_iso(self.clock.now()),
             apply_id=apply_id or "",
-            seq=self.store.next_seq(target.environment),
+            seq=self._next_seq(target.environment),
             git_commit=self.git_commit,
             operation=self.operation,
             rollback_of=self.rollback_of,
