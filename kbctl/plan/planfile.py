@@ -83,10 +83,11 @@ def loads(text: str) -> Plan:
     for item in root.objects("changes"):
         owner = (item.text("manifest"), item.text("agent_id"))
         grouped.setdefault(owner, []).append(_read_change(item))
-    agents = tuple(_read_agent(item, grouped) for item in root.objects("agents"))
-    if grouped:
-        manifest, agent_id = next(iter(grouped))
+    items = root.objects("agents")
+    owners = {(item.text("manifest"), item.text("agent_id")) for item in items}
+    for manifest, agent_id in sorted(grouped.keys() - owners):
         raise _inconsistent(f"changes name agent {agent_id} of {manifest}, which is not in agents")
+    agents = tuple(_read_agent(item, grouped) for item in items)
     plan = Plan(environment=environment, agents=agents, format_version=FORMAT_VERSION)
     if root.text("fingerprint") != plan.fingerprint:
         raise _inconsistent("$.fingerprint does not match the agents' fingerprints")
