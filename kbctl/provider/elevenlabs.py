@@ -164,6 +164,19 @@ class ElevenLabsProvider:
             for d in sorted(unique.values(), key=lambda d: d.id)
         )
 
+    def document_url(self, doc_id: str) -> str | None:
+        """The source URL of a URL document (None for other types), from its detail."""
+        path = f"{KB}/{_seg(doc_id)}"
+        try:
+            data = self._client.get_json(path, route="GET /v1/convai/knowledge-base/{id}")
+        except NotFoundError as exc:
+            raise self._doc_not_found(exc, doc_id) from None
+        with _reading("GET", path):
+            detail = wire.obj(data, "document")
+            if wire.opt_str(detail, "type", "document") != DocType.URL.value:
+                return None
+            return wire.opt_str(detail, "url", "document")
+
     def index_state(self, doc_id: str, model: str) -> IndexState:
         """The document's index for `model`, or NOT_INDEXED."""
         path = f"{KB}/{_seg(doc_id)}/rag-index"

@@ -14,6 +14,10 @@ Retry policy (reference §1.5):
   `AmbiguousWriteError`, and the caller decides (look for the document first, never duplicate).
 Delays: `Retry-After-Ms` / `Retry-After` when present (capped at 60 s), else exponential backoff
 from 0.5 s with full jitter (seeded RNG for tests), capped.
+
+Concurrency: at most `max_concurrency` requests in flight across threads; since ElevenLabs
+throttles on concurrent requests, a 429 also halves that limit for a while (AIMD), so a pool of
+threads settles under the workspace's plan limit instead of retrying into it.
 """
 
 from __future__ import annotations
@@ -109,6 +113,55 @@ class _Failure:
     description: str
 
 
+class _Limiter:
+    """At most `limit` requests in flight, admitted first come, first served.
+
+    ElevenLabs throttles on concurrency, so the limit halves on a 429 (once per round of
+    requests) and creeps back up by one after `2 * limit` successes, never above the configured
+    ceiling. Admission is in arrival order, so a request sent back by a 429 queues behind the
+    others instead of taking the next probe again. Waiting here is for other threads' requests to
+    finish, not for time to pass, so it needs no clock.
+    """
+
+    def __init__(self, ceiling: int) -> None:
+        self.ceiling = ceiling
+        self.limit = ceiling
+        self._in_flight = 0
+        self._epoch = 0
+        self._streak = 0
+        self._next_ticket = 0
+        self._serving = 0
+        self._cond = threading.Condition()
+
+    def acquire(self) -> int:
+        """Wait for a slot; returns the round the request belongs to."""
+        with self._cond:
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            while ticket != self._serving or self._in_flight >= self.limit:
+                self._cond.wait()
+            self._serving += 1
+            self._in_flight += 1
+            self._cond.notify_all()
+            return self._epoch
+
+    def release(self, epoch: int, *, throttled: bool) -> None:
+        """Give the slot back, saying whether the server answered 429."""
+        with self._cond:
+            self._in_flight -= 1
+            if throttled:
+                self._streak = 0
+                if epoch == self._epoch:  # the first 429 of this round shrinks the limit
+                    self.limit = max(1, self.limit // 2)
+                    self._epoch += 1
+            elif self.limit < self.ceiling:
+                self._streak += 1
+                if self._streak >= 2 * self.limit:
+                    self.limit += 1
+                    self._streak = 0
+            self._cond.notify_all()
+
+
 class ApiClient:
     """kbctl's HTTP client: thread-safe, bounded, retrying, and secret-safe."""
 
@@ -154,7 +207,7 @@ class ApiClient:
         self._clock = clock
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
-        self._slots = threading.BoundedSemaphore(max_concurrency)
+        self._limiter = _Limiter(max_concurrency)
         self.calls = 0
         self.route_calls: Counter[str] = Counter()
         headers = {"user-agent": f"kbctl/{__version__}", "accept": "application/json"}
@@ -249,6 +302,11 @@ class ApiClient:
         )
         return self._parse_json("POST", path, answer)
 
+    @property
+    def concurrency_limit(self) -> int:
+        """Requests allowed in flight now (lowered after 429s, at most `max_concurrency`)."""
+        return self._limiter.limit
+
     def wait_before_retry(self, attempt: int) -> None:
         """Sleep the backoff for retry number `attempt` (0-based), on the injected clock."""
         self._clock.sleep(self.backoff_delay(attempt))
@@ -331,7 +389,9 @@ class ApiClient:
             else None
         )
         query = {k: _query_value(v) for k, v in (params or {}).items() if v is not None}
-        with self._slots:
+        epoch = self._limiter.acquire()
+        throttled = False
+        try:
             with self._lock:
                 self.calls += 1
                 self.route_calls[route or f"{method} {path}"] += 1
@@ -355,6 +415,9 @@ class ApiClient:
             except httpx.TransportError as exc:
                 text = self.redact(f"connection failed ({type(exc).__name__}: {exc})")
                 return _Failure(False, False, True, text)
+            throttled = response.status_code == 429
+        finally:
+            self._limiter.release(epoch, throttled=throttled)
         return _Answer(
             status=response.status_code,
             headers=response.headers,

@@ -20,7 +20,7 @@ from kbctl.errors import (
     TransportError,
     UsageError,
 )
-from kbctl.provider.http import AmbiguousWriteError, ApiClient, FilePart
+from kbctl.provider.http import AmbiguousWriteError, ApiClient, FilePart, _Limiter
 
 from .conftest import KEY
 
@@ -522,3 +522,91 @@ def test_context_manager_closes(clock: FakeClock) -> None:
         client.get_json("/v1/x")
     with pytest.raises(RuntimeError):
         client.get_json("/v1/x")
+
+
+def test_limiter_halves_once_per_round_and_creeps_back() -> None:
+    limiter = _Limiter(8)
+    rounds = [limiter.acquire() for _ in range(5)]
+    assert rounds == [0] * 5
+    limiter.release(rounds[0], throttled=True)
+    assert limiter.limit == 4
+    limiter.release(rounds[1], throttled=True)  # same round: no second cut
+    assert limiter.limit == 4
+    for epoch in rounds[2:]:
+        limiter.release(epoch, throttled=False)
+    again = [limiter.acquire() for _ in range(4)]
+    assert again == [1] * 4
+    limiter.release(again[0], throttled=True)
+    assert limiter.limit == 2
+    for epoch in again[1:]:
+        limiter.release(epoch, throttled=False)
+    limiter.release(limiter.acquire(), throttled=False)
+    assert limiter.limit == 3  # after 2 * 2 successes at limit 2
+    for _ in range(200):
+        limiter.release(limiter.acquire(), throttled=False)
+    assert limiter.limit == 8  # never above the ceiling
+
+
+def test_limiter_admits_in_arrival_order() -> None:
+    limiter = _Limiter(1)
+    first = limiter.acquire()
+    order: list[int] = []
+    threads = []
+    for n in range(4):
+        ready = threading.Event()
+
+        def wait(n: int = n, ready: threading.Event = ready) -> None:
+            ready.set()
+            epoch = limiter.acquire()
+            order.append(n)
+            limiter.release(epoch, throttled=False)
+
+        thread = threading.Thread(target=wait)
+        thread.start()
+        assert ready.wait(10)
+        threading.Event().wait(0.02)  # let it queue before the next one arrives
+        threads.append(thread)
+    limiter.release(first, throttled=False)
+    for thread in threads:
+        thread.join(10)
+    assert order == [0, 1, 2, 3]
+
+
+def test_threads_settle_under_a_server_concurrency_limit(make_client: MakeClient) -> None:
+    lock = threading.Lock()
+    in_flight = 0
+    throttled = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, throttled
+        with lock:
+            in_flight += 1
+            over = in_flight > 2
+            throttled += over
+        try:
+            if over:
+                return problem(429, "too_many_concurrent_requests", "plan limit")
+            threading.Event().wait(0.005)  # hold the slot, so that requests overlap
+            return ok()
+        finally:
+            with lock:
+                in_flight -= 1
+
+    client = make_client(handler, max_concurrency=8, max_retries=4)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(15):
+                client.get_json("/v1/x")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert throttled > 0
+    assert client.concurrency_limit < 8
