@@ -251,7 +251,9 @@ def apply_summary(path: Path) -> str:
         return ""
     lines: list[str] = []
     for event in events:
-        if event["event"] == "run_finished":
+        if event["event"] == "note" and event.get("message"):
+            lines += [str(event["message"]), ""]
+        elif event["event"] == "run_finished":
             seconds = event.get("seconds")
             took = f" in {seconds:.1f} s" if isinstance(seconds, (int, float)) else ""
             lines.append(f"**{event.get('summary', 'done')}**{took}")

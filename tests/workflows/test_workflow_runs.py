@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import json
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ class Repo:
         secrets: dict[str, str] | None = None,
         emulator_params: str = "index_seconds=0",
         sha: str | None = None,
+        agent_vars: bool = True,
     ) -> FakeRunner:
         self.counter = getattr(self, "counter", 0) + 1
         return FakeRunner(
@@ -56,8 +58,14 @@ class Repo:
             sha=sha or self.sha,
             inputs=inputs,
             vars={
-                "ELEVENLABS_AGENT_ID_STAGING": "agent_staging",
-                "ELEVENLABS_AGENT_ID": "agent_production",
+                **(
+                    {
+                        "ELEVENLABS_AGENT_ID_STAGING": "agent_staging",
+                        "ELEVENLABS_AGENT_ID": "agent_production",
+                    }
+                    if agent_vars
+                    else {}
+                ),
                 "ELEVENLABS_BASE_URL": f"emulator://{self.emulator}?{emulator_params}",
             },
             secrets=(
@@ -242,8 +250,15 @@ def test_plan_job_posts_one_comment_with_every_environment_and_uploads_json_plan
 
 
 def test_plan_from_a_fork_validates_but_skips_the_live_plan_with_a_note(repo: Repo) -> None:
-    job = run_plan(repo, head_repo="stranger/kb", secrets={})
+    job = run_plan(repo, head_repo="stranger/kb", secrets={}, agent_vars=False)
     assert job.result == "success", job.log()
+    # Unset agent ids are warnings of validate, annotated on their manifest lines.
+    assert re.search(
+        r"^::warning file=manifests/example.yaml,line=\d+,title=kbctl validate::"
+        r"environments.production.agent_id: .*ELEVENLABS_AGENT_ID is not set$",
+        job.log(),
+        re.MULTILINE,
+    )
     outcomes = {s.name: s.outcome for s in job.steps}
     assert outcomes["Validate the manifests"] == "success"
     for name in (
@@ -286,3 +301,154 @@ def test_invalid_manifests_fail_validation_and_comment_says_so(repo: Repo, tmp_p
     calls = github_script(job, comment.name, {"issue_number": 7, "comments": []}, tmp_path)
     assert calls[0][0] == "createComment"
     assert "could not plan" in calls[0][1]["body"] and PLAN_MARKER in calls[0][1]["body"]
+
+
+# -- apply on merge ----------------------------------------------------------------------------
+
+
+def snapshot_files(repo: Repo, env: str) -> list[str]:
+    return [f for f in repo.files(f"state-snapshots/{env}") if f.endswith(".json")]
+
+
+def test_apply_job_applies_staging_then_production_and_commits_the_snapshots(
+    repo: Repo,
+) -> None:
+    run = repo.push()
+    staging, production = run.job("staging"), run.job("production")
+    assert list(run.jobs) == ["staging", "production"]
+    assert staging.result == "success", staging.log()
+    assert production.result == "success", production.log()
+    assert (staging.environment, production.environment) == ("staging", "production")
+    assert staging.concurrency == {"group": "kbctl-apply-staging", "cancel-in-progress": False}
+
+    for env, job in (("staging", staging), ("production", production)):
+        step = job.step("run")
+        assert step.outputs["exit-code"] == "0"
+        assert f"+ kbctl apply -e {env} --auto-approve --json" in job.log()
+        assert f"### ✅ kbctl apply: {env}" in job.summary
+        assert "9 created" in job.summary
+        assert_secret_hidden(job, SECRET)
+
+    # The snapshot commits, one per environment, on top of the merge commit.
+    log = repo.log()
+    assert log[:2] == [
+        "kbctl: snapshots for production apply [skip ci]",
+        "kbctl: snapshots for staging apply [skip ci]",
+    ]
+    assert snapshot_files(repo, "staging") and snapshot_files(repo, "production")
+    changed = git(["show", "--name-only", "--format=", "main"], repo.origin).split()
+    assert changed and all(path.startswith("state-snapshots/") for path in changed)
+    author = git(["log", "-1", "--format=%an <%ae>", "main"], repo.origin).strip()
+    assert author.startswith("github-actions[bot] <41898282+github-actions[bot]@")
+
+    # The live workspace now matches the manifests: planning again changes nothing.
+    job = run_drift(repo)
+    assert job.result == "success", job.log()
+    assert job.step("staging").outputs["drift"] == "false"
+    assert job.step("production").outputs["drift"] == "false"
+
+    # A second push with nothing to change leaves no new snapshot commit behind.
+    before = repo.head()
+    again = repo.push()
+    assert again.job("production").result == "success"
+    assert "No changes" in again.job("production").summary
+    assert repo.head() == before
+
+
+def test_index_gate_fails_the_job_with_per_document_reasons_and_skips_production(
+    repo: Repo,
+) -> None:
+    run = repo.push(emulator_params="index_seconds=0&fail_index_containing=Riverside")
+    staging = run.job("staging")
+    assert staging.result == "failure"
+    assert staging.step("run").outputs["exit-code"] == "3"
+    assert run.job("production").result == "skipped"
+    summary = staging.summary
+    assert "### ❌ kbctl apply stopped at the index gate: staging" in summary
+    assert "The agent is unchanged" in summary
+    assert "quarters/riverside-park.md" in summary
+    assert "::error" in staging.log()
+
+
+def test_manual_apply_of_production_only(repo: Repo) -> None:
+    runner = repo.runner(
+        "workflow_dispatch",
+        {"inputs": {"environment": "production", "allow-destroy": True}},
+        inputs={"environment": "production", "allow-destroy": True},
+        sha=repo.head(),
+    )
+    run = runner.run_workflow(WORKFLOWS / "kbctl-apply.yml")
+    assert run.job("staging").result == "skipped"
+    production = run.job("production")
+    assert production.result == "success", production.log()
+    assert production.step("Apply production").with_["args"] == "--allow-destroy"
+    assert "--allow-destroy" in production.log()
+    assert repo.log()[0] == "kbctl: snapshots for production apply [skip ci]"
+
+
+# -- drift -------------------------------------------------------------------------------------
+
+
+def test_drift_opens_one_issue_and_closes_it_once_the_drift_is_gone(
+    repo: Repo, tmp_path: Path
+) -> None:
+    job = run_drift(repo)
+    assert job.result == "success", job.log()
+    assert job.step("staging").outputs["drift"] == "true"
+    script = job.step("Open, update or close the drift issue")
+    assert script.env["DRIFT"] == "true" and script.env["CHECKED"] == "true"
+    body = Path(script.env["BODY_PATH"]).read_text()
+    assert body.startswith(DRIFT_MARKER) and len(body) < 65_000
+    assert "<!-- kbctl-plan:production -->" in body
+    assert len(glob.glob(job.step("Upload the JSON plans").with_["path"])) == 2
+
+    calls = github_script(job, script.name, {"issues": []}, tmp_path)
+    assert [method for method, _ in calls] == ["create"]
+    assert calls[0][1]["labels"] == ["kbctl-drift"] and calls[0][1]["body"] == body
+    issue = {"number": 3, "state": "open", "labels": ["kbctl-drift"], "body": f"{DRIFT_MARKER}\n"}
+    calls = github_script(job, script.name, {"issues": [issue]}, tmp_path)
+    assert calls == [("update", {"owner": "acme", "repo": "kb", "issue_number": 3, "body": body})]
+
+    repo.push()
+    job = run_drift(repo)
+    script = job.step("Open, update or close the drift issue")
+    assert script.env["DRIFT"] == "false"
+    calls = github_script(job, script.name, {"issues": [issue]}, tmp_path)
+    assert [method for method, _ in calls] == ["createComment", "update"]
+    assert calls[1][1]["state"] == "closed"
+
+
+# -- rollback ----------------------------------------------------------------------------------
+
+
+def test_rollback_workflow_restores_the_previous_state_and_commits_its_snapshots(
+    repo: Repo,
+) -> None:
+    assert repo.push().job("production").result == "success"
+    path = "manifests/quarters/riverside-park.md"
+    text = git(["show", f"main:{path}"], repo.origin)
+    sha = repo.commit(path, text + "\nBuilding C opens in spring.\n", "Riverside: building C")
+    run = repo.push(event_sha=sha)
+    assert run.job("staging").result == "success"
+    assert run_drift(repo).step("staging").outputs["drift"] == "false"
+
+    runner = repo.runner(
+        "workflow_dispatch",
+        {"inputs": {"environment": "staging", "snapshot": "previous"}},
+        inputs={"environment": "staging", "snapshot": "previous", "allow-destroy": False},
+        sha=repo.head(),
+    )
+    job = runner.run_workflow(WORKFLOWS / "kbctl-rollback.yml").job("rollback")
+    assert job.result == "success", job.log()
+    assert job.environment == "staging"
+    assert job.concurrency == {"group": "kbctl-apply-staging", "cancel-in-progress": False}
+    assert "+ kbctl rollback -e staging --to previous --auto-approve --json" in job.log()
+    assert "### ✅ kbctl rollback: staging" in job.summary
+    assert "Snapshots of staging before the rollback" in job.summary
+    assert repo.log()[0] == "kbctl: snapshots for staging rollback [skip ci]"
+    assert_secret_hidden(job, SECRET)
+
+    # Staging is back to the content before the last merge: it drifted from the manifests.
+    drift = run_drift(repo)
+    assert drift.step("staging").outputs["drift"] == "true"
+    assert drift.step("production").outputs["drift"] == "false"
