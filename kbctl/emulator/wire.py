@@ -7,6 +7,8 @@ Owns formatting only. Must not read state, the clock or the request: every deriv
 
 from __future__ import annotations
 
+import copy
+
 from kbctl.emulator.agentconf import DEFAULT_VOICE_ID
 from kbctl.emulator.records import Agent, AgentVersion, Document, Json, RagIndex
 
@@ -160,19 +162,19 @@ def dependent_branch(head: AgentVersion) -> Json:
 
 
 def agent(agent: Agent, version: AgentVersion) -> Json:
-    """`GetAgentResponseModel` for `version` (usually the head)."""
+    """`GetAgentResponseModel` for `version` (usually the head); a copy callers may change."""
     return {
         "agent_id": agent.agent_id,
         "name": version.name,
-        "conversation_config": version.conversation_config,
+        "conversation_config": copy.deepcopy(version.conversation_config),
         "metadata": {
             "created_at_unix_secs": agent.created_at,
             "updated_at_unix_secs": version.committed_at,
         },
-        "platform_settings": version.platform_settings,
+        "platform_settings": copy.deepcopy(version.platform_settings),
         "phone_numbers": [],
         "whatsapp_accounts": [],
-        "workflow": version.workflow,
+        "workflow": copy.deepcopy(version.workflow),
         "access_info": access_info(),
         "tags": list(version.tags),
         "version_id": version.id,

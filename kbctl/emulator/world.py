@@ -119,7 +119,8 @@ class World(DocumentOps, IndexOps, AgentOps):
     def documents(self) -> list[DocumentInfo]:
         """Copies of every document, in creation order."""
         with self._lock:
-            return [info for d in self._docs if (info := self.document(d)) is not None]
+            ordered = sorted(self._docs.values(), key=lambda d: d.seq)
+            return [info for d in ordered if (info := self.document(d.id)) is not None]
 
     def agent(self, agent_id: str) -> AgentInfo | None:
         """Agent `agent_id`'s head version, or None."""
@@ -143,15 +144,15 @@ class World(DocumentOps, IndexOps, AgentOps):
             )
 
     def agents(self) -> list[AgentInfo]:
-        """Every agent's head."""
+        """Every agent's head, by agent id."""
         with self._lock:
-            return [info for a in self._agents if (info := self.agent(a)) is not None]
+            return [info for a in sorted(self._agents) if (info := self.agent(a)) is not None]
 
     def indexes(self, doc_id: str | None = None) -> list[IndexInfo]:
-        """RAG indexes (of one document, or all) with their status now."""
+        """RAG indexes (of one document, or all) with their status now, by (document, model)."""
         with self._lock:
             out = []
-            for ix in self._indexes.values():
+            for ix in sorted(self._indexes.values(), key=lambda i: (i.document_id, i.model)):
                 if doc_id is not None and ix.document_id != doc_id:
                     continue
                 status, progress, used = self._index_state(ix)

@@ -264,3 +264,12 @@ def test_world_seeding_api(world: World) -> None:
     assert info.knowledge_base == ({"type": "text", "name": "n", "id": doc, "usage_mode": "auto"},)
     assert [d.id for d in world.documents()] == [doc]
     assert world.agent("nope") is None and world.document("nope") is None
+
+
+def test_world_views_are_copies(world: World) -> None:
+    world.create_agent("agent_a")
+    info = world.agent("agent_a")
+    assert info is not None
+    info.conversation_config["agent"]["prompt"]["prompt"] = "tampered"  # type: ignore[index]
+    got = world.get_agent("agent_a")
+    assert got["conversation_config"]["agent"]["prompt"]["prompt"] == ""  # type: ignore[index]
