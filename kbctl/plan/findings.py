@@ -2,14 +2,15 @@
 
 Pure: reads the changes the planner decided and returns `Finding`s in a fixed order
 (`model_change`, `quota`/`quota_exceeded`, `max_deletes`, `protected`, `destroy_all`,
-`unmanaged`). The `small_document` findings come first and are made by the planner itself.
+`repeated_entry`, `unmanaged`). The `small_document` findings come first; the planner makes
+them itself.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kbctl.model import Policy, RagQuota, UsageMode
+from kbctl.model import KbEntry, Policy, RagQuota, UsageMode
 from kbctl.plan.types import Action, Deletion, DocumentChange, Finding, Severity, TargetEntry
 from kbctl.plan.units import format_size
 
@@ -26,6 +27,7 @@ class FindingInputs:
     live_managed: int  # managed entries attached now
     unmanaged: int  # unmanaged entries attached now (kept)
     unmanaged_auto: int
+    repeated: tuple[KbEntry, ...]  # unmanaged entries whose id the live array holds twice or more
     quota: RagQuota | None
     policy: Policy
     protect: bool
@@ -66,6 +68,15 @@ def findings_for(inputs: FindingInputs) -> tuple[Finding, ...]:
                 Severity.ERROR,
                 f"the agent would lose every managed document ({inputs.live_managed}): "
                 "apply needs --allow-destroy",
+            )
+        )
+    for entry in inputs.repeated:
+        out.append(
+            Finding(
+                "repeated_entry",
+                Severity.WARNING,
+                f"{entry.name} ({entry.id}) is attached more than once; kbctl writes it once "
+                "the next time it writes the agent's knowledge_base",
             )
         )
     if inputs.unmanaged:

@@ -8,6 +8,7 @@ array position and id, never by iteration order of a set.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -107,10 +108,10 @@ class Attached:
     `marker` is set only for documents kbctl manages for this project+environment.
     """
 
-    position: int
     entry: KbEntry
     doc: LiveDocument | None
     marker: Marker | None
+    times: int = 1  # how often the id appears in the live array (the API may allow repeats)
 
     @property
     def name(self) -> str:
@@ -136,11 +137,12 @@ def managed_marker(target: Target, name: str, marker: Marker | None) -> Marker |
 
 
 def resolve_attached(target: Target, live: LiveState) -> tuple[Attached, ...]:
-    """The live array in order; an id attached twice counts once (at its first position)."""
+    """The live array in order; an id attached more than once counts at its first position."""
     by_id = {doc.id: doc for doc in live.documents}
+    times = Counter(entry.id for entry in live.agent.knowledge_base)
     out: list[Attached] = []
     seen: set[str] = set()
-    for position, entry in enumerate(live.agent.knowledge_base):
+    for entry in live.agent.knowledge_base:
         if entry.id in seen:
             continue
         seen.add(entry.id)
@@ -149,7 +151,7 @@ def resolve_attached(target: Target, live: LiveState) -> tuple[Attached, ...]:
             marker = managed_marker(target, doc.name, doc.marker)
         else:
             marker = managed_marker(target, entry.name, None)
-        out.append(Attached(position, entry, doc, marker))
+        out.append(Attached(entry, doc, marker, times[entry.id]))
     return tuple(out)
 
 

@@ -76,6 +76,7 @@ def plan_target(target: Target, live: LiveState) -> AgentPlan:
             live_managed=len(attached) - len(unmanaged),
             unmanaged=len(unmanaged),
             unmanaged_auto=sum(1 for e in unmanaged if e.usage_mode is UsageMode.AUTO),
+            repeated=tuple(a.entry for a in attached if a.marker is None and a.times > 1),
             quota=live.quota,
             policy=target.policy,
             protect=target.protect,
@@ -172,6 +173,9 @@ def _change_for(m: Match, model_changes: bool) -> DocumentChange:
             if stale is not None:
                 changed.append(FieldChange("name", stale, want.name))
             changed += _usage_change(old.entry.usage_mode, want.usage_mode)
+            if old.times > 1:
+                changed.append(FieldChange("entries", str(old.times), "1"))
+                notes.append(f"attached {old.times} times: written once")
             action = Action.UPDATE if changed else Action.NOOP
         case Fate.REPLACE:
             assert old is not None

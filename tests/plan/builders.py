@@ -124,7 +124,7 @@ def build_live(data: dict[str, Any]) -> LiveState:
             knowledge_base=entries,
             rag=RagSettings(**data.get("rag", {})),
         ),
-        documents=tuple(sorted(docs, key=lambda d: d.id)),
+        documents=tuple(sorted({d.id: d for d in docs}.values(), key=lambda d: d.id)),
         quota=RagQuota(quota["used"], quota["max"]) if quota else None,
     )
 

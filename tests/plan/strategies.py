@@ -127,6 +127,8 @@ def scenarios(draw: st.DrawFn) -> tuple[Target, LiveState]:
         )
         for doc in attached
     )
+    if entries and draw(st.integers(0, 9)) == 0:  # an id attached twice (appending, not replacing)
+        entries += (draw(st.sampled_from(entries)),)
     quota = draw(
         st.none() | st.builds(RagQuota, st.integers(0, 5000), st.sampled_from((4000, 10**6)))
     )
