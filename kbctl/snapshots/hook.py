@@ -228,7 +228,7 @@ class SnapshotHook:
 
     def _intended(self, target: Target, plan: AgentPlan) -> tuple[SnapshotEntry, ...]:
         """The array the run wrote, with the ids it created (for a checkpoint after the swap)."""
-        specs = {s.key: s for s in target.documents}
+        specs = _genuine(target)
         ids = {**self._progress.reused, **self._progress.created}
         out: list[SnapshotEntry] = []
         for item in plan.knowledge_base:
@@ -254,7 +254,7 @@ class SnapshotHook:
     ) -> tuple[tuple[SnapshotEntry, ...], tuple[str, ...]]:
         """The snapshot entries of an agent's array, storing every managed content as a blob."""
         by_id = {d.id: d for d in documents}
-        specs = {s.key: s for s in target.documents}
+        specs = _genuine(target)
         entries: list[SnapshotEntry] = []
         notes: list[str] = []
         seen: set[str] = set()
@@ -435,6 +435,17 @@ class SnapshotHook:
         self.written = [(s, p) for s, p in self.written if p != supersedes]
         self.written.append((snapshot, path))
         return path
+
+
+def _genuine(target: Target) -> dict[str, DocumentSpec]:
+    """The target's specs whose content really has their hash, by key.
+
+    A rollback's target carries stand-ins for documents it only keeps (their content was never
+    captured); a stand-in must not become a blob.
+    """
+    return {
+        s.key: s for s in target.documents if content_hash(s.doc_type, s.content) == s.content_hash
+    }
 
 
 def _managed(target: Target, marker: Marker | None, name: str) -> Marker | None:

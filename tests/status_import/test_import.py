@@ -190,3 +190,67 @@ def test_documents_of_another_kbctl_project_stay_unmanaged(bench: Bench) -> None
     assert len(ids) == 4
     plan = bench.run("plan", "-e", "staging", "-f", "imported/desk.yaml", "--detailed-exitcode")
     assert plan.exit_code == 0, plan.output
+
+
+def test_rollback_after_import_keeps_the_file_it_could_not_capture(bench: Bench) -> None:
+    ids = hand_built(bench)
+    assert (
+        bench.run(
+            "import", "-e", "staging", "--agent-id", HAND_AGENT, "--out", "imported"
+        ).exit_code
+        == 0
+    )
+    Path("imported/docs/new.md").write_text(text_of("new"))
+    manifest = Path(MANIFEST)
+    manifest.write_text(
+        manifest.read_text().replace("environments:", "  - file: docs/new.md\nenvironments:")
+    )
+    applied = bench.run("apply", "-e", "staging", "-f", MANIFEST, "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    before = bench.store.snapshots("staging")[1]
+    prices = next(e for e in before.knowledge_base or () if e.id == ids["prices"])
+    assert prices.blob is None and not prices.recreatable  # the API cannot give the file back
+    assert any("content not captured" in note for note in before.notes)
+    uploads = creates(bench)
+
+    out = bench.run(
+        "rollback", "-e", "staging", "-f", MANIFEST, "--to", "previous", "--auto-approve"
+    )
+
+    assert out.exit_code == 0, out.output
+    assert {e.id for e in bench.entries(HAND_AGENT)} == set(ids.values())
+    assert creates(bench) == uploads
+    for snapshot in bench.store.snapshots("staging"):
+        bench.store.verify(snapshot)  # no stand-in content ever became a blob
+
+
+def test_rollback_refuses_when_an_uncaptured_file_is_gone(bench: Bench) -> None:
+    ids = hand_built(bench)
+    assert (
+        bench.run(
+            "import", "-e", "staging", "--agent-id", HAND_AGENT, "--out", "imported"
+        ).exit_code
+        == 0
+    )
+    Path("imported/docs/new.md").write_text(text_of("new"))
+    manifest = Path(MANIFEST)
+    manifest.write_text(
+        manifest.read_text().replace("environments:", "  - file: docs/new.md\nenvironments:")
+    )
+    assert bench.run("apply", "-e", "staging", "-f", MANIFEST, "--auto-approve").exit_code == 0
+    info = bench.world.agent(HAND_AGENT)
+    assert info is not None
+    bench.world.set_knowledge_base(
+        HAND_AGENT, [dict(loc) for loc in info.knowledge_base if loc["id"] != ids["prices"]]
+    )
+    bench.provider.delete_document(ids["prices"])
+    writes, world = bench.write_calls(), bench.world_digest()
+
+    out = bench.run(
+        "rollback", "-e", "staging", "-f", MANIFEST, "--to", "previous", "--auto-approve"
+    )
+
+    assert out.exit_code == 1
+    assert "documents are gone and were not captured" in out.output
+    assert "docs/price-list.md" in out.output
+    assert bench.write_calls() == writes and bench.world_digest() == world
