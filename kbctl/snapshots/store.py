@@ -263,8 +263,13 @@ class SnapshotStore:
                 )
             return snapshot
         wanted = None if projects is None else set(projects)
-        ordered = self.snapshots(environment)
-        for snapshot in ordered:
+        listed = self.list(environment)
+        ordered = [item.snapshot for item in listed if item.snapshot is not None]
+        for item in listed:
+            if item.snapshot is None:
+                # It may be the newest change: picking an older one would go back too far.
+                raise _unreadable_newer(item)
+            snapshot = item.snapshot
             if not snapshot.changed or (wanted is not None and snapshot.project not in wanted):
                 continue
             for candidate in ordered:
@@ -353,6 +358,14 @@ class SnapshotStore:
                 hint="Restore the file from git.",
             )
         return snapshot
+
+
+def _unreadable_newer(item: Listed) -> SnapshotError:
+    return SnapshotError(
+        f"Cannot tell which snapshot is 'previous': {item.path.name} cannot be read",
+        detail=f"{item.path}: {item.error}",
+        hint="Restore the file from git, or pick a snapshot by id: " + _PICK_HINT,
+    )
 
 
 def _is_snapshot_file(path: Path) -> bool:

@@ -145,3 +145,12 @@ def test_the_same_checks_pass_on_an_untouched_history(bench: Bench, ref: str) ->
         "rollback", "-e", "staging", "--to", target.id if ref == "ID" else ref, "--auto-approve"
     )
     assert out.exit_code == 0, out.output
+
+
+def test_previous_is_refused_when_a_newer_file_cannot_be_read(bench: Bench) -> None:
+    _, newest_before = _history(bench)
+    newest_after = bench.store.snapshots("staging")[0]
+    _edit(bench, newest_after, lambda d: d.update(format_version=9))
+    # Skipping it would silently go back one apply too far.
+    _refused(bench, "previous", "Cannot tell which snapshot is 'previous'", newest_after.file_name)
+    assert newest_before.id != newest_after.id
