@@ -41,7 +41,7 @@ from kbctl.errors import (
     KbctlError,
     StalePlanError,
 )
-from kbctl.model import DocumentSpec, LiveState, Target
+from kbctl.model import DocumentSpec, IndexStatus, LiveState, Target
 from kbctl.plan.types import Action, AgentPlan, DocumentChange
 from kbctl.provider.base import IndexState, Provider
 
@@ -247,10 +247,14 @@ class _Run:
                 raise ApplyError(f"{change.key}: the plan names no document for it")
             if not change.needs_index:
                 return _Prepared(change, doc_id, created)
+        except ApiError as err:  # only the upload can fail here: nothing was created
+            return _Prepared(change, error=err)
+        try:
             state, requested_at = self.gate.request(doc_id)
-            return _Prepared(change, doc_id, created, state, requested_at)
-        except ApiError as err:
-            return _Prepared(change, doc_id if created else change.reuse_id, created, error=err)
+        except ApiError:
+            # The gate's polls ask again (get-or-create), and give up if the API keeps failing.
+            state, requested_at = IndexState(IndexStatus.NOT_INDEXED), self.clock.monotonic()
+        return _Prepared(change, doc_id, created, state, requested_at)
 
     # ----------------------------------------------------------------------------------------
     # Step 2: the index gate.

@@ -5,10 +5,11 @@ answer of its index request (made by the executor's workers right after each upl
 overlaps the uploads); `wait` then polls each one on its own schedule: first after
 `poll_initial`, doubling up to `poll_max`, sooner when the reported progress says the index is
 nearly done, never past the document's deadline of `policy.index_timeout` (on the clock's
-monotonic time); oldest request first, `concurrency` polls at a time. The first round that sees a
-failure ends the wait: documents still indexing are reported as not waited for. It never deletes
-anything and never touches the agent; the executor does the cleanup and raises the
-`IndexGateError` built by `gate_error`.
+monotonic time); oldest request first, `concurrency` polls at a time. A poll that fails (after
+the HTTP client's retries) is tried again later, up to `MAX_POLL_ERRORS` times in a row. The
+first round that sees a failure ends the wait: documents still indexing are reported as not
+waited for. It never deletes anything and never touches the agent; the executor does the
+cleanup and raises the `IndexGateError` built by `gate_error`.
 """
 
 from __future__ import annotations
@@ -19,12 +20,15 @@ from dataclasses import dataclass
 from kbctl.apply.events import ApplyEvents
 from kbctl.apply.remedies import GateReason, is_gate_failure, remedy
 from kbctl.clock import Clock
-from kbctl.errors import IndexGateError
+from kbctl.errors import ApiError, IndexGateError
 from kbctl.model import IndexStatus
 from kbctl.provider.base import IndexState, Provider
 
 #: The shortest wait between two polls of one document, whatever its progress says.
 _MIN_WAIT = 0.05
+#: Polls of one document that may fail in a row (each after the client's own retries) before
+#: apply gives up: a flaky poll is worth another try, an API that keeps failing is not.
+MAX_POLL_ERRORS = 3
 #: Time closer than this counts as "now" (clocks in floats do not always land exactly).
 _SLACK = 0.001
 
@@ -52,6 +56,7 @@ class _Job:
     delay: float
     next_at: float
     state: IndexState
+    errors: int = 0  # polls in a row that failed after the client's retries
 
 
 class IndexGate:
@@ -128,20 +133,41 @@ class IndexGate:
             if not due:
                 self._clock.sleep(max(min(job.next_at for job in self._pending) - now, _SLACK))
                 continue
-            states = list(pool.map(self._poll, due))
+            answers = list(pool.map(self._poll, due))
             now = self._clock.monotonic()
-            for job, state in zip(due, states, strict=True):
-                self._advance(job, state, now)
+            for job, answer in zip(due, answers, strict=True):
+                if isinstance(answer, ApiError):
+                    self._missed(job, answer, now)
+                else:
+                    job.errors = 0
+                    self._advance(job, answer, now)
         for job in self._pending:
             self.failures.append(GateFailure(job.key, job.doc_id, GateReason.NOT_WAITED))
         self._pending.clear()
 
-    def _poll(self, job: _Job) -> IndexState:
-        state = self._provider.index_state(job.doc_id, self._model)
-        if state.status is IndexStatus.NOT_INDEXED:
-            # The request was answered but no index is listed (yet): ask again, it is idempotent.
-            state = self._provider.request_index(job.doc_id, self._model)
+    def _poll(self, job: _Job) -> IndexState | ApiError:
+        """Worker: read the index (asking for it again when none is listed)."""
+        try:
+            state = self._provider.index_state(job.doc_id, self._model)
+            if state.status is IndexStatus.NOT_INDEXED:
+                # No index listed (its request failed, or is not visible yet): ask again; the
+                # request is get-or-create, so this never starts a second index.
+                state = self._provider.request_index(job.doc_id, self._model)
+        except ApiError as err:
+            return err
         return state
+
+    def _missed(self, job: _Job, err: ApiError, now: float) -> None:
+        """A poll failed after the client's retries: try again later, up to a point."""
+        job.errors += 1
+        if job.errors > MAX_POLL_ERRORS:
+            raise err
+        if now >= job.deadline:
+            self._pending.remove(job)
+            self.failures.append(GateFailure(job.key, job.doc_id, GateReason.TIMEOUT))
+            return
+        job.delay = min(job.delay * 2, self._poll_max)
+        job.next_at = min(now + job.delay, job.deadline)
 
     def _eta(self, job: _Job, state: IndexState, now: float) -> float:
         """Seconds until the index is likely done, from its progress so far (inf if unknown).

@@ -139,7 +139,18 @@ class Workspace:
 
     def assert_converged(self, target: Target) -> None:
         """The agent matches `target`; every attached auto document is indexed; no managed
-        orphan or duplicate is left; re-planning finds nothing to do."""
+        orphan or duplicate is left; re-planning finds nothing to do. (Checked with the
+        emulator's injected faults switched off.)"""
+        faulty = self.world.config
+        self.world.config = replace(
+            faulty, fail_rate=0.0, fail_after_write_rate=0.0, max_concurrency=None
+        )
+        try:
+            self._check_converged(target)
+        finally:
+            self.world.config = faulty
+
+    def _check_converged(self, target: Target) -> None:
         live = self.live(target)
         plan = plan_target(target, live)
         assert not plan.has_changes, plan
