@@ -181,20 +181,14 @@ def test_persistence_failure_is_a_json_500(tmp_path: Path, monkeypatch: pytest.M
     app.internal_errors.clear()
 
 
-def test_many_documents_persist_quickly(tmp_path: Path) -> None:
-    import time
-
+def test_many_documents_persist_and_reload(tmp_path: Path) -> None:
+    # Speed is measured in benchmarks/, never asserted here.
     app = open_emulator(str(tmp_path / "ws"), FakeClock())
-    started = time.perf_counter()
     with make_client(app) as c:
         for i in range(1500):
             r = c.post(f"{KB}/text", json={"text": f"{LONG_TEXT} {i}", "name": f"d{i}"})
             assert r.status_code == 200
-    elapsed = time.perf_counter() - started
-    assert elapsed < 20, elapsed
-    started = time.perf_counter()
     assert len(load_world(tmp_path / "ws").documents()) == 1500
-    assert time.perf_counter() - started < 5
 
 
 def test_httpx_transport_is_all_a_provider_needs(tmp_path: Path) -> None:
