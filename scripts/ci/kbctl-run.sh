@@ -19,8 +19,12 @@ outputs="${GITHUB_OUTPUT:-/dev/null}"
 python="${KBCTL_PYTHON:-python}"
 command -v "$python" >/dev/null 2>&1 || python=python3
 
+# die MESSAGE: fail the step with an error annotation (escaped: it may quote an input).
 die() {
-  echo "::error title=kbctl::$1" >&2
+  local message="${1//'%'/%25}"
+  message="${message//$'\r'/%0D}"
+  message="${message//$'\n'/%0A}"
+  echo "::error title=kbctl::$message" >&2
   exit 1
 }
 

@@ -33,6 +33,7 @@ def run_script(
         ("deploy", "staging", "Unknown command 'deploy'"),
         ("plan", "", "kbctl plan needs the environment input"),
         ("apply", "stag ing; rm -rf /", "Invalid environment name"),
+        ("apply", "x\n::warning::injected", "Invalid environment name 'x%0A::warning::injected'"),
     ],
 )
 def test_bad_inputs_fail_with_an_annotation(
@@ -46,6 +47,7 @@ def test_bad_inputs_fail_with_an_annotation(
     assert result.returncode == 1
     assert result.stderr.startswith("::error title=kbctl::")
     assert message in result.stderr
+    assert len(result.stderr.splitlines()) == 1
 
 
 def test_an_api_key_input_is_masked_and_never_echoed(tmp_path: Path) -> None:
