@@ -1,11 +1,8 @@
 """The apply hook that writes snapshots: "before" ahead of the first change, "after" at the end.
 
-`SnapshotHook` implements `kbctl.apply.types.ApplyHook`. For every managed document attached to
-the agent it stores the content as a blob, taken (cheapest first) from the target's own specs
-when key and hash match, from a blob an earlier snapshot stored, or, for text documents, from the
-content endpoint (checked against the marker's hash). What cannot be captured (an uploaded file
-the API cannot give back) is said in the snapshot's `notes`; a rollback then needs that document
-to still exist.
+`SnapshotHook` implements `kbctl.apply.types.ApplyHook`: it records the agent, its RAG settings
+and its `knowledge_base`, with every managed document's content stored as a blob by
+`kbctl.snapshots.capture`, plus the run's outcome and what it did.
 
 `SnapshotHook.events(inner)` wraps the CLI's progress events so that, while the run goes on, an
 "after" checkpoint (`outcome: in_progress`) is rewritten atomically after every change: a run
@@ -16,7 +13,6 @@ Must not print, read the environment or decide anything about the apply itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import assert_never
@@ -24,22 +20,15 @@ from typing import assert_never
 from kbctl.apply.events import ApplyEvents, Phase
 from kbctl.apply.types import ApplyResult, Outcome
 from kbctl.clock import Clock, utc_iso
-from kbctl.errors import ApiError
-from kbctl.identity import HASH_CHARS, canonical_text, content_hash, parse_marker
 from kbctl.model import (
-    DocType,
-    DocumentSpec,
     IndexStatus,
-    KbEntry,
-    LiveDocument,
     LiveState,
-    Marker,
     RagSettings,
     Target,
-    UsageMode,
 )
 from kbctl.plan.types import AgentPlan
 from kbctl.provider.base import Provider
+from kbctl.snapshots.capture import ContentCapture
 from kbctl.snapshots.record import (
     APPLIED,
     CONCURRENT_CHANGE,
@@ -87,7 +76,7 @@ class SnapshotHook:
         self.operation = operation
         self.rollback_of = rollback_of
         self.written: list[tuple[Snapshot, Path]] = []
-        self._index: dict[tuple[str, str, DocType], SnapshotEntry] | None = None
+        self._content = ContentCapture(store, provider)
         self._target: Target | None = None
         self._plan: AgentPlan | None = None
         self._before: Snapshot | None = None
@@ -101,7 +90,7 @@ class SnapshotHook:
     def before(self, target: Target, live: LiveState, plan: AgentPlan) -> None:
         """Write the "before" snapshot: the live state the run starts from."""
         self._target, self._plan = target, plan
-        entries, notes = self._capture(target, live.agent.knowledge_base, live.documents)
+        entries, notes = self._content.entries(target, live.agent.knowledge_base, live.documents)
         snapshot = self._build(
             target,
             plan,
@@ -136,7 +125,7 @@ class SnapshotHook:
         notes = [f"kept {d.key} ({d.id}): {d.note}" for d in result.kept if d.note]
         notes += list(result.warnings)
         if live_after is not None:
-            entries, captured_notes = self._capture(
+            entries, captured_notes = self._content.entries(
                 target, live_after.agent.knowledge_base, live_after.documents
             )
             notes += captured_notes
@@ -228,7 +217,7 @@ class SnapshotHook:
 
     def _intended(self, target: Target, plan: AgentPlan) -> tuple[SnapshotEntry, ...]:
         """The array the run wrote, with the ids it created (for a checkpoint after the swap)."""
-        specs = _genuine(target)
+        specs = self._content.specs(target)
         ids = {**self._progress.reused, **self._progress.created}
         out: list[SnapshotEntry] = []
         for item in plan.knowledge_base:
@@ -241,135 +230,10 @@ class SnapshotHook:
                     )
                 )
                 continue
-            out.append(self._from_spec(doc_id, item.name, item.usage_mode, spec, None))
+            out.append(self._content.from_spec(doc_id, item.name, item.usage_mode, spec, None))
         return tuple(out)
 
     # ----------------------------------------------------------------------------- capture
-
-    def _capture(
-        self,
-        target: Target,
-        knowledge_base: Iterable[KbEntry],
-        documents: Iterable[LiveDocument],
-    ) -> tuple[tuple[SnapshotEntry, ...], tuple[str, ...]]:
-        """The snapshot entries of an agent's array, storing every managed content as a blob."""
-        by_id = {d.id: d for d in documents}
-        specs = _genuine(target)
-        entries: list[SnapshotEntry] = []
-        notes: list[str] = []
-        seen: set[str] = set()
-        for entry in knowledge_base:
-            if entry.id in seen:
-                continue
-            seen.add(entry.id)
-            doc = by_id.get(entry.id)
-            name = doc.name if doc is not None else entry.name
-            size = doc.size_bytes if doc is not None and doc.size_bytes else None
-            marker = _managed(target, doc.marker if doc is not None else None, name)
-            if marker is None:
-                entries.append(
-                    SnapshotEntry(
-                        entry.id,
-                        name,
-                        entry.doc_type,
-                        entry.usage_mode,
-                        None,
-                        None,
-                        False,
-                        size_bytes=size,
-                    )
-                )
-                continue
-            spec = specs.get(marker.key)
-            if (
-                spec is not None
-                and spec.content_hash[:HASH_CHARS] == marker.hash12
-                and spec.doc_type is entry.doc_type
-            ):
-                entries.append(self._from_spec(entry.id, name, entry.usage_mode, spec, size))
-                continue
-            known = self._known().get((marker.key, marker.hash12, entry.doc_type))
-            if known is not None:
-                entries.append(
-                    replace(
-                        known, id=entry.id, name=name, usage_mode=entry.usage_mode, size_bytes=size
-                    )
-                )
-                continue
-            fetched, note = self._fetch(entry, marker)
-            if note:
-                notes.append(note)
-            entries.append(
-                SnapshotEntry(
-                    entry.id,
-                    name,
-                    entry.doc_type,
-                    entry.usage_mode,
-                    marker.key,
-                    fetched[0] if fetched else None,
-                    True,
-                    blob=fetched[1] if fetched else None,
-                    size_bytes=size,
-                )
-            )
-        return tuple(entries), tuple(notes)
-
-    def _from_spec(
-        self,
-        doc_id: str,
-        name: str,
-        usage_mode: UsageMode,
-        spec: DocumentSpec,
-        size: int | None,
-    ) -> SnapshotEntry:
-        blob = None if spec.doc_type is DocType.URL else self.store.put_blob(spec.content)
-        return SnapshotEntry(
-            doc_id,
-            name,
-            spec.doc_type,
-            usage_mode,
-            spec.key,
-            spec.content_hash,
-            True,
-            blob=blob,
-            url=spec.url if spec.doc_type is DocType.URL else None,
-            filename=spec.filename,
-            size_bytes=size if size is not None else (spec.size_bytes or None),
-        )
-
-    def _fetch(self, entry: KbEntry, marker: Marker) -> tuple[tuple[str, str] | None, str]:
-        """(content hash, blob) of a text document read from the API, or a note why not."""
-        label = f"{marker.key} ({entry.id})"
-        if entry.doc_type is not DocType.TEXT:
-            what = "the original file" if entry.doc_type is DocType.FILE else "its URL"
-            return None, (
-                f"{label}: content not captured (the API cannot give back {what}); "
-                "a rollback can keep it but not re-create it"
-            )
-        try:
-            raw = self.provider.document_content(entry.id)
-            data = canonical_text(raw.decode("utf-8"))
-        except (ApiError, UnicodeDecodeError) as err:
-            return None, f"{label}: content not captured ({err})"
-        digest = content_hash(DocType.TEXT, data)
-        if digest[:HASH_CHARS] != marker.hash12:
-            return None, (
-                f"{label}: content not captured (the content endpoint returned text whose hash "
-                f"{digest[:HASH_CHARS]} is not the marker's {marker.hash12})"
-            )
-        return (digest, self.store.put_blob(data)), ""
-
-    def _known(self) -> dict[tuple[str, str, DocType], SnapshotEntry]:
-        """Contents earlier snapshots captured, by (key, hash12, type)."""
-        if self._index is None:
-            self._index = {}
-            for digest, entry in self.store.content_index().items():
-                if entry.key is None:
-                    continue
-                if entry.blob is not None and not self.store.has_blob(entry.blob):
-                    continue
-                self._index.setdefault((entry.key, digest[:HASH_CHARS], entry.doc_type), entry)
-        return self._index
 
     # ----------------------------------------------------------------------------- writing
 
@@ -435,25 +299,6 @@ class SnapshotHook:
         self.written = [(s, p) for s, p in self.written if p != supersedes]
         self.written.append((snapshot, path))
         return path
-
-
-def _genuine(target: Target) -> dict[str, DocumentSpec]:
-    """The target's specs whose content really has their hash, by key.
-
-    A rollback's target carries stand-ins for documents it only keeps (their content was never
-    captured); a stand-in must not become a blob.
-    """
-    return {
-        s.key: s for s in target.documents if content_hash(s.doc_type, s.content) == s.content_hash
-    }
-
-
-def _managed(target: Target, marker: Marker | None, name: str) -> Marker | None:
-    """The marker when it is this project+environment's, else None."""
-    found = marker if marker is not None else parse_marker(name)
-    if found is None or found.project != target.project or found.environment != target.environment:
-        return None
-    return found
 
 
 def _outcome(result: ApplyResult) -> str:

@@ -293,20 +293,28 @@ class _Reader:
 
 def _rag_from(reader: _Reader, value: object) -> RagSettings:
     data = reader.obj(value, "rag")
-    kwargs: dict[str, object] = {}
-    for f in fields(RagSettings):
-        raw = data.get(f.name)
+
+    def number(name: str) -> float | None:
+        raw = data.get(name)
         if raw is None:
-            continue
-        ok = {
-            "enabled": isinstance(raw, bool),
-            "embedding_model": isinstance(raw, str),
-            "max_vector_distance": isinstance(raw, int | float) and not isinstance(raw, bool),
-        }.get(f.name, isinstance(raw, int) and not isinstance(raw, bool))
-        if not ok:
-            raise reader.fail(f"rag.{f.name}: unexpected value {raw!r}")
-        kwargs[f.name] = float(raw) if f.name == "max_vector_distance" else raw  # type: ignore[arg-type]
-    return RagSettings(**kwargs)  # type: ignore[arg-type]
+            return None
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            raise reader.fail(f"rag.{name}: expected a number")
+        return float(raw)
+
+    enabled = data.get("enabled")
+    if enabled is not None and not isinstance(enabled, bool):
+        raise reader.fail("rag.enabled: expected true, false or null")
+    return RagSettings(
+        enabled=enabled,
+        embedding_model=reader.opt_str(data, "embedding_model", "rag"),
+        max_vector_distance=number("max_vector_distance"),
+        max_documents_length=reader.opt_int(data, "max_documents_length", "rag"),
+        max_retrieved_rag_chunks_count=reader.opt_int(
+            data, "max_retrieved_rag_chunks_count", "rag"
+        ),
+        num_candidates=reader.opt_int(data, "num_candidates", "rag"),
+    )
 
 
 def _entry_from(reader: _Reader, value: object, where: str) -> SnapshotEntry:

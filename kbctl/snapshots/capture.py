@@ -1,0 +1,180 @@
+"""Capturing document contents for a snapshot: what a rollback needs to re-create each document.
+
+For every managed document attached to the agent, the content is stored as a blob, taken
+(cheapest first) from the target's own specs when key and hash match, from a blob an earlier
+snapshot stored, or, for text documents, from the content endpoint (checked against the marker's
+hash). What cannot be captured (an uploaded file the API cannot give back) becomes a note; a
+rollback then needs that document to still exist. Never writes snapshot files (the hook does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+
+from kbctl.errors import ApiError
+from kbctl.identity import HASH_CHARS, canonical_text, content_hash, parse_marker
+from kbctl.model import DocType, DocumentSpec, KbEntry, LiveDocument, Marker, Target, UsageMode
+from kbctl.provider.base import Provider
+from kbctl.snapshots.record import SnapshotEntry
+from kbctl.snapshots.store import SnapshotStore
+
+
+class ContentCapture:
+    """Turns an agent's `knowledge_base` into snapshot entries, storing contents as blobs."""
+
+    def __init__(self, store: SnapshotStore, provider: Provider) -> None:
+        self.store = store
+        self.provider = provider
+        self._index: dict[tuple[str, str, DocType], SnapshotEntry] | None = None
+        self._specs: tuple[Target, dict[str, DocumentSpec]] | None = None
+
+    def specs(self, target: Target) -> dict[str, DocumentSpec]:
+        """`genuine_specs(target)`, hashed once per target (checkpoints ask often)."""
+        if self._specs is None or self._specs[0] is not target:
+            self._specs = (target, genuine_specs(target))
+        return self._specs[1]
+
+    def entries(
+        self,
+        target: Target,
+        knowledge_base: Iterable[KbEntry],
+        documents: Iterable[LiveDocument],
+    ) -> tuple[tuple[SnapshotEntry, ...], tuple[str, ...]]:
+        """The snapshot entries of an agent's array (and notes), every managed content stored."""
+        by_id = {d.id: d for d in documents}
+        specs = self.specs(target)
+        entries: list[SnapshotEntry] = []
+        notes: list[str] = []
+        seen: set[str] = set()
+        for entry in knowledge_base:
+            if entry.id in seen:
+                continue
+            seen.add(entry.id)
+            doc = by_id.get(entry.id)
+            name = doc.name if doc is not None else entry.name
+            size = doc.size_bytes if doc is not None and doc.size_bytes else None
+            marker = managed_marker(target, doc.marker if doc is not None else None, name)
+            if marker is None:
+                entries.append(
+                    SnapshotEntry(
+                        entry.id,
+                        name,
+                        entry.doc_type,
+                        entry.usage_mode,
+                        None,
+                        None,
+                        False,
+                        size_bytes=size,
+                    )
+                )
+                continue
+            spec = specs.get(marker.key)
+            if (
+                spec is not None
+                and spec.content_hash[:HASH_CHARS] == marker.hash12
+                and spec.doc_type is entry.doc_type
+            ):
+                entries.append(self.from_spec(entry.id, name, entry.usage_mode, spec, size))
+                continue
+            known = self._known().get((marker.key, marker.hash12, entry.doc_type))
+            if known is not None:
+                entries.append(
+                    replace(
+                        known, id=entry.id, name=name, usage_mode=entry.usage_mode, size_bytes=size
+                    )
+                )
+                continue
+            fetched, note = self._fetch(entry, marker)
+            if note:
+                notes.append(note)
+            entries.append(
+                SnapshotEntry(
+                    entry.id,
+                    name,
+                    entry.doc_type,
+                    entry.usage_mode,
+                    marker.key,
+                    fetched[0] if fetched else None,
+                    True,
+                    blob=fetched[1] if fetched else None,
+                    size_bytes=size,
+                )
+            )
+        return tuple(entries), tuple(notes)
+
+    def from_spec(
+        self,
+        doc_id: str,
+        name: str,
+        usage_mode: UsageMode,
+        spec: DocumentSpec,
+        size: int | None,
+    ) -> SnapshotEntry:
+        blob = None if spec.doc_type is DocType.URL else self.store.put_blob(spec.content)
+        return SnapshotEntry(
+            doc_id,
+            name,
+            spec.doc_type,
+            usage_mode,
+            spec.key,
+            spec.content_hash,
+            True,
+            blob=blob,
+            url=spec.url if spec.doc_type is DocType.URL else None,
+            filename=spec.filename,
+            size_bytes=size if size is not None else (spec.size_bytes or None),
+        )
+
+    def _fetch(self, entry: KbEntry, marker: Marker) -> tuple[tuple[str, str] | None, str]:
+        """(content hash, blob) of a text document read from the API, or a note why not."""
+        label = f"{marker.key} ({entry.id})"
+        if entry.doc_type is not DocType.TEXT:
+            what = "the original file" if entry.doc_type is DocType.FILE else "its URL"
+            return None, (
+                f"{label}: content not captured (the API cannot give back {what}); "
+                "a rollback can keep it but not re-create it"
+            )
+        try:
+            raw = self.provider.document_content(entry.id)
+            data = canonical_text(raw.decode("utf-8"))
+        except (ApiError, UnicodeDecodeError) as err:
+            return None, f"{label}: content not captured ({err})"
+        digest = content_hash(DocType.TEXT, data)
+        if digest[:HASH_CHARS] != marker.hash12:
+            return None, (
+                f"{label}: content not captured (the content endpoint returned text whose hash "
+                f"{digest[:HASH_CHARS]} is not the marker's {marker.hash12})"
+            )
+        return (digest, self.store.put_blob(data)), ""
+
+    def _known(self) -> dict[tuple[str, str, DocType], SnapshotEntry]:
+        """Contents earlier snapshots captured, by (key, hash12, type)."""
+        if self._index is None:
+            self._index = {}
+            for digest, entry in self.store.content_index().items():
+                if entry.key is None:
+                    continue
+                if entry.blob is not None and not self.store.has_blob(entry.blob):
+                    continue
+                self._index.setdefault((entry.key, digest[:HASH_CHARS], entry.doc_type), entry)
+        return self._index
+
+
+def genuine_specs(target: Target) -> dict[str, DocumentSpec]:
+    """The target's specs whose content really has their hash, by key.
+
+    A rollback's target carries stand-ins for documents it only keeps (their content was never
+    captured); a stand-in must not become a blob.
+    """
+    return {
+        s.key: s for s in target.documents if content_hash(s.doc_type, s.content) == s.content_hash
+    }
+
+
+def managed_marker(target: Target, marker: Marker | None, name: str) -> Marker | None:
+    """The marker when it is this project+environment's, else None."""
+    found = marker if marker is not None else parse_marker(name)
+    if found is None or found.project != target.project or found.environment != target.environment:
+        return None
+    return found
