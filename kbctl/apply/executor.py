@@ -22,7 +22,7 @@ from typing import assert_never
 from kbctl.apply.deletions import delete_created, delete_superseded
 from kbctl.apply.events import ApplyEvents, Phase
 from kbctl.apply.gate import IndexGate, gate_error
-from kbctl.apply.guards import check_guards
+from kbctl.apply.guards import check_guards, upload_specs, uploads
 from kbctl.apply.swap import check_unchanged, description, rag_update, target_entries, verify
 from kbctl.apply.types import (
     ApplyHook,
@@ -31,6 +31,7 @@ from kbctl.apply.types import (
     DocOutcome,
     NullHook,
     Outcome,
+    summary_line,
 )
 from kbctl.clock import Clock
 from kbctl.errors import (
@@ -127,7 +128,7 @@ class _Run:
     def execute(self) -> ApplyResult:
         started = self.clock.monotonic()
         warnings = check_guards(self.plan, allow_destroy=self.options.allow_destroy)
-        specs = self._specs()
+        specs = upload_specs(self.plan, self.target)
         live = self.provider.read_state(
             self.plan.agent_id, self.plan.project, self.plan.environment, with_quota=False
         )
@@ -163,37 +164,11 @@ class _Run:
         finally:
             result = self._result(outcome, error, self.clock.monotonic() - started)
             self.hook.after(self.target, self.plan, result, self._live_after())
-        self.events.finished(self._summary(), result.seconds)
+        self.events.finished(summary_line(self.plan, result), result.seconds)
         return result
 
     # ----------------------------------------------------------------------------------------
     # Step 1: create (or reuse) and request the index, overlapped, `concurrency` at a time.
-
-    def _specs(self) -> dict[str, DocumentSpec]:
-        """The manifest content of every document to upload; refuses a plan the manifest left."""
-        by_key = {spec.key: spec for spec in self.target.documents}
-        specs: dict[str, DocumentSpec] = {}
-        uploads = {c.key for c in self.plan.changes if _uploads(c)}
-        for change in self.plan.changes:
-            if not _uploads(change):
-                continue
-            spec = by_key.get(change.key)
-            if spec is None or spec.content_hash != change.content_hash:
-                raise StalePlanError(
-                    f"The manifest changed since the plan for {self.where} was made",
-                    detail=f"{change.key}: its content is not the one the plan uploads.",
-                    hint="Run kbctl plan again.",
-                )
-            specs[change.key] = spec
-        creatable = uploads | {c.key for c in self.plan.changes if c.reuse_id}
-        for entry in self.plan.knowledge_base:
-            if entry.id is None and entry.key not in creatable:
-                raise ApplyError(
-                    f"The plan for {self.where} is inconsistent",
-                    detail=f"{entry.key}: no id, and the plan neither creates nor reuses it.",
-                    hint="Run kbctl plan again; if it persists, report it.",
-                )
-        return specs
 
     def _prepare(self, pool: Executor, specs: dict[str, DocumentSpec]) -> None:
         work = [c for c in self.plan.changes if _needs_work(c)]
@@ -239,7 +214,7 @@ class _Run:
         doc_id = change.reuse_id or change.live_id
         created = False
         try:
-            if _uploads(change):
+            if uploads(change):
                 assert spec is not None and change.name is not None
                 doc_id = self.provider.create_document(spec, change.name)
                 created = True
@@ -277,13 +252,9 @@ class _Run:
         problems: list[str] = []
         notes = pool.map(lambda r: delete_created(self.provider, r.id), doomed)
         for record, note in zip(doomed, notes, strict=True):
-            if note is None:
-                self.deleted.append(record)
-                self.events.document_deleted(record.key, record.id)
-            else:
+            self._settle(record.key, record.id, note)
+            if note is not None:
                 problems.append(f"could not delete {record.key} ({record.id}): {note}")
-                self.kept.append(DocOutcome(record.key, record.id, note))
-                self.events.document_kept(record.key, record.id, note)
         raise gate_error(
             self.where,
             self.gate.failures,
@@ -341,15 +312,19 @@ class _Run:
             pool.submit(delete_superseded, self.provider, agent_id, d.id): d for d in deletions
         }
         for future in as_completed(futures):
-            doomed = futures[future]
-            note = future.result()
-            if note is None:
-                self.deleted.append(DocOutcome(doomed.key, doomed.id))
-                self.events.document_deleted(doomed.key, doomed.id)
-            else:
-                self.kept.append(DocOutcome(doomed.key, doomed.id, note))
-                self.events.document_kept(doomed.key, doomed.id, note)
+            doomed, note = futures[future], future.result()
+            self._settle(doomed.key, doomed.id, note)
+            if note is not None:
                 self._warn(f"{doomed.key} ({doomed.id}) {note}")
+
+    def _settle(self, key: str, doc_id: str, note: str | None) -> None:
+        """Record a deletion (note None) or a document kept, and report it."""
+        if note is None:
+            self.deleted.append(DocOutcome(key, doc_id))
+            self.events.document_deleted(key, doc_id)
+        else:
+            self.kept.append(DocOutcome(key, doc_id, note))
+            self.events.document_kept(key, doc_id, note)
 
     # ----------------------------------------------------------------------------------------
 
@@ -384,22 +359,6 @@ class _Run:
             hint=err.hint or "Run kbctl apply again: it picks up where this run stopped.",
         )
 
-    def _summary(self) -> str:
-        s = self.plan.summary
-        parts = [
-            f"{s.create} created" if s.create else "",
-            f"{s.replace} replaced" if s.replace else "",
-            f"{s.update} updated" if s.update else "",
-            f"{len(self.gate.indexed)} indexed" if self.gate.indexed else "",
-            f"{len(self.deleted)} deleted" if self.deleted else "",
-            f"{len(self.kept)} kept" if self.kept else "",
-            "RAG settings changed" if self.plan.rag_changes else "",
-        ]
-        text = ", ".join(p for p in parts if p) or "nothing to do"
-        if self.reused:
-            text += f" ({len(self.reused)} reused without upload)"
-        return text
-
     def _result(self, outcome: Outcome, error: KbctlError | None, seconds: float) -> ApplyResult:
         return ApplyResult(
             agent_id=self.plan.agent_id,
@@ -427,11 +386,6 @@ class _Run:
             )
         except ApiError:
             return None
-
-
-def _uploads(change: DocumentChange) -> bool:
-    """True when apply must upload this change's content."""
-    return change.action in (Action.CREATE, Action.REPLACE) and change.reuse_id is None
 
 
 def _renames(change: DocumentChange) -> bool:

@@ -1,15 +1,17 @@
-"""The checks apply makes before it changes anything, from the plan's findings.
+"""The checks apply makes before it changes anything: the plan's findings, and its content.
 
 Owns turning the planner's `Finding`s into a refusal or into warnings: documents too small under
 policy `fail` stop at the index gate (exit 3) before any upload; deletions that `protect`,
 `max_deletes` or "remove everything" guard need `--allow-destroy` (exit 5). The planner decides
-what is found; this module decides only what apply does about it. No I/O.
+what is found; this module decides only what apply does about it. It also checks that every
+document the plan uploads still has the planned content in the manifest. No I/O.
 """
 
 from __future__ import annotations
 
-from kbctl.errors import IndexGateError, PolicyError
-from kbctl.plan.types import AgentPlan, Finding, Severity
+from kbctl.errors import ApplyError, IndexGateError, PolicyError, StalePlanError
+from kbctl.model import DocumentSpec, Target
+from kbctl.plan.types import Action, AgentPlan, DocumentChange, Finding, Severity
 
 #: Findings that `--allow-destroy` overrides.
 DESTROY_CODES = frozenset({"max_deletes", "protected", "destroy_all"})
@@ -61,6 +63,43 @@ def check_guards(plan: AgentPlan, *, allow_destroy: bool) -> tuple[str, ...]:
     warnings += [f"{f.message} (allowed by --allow-destroy)" for f in destroy]
     warnings += [f.message for f in errors if f.code in FORECAST_CODES]
     return tuple(warnings)
+
+
+def uploads(change: DocumentChange) -> bool:
+    """True when apply must upload this change's content (a create or replace, not reused)."""
+    return change.action in (Action.CREATE, Action.REPLACE) and change.reuse_id is None
+
+
+def upload_specs(plan: AgentPlan, target: Target) -> dict[str, DocumentSpec]:
+    """The manifest content of every document the plan uploads, by key.
+
+    Raises:
+        StalePlanError: the manifest no longer has that content (edited since the plan).
+        ApplyError: the plan writes an entry it neither creates nor reuses (a planner bug).
+    """
+    where = f"{plan.project}/{plan.environment} (agent {plan.agent_id})"
+    by_key = {spec.key: spec for spec in target.documents}
+    specs: dict[str, DocumentSpec] = {}
+    for change in plan.changes:
+        if not uploads(change):
+            continue
+        spec = by_key.get(change.key)
+        if spec is None or spec.content_hash != change.content_hash:
+            raise StalePlanError(
+                f"The manifest changed since the plan for {where} was made",
+                detail=f"{change.key}: its content is not the one the plan uploads.",
+                hint="Run kbctl plan again.",
+            )
+        specs[change.key] = spec
+    held = set(specs) | {c.key for c in plan.changes if c.reuse_id}
+    for entry in plan.knowledge_base:
+        if entry.id is None and entry.key not in held:
+            raise ApplyError(
+                f"The plan for {where} is inconsistent",
+                detail=f"{entry.key}: no id, and the plan neither creates nor reuses it.",
+                hint="Run kbctl plan again; if it persists, report it.",
+            )
+    return specs
 
 
 def _lines(findings: list[Finding]) -> str:

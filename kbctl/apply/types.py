@@ -87,6 +87,24 @@ class ApplyResult:
         return {d.key: d.id for d in (*self.reused, *self.created)}
 
 
+def summary_line(plan: AgentPlan, result: ApplyResult) -> str:
+    """One line for people: `2 created, 1 replaced, 3 indexed, 1 deleted (1 reused …)`."""
+    s = plan.summary
+    parts = [
+        f"{s.create} created" if s.create else "",
+        f"{s.replace} replaced" if s.replace else "",
+        f"{s.update} updated" if s.update else "",
+        f"{len(result.indexed)} indexed" if result.indexed else "",
+        f"{len(result.deleted)} deleted" if result.deleted else "",
+        f"{len(result.kept)} kept" if result.kept else "",
+        "RAG settings changed" if plan.rag_changes else "",
+    ]
+    text = ", ".join(p for p in parts if p) or "nothing to do"
+    if result.reused:
+        text += f" ({len(result.reused)} reused without upload)"
+    return text
+
+
 class ApplyHook(Protocol):
     """Called around the changes of one apply (snapshots plug in here)."""
 

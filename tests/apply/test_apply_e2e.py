@@ -7,16 +7,19 @@ from dataclasses import replace
 import pytest
 
 from kbctl.apply import Outcome, Phase
+from kbctl.apply.saved import check_saved_plan
 from kbctl.errors import (
     ConcurrentChangeError,
     ExitCode,
     IndexGateError,
     PolicyError,
     StalePlanError,
+    UsageError,
 )
 from kbctl.model import SmallDocumentPolicy, UsageMode
-from kbctl.plan.types import Action
+from kbctl.plan.types import Action, Plan
 from tests.apply.conftest import (
+    ENV,
     MODEL,
     Workspace,
     WorkspaceFactory,
@@ -264,3 +267,17 @@ def test_usage_mode_change_reindexes_without_upload(ws: Workspace) -> None:
     assert result.indexed == ("rules.md",)
     ws.assert_converged(target)
     assert ws.provider.index_state(ws.agent_ids()[0], MODEL).status.value == "succeeded"
+
+
+def test_a_saved_plan_is_checked_against_a_plan_made_now(ws: Workspace) -> None:
+    saved = ws.plan(ws.target(docs(2)))
+    assert check_saved_plan(Plan(ENV, (saved,)), Plan(ENV, (saved,))) == Plan(ENV, (saved,))
+    with pytest.raises(UsageError):
+        check_saved_plan(Plan("staging", (saved,)), Plan(ENV, (saved,)))
+    edited = ws.plan(ws.target(docs(3)))
+    with pytest.raises(StalePlanError, match="Saved plan is stale") as info:
+        check_saved_plan(Plan(ENV, (saved,)), Plan(ENV, (edited,)))
+    assert "manifest changed" in (info.value.detail or "")
+    with pytest.raises(StalePlanError) as info:
+        check_saved_plan(Plan(ENV, (saved,)), Plan(ENV, ()))
+    assert "no manifest declares it" in (info.value.detail or "")
