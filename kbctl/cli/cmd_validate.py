@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from kbctl.cli.errors import annotation
 from kbctl.manifest import manifest_paths, validate
 
 
@@ -31,6 +32,10 @@ def validate_cmd(files: tuple[Path, ...], environment: str | None) -> None:
     paths = manifest_paths(files, Path())
     report = validate(paths, os.environ, environment)
     report.raise_for_errors()  # the error lists the warnings too
+    annotate = os.environ.get("GITHUB_ACTIONS") == "true"
     for warning in report.warnings:
         click.echo(f"Warning: {warning}", err=True)
+        if annotate:
+            text = f"{warning.path}: {warning.message}"
+            click.echo(annotation("warning", text, warning, title="kbctl validate"), err=True)
     click.echo(report.summary())

@@ -15,13 +15,17 @@ from kbctl.cli.context import AppContext
 from kbctl.errors import Diagnostic, ExitCode, KbctlError, ManifestError
 
 
-def _annotation(kind: str, message: str, diagnostic: Diagnostic | None = None) -> str:
-    """A GitHub Actions workflow command (`::error file=…,line=…::message`)."""
-    props = ""
+def annotation(
+    kind: str, message: str, diagnostic: Diagnostic | None = None, *, title: str = "kbctl"
+) -> str:
+    """A GitHub Actions workflow command (`::error file=…,line=…,title=…::message`)."""
+    parts: list[str] = []
     if diagnostic is not None:
-        props = f" file={diagnostic.file}"
+        parts.append(f"file={diagnostic.file}")
         if diagnostic.line is not None:
-            props += f",line={diagnostic.line}"
+            parts.append(f"line={diagnostic.line}")
+    parts.append(f"title={title}")
+    props = " " + ",".join(parts)
     escaped = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
     return f"::{kind}{props}::{escaped}"
 
@@ -40,9 +44,9 @@ def report_error(err: KbctlError, app: AppContext, stream: TextIO | None = None)
         if isinstance(err, ManifestError) and err.diagnostics:
             for diag in err.diagnostics:
                 kind = "warning" if diag.severity == "warning" else "error"
-                annotations.append(_annotation(kind, f"{diag.path}: {diag.message}", diag))
+                annotations.append(annotation(kind, f"{diag.path}: {diag.message}", diag))
         else:
-            annotations.append(_annotation("error", err.summary))
+            annotations.append(annotation("error", err.summary))
         out.write(app.redact("\n".join(annotations)) + "\n")
     out.flush()
     return err.exit_code

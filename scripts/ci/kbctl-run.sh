@@ -108,7 +108,7 @@ case "$command" in
     run_kbctl "$stdout_file" "$stderr_file" validate "${files[@]}" \
       ${environment:+-e "$environment"} "${extra[@]}"
     code=$?
-    "$python" "$here/kbctl_ci.py" validate-annotations "$stderr_file"
+    # kbctl itself prints ::warning/::error annotations when GITHUB_ACTIONS=true.
     set_output exit-code "$code"
     if [ "$code" -eq 0 ]; then
       { echo "### ✅ kbctl validate"; echo; fence "$stdout_file"; echo; } >>"$summary"
