@@ -18,6 +18,7 @@ Terraform's diagnostics do.
     ├── ConcurrentChangeError  exit 4   the agent changed during apply
     ├── PolicyError            exit 5   protect/max_deletes/destroy-all, no --allow-destroy
     ├── IndexGateError         exit 3   stopped at the index/retrieval gate; agent unchanged
+    ├── ChecksFailedError      exit 3   `kbctl check`: retrieval coverage below min_coverage
     ├── ApplyError             exit 1   apply failed after touching something; says what was done
     ├── VerificationError      exit 1   the agent read back differs from what was written
     ├── SnapshotError          exit 1   unknown, corrupt or foreign snapshot
@@ -167,6 +168,12 @@ class PolicyError(KbctlError):
 
 class IndexGateError(KbctlError):
     """Apply stopped before touching the agent: documents did not index (or checks failed)."""
+
+    exit_code = ExitCode.INDEX_GATE
+
+
+class ChecksFailedError(KbctlError):
+    """`kbctl check`: the live agent's retrieval coverage is below `min_coverage`."""
 
     exit_code = ExitCode.INDEX_GATE
 

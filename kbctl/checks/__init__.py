@@ -1,0 +1,29 @@
+"""Retrieval checks: prove the agent's documents answer the questions they must.
+
+A manifest's `checks` name a query and the document keys it must retrieve within `top_k`.
+`run_checks` evaluates them through a `Retriever` (today `SearchRetriever`, the knowledge-base
+content search filtered to the agent's documents) into a `ChecksReport` with Coverage@1 and
+Coverage@k. `kbctl check` prints it; apply gates the swap on it (`kbctl.checks.gate`).
+See docs/checks.md.
+"""
+
+from kbctl.checks.docsets import DocumentSet, live_documents, planned_documents
+from kbctl.checks.gate import CheckStage
+from kbctl.checks.report import CheckResult, ChecksReport, Found, report_from_dict, report_to_dict
+from kbctl.checks.retriever import Retriever, SearchRetriever
+from kbctl.checks.runner import run_checks
+
+__all__ = [
+    "CheckResult",
+    "CheckStage",
+    "ChecksReport",
+    "DocumentSet",
+    "Found",
+    "Retriever",
+    "SearchRetriever",
+    "live_documents",
+    "planned_documents",
+    "report_from_dict",
+    "report_to_dict",
+    "run_checks",
+]

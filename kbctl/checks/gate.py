@@ -1,0 +1,75 @@
+"""The retrieval gate of apply: the words and the error for checks that fall short.
+
+Apply runs the checks twice (`CheckStage`): before the swap, against the documents the agent is
+about to have, where a report below `min_coverage` with `on_failure: abort` stops the run like
+a failed index gate (exit 3, agent unchanged); and after the swap, against what it now has,
+where the result is only reported. The executor does the calls and the cleanup; this module only
+builds the messages and the `IndexGateError`, so it never touches the API.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from kbctl.checks.report import ChecksReport
+from kbctl.errors import IndexGateError
+
+#: Failing checks named one by one in messages; the rest are counted.
+MAX_LISTED = 20
+
+
+class CheckStage(StrEnum):
+    """When apply ran the checks."""
+
+    BEFORE_SWAP = "before_swap"  # the documents the agent is about to have; may stop the run
+    AFTER_SWAP = "after_swap"  # the documents the agent now has; reported only
+
+
+def failure_lines(report: ChecksReport) -> list[str]:
+    """`- 'query': expected …; retrieved …` for each failing check (at most `MAX_LISTED`)."""
+    failures = report.failures
+    lines = [f"- {r.describe()}" for r in failures[:MAX_LISTED]]
+    if len(failures) > MAX_LISTED:
+        lines.append(f"- and {len(failures) - MAX_LISTED} more failing check(s)")
+    return lines
+
+
+def shortfall(report: ChecksReport) -> str:
+    """`2 of 6 retrieval checks failed (Coverage@3 67% < min_coverage 80%)`."""
+    return (
+        f"{len(report.failures)} of {report.total} retrieval check(s) failed "
+        f"(Coverage{report.k_label} {report.coverage_at_k:.0%} < "
+        f"min_coverage {report.policy.min_coverage:.0%})"
+    )
+
+
+def warning_text(stage: CheckStage, report: ChecksReport) -> str:
+    """The warning apply reports when it goes on despite failing checks."""
+    if stage is CheckStage.AFTER_SWAP:
+        head = f"after the swap, {shortfall(report)}"
+    else:
+        head = f"{shortfall(report)}; on_failure is warn, so the agent is switched anyway"
+    return "\n".join([head, *failure_lines(report)])
+
+
+def checks_gate_error(
+    where: str, report: ChecksReport, *, deleted: int, cleanup_problems: list[str]
+) -> IndexGateError:
+    """The exit-3 error: every failing query, its expected keys and what was retrieved instead."""
+    removed = (
+        f"the {deleted} document(s) this run created were deleted"
+        if deleted
+        else "nothing was left behind"
+    )
+    if cleanup_problems:
+        removed = "some documents this run created could not be deleted (the next apply does it)"
+    lines = failure_lines(report) + [f"- {problem}" for problem in cleanup_problems]
+    return IndexGateError(
+        f"Apply stopped at the retrieval checks for {where}: {shortfall(report)}",
+        detail="\n".join(lines),
+        hint=(
+            f"The agent was not changed; {removed}. Fix the documents (or the checks), then run "
+            "kbctl apply again; `kbctl check` shows the figures for the live agent, and "
+            "checks_policy.on_failure: warn lets apply go on."
+        ),
+    )

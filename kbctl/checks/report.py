@@ -1,0 +1,247 @@
+"""The result of running retrieval checks: per check, where each expected key was found; overall,
+Coverage@1 and Coverage@k against the manifest's `checks_policy`.
+
+Definitions (docs/checks.md):
+
+- A check **passes** when every key of its `expect` is among the first `top_k` documents
+  retrieved from the agent's document set.
+- **Coverage@1** is the share of checks whose first retrieved document is one of their expected
+  keys (any one of them, for a check expecting several). It is reported, never gated on.
+- **Coverage@k** is the share of checks that pass, each within its own `top_k`. This is what
+  `min_coverage` is compared with. With no checks both are 1.0.
+
+Pure data plus its canonical JSON form (`kbctl check --format json`, the "after" snapshot) and
+the plain sentences people read. Never calls anything.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from kbctl.model import ChecksPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """One retrieved document: its id, its key (None when unmanaged) and how to show it."""
+
+    id: str
+    key: str | None
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One check, evaluated.
+
+    Attributes:
+        found: the first `top_k` documents retrieved from the agent's set, best first.
+        ranks: each expected key with its 1-based rank in `found` (None: not within top_k).
+        missing: expected keys the agent does not have (or is not about to have) at all.
+    """
+
+    query: str
+    expect: tuple[str, ...]
+    top_k: int
+    found: tuple[Found, ...]
+    ranks: tuple[tuple[str, int | None], ...]
+    missing: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        """Every expected key was retrieved within `top_k`."""
+        return all(rank is not None for _, rank in self.ranks)
+
+    @property
+    def top1(self) -> bool:
+        """The first document retrieved is an expected one (counts toward Coverage@1)."""
+        return bool(self.found) and self.found[0].key in self.expect
+
+    def describe(self) -> str:
+        """One line for people: the query, what was expected and what came back instead."""
+        wanted = []
+        for key, rank in self.ranks:
+            if key in self.missing:
+                wanted.append(f"{key} (not attached to the agent)")
+            elif rank is None:
+                wanted.append(f"{key} (not in the top {self.top_k})")
+            else:
+                wanted.append(f"{key} (rank {rank})")
+        got = ", ".join(f.label for f in self.found) or "nothing"
+        return f"{self.query!r}: expected {'; '.join(wanted)}; retrieved {got}"
+
+
+@dataclass(frozen=True, slots=True)
+class ChecksReport:
+    """Every check of one target, evaluated, and the policy it is judged by."""
+
+    results: tuple[CheckResult, ...]
+    policy: ChecksPolicy = field(default_factory=ChecksPolicy)
+
+    @property
+    def total(self) -> int:
+        """How many checks ran."""
+        return len(self.results)
+
+    @property
+    def passed(self) -> int:
+        """How many checks passed."""
+        return sum(1 for r in self.results if r.passed)
+
+    @property
+    def top1(self) -> int:
+        """How many checks had an expected document first."""
+        return sum(1 for r in self.results if r.top1)
+
+    @property
+    def coverage_at_1(self) -> float:
+        """Share of checks whose first retrieved document is expected (1.0 with no checks)."""
+        return self.top1 / self.total if self.total else 1.0
+
+    @property
+    def coverage_at_k(self) -> float:
+        """Share of checks that pass within their own `top_k` (1.0 with no checks)."""
+        return self.passed / self.total if self.total else 1.0
+
+    @property
+    def needed(self) -> int:
+        """How many checks must pass to meet `min_coverage`."""
+        # The epsilon keeps 0.8 x 5 at 4, not 5 (0.8 * 5 is 4.000000000000001 in floats).
+        return math.ceil(self.policy.min_coverage * self.total - 1e-9)
+
+    @property
+    def meets(self) -> bool:
+        """Coverage@k reaches the policy's `min_coverage`."""
+        return self.passed >= self.needed
+
+    @property
+    def failures(self) -> tuple[CheckResult, ...]:
+        """The checks that did not pass, in manifest order."""
+        return tuple(r for r in self.results if not r.passed)
+
+    @property
+    def k_label(self) -> str:
+        """`@3` when every check uses the same top_k, else `@k`."""
+        ks = {r.top_k for r in self.results}
+        return f"@{ks.pop()}" if len(ks) == 1 else "@k"
+
+    def coverage_line(self) -> str:
+        """`Coverage@1 5/6 (83%), Coverage@3 6/6 (100%), min_coverage 80%: met`."""
+        verdict = "met" if self.meets else "NOT met"
+        return (
+            f"Coverage@1 {self.top1}/{self.total} ({self.coverage_at_1:.0%}), "
+            f"Coverage{self.k_label} {self.passed}/{self.total} ({self.coverage_at_k:.0%}), "
+            f"min_coverage {self.policy.min_coverage:.0%}: {verdict}"
+        )
+
+    def summary(self) -> str:
+        """`retrieval checks 6/6 passed (Coverage@1 83%)`, for the apply summary line."""
+        return (
+            f"retrieval checks {self.passed}/{self.total} passed "
+            f"(Coverage@1 {self.coverage_at_1:.0%})"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# JSON
+
+
+def report_to_dict(report: ChecksReport) -> dict[str, object]:
+    """The report as plain JSON data (coverages rounded to 4 places; counts are exact)."""
+    return {
+        "total": report.total,
+        "passed": report.passed,
+        "top1": report.top1,
+        "coverage_at_1": round(report.coverage_at_1, 4),
+        "coverage_at_k": round(report.coverage_at_k, 4),
+        "min_coverage": report.policy.min_coverage,
+        "on_failure": report.policy.on_failure,
+        "meets": report.meets,
+        "checks": [
+            {
+                "query": r.query,
+                "expect": list(r.expect),
+                "top_k": r.top_k,
+                "passed": r.passed,
+                "top1": r.top1,
+                "ranks": {key: rank for key, rank in r.ranks},
+                "missing": list(r.missing),
+                "found": [{"id": f.id, "key": f.key, "label": f.label} for f in r.found],
+            }
+            for r in report.results
+        ],
+    }
+
+
+def report_from_dict(data: object) -> ChecksReport:
+    """Read `report_to_dict`'s output back.
+
+    Raises:
+        ValueError: a shape problem, naming the field.
+    """
+    root = _obj(data, "checks")
+    min_coverage = root.get("min_coverage")
+    if isinstance(min_coverage, bool) or not isinstance(min_coverage, int | float):
+        raise ValueError("checks.min_coverage: expected a number")
+    policy = ChecksPolicy(float(min_coverage), _str(root, "on_failure", "checks"))
+    items = root.get("checks")
+    if not isinstance(items, list):
+        raise ValueError("checks.checks: expected a list")
+    return ChecksReport(
+        tuple(_result(item, f"checks.checks[{i}]") for i, item in enumerate(items)), policy
+    )
+
+
+def _result(data: object, where: str) -> CheckResult:
+    item = _obj(data, where)
+    expect = _strs(item, "expect", where)
+    top_k = item.get("top_k")
+    if isinstance(top_k, bool) or not isinstance(top_k, int):
+        raise ValueError(f"{where}.top_k: expected an integer")
+    ranks_raw = _obj(item.get("ranks"), f"{where}.ranks")
+    ranks: list[tuple[str, int | None]] = []
+    for key in expect:
+        rank = ranks_raw.get(key)
+        if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int)):
+            raise ValueError(f"{where}.ranks.{key}: expected an integer or null")
+        ranks.append((key, rank))
+    found_raw = item.get("found")
+    if not isinstance(found_raw, list):
+        raise ValueError(f"{where}.found: expected a list")
+    found: list[Found] = []
+    for j, entry in enumerate(found_raw):
+        at = f"{where}.found[{j}]"
+        f = _obj(entry, at)
+        found_key = f.get("key")
+        if found_key is not None and not isinstance(found_key, str):
+            raise ValueError(f"{at}.key: expected a string or null")
+        found.append(Found(_str(f, "id", at), found_key, _str(f, "label", at)))
+    return CheckResult(
+        query=_str(item, "query", where),
+        expect=expect,
+        top_k=top_k,
+        found=tuple(found),
+        ranks=tuple(ranks),
+        missing=_strs(item, "missing", where),
+    )
+
+
+def _obj(value: object, where: str) -> dict[str, object]:
+    if not isinstance(value, dict):
+        raise ValueError(f"{where}: expected an object")
+    return value
+
+
+def _str(data: dict[str, object], key: str, where: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str):
+        raise ValueError(f"{where}.{key}: expected a string")
+    return value
+
+
+def _strs(data: dict[str, object], key: str, where: str) -> tuple[str, ...]:
+    value = data.get(key)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{where}.{key}: expected a list of strings")
+    return tuple(str(v) for v in value)

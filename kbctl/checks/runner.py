@@ -1,0 +1,58 @@
+"""Evaluate retrieval checks: one retrieval per check, then ranks, pass/fail and coverage.
+
+Pure apart from the retriever's calls: no clock, no printing, no decision about what to do with
+a failing report (apply's gate and `kbctl check` decide that). `map_fn` lets a caller run the
+retrievals concurrently (apply passes its thread pool's `map`); results keep manifest order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+from kbctl.checks.docsets import DocumentSet
+from kbctl.checks.report import CheckResult, ChecksReport, Found
+from kbctl.checks.retriever import Retriever
+from kbctl.model import Check, ChecksPolicy
+
+MapFn = Callable[[Callable[[Check], CheckResult], Iterable[Check]], Iterator[CheckResult]]
+
+
+def run_checks(
+    checks: Sequence[Check],
+    documents: DocumentSet,
+    retriever: Retriever,
+    *,
+    policy: ChecksPolicy | None = None,
+    map_fn: MapFn = map,
+) -> ChecksReport:
+    """Run every check against `documents` and judge the result by `policy`.
+
+    Args:
+        checks: the target's checks, in manifest order.
+        documents: the agent's documents (or those it is about to have), key ↔ id.
+        retriever: ranks documents for a query; asked once per check.
+        policy: `min_coverage` and `on_failure` (defaults: 1.0, abort).
+        map_fn: how to run the retrievals (`map`, or an executor's `map`).
+    """
+    allowed = documents.allowed_ids
+    labels = documents.labels()
+
+    def one(check: Check) -> CheckResult:
+        ids = retriever.retrieve(check.query, allowed, check.top_k) if check.top_k >= 1 else ()
+        return evaluate(check, ids, documents, labels)
+
+    return ChecksReport(tuple(map_fn(one, checks)), policy or ChecksPolicy())
+
+
+def evaluate(
+    check: Check, ids: Sequence[str], documents: DocumentSet, labels: dict[str, Found]
+) -> CheckResult:
+    """One check's result from the ids its retrieval returned (best first)."""
+    # Only the agent's documents (those with a label) count, once each, and only the first
+    # top_k of them: a retriever that returns more, or others, cannot make a check pass.
+    ranked = [i for i in dict.fromkeys(ids) if i in labels][: check.top_k]
+    found = tuple(labels[i] for i in ranked)
+    position = {f.key: n for n, f in enumerate(found, start=1) if f.key is not None}
+    ranks = tuple((key, position.get(key)) for key in check.expect)
+    missing = tuple(key for key in check.expect if key not in documents.by_key)
+    return CheckResult(check.query, check.expect, check.top_k, found, ranks, missing)
