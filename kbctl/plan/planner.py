@@ -269,10 +269,13 @@ def _target_array(
 def _entry(change: DocumentChange, m: Match) -> TargetEntry:
     assert change.name is not None and change.usage_mode is not None
     if m.fate in (Fate.KEEP, Fate.RENAME):
-        doc_id = change.live_id
-    else:
-        doc_id = change.reuse_id
-    return TargetEntry(change.key, doc_id, change.name, change.doc_type, change.usage_mode)
+        # A kept document keeps its type: an uploaded file adopted by `kbctl import` is
+        # declared as its extracted text, but it is still a file.
+        assert m.attached is not None
+        return TargetEntry(
+            change.key, change.live_id, change.name, m.attached.doc_type, change.usage_mode
+        )
+    return TargetEntry(change.key, change.reuse_id, change.name, change.doc_type, change.usage_mode)
 
 
 def _rag_changes(target: Target, live: LiveState) -> tuple[RagChange, ...]:

@@ -207,6 +207,8 @@ def test_rollback_after_import_keeps_the_file_it_could_not_capture(bench: Bench)
     )
     applied = bench.run("apply", "-e", "staging", "-f", MANIFEST, "--auto-approve")
     assert applied.exit_code == 0, applied.output
+    types = {e.id: e.type for e in bench.entries(HAND_AGENT)}
+    assert types[ids["prices"]] == "file"  # still an uploaded file, declared as its text
     before = bench.store.snapshots("staging")[1]
     prices = next(e for e in before.knowledge_base or () if e.id == ids["prices"])
     assert prices.blob is None and not prices.recreatable  # the API cannot give the file back
