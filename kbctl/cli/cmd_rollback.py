@@ -15,9 +15,9 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from kbctl.apply import DEFAULT_CONCURRENCY, ApplyOptions, apply_agent_plan
+from kbctl.apply import ApplyOptions, apply_agent_plan
 from kbctl.cli.cmd_snapshots import snapshots_dir_option
-from kbctl.cli.options import environment_option, manifest_option
+from kbctl.cli.options import environment_option, gated_apply_options, manifest_option
 from kbctl.cli.progress import make_progress, run_summary
 from kbctl.cli.wiring import load_targets, open_provider, system_clock
 from kbctl.errors import ExitCode, UsageError
@@ -39,19 +39,7 @@ from kbctl.snapshots.store import SnapshotStore
     help="Snapshot id, or `previous`: the state before the last apply that changed something.",
 )
 @click.option("--auto-approve", is_flag=True, help="Roll back without asking for confirmation.")
-@click.option(
-    "--allow-destroy",
-    is_flag=True,
-    help="Allow deletions that protect, max_deletes or removing every document would refuse.",
-)
-@click.option(
-    "--concurrency",
-    type=click.IntRange(1, 64),
-    default=DEFAULT_CONCURRENCY,
-    show_default=True,
-    help="Requests in flight at once.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Progress as JSON lines on stdout.")
+@gated_apply_options
 @snapshots_dir_option
 def rollback_cmd(
     environment: str,

@@ -7,6 +7,8 @@ from typing import TypeVar
 
 import click
 
+from kbctl.apply.types import DEFAULT_CONCURRENCY
+
 F = TypeVar("F", bound=Callable[..., object])
 
 
@@ -32,4 +34,23 @@ def manifest_option(func: F) -> F:
         type=click.Path(dir_okay=False),
         metavar="FILE",
         help="Manifest file (repeatable). Default: every manifests/*.yaml.",
+    )(func)
+
+
+def gated_apply_options(func: F) -> F:
+    """The flags apply and rollback share: --allow-destroy, --concurrency, --json."""
+    func = click.option(
+        "--json", "as_json", is_flag=True, help="Progress as JSON lines on stdout."
+    )(func)
+    func = click.option(
+        "--concurrency",
+        type=click.IntRange(1, 64),
+        default=DEFAULT_CONCURRENCY,
+        show_default=True,
+        help="Requests in flight at once (ElevenLabs plans allow 2-15; lowest paid: 3-5).",
+    )(func)
+    return click.option(
+        "--allow-destroy",
+        is_flag=True,
+        help="Allow deletions that protect, max_deletes or removing every document would refuse.",
     )(func)
