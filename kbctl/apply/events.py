@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from kbctl.checks.gate import CheckStage
+from kbctl.checks.report import ChecksReport
 from kbctl.model import IndexStatus
 from kbctl.plan.types import AgentPlan
 
@@ -23,6 +25,7 @@ class Phase(StrEnum):
 
     CREATE = "create"  # upload new documents (and request their index)
     INDEX = "index"  # wait for every index to succeed
+    CHECKS = "checks"  # run the retrieval checks (before the swap: a gate; after: a report)
     SWAP = "swap"  # one PATCH of the agent, then read it back
     DELETE = "delete"  # remove superseded documents
     CLEANUP = "cleanup"  # after a failed gate: remove what this run created
@@ -53,6 +56,10 @@ class ApplyEvents(Protocol):
 
     def gate_passed(self, indexed: int) -> None:
         """Every document that needed an index has one; the agent may now be changed."""
+        ...
+
+    def checks_finished(self, stage: CheckStage, report: ChecksReport) -> None:
+        """The retrieval checks ran (before or after the swap); `report` has every result."""
         ...
 
     def agent_updated(self, agent_id: str, version_id: str | None) -> None:
@@ -95,6 +102,9 @@ class NullEvents:
         pass
 
     def gate_passed(self, indexed: int) -> None:
+        pass
+
+    def checks_finished(self, stage: CheckStage, report: ChecksReport) -> None:
         pass
 
     def agent_updated(self, agent_id: str, version_id: str | None) -> None:
@@ -155,6 +165,9 @@ class RecordingEvents:
 
     def gate_passed(self, indexed: int) -> None:
         self._add("gate_passed", indexed)
+
+    def checks_finished(self, stage: CheckStage, report: ChecksReport) -> None:
+        self._add("checks_finished", stage, report)
 
     def agent_updated(self, agent_id: str, version_id: str | None) -> None:
         self._add("agent_updated", agent_id, version_id)

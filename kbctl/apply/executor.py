@@ -23,6 +23,7 @@ from kbctl.apply.deletions import delete_created, delete_superseded
 from kbctl.apply.events import ApplyEvents, Phase
 from kbctl.apply.gate import IndexGate, gate_error
 from kbctl.apply.guards import check_guards, upload_specs, uploads
+from kbctl.apply.retrieval import RetrievalGate
 from kbctl.apply.swap import check_unchanged, description, rag_update, target_entries, verify
 from kbctl.apply.types import (
     ApplyHook,
@@ -33,6 +34,7 @@ from kbctl.apply.types import (
     Outcome,
     summary_line,
 )
+from kbctl.checks.gate import checks_gate_error
 from kbctl.clock import Clock
 from kbctl.errors import (
     ApiError,
@@ -60,8 +62,9 @@ def apply_agent_plan(
     """Carry out `plan` for `target`'s agent; returns what was done.
 
     Raises:
-        IndexGateError: a document is too small under policy `fail`, or an index did not
-            succeed (documents this run created are deleted; the agent is unchanged).
+        IndexGateError: a document is too small under policy `fail`, an index did not
+            succeed, or the retrieval checks fell below `min_coverage` with `on_failure: abort`
+            (documents this run created are deleted; the agent is unchanged).
         PolicyError: a guarded deletion without `options.allow_destroy`.
         StalePlanError: the live state or a document's content moved since the plan was made.
         ConcurrentChangeError: someone changed the agent while apply was uploading/indexing.
@@ -122,6 +125,7 @@ class _Run:
             poll_initial=options.poll_initial,
             poll_max=options.poll_max,
         )
+        self.checks = RetrievalGate(target, plan, provider, events, self._warn)
 
     # ----------------------------------------------------------------------------------------
 
@@ -151,8 +155,10 @@ class _Run:
             try:
                 self._timed(Phase.CREATE, lambda: self._prepare(pool, specs))
                 self._timed(Phase.INDEX, lambda: self._wait(pool))
+                self._timed(Phase.CHECKS, lambda: self._check_before_swap(pool))
                 self._timed(Phase.SWAP, lambda: self._swap(pool, live))
                 self._timed(Phase.DELETE, lambda: self._delete(pool))
+                self._timed(Phase.CHECKS, lambda: self.checks.after_swap(self._ids(), pool.map))
             finally:
                 # On an interrupt, queued work is dropped; requests in flight finish.
                 pool.shutdown(wait=True, cancel_futures=True)
@@ -247,14 +253,9 @@ class _Run:
             self.events.gate_passed(len(self.gate.indexed))
             return
         failed_ids = {f.doc_id for f in self.gate.failures}
-        doomed = [*self.created, *(r for r in self.reused if r.id in failed_ids)]
-        self.events.phase_started(Phase.CLEANUP, len(doomed))
-        problems: list[str] = []
-        notes = pool.map(lambda r: delete_created(self.provider, r.id), doomed)
-        for record, note in zip(doomed, notes, strict=True):
-            self._settle(record.key, record.id, note)
-            if note is not None:
-                problems.append(f"could not delete {record.key} ({record.id}): {note}")
+        problems = self._cleanup(
+            pool, [*self.created, *(r for r in self.reused if r.id in failed_ids)]
+        )
         raise gate_error(
             self.where,
             self.gate.failures,
@@ -262,6 +263,35 @@ class _Run:
             deleted=len(self.deleted),
             cleanup_problems=problems,
         )
+
+    def _cleanup(self, pool: Executor, doomed: list[DocOutcome]) -> list[str]:
+        """After a failed gate: delete what this run created; the problems, if any."""
+        self.events.phase_started(Phase.CLEANUP, len(doomed))
+        problems: list[str] = []
+        notes = pool.map(lambda r: delete_created(self.provider, r.id), doomed)
+        for record, note in zip(doomed, notes, strict=True):
+            self._settle(record.key, record.id, note)
+            if note is not None:
+                problems.append(f"could not delete {record.key} ({record.id}): {note}")
+        return problems
+
+    # ----------------------------------------------------------------------------------------
+    # Step 2b: the retrieval checks, against the documents the agent is about to have.
+
+    def _check_before_swap(self, pool: Executor) -> None:
+        try:
+            stop = self.checks.before_swap(self._ids(), pool.map)
+        except ApiError as err:
+            raise self._api_failure("running the retrieval checks", err) from err
+        if stop is not None:
+            problems = self._cleanup(pool, list(self.created))
+            raise checks_gate_error(
+                self.where, stop, deleted=len(self.deleted), cleanup_problems=problems
+            )
+
+    def _ids(self) -> dict[str, str]:
+        """The id now holding each key this run created or reused."""
+        return {d.key: d.id for d in (*self.reused, *self.created)}
 
     # ----------------------------------------------------------------------------------------
     # Steps 3-5: renames, the concurrent-change check, one PATCH, read back and verify.
@@ -278,7 +308,7 @@ class _Run:
             raise self._api_failure("renaming documents", err) from err
         uploaded = len(self.created) + len(self.reused)
         check_unchanged(self.plan, live.agent, current, uploaded)
-        entries = target_entries(self.plan, {d.key: d.id for d in (*self.reused, *self.created)})
+        entries = target_entries(self.plan, self._ids())
         rag = rag_update(self.plan)
         if entries == current.knowledge_base and rag is None:
             return  # nothing to write: only indexes, renames or orphan clean-up were planned
@@ -375,6 +405,8 @@ class _Run:
             timings=tuple(self.timings),
             seconds=seconds,
             error=error.summary if error is not None else None,
+            checks_before_swap=self.checks.before,
+            checks=self.checks.after,
         )
 
     def _live_after(self) -> LiveState | None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from kbctl.checks.report import ChecksReport
 from kbctl.model import LiveState, Target
 from kbctl.plan.types import AgentPlan
 
@@ -64,6 +65,9 @@ class ApplyResult:
         deleted: documents deleted (superseded ones, or this run's after a failed gate).
         kept: documents apply meant to delete but kept, with the reason in `note`.
         timings: seconds per phase, in order.
+        checks_before_swap: the retrieval checks against the documents the agent was about to
+            have (None: no checks declared, or the run stopped before them).
+        checks: the retrieval checks against what the agent has after the swap.
     """
 
     agent_id: str
@@ -80,6 +84,8 @@ class ApplyResult:
     timings: tuple[tuple[str, float], ...] = ()
     seconds: float = 0.0
     error: str | None = None  # the error's summary when the outcome is not APPLIED
+    checks_before_swap: ChecksReport | None = None
+    checks: ChecksReport | None = None
 
     @property
     def ids_by_key(self) -> dict[str, str]:
@@ -102,6 +108,9 @@ def summary_line(plan: AgentPlan, result: ApplyResult) -> str:
     text = ", ".join(p for p in parts if p) or "nothing to do"
     if result.reused:
         text += f" ({len(result.reused)} reused without upload)"
+    checks = result.checks if result.checks is not None else result.checks_before_swap
+    if checks is not None:
+        text += f"; {checks.summary()}"
     return text
 
 

@@ -44,12 +44,15 @@ def shortfall(report: ChecksReport) -> str:
 
 
 def warning_text(stage: CheckStage, report: ChecksReport) -> str:
-    """The warning apply reports when it goes on despite failing checks."""
+    """The one-line warning apply reports when it goes on despite failing checks."""
     if stage is CheckStage.AFTER_SWAP:
         head = f"after the swap, {shortfall(report)}"
     else:
         head = f"{shortfall(report)}; on_failure is warn, so the agent is switched anyway"
-    return "\n".join([head, *failure_lines(report)])
+    failures = report.failures
+    queries = ", ".join(repr(r.query) for r in failures[:MAX_LISTED])
+    more = f" and {len(failures) - MAX_LISTED} more" if len(failures) > MAX_LISTED else ""
+    return f"{head}. Failing: {queries}{more}"
 
 
 def checks_gate_error(

@@ -27,6 +27,7 @@ from rich.text import Text
 
 from kbctl.apply.events import Phase
 from kbctl.apply.types import ApplyResult
+from kbctl.checks import ChecksReport, CheckStage, report_to_dict
 from kbctl.clock import Clock, utc_iso
 from kbctl.model import IndexStatus
 from kbctl.plan.types import Action, AgentPlan, Plan
@@ -34,6 +35,7 @@ from kbctl.plan.types import Action, AgentPlan, Plan
 _PHASE_TEXT = {
     Phase.CREATE: "uploading {n} document(s) and requesting their indexes",
     Phase.INDEX: "waiting for {n} index(es)",
+    Phase.CHECKS: "running {n} retrieval check(s)",
     Phase.SWAP: "updating the agent ({n} entries, one PATCH)",
     Phase.DELETE: "deleting {n} superseded document(s)",
     Phase.CLEANUP: "index gate failed: deleting the {n} document(s) this run created",
@@ -118,6 +120,11 @@ class PlainProgress(_Base):
     def gate_passed(self, indexed: int) -> None:
         self._line(f"index gate passed: {indexed} document(s) indexed")
 
+    def checks_finished(self, stage: CheckStage, report: ChecksReport) -> None:
+        self._line(f"retrieval checks {_STAGE_TEXT[stage]}: {report.coverage_line()}")
+        for result in report.failures:
+            self._line(f"  failed: {result.describe()}")
+
     def agent_updated(self, agent_id: str, version_id: str | None) -> None:
         version = f" (version {version_id})" if version_id else ""
         self._line(f"updated agent {agent_id}{version}, verified")
@@ -190,6 +197,9 @@ class JsonProgress(_Base):
 
     def gate_passed(self, indexed: int) -> None:
         self._emit("gate_passed", indexed=indexed)
+
+    def checks_finished(self, stage: CheckStage, report: ChecksReport) -> None:
+        self._emit("checks_finished", stage=stage.value, **report_to_dict(report))
 
     def agent_updated(self, agent_id: str, version_id: str | None) -> None:
         self._emit("agent_updated", version_id=version_id)
@@ -335,6 +345,15 @@ class LiveProgress(_Base):
     def gate_passed(self, indexed: int) -> None:
         self._refresh()
 
+    def checks_finished(self, stage: CheckStage, report: ChecksReport) -> None:
+        counts = self._phases.setdefault(Phase.CHECKS, _Counts())
+        counts.done, counts.total = report.passed, report.total
+        counts.extra = [f"Coverage@1 {report.coverage_at_1:.0%}, {_STAGE_TEXT[stage]}"]
+        live = self._start()
+        for result in report.failures:
+            live.console.print(Text.assemble(("check failed: ", "yellow"), result.describe()))
+        self._refresh()
+
     def agent_updated(self, agent_id: str, version_id: str | None) -> None:
         counts = self._phases.setdefault(Phase.SWAP, _Counts())
         counts.done = counts.total = 1
@@ -367,6 +386,11 @@ class LiveProgress(_Base):
 
 
 Progress = PlainProgress | JsonProgress | LiveProgress
+
+_STAGE_TEXT = {
+    CheckStage.BEFORE_SWAP: "before the swap",
+    CheckStage.AFTER_SWAP: "after the swap",
+}
 
 
 def make_progress(clock: Clock, stream: TextIO, *, as_json: bool, tty: bool) -> Progress:
@@ -412,4 +436,13 @@ def run_summary(plan: Plan, results: Sequence[ApplyResult]) -> str:
         if n
     ]
     agents = f" on {len(results)} agents" if len(results) > 1 else ""
-    return (", ".join(parts) or "indexes refreshed") + agents
+    reports = [
+        report
+        for r in results
+        if (report := r.checks if r.checks is not None else r.checks_before_swap) is not None
+    ]
+    checks = ""
+    if reports:
+        passed, total = sum(c.passed for c in reports), sum(c.total for c in reports)
+        checks = f" (retrieval checks: {passed}/{total} passed)"
+    return (", ".join(parts) or "indexes refreshed") + agents + checks

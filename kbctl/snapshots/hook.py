@@ -19,6 +19,8 @@ from typing import assert_never
 
 from kbctl.apply.events import ApplyEvents, Phase
 from kbctl.apply.types import ApplyResult, Outcome
+from kbctl.checks.gate import CheckStage
+from kbctl.checks.report import ChecksReport
 from kbctl.clock import Clock, utc_iso
 from kbctl.model import (
     IndexStatus,
@@ -157,6 +159,7 @@ class SnapshotHook:
             done=done,
             notes=tuple(notes),
             apply_id=self._apply_id(),
+            checks=_checks(result),
         )
         self._write(snapshot, supersedes=self._checkpoint)
         self._checkpoint = None
@@ -258,6 +261,7 @@ class SnapshotHook:
         done: Done,
         notes: tuple[str, ...],
         apply_id: str | None,
+        checks: dict[str, ChecksReport] | None = None,
     ) -> Snapshot:
         summary = plan.summary
         draft = Snapshot(
@@ -286,6 +290,7 @@ class SnapshotHook:
                 "rag": len(plan.rag_changes),
             },
             notes=notes,
+            checks=checks or {},
         )
         ident = snapshot_id(draft)
         return replace(draft, id=ident, apply_id=apply_id or ident)
@@ -299,6 +304,15 @@ class SnapshotHook:
         self.written = [(s, p) for s, p in self.written if p != supersedes]
         self.written.append((snapshot, path))
         return path
+
+
+def _checks(result: ApplyResult) -> dict[str, ChecksReport]:
+    """The run's retrieval check reports by stage (empty when it ran none)."""
+    stages = (
+        (CheckStage.BEFORE_SWAP, result.checks_before_swap),
+        (CheckStage.AFTER_SWAP, result.checks),
+    )
+    return {stage.value: report for stage, report in stages if report is not None}
 
 
 def _outcome(result: ApplyResult) -> str:
@@ -362,6 +376,9 @@ class _CheckpointEvents:
 
     def gate_passed(self, indexed: int) -> None:
         self._inner.gate_passed(indexed)
+
+    def checks_finished(self, stage: CheckStage, report: ChecksReport) -> None:
+        self._inner.checks_finished(stage, report)
 
     def agent_updated(self, agent_id: str, version_id: str | None) -> None:
         progress = self._hook._progress

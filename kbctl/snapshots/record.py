@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import TypeVar
 
+from kbctl.checks.report import ChecksReport, report_from_dict, report_to_dict
 from kbctl.errors import SnapshotError
 from kbctl.model import DocType, RagSettings, UsageMode
 
@@ -35,6 +36,8 @@ INDEX_GATE = "index_gate"
 CONCURRENT_CHANGE = "concurrent_change"
 #: `outcome` of the checkpoint an unfinished run keeps up to date (what it did so far).
 IN_PROGRESS = "in_progress"
+#: Keys of `checks`: when apply ran the retrieval checks (`kbctl.checks.gate.CheckStage`).
+CHECK_STAGES = ("before_swap", "after_swap")
 
 
 class SnapshotKind(StrEnum):
@@ -105,7 +108,9 @@ class Snapshot:
     """One snapshot file.
 
     `knowledge_base` is None when the state could not be read (an "after" snapshot of a run whose
-    final read failed); such a snapshot cannot be rolled back to.
+    final read failed); such a snapshot cannot be rolled back to. `checks` holds an "after"
+    snapshot's retrieval checks by stage (`before_swap`, `after_swap`); the key is left out of
+    the file when the run ran none.
     """
 
     id: str
@@ -127,6 +132,7 @@ class Snapshot:
     rollback_of: str | None = None
     notes: tuple[str, ...] = ()
     format_version: int = FORMAT_VERSION
+    checks: dict[str, ChecksReport] = field(default_factory=dict)
 
     @property
     def managed_entries(self) -> tuple[SnapshotEntry, ...]:
@@ -174,7 +180,7 @@ def _rag_dict(rag: RagSettings) -> dict[str, object]:
 def to_dict(snapshot: Snapshot) -> dict[str, object]:
     """The snapshot as plain JSON data."""
     done = snapshot.done
-    return {
+    data: dict[str, object] = {
         "format_version": snapshot.format_version,
         "id": snapshot.id,
         "environment": snapshot.environment,
@@ -209,6 +215,9 @@ def to_dict(snapshot: Snapshot) -> dict[str, object]:
         "plan_summary": dict(sorted(snapshot.plan_summary.items())),
         "notes": list(snapshot.notes),
     }
+    if snapshot.checks:
+        data["checks"] = {stage: report_to_dict(r) for stage, r in sorted(snapshot.checks.items())}
+    return data
 
 
 def dumps(snapshot: Snapshot) -> str:
@@ -370,6 +379,14 @@ def loads(text: str, source: str) -> Snapshot:
         if isinstance(count, bool) or not isinstance(count, int):
             raise reader.fail(f"plan_summary.{name}: expected an integer")
         counts[name] = count
+    checks: dict[str, ChecksReport] = {}
+    for stage, report in reader.obj(data.get("checks", {}), "checks").items():
+        if stage not in CHECK_STAGES:
+            raise reader.fail(f"checks.{stage}: unknown stage")
+        try:
+            checks[stage] = report_from_dict(report)
+        except ValueError as err:
+            raise reader.fail(f"checks.{stage}: {err}") from None
     kb_raw = data.get("knowledge_base")
     knowledge_base: tuple[SnapshotEntry, ...] | None = None
     if kb_raw is not None:
@@ -407,4 +424,5 @@ def loads(text: str, source: str) -> Snapshot:
         ),
         plan_summary=counts,
         notes=reader.str_list(data, "notes", "snapshot"),
+        checks=checks,
     )
