@@ -3,12 +3,16 @@ a gate before the swap (abort or warn), a report after it, both in the "after" s
 
 from __future__ import annotations
 
+import io
 import json
+import re
 
 import pytest
+from rich.console import Console
 
 from kbctl.apply import ApplyOptions, ApplyResult, Phase, RecordingEvents, apply_agent_plan
 from kbctl.checks import ChecksReport, CheckStage
+from kbctl.cli.progress import LiveProgress
 from kbctl.errors import ApplyError, ExitCode, ServerError
 from kbctl.plan.planner import plan_target
 from tests.checks.conftest import DOCS, MORTGAGE_GONE, Bench
@@ -204,3 +208,13 @@ def test_a_search_failure_after_the_swap_is_only_a_warning(bench: Bench) -> None
     assert len(bench.kb_ids()) == 4
     assert result.checks_before_swap is not None and result.checks is None
     assert any("after the swap could not run" in w for w in result.warnings)
+
+
+def test_the_live_view_shows_the_checks(bench: Bench) -> None:
+    out = io.StringIO()
+    bench.manifest(docs=GONE, policy="checks_policy:\n  min_coverage: 0.8\n  on_failure: warn\n")
+    with LiveProgress(bench.clock, Console(file=out, force_terminal=True, width=200)) as live:
+        bench.apply(live)  # type: ignore[arg-type]
+    text = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", out.getvalue())
+    assert "checks" in text and "3/4" in text and "Coverage@1 75%, after the swap" in text
+    assert f"check failed: '{MORTGAGE_QUERY}'" in text
