@@ -10,6 +10,7 @@ rollback then needs that document to still exist. Never writes snapshot files (t
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from kbctl.errors import ApiError
@@ -18,6 +19,9 @@ from kbctl.model import DocType, DocumentSpec, KbEntry, LiveDocument, Marker, Ta
 from kbctl.provider.base import Provider
 from kbctl.snapshots.record import SnapshotEntry
 from kbctl.snapshots.store import SnapshotStore
+
+#: Content reads in flight at once (ElevenLabs' lowest paid plans allow 3-5 concurrent requests).
+FETCH_CONCURRENCY = 4
 
 
 class ContentCapture:
@@ -44,6 +48,8 @@ class ContentCapture:
         """The snapshot entries of an agent's array (and notes), every managed content stored."""
         by_id = {d.id: d for d in documents}
         specs = self.specs(target)
+        knowledge_base = tuple(knowledge_base)
+        fetched_by_id = self._fetch_all(target, knowledge_base, by_id, specs)
         entries: list[SnapshotEntry] = []
         notes: list[str] = []
         seen: set[str] = set()
@@ -85,7 +91,7 @@ class ContentCapture:
                     )
                 )
                 continue
-            fetched, note = self._fetch(entry, marker)
+            fetched, note = fetched_by_id[entry.id]
             if note:
                 notes.append(note)
             entries.append(
@@ -125,6 +131,37 @@ class ContentCapture:
             filename=spec.filename,
             size_bytes=size if size is not None else (spec.size_bytes or None),
         )
+
+    def _fetch_all(
+        self,
+        target: Target,
+        knowledge_base: tuple[KbEntry, ...],
+        by_id: dict[str, LiveDocument],
+        specs: dict[str, DocumentSpec],
+    ) -> dict[str, tuple[tuple[str, str] | None, str]]:
+        """Read, in parallel, the contents neither the specs nor earlier blobs have."""
+        wanted: dict[str, tuple[KbEntry, Marker]] = {}
+        for entry in knowledge_base:
+            doc = by_id.get(entry.id)
+            name = doc.name if doc is not None else entry.name
+            marker = managed_marker(target, doc.marker if doc is not None else None, name)
+            if marker is None or entry.id in wanted:
+                continue
+            spec = specs.get(marker.key)
+            if (
+                spec is not None
+                and spec.content_hash[:HASH_CHARS] == marker.hash12
+                and spec.doc_type is entry.doc_type
+            ):
+                continue
+            if (marker.key, marker.hash12, entry.doc_type) in self._known():
+                continue
+            wanted[entry.id] = (entry, marker)
+        if not wanted:
+            return {}
+        with ThreadPoolExecutor(max_workers=FETCH_CONCURRENCY) as pool:
+            futures = {i: pool.submit(self._fetch, e, m) for i, (e, m) in wanted.items()}
+            return {i: future.result() for i, future in futures.items()}
 
     def _fetch(self, entry: KbEntry, marker: Marker) -> tuple[tuple[str, str] | None, str]:
         """(content hash, blob) of a text document read from the API, or a note why not."""

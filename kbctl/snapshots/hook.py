@@ -216,7 +216,7 @@ class SnapshotHook:
             notes=tuple(notes),
             apply_id=self._apply_id(),
         )
-        self._checkpoint = self._write(snapshot, supersedes=self._checkpoint)
+        self._checkpoint = self._write(snapshot, supersedes=self._checkpoint, durable=False)
 
     def _intended(self, target: Target, plan: AgentPlan) -> tuple[SnapshotEntry, ...]:
         """The array the run wrote, with the ids it created (for a checkpoint after the swap)."""
@@ -295,11 +295,13 @@ class SnapshotHook:
         ident = snapshot_id(draft)
         return replace(draft, id=ident, apply_id=apply_id or ident)
 
-    def _write(self, snapshot: Snapshot, supersedes: Path | None = None) -> Path:
+    def _write(
+        self, snapshot: Snapshot, supersedes: Path | None = None, *, durable: bool = True
+    ) -> Path:
         path = (
-            self.store.write(snapshot)
+            self.store.write(snapshot, durable=durable)
             if supersedes is None
-            else self.store.replace(supersedes, snapshot)
+            else self.store.replace(supersedes, snapshot, durable=durable)
         )
         self.written = [(s, p) for s, p in self.written if p != supersedes]
         self.written.append((snapshot, path))
