@@ -48,6 +48,9 @@ from kbctl.snapshots.record import (
 )
 from kbctl.snapshots.store import SnapshotStore
 
+#: Roughly how many times a run rewrites its in-progress "after" checkpoint.
+CHECKPOINTS_PER_RUN = 50
+
 
 class SnapshotHook:
     """Writes the before/after snapshots of one agent's apply (or rollback).
@@ -84,6 +87,7 @@ class SnapshotHook:
         self._before: Snapshot | None = None
         self._before_notes: tuple[str, ...] = ()
         self._checkpoint: Path | None = None
+        self._unwritten = 0  # changes seen since the last checkpoint rewrite
         self._progress = _Progress()
         self._seq: int | None = None
 
@@ -185,11 +189,22 @@ class SnapshotHook:
 
     # ----------------------------------------------------------------------------- checkpoints
 
-    def checkpoint(self) -> None:
-        """Rewrite the "after" checkpoint from the progress seen so far (no API calls)."""
+    def checkpoint(self, *, force: bool = False) -> None:
+        """Rewrite the "after" checkpoint from the progress seen so far (no API calls).
+
+        Each rewrite costs O(documents), so a large run rewrites it every `stride` changes
+        (about CHECKPOINTS_PER_RUN times in all); the agent update always forces one. A kill
+        between two rewrites loses at most stride-1 recorded uploads, which stay findable as
+        managed orphans that the next apply reuses.
+        """
         target, plan, before = self._target, self._plan, self._before
         if target is None or plan is None or before is None:
             return
+        self._unwritten += 1
+        stride = max(1, (len(plan.changes) + len(plan.deletions)) // CHECKPOINTS_PER_RUN)
+        if not force and self._unwritten < stride:
+            return
+        self._unwritten = 0
         progress = self._progress
         knowledge_base: tuple[SnapshotEntry, ...] | None = before.knowledge_base
         notes = ["the run has not finished: this records what it had done so far"]
@@ -386,7 +401,7 @@ class _CheckpointEvents:
         progress = self._hook._progress
         progress.agent_updated = True
         progress.version_id = version_id
-        self._hook.checkpoint()
+        self._hook.checkpoint(force=True)
         self._inner.agent_updated(agent_id, version_id)
 
     def document_deleted(self, key: str, doc_id: str) -> None:
