@@ -17,7 +17,7 @@ from rich.text import Text
 from kbctl.checks import ChecksReport, SearchRetriever, live_documents, report_to_dict, run_checks
 from kbctl.checks.gate import failure_lines, shortfall
 from kbctl.cli.cmd_snapshots import wide_console
-from kbctl.cli.options import environment_option, manifest_option
+from kbctl.cli.options import environment_option, manifest_option, text_or_json_option
 from kbctl.cli.wiring import load_targets, open_provider, system_clock
 from kbctl.errors import ChecksFailedError
 from kbctl.model import Target
@@ -26,14 +26,7 @@ from kbctl.model import Target
 @click.command("check")
 @environment_option
 @manifest_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
+@text_or_json_option
 def check_cmd(environment: str, files: tuple[str, ...], fmt: str) -> None:
     """Run the retrieval checks against the documents the live agent has.
 

@@ -15,7 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from kbctl.cli.options import environment_option
+from kbctl.cli.options import environment_option, text_or_json_option
 from kbctl.errors import SnapshotError
 from kbctl.snapshots.record import Snapshot, dumps
 from kbctl.snapshots.store import Listed, SnapshotStore
@@ -53,14 +53,7 @@ def snapshots_group() -> None:
 @snapshots_group.command("list")
 @environment_option
 @snapshots_dir_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
+@text_or_json_option
 def list_cmd(environment: str, snapshots_dir: str, fmt: str) -> None:
     """The snapshots of one environment, newest first."""
     listed = SnapshotStore(Path(snapshots_dir)).list(environment)

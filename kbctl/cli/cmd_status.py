@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kbctl.cli.cmd_snapshots import wide_console
-from kbctl.cli.options import environment_option, manifest_option
+from kbctl.cli.options import environment_option, manifest_option, text_or_json_option
 from kbctl.cli.wiring import load_targets, open_provider, system_clock
 from kbctl.errors import ExitCode
 from kbctl.plan.units import format_size
@@ -23,14 +23,7 @@ from kbctl.status import AgentStatus, collect_status, status_dict
 @click.command("status")
 @environment_option
 @manifest_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
+@text_or_json_option
 @click.option(
     "--detailed-exitcode",
     is_flag=True,

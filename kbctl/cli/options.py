@@ -54,3 +54,15 @@ def gated_apply_options(func: F) -> F:
         is_flag=True,
         help="Allow deletions that protect, max_deletes or removing every document would refuse.",
     )(func)
+
+
+def text_or_json_option(func: F) -> F:
+    """`--format text|json` (default text)."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="Output format.",
+    )(func)
