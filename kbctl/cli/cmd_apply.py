@@ -17,6 +17,7 @@ from rich.console import Console
 from kbctl.apply import ApplyOptions, ApplyResult, apply_agent_plan
 from kbctl.apply.saved import check_saved_plan
 from kbctl.cli.cmd_snapshots import snapshots_dir_option
+from kbctl.cli.context import app_context
 from kbctl.cli.options import environment_option, gated_apply_options, manifest_option
 from kbctl.cli.progress import make_progress, run_summary
 from kbctl.cli.wiring import ProviderHandle, load_targets, open_provider, system_clock
@@ -62,6 +63,7 @@ def apply_cmd(
     Exit codes: 3 stopped at the index gate (agent unchanged), 4 stale plan or the agent changed
     during apply, 5 refused by policy without --allow-destroy.
     """
+    app_context().json_events = as_json
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     if plan_file is None and not auto_approve and not interactive:
         raise UsageError(

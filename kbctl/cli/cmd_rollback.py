@@ -17,6 +17,7 @@ from rich.console import Console
 
 from kbctl.apply import ApplyOptions, apply_agent_plan
 from kbctl.cli.cmd_snapshots import snapshots_dir_option
+from kbctl.cli.context import app_context
 from kbctl.cli.options import environment_option, gated_apply_options, manifest_option
 from kbctl.cli.progress import make_progress, run_summary
 from kbctl.cli.wiring import load_targets, open_provider, system_clock
@@ -61,6 +62,7 @@ def rollback_cmd(
     manifest; nothing re-applies it by itself.
     Exit codes as apply: 3 index gate, 4 the agent changed meanwhile, 5 refused by policy.
     """
+    app_context().json_events = as_json
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     if not auto_approve and not interactive:
         raise UsageError(

@@ -13,6 +13,7 @@ class AppContext:
 
     debug: bool = False
     secrets: set[str] = field(default_factory=set)
+    json_events: bool = False  # --json: errors also go out as an `error` event on stdout
 
     def add_secret(self, value: str | None) -> None:
         """Remember a value that output must never show (an API key)."""

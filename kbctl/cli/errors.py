@@ -7,6 +7,7 @@ so the traceback shows. Known secrets are redacted from everything printed here.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from typing import TextIO
@@ -39,6 +40,16 @@ def report_error(err: KbctlError, app: AppContext, stream: TextIO | None = None)
     if err.hint:
         lines.append(f"Hint: {err.hint}")
     out.write(app.redact("\n".join(lines)) + "\n")
+    if app.json_events:
+        event = {
+            "event": "error",
+            "exit_code": int(err.exit_code),
+            "summary": err.summary,
+            "detail": err.detail,
+            "hint": err.hint,
+        }
+        sys.stdout.write(app.redact(json.dumps(event, ensure_ascii=False)) + "\n")
+        sys.stdout.flush()
     if os.environ.get("GITHUB_ACTIONS") == "true":
         annotations: list[str] = []
         if isinstance(err, ManifestError) and err.diagnostics:

@@ -186,3 +186,22 @@ def test_json_progress_is_one_object_per_line(project: Path, run: Run) -> None:
     assert names.count("document_created") == 3
     assert "gate_passed" in names and "agent_updated" in names
     assert all("time" in e for e in events)
+
+
+def test_json_progress_ends_with_an_error_event_when_apply_stops(
+    project: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apply_ok(run)
+    monkeypatch.setenv(
+        "ELEVENLABS_BASE_URL",
+        f"emulator://{project}/emu?index_seconds=0&fail_index_containing=BROKEN",
+    )
+    write_doc(project, "q1.md", f"# Quarter 1 BROKEN\n\n{FILLER}")
+    result = run("apply", "-e", "local", "--auto-approve", "--snapshots-dir", "snaps", "--json")
+    assert result.exit_code == ExitCode.INDEX_GATE
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    last = events[-1]
+    assert last["event"] == "error"
+    assert last["exit_code"] == ExitCode.INDEX_GATE
+    assert "docs/q1.md: failed" in last["detail"]
+    assert last["summary"] and last["hint"]
