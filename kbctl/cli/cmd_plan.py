@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 from rich.console import Console
 
+from kbctl.cli.errors import annotation
 from kbctl.cli.options import environment_option, manifest_option
 from kbctl.cli.wiring import load_targets, open_provider, system_clock
-from kbctl.errors import ExitCode
+from kbctl.errors import Diagnostic, ExitCode
 from kbctl.model import LiveState, Target
 from kbctl.plan.planfile import dumps
 from kbctl.plan.planner import make_plan
+from kbctl.plan.types import Plan, Severity
 from kbctl.render.plan_markdown import render_plan_markdown
 from kbctl.render.plan_text import render_plan_text
 
@@ -58,5 +62,22 @@ def plan_cmd(
             click.echo(
                 f"Saved the plan to {out}; apply it with: kbctl apply -e {environment} {out}"
             )
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        for line in _annotations(plan):
+            click.echo(line, err=True)
     if detailed_exitcode and plan.has_changes:
         raise click.exceptions.Exit(int(ExitCode.CHANGES))
+
+
+def _annotations(plan: Plan) -> Iterator[str]:
+    """One GitHub Actions annotation per error or warning finding, on its manifest line."""
+    kinds = {Severity.ERROR: "error", Severity.WARNING: "warning"}
+    for agent in plan.agents:
+        for finding in agent.findings:
+            kind = kinds.get(finding.severity)
+            if kind is None:
+                continue
+            file = finding.file if finding.file is not None else agent.manifest
+            place = Diagnostic(file, finding.line, "", finding.message)
+            text = f"{finding.code}: {finding.message}"
+            yield annotation(kind, text, place, title="kbctl plan")

@@ -3,12 +3,13 @@
 Pure: reads the changes the planner decided and returns `Finding`s in a fixed order
 (`model_change`, `quota`/`quota_exceeded`, `max_deletes`, `protected`, `destroy_all`,
 `repeated_entry`, `unmanaged`). The `small_document` findings come first; the planner makes
-them itself.
+them itself. These are findings about the agent as a whole: each points at the manifest file
+(`Finding.file`), without a line.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kbctl.model import KbEntry, Policy, RagQuota, UsageMode
 from kbctl.plan.types import Action, Deletion, DocumentChange, Finding, Severity, TargetEntry
@@ -21,6 +22,7 @@ _SHOWN_KEYS = 5
 class FindingInputs:
     """What the findings depend on, as the planner decided it."""
 
+    manifest: str  # the manifest path as given: where the findings point
     changes: tuple[DocumentChange, ...]
     deletions: tuple[Deletion, ...]
     knowledge_base: tuple[TargetEntry, ...]
@@ -88,7 +90,7 @@ def findings_for(inputs: FindingInputs) -> tuple[Finding, ...]:
                 "kept as is, never modified or deleted",
             )
         )
-    return tuple(out)
+    return tuple(replace(f, file=inputs.manifest) for f in out)
 
 
 def _model_change(inputs: FindingInputs) -> Finding:

@@ -73,19 +73,26 @@ def wanted_documents(target: Target) -> tuple[list[Wanted], tuple[Finding, ...]]
         match policy:
             case SmallDocumentPolicy.PROMPT:
                 message = f"{prefix}: attached with usage_mode prompt {suffix}"
-                findings.append(Finding("small_document", Severity.WARNING, message, spec.key))
+                findings.append(_small(Severity.WARNING, message, spec, target.manifest))
                 note = f"usage_mode prompt: too small to index {suffix}"
                 wanted.append(Wanted(spec, UsageMode.PROMPT, name, (note,)))
             case SmallDocumentPolicy.FAIL:
                 message = f"{prefix}: cannot be indexed; apply will stop at the index gate {suffix}"
-                findings.append(Finding("small_document", Severity.ERROR, message, spec.key))
+                findings.append(_small(Severity.ERROR, message, spec, target.manifest))
                 wanted.append(Wanted(spec, spec.usage_mode, name))
             case SmallDocumentPolicy.SKIP:
                 message = f"{prefix}: left out of the knowledge base {suffix}"
-                findings.append(Finding("small_document", Severity.WARNING, message, spec.key))
+                findings.append(_small(Severity.WARNING, message, spec, target.manifest))
             case _:
                 assert_never(policy)
     return wanted, tuple(findings)
+
+
+def _small(severity: Severity, message: str, spec: DocumentSpec, manifest: str) -> Finding:
+    """A `small_document` finding, placed on the document's manifest entry when it is known."""
+    origin = spec.origin
+    file, line = (origin.file, origin.line) if origin is not None else (manifest, None)
+    return Finding("small_document", severity, message, spec.key, file, line)
 
 
 def _is_small(spec: DocumentSpec) -> bool:

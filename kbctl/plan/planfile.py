@@ -177,7 +177,14 @@ def _agent(a: AgentPlan) -> dict[str, object]:
             {"id": d.id, "name": d.name, "key": d.key, "reason": d.reason} for d in a.deletions
         ],
         "findings": [
-            {"code": f.code, "severity": f.severity.value, "message": f.message, "key": f.key}
+            {
+                "code": f.code,
+                "severity": f.severity.value,
+                "message": f.message,
+                "key": f.key,
+                "file": f.file,
+                "line": f.line,
+            }
             for f in a.findings
         ],
     }
@@ -255,7 +262,13 @@ def _read_agent(o: _Obj, grouped: dict[tuple[str, str], list[DocumentChange]]) -
         findings=o.each(
             "findings",
             lambda r: Finding(
-                r.text("code"), r.enum("severity", Severity), r.text("message"), r.opt_text("key")
+                r.text("code"),
+                r.enum("severity", Severity),
+                r.text("message"),
+                r.opt_text("key"),
+                # Absent in plan files written before findings had a place: None.
+                r.opt_text("file", missing_ok=True),
+                r.opt_integer("line", missing_ok=True),
             ),
         ),
         protect=o.flag("protect"),
@@ -296,7 +309,9 @@ class _Obj:
             raise _bad(f"{self.path}.{name}", "a string")
         return value
 
-    def opt_text(self, name: str) -> str | None:
+    def opt_text(self, name: str, *, missing_ok: bool = False) -> str | None:
+        if missing_ok and name not in self.raw:
+            return None
         return None if self.get(name) is None else self.text(name)
 
     def integer(self, name: str) -> int:
@@ -305,7 +320,9 @@ class _Obj:
             raise _bad(f"{self.path}.{name}", "an integer")
         return value
 
-    def opt_integer(self, name: str) -> int | None:
+    def opt_integer(self, name: str, *, missing_ok: bool = False) -> int | None:
+        if missing_ok and name not in self.raw:
+            return None
         return None if self.get(name) is None else self.integer(name)
 
     def number(self, name: str) -> float:

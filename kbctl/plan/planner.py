@@ -70,6 +70,7 @@ def plan_target(target: Target, live: LiveState) -> AgentPlan:
     knowledge_base = _target_array(attached, matches, changes)
     findings = small_findings + findings_for(
         FindingInputs(
+            manifest=target.manifest,
             changes=tuple(changes),
             deletions=deletions,
             knowledge_base=knowledge_base,

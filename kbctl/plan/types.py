@@ -123,12 +123,20 @@ class TargetEntry:
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """A prediction of what apply would hit (small documents, quota, policy, model change…)."""
+    """A prediction of what apply would hit (small documents, quota, policy, model change…).
+
+    `file` and `line` say where in the manifest it belongs, for annotations: a document's
+    finding (`small_document`) points at the document's entry (the manifest path as given,
+    1-based line); an agent-level finding points at the manifest file with `line` None. Both
+    are None when unknown (a plan file written before they existed).
+    """
 
     code: str
     severity: Severity
     message: str
     key: str | None = None
+    file: str | None = None
+    line: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

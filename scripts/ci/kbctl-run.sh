@@ -132,7 +132,7 @@ case "$command" in
         changes=false
         [ "$code" -eq 2 ] && changes=true
         { cat "$base.md"; echo; } >>"$summary"
-        "$python" "$here/kbctl_ci.py" plan-annotations "$base.json"
+        # kbctl itself annotates the plan's findings on their manifest lines (GITHUB_ACTIONS=true).
         set_output has-changes "$changes"
         [ "$command" = drift ] && set_output drift "$changes"
         set_output plan-json "$base.json"

@@ -3,6 +3,8 @@
 
     kbctl_ci.py body --kind plan|drift --out-dir DIR   the sticky PR comment / drift issue body
     kbctl_ci.py plan-annotations PLAN.json              ::warning/::error lines for plan findings
+                                                        (kbctl-run.sh does not call it: `kbctl
+                                                        plan` annotates when GITHUB_ACTIONS=true)
     kbctl_ci.py validate-annotations STDERR_FILE        ::warning lines for validate's warnings
     kbctl_ci.py apply-summary EVENTS_FILE               Markdown from apply/rollback --json events
 
@@ -202,7 +204,11 @@ def plan_annotations(plan_path: Path) -> list[str]:
             message = str(finding.get("message", ""))
             if finding.get("key") and not message.startswith(str(finding["key"])):
                 message = f"{finding['key']}: {message}"
-            props = f" file={escape_property(repo_path(str(manifest)))}" if manifest else ""
+            file = finding.get("file") or manifest
+            props = f" file={escape_property(repo_path(str(file)))}" if file else ""
+            line = finding.get("line")
+            if file and isinstance(line, int) and not isinstance(line, bool):
+                props += f",line={line}"
             title = f"kbctl plan {plan.get('environment', '')}".strip()
             props += ("," if props else " ") + f"title={escape_property(title)}"
             lines.append(f"::{kind}{props}::{escape_data(message)}")

@@ -151,3 +151,32 @@ def test_unknown_agent_is_named(repo: Path) -> None:
     assert result.exit_code == 1
     assert "agent_alpha" in result.output
     assert "not found" in result.output
+
+
+def test_plan_annotates_findings_on_their_manifest_line_in_github_actions(repo: Path) -> None:
+    (repo / "manifests/alpha/tiny.md").write_text("# tiny\n")
+    env = {"GITHUB_ACTIONS": "true"}
+    result = CliRunner(env=env).invoke(cli, ["plan", "-e", "local", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    # The default manifests/*.yaml are named relative to the working directory, in the plan too.
+    findings = json.loads(result.stdout)["agents"][0]["findings"]
+    small = [f for f in findings if f["code"] == "small_document"]
+    assert [(f["file"], f["line"]) for f in small] == [("manifests/alpha.yaml", 7)]
+    annotations = [line for line in result.stderr.splitlines() if line.startswith("::")]
+    assert annotations == [
+        "::warning file=manifests/alpha.yaml,line=7,title=kbctl plan::small_document: "
+        "alpha/tiny.md: 7 bytes < 500: attached with usage_mode prompt "
+        "(policy small_documents: prompt)",
+        # A finding about the whole agent points at its manifest, without a line.
+        "::warning file=manifests/alpha.yaml,title=kbctl plan::model_change: embedding model "
+        "e5_mistral_7b_instruct → multilingual_e5_large_instruct: every auto document (4) "
+        "needs a new index for multilingual_e5_large_instruct",
+    ]
+
+
+def test_plan_prints_no_annotations_outside_github_actions(repo: Path) -> None:
+    (repo / "manifests/alpha/tiny.md").write_text("# tiny\n")
+    result = CliRunner(env={"GITHUB_ACTIONS": None}).invoke(cli, ["plan", "-e", "local"])
+    assert result.exit_code == 0, result.output
+    assert "small_document" not in result.stderr
+    assert "::" not in result.stderr

@@ -25,6 +25,7 @@ from kbctl.model import (
     RagQuota,
     RagSettings,
     SmallDocumentPolicy,
+    SourceRef,
     Target,
     UsageMode,
 )
@@ -51,7 +52,10 @@ def spec(
     size: int = DEFAULT_SIZE,
     type: str = "text",
     usage: str = "auto",
+    line: int | None = None,
+    manifest: str = MANIFEST,
 ) -> DocumentSpec:
+    """A declared document; `line` places its entry in the manifest (the loader's `origin`)."""
     doc_type = DocType(type)
     content = key.encode() if doc_type is DocType.URL else b"x" * size
     return DocumentSpec(
@@ -61,13 +65,15 @@ def spec(
         content=content,
         content_hash=full_hash(hash),
         url=key if doc_type is DocType.URL else None,
+        origin=None if line is None else SourceRef(manifest, line, "documents"),
     )
 
 
 def build_target(data: dict[str, Any]) -> Target:
     policy = data.get("policy", {})
+    manifest = data.get("manifest", MANIFEST)
     return Target(
-        manifest=data.get("manifest", MANIFEST),
+        manifest=manifest,
         project=data.get("project", PROJECT),
         environment=data.get("environment", ENVIRONMENT),
         agent_id=data.get("agent_id", AGENT_ID),
@@ -80,7 +86,7 @@ def build_target(data: dict[str, Any]) -> Target:
             small_documents=SmallDocumentPolicy(policy.get("small_documents", "prompt")),
             max_deletes=policy.get("max_deletes", 10),
         ),
-        documents=tuple(spec(**d) for d in data.get("documents", ())),
+        documents=tuple(spec(**d, manifest=manifest) for d in data.get("documents", ())),
     )
 
 

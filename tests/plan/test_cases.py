@@ -34,6 +34,8 @@ def test_case(path: Path) -> None:
         _check_array(plan, expect["knowledge_base"])
     if "findings" in expect:
         assert [f"{f.severity.value} {f.code}" for f in plan.findings] == expect["findings"]
+    if "finding_places" in expect:
+        assert [[f.file, f.line] for f in plan.findings] == expect["finding_places"]
     for text in expect.get("finding_messages", ()):
         assert any(text in f.message for f in plan.findings), (text, plan.findings)
     if "summary" in expect:

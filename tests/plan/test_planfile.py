@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -131,3 +132,46 @@ def test_integral_numbers_read_back() -> None:
     data = json.loads(dumps(_plan()))
     data["agents"][0]["policy"]["index_timeout"] = 180
     assert loads(json.dumps(data)) == _plan()
+
+
+def test_finding_places_round_trip() -> None:
+    plan = _plan("small_prompt")
+    placed = plan.agents[0].findings[0]
+    assert (placed.file, placed.line) == ("manifests/kb.yaml", 12)
+    data = json.loads(dumps(plan))
+    places = [(f["file"], f["line"]) for f in data["agents"][0]["findings"]]
+    assert places == [("manifests/kb.yaml", 12), ("manifests/kb.yaml", None)]
+    assert loads(dumps(plan)) == plan
+
+
+def test_findings_without_a_place_round_trip_as_null() -> None:
+    plan = _plan("small_prompt")
+    agent = replace(
+        plan.agents[0],
+        findings=tuple(replace(f, file=None, line=None) for f in plan.agents[0].findings),
+    )
+    bare = replace(plan, agents=(agent,))
+    findings = json.loads(dumps(bare))["agents"][0]["findings"]
+    assert all(f["file"] is None and f["line"] is None for f in findings)
+    assert loads(dumps(bare)) == bare
+
+
+def test_plan_file_written_before_finding_places_still_loads() -> None:
+    plan = _plan("small_prompt")
+    data = json.loads(dumps(plan))
+    for finding in data["agents"][0]["findings"]:
+        del finding["file"], finding["line"]
+    loaded = loads(json.dumps(data))
+    assert [(f.file, f.line) for f in loaded.agents[0].findings] == [(None, None), (None, None)]
+    assert [(f.code, f.message) for f in loaded.agents[0].findings] == [
+        (f.code, f.message) for f in plan.agents[0].findings
+    ]
+
+
+@pytest.mark.parametrize(("field", "value"), [("file", 3), ("line", "12"), ("line", True)])
+def test_loads_refuses_a_bad_finding_place(field: str, value: object) -> None:
+    data = json.loads(dumps(_plan("small_prompt")))
+    data["agents"][0]["findings"][0][field] = value
+    with pytest.raises(PlanFileError) as caught:
+        loads(json.dumps(data))
+    assert f"$.agents[0].findings[0].{field}" in (caught.value.detail or "")

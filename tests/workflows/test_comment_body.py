@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,24 @@ def test_pull_request_head_commit_is_named(tmp_path: Path) -> None:
     write_env(tmp_path, "plan", "staging", big_plan("staging", documents=1), 0)
     text = body(tmp_path, GITHUB_EVENT_PATH=str(event), GITHUB_SHA="mergecommit")
     assert "commit `feedfacecafe`" in text
+
+
+def test_plan_annotations_helper_places_findings_and_reads_older_plans(tmp_path: Path) -> None:
+    plan = big_plan("staging", documents=1, findings=2)
+    agent = plan.agents[0]
+    placed = (replace(agent.findings[0], file=agent.manifest, line=9), agent.findings[1])
+    path = tmp_path / "plan.json"
+    path.write_text(dumps(replace(plan, agents=(replace(agent, findings=placed),))))
+    run = [sys.executable, str(HELPER), "plan-annotations", str(path)]
+    lines = subprocess.run(run, capture_output=True, text=True, check=True).stdout.splitlines()
+    assert lines[0].startswith("::warning file=manifests/support.yaml,line=9,title=kbctl plan")
+    assert lines[1].startswith("::warning file=manifests/support.yaml,title=kbctl plan")
+    # A plan file of an older kbctl has no `file`/`line`: the agent's manifest, no line.
+    data = json.loads(path.read_text())
+    for finding in data["agents"][0]["findings"]:
+        del finding["file"], finding["line"]
+    path.write_text(json.dumps(data))
+    lines = subprocess.run(run, capture_output=True, text=True, check=True).stdout.splitlines()
+    assert [line.split("::")[1] for line in lines] == [
+        "warning file=manifests/support.yaml,title=kbctl plan staging"
+    ] * 2
