@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from rich.console import Console
 
 from kbctl.cli.errors import annotation
 from kbctl.cli.options import environment_option, manifest_option
-from kbctl.cli.wiring import load_targets, open_provider, system_clock
+from kbctl.cli.wiring import in_github_actions, load_targets, open_provider, system_clock
 from kbctl.errors import Diagnostic, ExitCode
 from kbctl.model import LiveState, Target
 from kbctl.plan.planfile import dumps
@@ -62,7 +61,7 @@ def plan_cmd(
             click.echo(
                 f"Saved the plan to {out}; apply it with: kbctl apply -e {environment} {out}"
             )
-    if os.environ.get("GITHUB_ACTIONS") == "true":
+    if in_github_actions():
         for line in _annotations(plan):
             click.echo(line, err=True)
     if detailed_exitcode and plan.has_changes:
@@ -80,4 +79,4 @@ def _annotations(plan: Plan) -> Iterator[str]:
             file = finding.file if finding.file is not None else agent.manifest
             place = Diagnostic(file, finding.line, "", finding.message)
             text = f"{finding.code}: {finding.message}"
-            yield annotation(kind, text, place, title="kbctl plan")
+            yield annotation(kind, text, place, title=f"kbctl plan {plan.environment}")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
 from kbctl.cli.errors import annotation
+from kbctl.cli.wiring import environ, in_github_actions
 from kbctl.manifest import manifest_paths, validate
 
 
@@ -30,9 +30,9 @@ from kbctl.manifest import manifest_paths, validate
 def validate_cmd(files: tuple[Path, ...], environment: str | None) -> None:
     """Check manifests offline: schema, keys, files, ${VAR}s, checks. Exit 1 on any problem."""
     paths = manifest_paths(files, Path())
-    report = validate(paths, os.environ, environment)
+    report = validate(paths, environ(), environment)
     report.raise_for_errors()  # the error lists the warnings too
-    annotate = os.environ.get("GITHUB_ACTIONS") == "true"
+    annotate = in_github_actions()
     for warning in report.warnings:
         click.echo(f"Warning: {warning}", err=True)
         if annotate:

@@ -8,11 +8,11 @@ so the traceback shows. Known secrets are redacted from everything printed here.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import TextIO
 
 from kbctl.cli.context import AppContext
+from kbctl.cli.wiring import in_github_actions
 from kbctl.errors import Diagnostic, ExitCode, KbctlError, ManifestError
 
 
@@ -22,13 +22,20 @@ def annotation(
     """A GitHub Actions workflow command (`::error file=…,line=…,title=…::message`)."""
     parts: list[str] = []
     if diagnostic is not None:
-        parts.append(f"file={diagnostic.file}")
+        parts.append(f"file={_escape_property(diagnostic.file)}")
         if diagnostic.line is not None:
             parts.append(f"line={diagnostic.line}")
-    parts.append(f"title={title}")
+    parts.append(f"title={_escape_property(title)}")
     props = " " + ",".join(parts)
     escaped = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
     return f"::{kind}{props}::{escaped}"
+
+
+def _escape_property(value: str) -> str:
+    """Escape a workflow-command property value (GitHub's rules: % CR LF : ,)."""
+    for char, code in (("%", "%25"), ("\r", "%0D"), ("\n", "%0A"), (":", "%3A"), (",", "%2C")):
+        value = value.replace(char, code)
+    return value
 
 
 def report_error(err: KbctlError, app: AppContext, stream: TextIO | None = None) -> ExitCode:
@@ -50,7 +57,7 @@ def report_error(err: KbctlError, app: AppContext, stream: TextIO | None = None)
         }
         sys.stdout.write(app.redact(json.dumps(event, ensure_ascii=False)) + "\n")
         sys.stdout.flush()
-    if os.environ.get("GITHUB_ACTIONS") == "true":
+    if in_github_actions():
         annotations: list[str] = []
         if isinstance(err, ManifestError) and err.diagnostics:
             for diag in err.diagnostics:

@@ -30,6 +30,11 @@ def environ() -> Mapping[str, str]:
     return os.environ
 
 
+def in_github_actions() -> bool:
+    """True when running as a GitHub Actions step (annotations are then printed too)."""
+    return environ().get("GITHUB_ACTIONS") == "true"
+
+
 def system_clock() -> Clock:
     """The real clock."""
     return SystemClock()

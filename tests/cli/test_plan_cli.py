@@ -164,11 +164,11 @@ def test_plan_annotates_findings_on_their_manifest_line_in_github_actions(repo: 
     assert [(f["file"], f["line"]) for f in small] == [("manifests/alpha.yaml", 7)]
     annotations = [line for line in result.stderr.splitlines() if line.startswith("::")]
     assert annotations == [
-        "::warning file=manifests/alpha.yaml,line=7,title=kbctl plan::small_document: "
+        "::warning file=manifests/alpha.yaml,line=7,title=kbctl plan local::small_document: "
         "alpha/tiny.md: 7 bytes < 500: attached with usage_mode prompt "
         "(policy small_documents: prompt)",
         # A finding about the whole agent points at its manifest, without a line.
-        "::warning file=manifests/alpha.yaml,title=kbctl plan::model_change: embedding model "
+        "::warning file=manifests/alpha.yaml,title=kbctl plan local::model_change: embedding model "
         "e5_mistral_7b_instruct → multilingual_e5_large_instruct: every auto document (4) "
         "needs a new index for multilingual_e5_large_instruct",
     ]
