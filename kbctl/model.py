@@ -63,8 +63,27 @@ class IndexStatus(StrEnum):
 
     @property
     def in_flight(self) -> bool:
-        """Still moving (worth polling)."""
-        return self in (IndexStatus.NEW, IndexStatus.CREATED, IndexStatus.PROCESSING)
+        """Still moving (worth polling). A status newer than kbctl counts as still moving: the
+        enum is open and has grown with in-flight values before (`new`); the index timeout, not
+        the unfamiliar name, decides when to give up."""
+        return self in (
+            IndexStatus.NEW,
+            IndexStatus.CREATED,
+            IndexStatus.PROCESSING,
+            IndexStatus.UNKNOWN,
+        )
+
+    @property
+    def needs_reindex(self) -> bool:
+        """An attached `auto` document in this state is not (and will not become) searchable
+        without a new index request: none exists, or the last attempt ended badly. Small
+        documents are the small-document policy's business, not a re-index."""
+        return self in (
+            IndexStatus.NOT_INDEXED,
+            IndexStatus.FAILED,
+            IndexStatus.RAG_LIMIT_EXCEEDED,
+            IndexStatus.CANNOT_INDEX_FOLDER,
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -96,6 +115,9 @@ class DocumentSpec:
     filename: str | None = None
     url: str | None = None
     origin: SourceRef | None = field(default=None, compare=False)
+    #: False for a stand-in whose bytes are not the document's (a rollback keeping a live file
+    #: it could not capture): matched by its hash only, never compared with live content.
+    content_known: bool = True
 
     @property
     def size_bytes(self) -> int:
@@ -141,6 +163,9 @@ class Policy:
     index_timeout: float = 180.0
     small_documents: SmallDocumentPolicy = SmallDocumentPolicy.PROMPT
     max_deletes: int = 10
+    #: Seconds apply keeps retrying the delete of a superseded document the API still calls
+    #: in use (its dependency cache lags behind the agent's new array).
+    delete_wait: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +226,19 @@ class LiveDocument:
     doc_type: DocType
     size_bytes: int
     marker: Marker | None  # None: not kbctl's for this project+environment
+    #: `metadata.created_at_unix_secs` / `last_updated_at_unix_secs` (None when not reported):
+    #: a document updated after it was created may have been edited in place.
+    created_unix: int | None = None
+    updated_unix: int | None = None
+
+    @property
+    def touched_since_created(self) -> bool:
+        """True when the API says the document changed after it was created."""
+        return (
+            self.created_unix is not None
+            and self.updated_unix is not None
+            and self.updated_unix > self.created_unix
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,12 +272,44 @@ class RagQuota:
 
 
 @dataclass(frozen=True, slots=True)
+class IndexHealth:
+    """The RAG index of one attached document for the agent's model, as read before planning.
+
+    `reported` is the status as the API named it (a status newer than kbctl reads as UNKNOWN
+    in `status` but keeps its name here, for messages).
+    """
+
+    doc_id: str
+    status: IndexStatus
+    reported: str = ""
+    progress: float = 0.0  # progress_percentage, while in flight
+
+
+@dataclass(frozen=True, slots=True)
 class LiveState:
-    """What the API says, for one target: the agent and the documents that concern it."""
+    """What the API says, for one target: the agent and the documents that concern it.
+
+    `read_state` fills the first three; `kbctl.observe` adds what planning on the live truth
+    needs beyond names: the index of every attached document for `index_model`, and the ids of
+    managed documents whose live content is no longer what their marker says (`edited`).
+    Neither is part of the fingerprint (indexes move on their own; edits show as a replace).
+    """
 
     agent: LiveAgent
     documents: tuple[LiveDocument, ...]  # sorted by id
     quota: RagQuota | None = None
+    index_model: str | None = None  # None: index health was not read
+    indexes: tuple[IndexHealth, ...] = ()  # by doc id
+    edited: tuple[str, ...] = ()  # doc ids, sorted
+
+    def index_of(self, doc_id: str, model: str) -> IndexHealth | None:
+        """The index read for `doc_id`, if index health was read for `model`."""
+        if self.index_model != model:
+            return None
+        for health in self.indexes:
+            if health.doc_id == doc_id:
+                return health
+        return None
 
     def fingerprint(self) -> str:
         """sha256 of the state a plan depends on (the quota is left out: it moves on its own)."""

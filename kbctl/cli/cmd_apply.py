@@ -23,6 +23,7 @@ from kbctl.cli.progress import make_progress, run_summary
 from kbctl.cli.wiring import ProviderHandle, load_targets, open_provider, system_clock
 from kbctl.errors import ExitCode, UsageError
 from kbctl.model import LiveState, Target
+from kbctl.observe import observe
 from kbctl.plan.planfile import loads
 from kbctl.plan.planner import make_plan
 from kbctl.render.plan_text import render_plan_text
@@ -82,8 +83,7 @@ def apply_cmd(
         pairs: list[tuple[Target, LiveState]] = []
         for target in targets:
             handle = stack.enter_context(open_provider(target, clock, concurrency=concurrency))
-            live = handle.provider.read_state(target.agent_id, target.project, target.environment)
-            pairs.append((target, live))
+            pairs.append((target, observe(target, handle.provider)))
             opened[(target.project, target.agent_id)] = (target, handle)
         fresh = make_plan(environment, pairs)
         plan = check_saved_plan(saved, fresh) if saved is not None else fresh
@@ -91,7 +91,7 @@ def apply_cmd(
             Console(highlight=False, soft_wrap=True).print(render_plan_text(plan))
         progress = make_progress(clock, sys.stdout, as_json=as_json, tty=sys.stdout.isatty())
         stack.enter_context(progress)  # stops a live view before an error is printed
-        if not plan.has_changes:
+        if not plan.has_work:
             progress.note("No changes. The knowledge base matches the manifest.")
             return
         if saved is None and not auto_approve:
@@ -106,7 +106,7 @@ def apply_cmd(
         results: list[ApplyResult] = []
         for agent_plan in plan.agents:
             target, handle = opened[(agent_plan.project, agent_plan.agent_id)]
-            if not agent_plan.has_changes:
+            if not agent_plan.has_work:
                 progress.note(f"agent {agent_plan.agent_id}: no changes")
                 continue
             hook = SnapshotHook(store, clock, handle.provider, git_commit=commit)

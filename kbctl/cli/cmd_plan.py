@@ -13,6 +13,7 @@ from kbctl.cli.options import environment_option, manifest_option
 from kbctl.cli.wiring import in_github_actions, load_targets, open_provider, system_clock
 from kbctl.errors import Diagnostic, ExitCode
 from kbctl.model import LiveState, Target
+from kbctl.observe import observe
 from kbctl.plan.planfile import dumps
 from kbctl.plan.planner import make_plan
 from kbctl.plan.types import Plan, Severity
@@ -37,8 +38,19 @@ from kbctl.render.plan_text import render_plan_text
     is_flag=True,
     help="Exit 0 when there are no changes, 2 when there are (1 on error).",
 )
+@click.option(
+    "--refresh-content",
+    is_flag=True,
+    help="Read and hash every managed document's live content, not only the ones that look "
+    "edited in place.",
+)
 def plan_cmd(
-    environment: str, files: tuple[str, ...], out: str | None, fmt: str, detailed_exitcode: bool
+    environment: str,
+    files: tuple[str, ...],
+    out: str | None,
+    fmt: str,
+    detailed_exitcode: bool,
+    refresh_content: bool,
 ) -> None:
     """Show what `kbctl apply -e ENV` would change, without changing anything."""
     targets = load_targets(files, environment)
@@ -46,7 +58,7 @@ def plan_cmd(
     pairs: list[tuple[Target, LiveState]] = []
     for target in targets:
         with open_provider(target, clock) as handle:
-            live = handle.provider.read_state(target.agent_id, target.project, target.environment)
+            live = observe(target, handle.provider, refresh_content=refresh_content)
         pairs.append((target, live))
     plan = make_plan(environment, pairs)
     if out:

@@ -93,7 +93,7 @@ def rollback_cmd(
         progress = make_progress(clock, sys.stdout, as_json=as_json, tty=sys.stdout.isatty())
         stack.enter_context(progress)
         agent_plan = planned.plan.agents[0]
-        if not planned.plan.has_changes:
+        if not planned.plan.has_work:
             progress.note(f"No changes: the agent already matches snapshot {snapshot.id}.")
             return
         if not auto_approve and not click.confirm(

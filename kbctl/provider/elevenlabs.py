@@ -48,6 +48,7 @@ from kbctl.provider.base import (
     SearchHit,
 )
 from kbctl.provider.http import AmbiguousWriteError, ApiClient, FilePart, Params
+from kbctl.provider.indexes import index_from_wire, read_index_states
 from kbctl.provider.wire import JsonObject, ShapeError
 
 KB = "/v1/convai/knowledge-base"
@@ -66,6 +67,8 @@ class _Listed:
     name: str
     doc_type: DocType
     size_bytes: int
+    created_unix: int | None = None
+    updated_unix: int | None = None
 
 
 def _seg(ident: str) -> str:
@@ -132,7 +135,13 @@ class ElevenLabsProvider:
             marker = ours(item.name)
             if marker is not None or item.id in attached:
                 docs[item.id] = LiveDocument(
-                    item.id, item.name, item.doc_type, item.size_bytes, marker
+                    item.id,
+                    item.name,
+                    item.doc_type,
+                    item.size_bytes,
+                    marker,
+                    item.created_unix,
+                    item.updated_unix,
                 )
         for entry in agent.knowledge_base:
             if entry.id not in docs:  # not in the root listing (e.g. a folder or in a folder)
@@ -192,6 +201,23 @@ class ElevenLabsProvider:
                 if wire.opt_str(entry, "model", where) == model:
                     return _index(entry, where)
         return IndexState(IndexStatus.NOT_INDEXED)
+
+    def index_states(self, doc_ids: Sequence[str], model: str) -> dict[str, IndexState]:
+        """Each document's index for `model`: ⌈N/100⌉ batch reads, per-document GETs where the
+        batch cannot answer (see `kbctl.provider.indexes`)."""
+        return read_index_states(self._client, doc_ids, model, self.index_state)
+
+    def delete_index(self, doc_id: str, index_id: str) -> None:
+        """DELETE one RAG index; one that is gone already is fine."""
+        path = f"{KB}/{_seg(doc_id)}/rag-index/{_seg(index_id)}"
+        try:
+            self._client.send_json(
+                "DELETE",
+                path,
+                route="DELETE /v1/convai/knowledge-base/{id}/rag-index/{rag_index_id}",
+            )
+        except NotFoundError:
+            return
 
     def dependents(self, doc_id: str) -> Dependents:
         """Agents and branches that use the document (every page)."""
@@ -526,16 +552,24 @@ def _listed(item: object, where: str) -> _Listed | None:
         name=wire.opt_str(doc, "name", where) or "",
         doc_type=doc_type,
         size_bytes=wire.opt_int(meta, "size_bytes", f"{where}.metadata") or 0,
+        created_unix=wire.opt_int(meta, "created_at_unix_secs", f"{where}.metadata"),
+        # The reference names it `last_updated_at_unix_secs`; accept the shorter spelling too.
+        updated_unix=_first_int(
+            meta, ("last_updated_at_unix_secs", "last_updated_unix_secs"), f"{where}.metadata"
+        ),
     )
+
+
+def _first_int(data: JsonObject, keys: tuple[str, ...], where: str) -> int | None:
+    for key in keys:
+        value = wire.opt_int(data, key, where)
+        if value is not None:
+            return value
+    return None
 
 
 def _index(entry: JsonObject, where: str) -> IndexState:
-    usage = wire.field_obj(entry, "document_model_index_usage", where) or {}
-    return IndexState(
-        status=IndexStatus.parse(wire.opt_str(entry, "status", where)),
-        progress=wire.opt_float(entry, "progress_percentage", where) or 0.0,
-        used_bytes=wire.opt_int(usage, "used_bytes", f"{where}.document_model_index_usage") or 0,
-    )
+    return index_from_wire(entry, where)
 
 
 def _refused_in_use(exc: ApiError) -> bool:

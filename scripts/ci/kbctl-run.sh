@@ -120,8 +120,11 @@ case "$command" in
 
   plan | drift)
     base="$out_dir/$command-$environment"
+    # The drift check reads every managed document's content: an in-place edit is drift.
+    refresh=()
+    [ "$command" = drift ] && refresh=(--refresh-content)
     run_kbctl "$base.md" "$base.err" plan -e "$environment" "${files[@]}" \
-      --out "$base.json" --format markdown --detailed-exitcode "${extra[@]}"
+      --out "$base.json" --format markdown --detailed-exitcode "${refresh[@]}" "${extra[@]}"
     code=$?
     echo "$code" >"$base.exit"
     grep -qxF "$environment" "$out_dir/$command-environments" 2>/dev/null \
