@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 from kbctl.clock import Clock
 from kbctl.emulator.app import EmulatorApp
 from kbctl.emulator.config import EmulatorConfig, config_with_overrides
+from kbctl.emulator.openai import open_openai
 from kbctl.emulator.store import Store
 from kbctl.emulator.world import World
 from kbctl.errors import UsageError
@@ -49,4 +50,4 @@ def open_emulator(
         raise UsageError(f"Emulator state path {path} is not a folder")
     world = World(effective, clock)
     world.attach_store(Store(path))
-    return EmulatorApp(world)
+    return EmulatorApp(world, open_openai(effective, clock, path))

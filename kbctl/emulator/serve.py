@@ -20,6 +20,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from kbctl.clock import SystemClock
 from kbctl.emulator.app import EmulatorApp
 from kbctl.emulator.config import EmulatorConfig
+from kbctl.emulator.openai import open_openai
 from kbctl.emulator.store import Store
 from kbctl.emulator.world import World
 
@@ -103,7 +104,7 @@ def build_app(
     for agent_id in agents:
         world.ensure_agent(agent_id)
     world.flush()
-    return EmulatorApp(world)
+    return EmulatorApp(world, open_openai(config, world.clock, state))
 
 
 def run_server(
