@@ -24,8 +24,7 @@ from click.testing import CliRunner
 
 from kbctl.cli.main import cli
 from kbctl.clock import SystemClock
-from kbctl.emulator import EmulatorApp, EmulatorConfig, World
-from kbctl.emulator.serve import EmulatorServer
+from kbctl.emulator import EmulatorApp, EmulatorConfig, EmulatorServer, World
 from kbctl.identity import canonical_text, content_hash
 from kbctl.model import DocType, IndexStatus, UsageMode
 from kbctl.provider.elevenlabs import ElevenLabsProvider
