@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 from kbctl.provider.elevenlabs import ElevenLabsProvider
 from kbctl.provider.http import ApiClient
 from tests.apply.conftest import Workspace
@@ -67,11 +69,15 @@ class Interleaver:
 def interleaved_provider(ws: Workspace) -> tuple[ElevenLabsProvider, Interleaver]:
     """A second client of the workspace's emulator, with an `Interleaver` in front of it."""
     layer = Interleaver(ws.app)
-    client = ApiClient("http://emulator", "test-key", ws.clock, wsgi_app=layer, seed=11)
+    client = ApiClient(
+        "http://emulator", "test-key", ws.clock, transport=httpx.WSGITransport(app=layer), seed=11
+    )
     return ElevenLabsProvider(client), layer
 
 
 def other_provider(ws: Workspace) -> ElevenLabsProvider:
     """Another client of the same emulator (a second process, another machine)."""
-    client = ApiClient("http://emulator", "test-key", ws.clock, wsgi_app=ws.app, seed=13)
+    client = ApiClient(
+        "http://emulator", "test-key", ws.clock, transport=httpx.WSGITransport(app=ws.app), seed=13
+    )
     return ElevenLabsProvider(client)
