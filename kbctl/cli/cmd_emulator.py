@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from kbctl.emulator import EmulatorConfig
-from kbctl.emulator.serve import run_server
+from kbctl.cli.wiring import system_clock
+from kbctl.emulator import EmulatorConfig, run_server
 
 
 @click.group("emulator")
@@ -69,4 +69,6 @@ def serve_cmd(
         vector_stores=vector_stores,
         seed=seed,
     )
-    run_server(config, host=host, port=port, state=state, agents=agents, verbose=verbose)
+    run_server(
+        config, system_clock(), host=host, port=port, state=state, agents=agents, verbose=verbose
+    )

@@ -13,8 +13,8 @@ import openai
 import pytest
 from openai import OpenAI
 
-from kbctl.emulator import EmulatorConfig
-from kbctl.emulator.serve import EmulatorServer, build_app
+from kbctl.clock import SystemClock
+from kbctl.emulator import EmulatorConfig, EmulatorServer, build_app
 from tests.emulator_openai.conftest import HANDBOOK
 
 KEY = "sk-sdk-key"
@@ -27,7 +27,7 @@ def server(tmp_path: Path) -> Iterator[EmulatorServer]:
     config = EmulatorConfig(
         index_seconds=0.3, api_key=KEY, vector_stores=(STORE,), fail_index_containing=("BROKEN",)
     )
-    with EmulatorServer(build_app(config, tmp_path / "state"), port=0) as srv:
+    with EmulatorServer(build_app(config, SystemClock(), tmp_path / "state"), port=0) as srv:
         yield srv
     assert srv.app.openai.internal_errors == []
 

@@ -16,7 +16,7 @@ from kbctl.emulator.config import EmulatorConfig
 from kbctl.emulator.openai.app import OpenAIApp, is_openai_path
 from kbctl.emulator.openai.persist import SUBFOLDER
 from kbctl.emulator.openai.world import OpenAIWorld
-from kbctl.emulator.store import Store
+from kbctl.emulator.workspace.persistence import Store
 
 
 def open_openai(config: EmulatorConfig, clock: Clock, state: Path | None = None) -> OpenAIApp:

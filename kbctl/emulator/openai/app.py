@@ -16,10 +16,10 @@ import threading
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 
+from kbctl.emulator.http.messages import Request, Response, json_response, status_line
 from kbctl.emulator.openai.errors import OpenAIProblem
 from kbctl.emulator.openai.handlers import ENDPOINTS, Endpoint
 from kbctl.emulator.openai.world import OpenAIWorld
-from kbctl.emulator.request import Request, Response, json_response, status_line
 
 StartResponse = Callable[..., object]
 PREFIXES = ("/v1/files", "/v1/vector_stores")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from kbctl.emulator.http.messages import Request, Response, json_response
 from kbctl.emulator.openai import bodies
 from kbctl.emulator.openai.errors import (
     bad_request,
@@ -22,7 +23,6 @@ from kbctl.emulator.openai.errors import (
 from kbctl.emulator.openai.records import UPLOAD_PURPOSES, Json
 from kbctl.emulator.openai.validate import list_query, parse_json
 from kbctl.emulator.openai.world import OpenAIWorld
-from kbctl.emulator.request import Request, Response, json_response
 
 Params = dict[str, str]
 Handler = Callable[[OpenAIWorld, Request, Params], Response]

@@ -1,7 +1,7 @@
 """Persistence of the OpenAI side in the emulator's state folder, with the same mechanism as the
-ElevenLabs workspace (`kbctl.emulator.store.Store` in the subfolder `openai/`: an atomically
-replaced snapshot, a journal of one line per changing request, content-addressed blobs for
-large Files), and the record <-> JSON codecs.
+ElevenLabs workspace (its `Store`, in the subfolder `openai/`: an atomically replaced snapshot,
+a journal of one line per changing request, content-addressed blobs for large Files), and the
+record <-> JSON codecs.
 
 Owns loading, flushing and snapshotting. Must not decide what changed (operations mark records
 dirty) nor take a lock of its own (the world calls it under its lock).
@@ -20,7 +20,8 @@ from kbctl.emulator.openai.records import (
     VectorStore,
 )
 from kbctl.emulator.openai.state import KINDS, OpenAIState
-from kbctl.emulator.store import INLINE_LIMIT, Store
+from kbctl.emulator.workspace.codec import INLINE_LIMIT
+from kbctl.emulator.workspace.persistence import Store
 
 SUBFOLDER = "openai"
 

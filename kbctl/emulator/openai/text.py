@@ -19,7 +19,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from kbctl.emulator.search import tokenize
+from kbctl.emulator.workspace.search import tokenize
 
 _TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 K1 = 1.2
