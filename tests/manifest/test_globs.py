@@ -28,9 +28,7 @@ def keys(project: Project, text: str, environment: str = "local") -> list[str]:
 
 def test_exclude_leaves_out_files_and_whole_directories(project: Project) -> None:
     kb(project, "kb/a.md", "kb/b-old.md", "kb/drafts/c.md", "kb/drafts/deep/d.md", "kb/e.md")
-    text = MINIMAL + (
-        "documents:\n  - glob: kb/**/*.md\n    exclude: ['kb/*-old.md', kb/drafts]\n"
-    )
+    text = MINIMAL + ("documents:\n  - glob: kb/**/*.md\n    exclude: ['kb/*-old.md', kb/drafts]\n")
     assert keys(project, text) == ["kb/a.md", "kb/e.md"]
 
 
@@ -62,8 +60,7 @@ def test_exclude_problems_are_reported_with_their_line(project: Project) -> None
 def test_a_file_entry_overrides_the_glob_for_that_file(project: Project) -> None:
     kb(project, "kb/a.md", "kb/b.md", "kb/c.md")
     name = project.manifest(
-        MINIMAL
-        + "documents:\n  - glob: kb/*.md\n  - file: kb/b.md\n    usage_mode: prompt\n"
+        MINIMAL + "documents:\n  - glob: kb/*.md\n  - file: kb/b.md\n    usage_mode: prompt\n"
     )
     (manifest,) = load_manifests([Path(name)], {})
     docs = manifest.resolve("local", {}).documents
