@@ -4,13 +4,15 @@ OpenAI's shape."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import httpx
 import pytest
 
-from kbctl.emulator import EmulatorApp
-from tests.emulator_openai.conftest import error_of, make_client, new_store, ok, upload
+from kbctl.clock import FakeClock
+from kbctl.emulator import EmulatorApp, EmulatorConfig, World
+from tests.emulator_openai.conftest import API_KEY, error_of, make_client, new_store, ok, upload
 
 
 def test_missing_or_wrong_key_is_401_without_echoing_it(app: EmulatorApp) -> None:
@@ -155,3 +157,53 @@ def test_failure_after_write_keeps_the_write(new_client: Callable[..., httpx.Cli
     client.headers["Authorization"] = "Bearer sk-test"
     listed = ok(client.get("/vector_stores"))  # reads are never failed after the fact
     assert [vs["name"] for vs in listed["data"]] == ["kept"]
+
+
+class GateClock(FakeClock):
+    """A fake clock whose `sleep` blocks until the gate opens (holds requests in flight)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.sleeping = threading.Semaphore(0)
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeping.release()
+        self.gate.wait(timeout=10)
+
+
+def test_latency_sleeps_on_the_clock(
+    new_client: Callable[..., httpx.Client], clock: FakeClock
+) -> None:
+    client = new_client(latency_ms=250)
+    start = clock.now()
+    for _ in range(4):
+        ok(client.get("/vector_stores"))
+    assert clock.now() - start == 1.0
+
+
+def test_concurrency_limit_answers_429_in_openai_shape() -> None:
+    clock = GateClock()
+    config = EmulatorConfig(max_concurrency=2, latency_ms=1, api_key=API_KEY)
+    app = EmulatorApp(World(config, clock))
+    results: list[int] = []
+
+    def call() -> None:
+        with make_client(app) as c:
+            results.append(c.get("/vector_stores").status_code)
+
+    threads = [threading.Thread(target=call) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for _ in threads:
+        assert clock.sleeping.acquire(timeout=5)
+    with make_client(app) as c:
+        r = c.get("/files")
+    error = error_of(r, 429)
+    assert error["code"] == "rate_limit_exceeded" and error["type"] == "requests"
+    assert r.headers["X-Kbctl-Emulator-Fault"] == "max_concurrency"
+    clock.gate.set()
+    for t in threads:
+        t.join(timeout=10)
+    assert results == [200, 200]
+    assert app.openai.injected == {"max_concurrency": 1}
