@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from kbctl.emulator import EmulatorConfig
-from kbctl.emulator.serve import run_server
+from kbctl.clock import SystemClock
+from kbctl.emulator import EmulatorConfig, run_server
 
 
 @click.group("emulator")
@@ -63,4 +63,6 @@ def serve_cmd(
         fail_index_containing=fail_index_containing,
         seed=seed,
     )
-    run_server(config, host=host, port=port, state=state, agents=agents, verbose=verbose)
+    run_server(
+        config, SystemClock(), host=host, port=port, state=state, agents=agents, verbose=verbose
+    )

@@ -33,6 +33,8 @@ def validate_cmd(files: tuple[Path, ...], environment: str | None) -> None:
     """Check manifests offline: schema, keys, files, ${VAR}s, checks. Exit 1 on any problem."""
     report = commands.validate(wiring.session(), files, environment)
     report.raise_for_errors()  # the error lists the warnings too
+    for note in report.notes:
+        click.echo(f"Note: {note}", err=True)
     annotate = wiring.in_github_actions()
     for warning in report.warnings:
         click.echo(f"Warning: {warning}", err=True)

@@ -16,6 +16,7 @@ import click
 from kbctl.cli.context import app_context
 from kbctl.clock import SystemClock
 from kbctl.commands.session import Progress, Session
+from kbctl.provider.retry import RetryNotice
 from kbctl.snapshots.gitinfo import current_commit
 
 
@@ -66,7 +67,19 @@ def session(
         git_commit=current_commit() if with_commit else None,
         secrets=app.secrets,
         stop=app.stop,
+        on_note=_note,
+        on_retry=_retrying,
     )
     if snapshots_dir is not None:
         made.snapshots_dir = Path(snapshots_dir)
     return made
+
+
+def _note(message: str) -> None:
+    click.echo(f"Note: {message}", err=True)
+
+
+def _retrying(notice: RetryNotice) -> None:
+    # From worker threads too: one write per line keeps lines whole.
+    sys.stderr.write(f"Retry: {notice.message()}\n")
+    sys.stderr.flush()

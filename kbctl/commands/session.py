@@ -21,7 +21,8 @@ from kbctl.clock import Clock
 from kbctl.errors import ManifestError, UsageError
 from kbctl.model import Target
 from kbctl.provider.elevenlabs import ElevenLabsProvider
-from kbctl.provider.http import ApiClient
+from kbctl.provider.http import ApiClient, wsgi_transport
+from kbctl.provider.retry import RetryListener, ignore_retries
 from kbctl.stop import StopSignal
 
 if TYPE_CHECKING:
@@ -33,6 +34,8 @@ DEFAULT_BASE_URL = "https://api.elevenlabs.io"
 EMULATOR_SCHEME = "emulator://"
 #: The key the embedded emulator accepts when none is set (it checks none by default).
 EMULATOR_LOCAL_KEY = "emulator-local-key"
+#: Where requests to the in-process emulator are addressed (the WSGI transport ignores the host).
+EMULATOR_HTTP_URL = "http://emulator.invalid"
 
 
 class ProviderHandle:
@@ -156,6 +159,8 @@ class Session:
         confirm: asks a yes/no question; None means there is no one to ask.
         snapshots_dir: where apply and rollback write snapshots (relative to `cwd`).
         git_commit: the commit recorded in snapshots (None when unknown).
+        on_note: hears each note (manifests skipped, …) as it is made.
+        on_retry: hears each retry the HTTP client makes.
     """
 
     clock: Clock
@@ -169,6 +174,8 @@ class Session:
     secrets: Secrets = field(default_factory=Secrets)
     stop: StopSignal = field(default_factory=StopSignal)
     notes: list[str] = field(default_factory=list)
+    on_note: Callable[[str], None] | None = None
+    on_retry: RetryListener = ignore_retries
     emulators: dict[str, EmulatorApp] = field(default_factory=dict, repr=False)
 
     def open(self, where: Target | Endpoint, *, concurrency: int = 8) -> ProviderHandle:
@@ -187,8 +194,10 @@ class Session:
         return self.path(self.snapshots_dir)
 
     def note(self, message: str) -> None:
-        """Record a note for the caller (and the progress sink, when there is one)."""
+        """Record a note for the caller (and tell `on_note`, when set)."""
         self.notes.append(message)
+        if self.on_note is not None:
+            self.on_note(message)
 
 
 def manifest_paths(session: Session, files: Sequence[str | Path]) -> list[Path]:
@@ -213,12 +222,18 @@ def manifest_paths(session: Session, files: Sequence[str | Path]) -> list[Path]:
 def load_targets(
     session: Session, files: Sequence[str | Path], environment: str
 ) -> tuple[Target, ...]:
-    """Load, validate and resolve every manifest for `environment`."""
-    from kbctl.manifest import load_manifests
+    """Load, validate and resolve every manifest that declares `environment`.
+
+    Manifests without it are skipped with a note (an error only when none has it).
+    """
+    from kbctl.manifest import load_manifests, select_targets
 
     env = session.environ
     manifests = load_manifests(manifest_paths(session, files), env)
-    targets = tuple(m.resolve(environment, env) for m in manifests)
+    selection = select_targets(manifests, environment, env)
+    for note in selection.notes:
+        session.note(note)
+    targets = selection.targets
     override = env.get("ELEVENLABS_BASE_URL")
     if override:
         targets = tuple(replace(t, base_url=override) for t in targets)
@@ -236,12 +251,13 @@ def connect_provider(session: Session, target: Endpoint, concurrency: int) -> Pr
             app.world.ensure_agent(target.agent_id)
         api_key = env.get(target.api_key_env) or EMULATOR_LOCAL_KEY
         client = ApiClient(
-            target.base_url,
+            EMULATOR_HTTP_URL,
             api_key,
             session.clock,
             api_key_env=target.api_key_env,
             max_concurrency=concurrency,
-            wsgi_app=app,
+            transport=wsgi_transport(app),
+            on_retry=session.on_retry,
         )
     else:
         if not target.base_url.startswith(("https://", "http://")):
@@ -256,6 +272,7 @@ def connect_provider(session: Session, target: Endpoint, concurrency: int) -> Pr
             session.clock,
             api_key_env=target.api_key_env,
             max_concurrency=concurrency,
+            on_retry=session.on_retry,
         )
     session.secrets.add(api_key)
     return ProviderHandle(ElevenLabsProvider(client), client)

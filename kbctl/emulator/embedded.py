@@ -1,7 +1,8 @@
 """The in-process way in: `emulator://PATH[?setting=value&…]` URLs (and plain paths) opened as
 an `EmulatorApp` whose state lives in PATH, so successive `kbctl` commands share a workspace.
 
-Owns URL parsing and wiring World + Store + App for a folder. Must not import httpx: the caller
+Owns URL parsing and wiring World + Store + App for a folder (the only module that joins the
+workspace, its persistence and the HTTP face). Must not import httpx: the caller
 builds `httpx.WSGITransport(app=open_emulator(...))`.
 """
 
@@ -11,10 +12,10 @@ from pathlib import Path
 from urllib.parse import parse_qsl
 
 from kbctl.clock import Clock
-from kbctl.emulator.app import EmulatorApp
 from kbctl.emulator.config import EmulatorConfig, config_with_overrides
-from kbctl.emulator.store import Store
-from kbctl.emulator.world import World
+from kbctl.emulator.http.app import EmulatorApp
+from kbctl.emulator.workspace.persistence import Store
+from kbctl.emulator.workspace.world import World
 from kbctl.errors import UsageError
 
 SCHEME = "emulator://"

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
 from kbctl.cli.main import cli
 from kbctl.clock import SystemClock
-from kbctl.emulator import EmulatorApp, EmulatorConfig, World
-from kbctl.emulator.serve import EmulatorServer
+from kbctl.emulator import EmulatorApp, EmulatorConfig, EmulatorServer, World
 from kbctl.identity import canonical_text, content_hash
 from kbctl.model import DocType, IndexStatus, UsageMode
 from kbctl.provider.elevenlabs import ElevenLabsProvider
@@ -187,7 +187,9 @@ def make_rig(tmp_path: Path) -> Iterator[Callable[..., Rig]]:
         switch = KillSwitch(app)
         server = EmulatorServer(switch, port=0)  # type: ignore[arg-type]
         server.start()
-        inspect = ApiClient("http://inspect", "k", SystemClock(), wsgi_app=app)
+        inspect = ApiClient(
+            "http://inspect", "k", SystemClock(), transport=httpx.WSGITransport(app=app)
+        )
         servers.append((server, inspect))
         (tmp_path / "manifests" / "docs").mkdir(parents=True)
         (tmp_path / "manifests" / "kb.yaml").write_text(MANIFEST)

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from kbctl.cli.main import cli
-from kbctl.emulator import EmulatorApp, EmulatorConfig, World
-from kbctl.emulator.serve import EmulatorServer
+from kbctl.clock import SystemClock
+from kbctl.emulator import EmulatorApp, EmulatorConfig, EmulatorServer, World
 
 FILLER = "Flats from 45 to 120 m², parking, schools and parks nearby. " * 12
 
@@ -120,7 +120,7 @@ def test_plan_is_correct_under_injected_5xx_and_a_concurrency_limit(repo: Path) 
 
 
 def test_rejected_key_is_one_clear_line_and_never_printed(tmp_path: Path) -> None:
-    world = World(EmulatorConfig(api_key="the-right-key"))
+    world = World(EmulatorConfig(api_key="the-right-key"), SystemClock())
     world.create_agent("agent_alpha")
     server = EmulatorServer(EmulatorApp(world), "127.0.0.1", 0)
     server.start()
@@ -139,7 +139,7 @@ def test_rejected_key_is_one_clear_line_and_never_printed(tmp_path: Path) -> Non
 
 
 def test_unknown_agent_is_named(repo: Path) -> None:
-    world = World(EmulatorConfig())
+    world = World(EmulatorConfig(), SystemClock())
     server = EmulatorServer(EmulatorApp(world), "127.0.0.1", 0)
     server.start()
     try:

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from kbctl.cli.main import cli
-from kbctl.emulator import EmulatorApp, EmulatorConfig, World
-from kbctl.emulator.serve import EmulatorServer
+from kbctl.clock import SystemClock
+from kbctl.emulator import EmulatorApp, EmulatorConfig, EmulatorServer, World
 
 SECRET = "sk_live_4f9c2b7e1d0a8c3f6e5b"
 FILLER = "Two-room flats from 54 m², underground parking, a school in the yard. " * 10
@@ -34,7 +34,7 @@ environments:
 
 @pytest.fixture
 def server() -> Iterator[EmulatorServer]:
-    world = World(EmulatorConfig(api_key=SECRET, index_seconds=0))
+    world = World(EmulatorConfig(api_key=SECRET, index_seconds=0), SystemClock())
     world.create_agent("agent_leak")
     srv = EmulatorServer(EmulatorApp(world), "127.0.0.1", 0)
     srv.start()

@@ -1,5 +1,5 @@
-"""The emulator's boundaries: it never imports the provider it checks, nor httpx; modules stay
-small and say what they own."""
+"""The emulator's boundaries: it never imports the provider it checks, nor httpx; the workspace
+never reaches into the HTTP face nor picks a clock; modules stay small and say what they own."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 import kbctl.emulator
 
 PACKAGE = Path(kbctl.emulator.__file__).parent
-MODULES = sorted(PACKAGE.glob("*.py"))
+MODULES = sorted(PACKAGE.rglob("*.py"))
+WORKSPACE = sorted((PACKAGE / "workspace").rglob("*.py"))
 
 
 def imported(path: Path) -> set[str]:
@@ -40,7 +41,16 @@ def test_modules_are_small_and_documented() -> None:
         assert doc, path.name
         words = " ".join(doc.lower().split())
         assert "must not" in words or "never" in words, path.name
-        assert len(path.read_text().splitlines()) <= 420, path.name
+        assert len(path.read_text().splitlines()) <= 400, path.name
+
+
+def test_workspace_knows_no_http_and_no_system_clock() -> None:
+    assert WORKSPACE
+    for path in WORKSPACE:
+        for name in imported(path):
+            assert not name.startswith("kbctl.emulator.http"), (path.name, name)
+            assert name.split(".")[0] not in ("wsgiref", "socketserver", "http"), (path.name, name)
+        assert "SystemClock" not in path.read_text(), path.name
 
 
 def test_public_surface() -> None:
@@ -48,6 +58,7 @@ def test_public_surface() -> None:
         "EmulatorApp",
         "EmulatorConfig",
         "World",
+        "EmulatorServer",
         "open_emulator",
         "parse_emulator_url",
     }

@@ -20,8 +20,7 @@ import httpx
 import pytest
 
 from kbctl.clock import FakeClock
-from kbctl.emulator import EmulatorConfig, World
-from kbctl.emulator.store import Store
+from kbctl.emulator import EmulatorConfig, Store, World
 
 CLIENTS = 20
 SECONDS = 10.0

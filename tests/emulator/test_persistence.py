@@ -10,9 +10,7 @@ import httpx
 import pytest
 
 from kbctl.clock import FakeClock
-from kbctl.emulator import EmulatorConfig, open_emulator, parse_emulator_url
-from kbctl.emulator.store import Store
-from kbctl.emulator.world import World
+from kbctl.emulator import EmulatorConfig, Store, World, open_emulator, parse_emulator_url
 from kbctl.errors import UsageError
 from tests.emulator.conftest import AGENTS, KB, LONG_TEXT, attach, create_text, make_client
 

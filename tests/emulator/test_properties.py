@@ -10,8 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kbctl.clock import FakeClock
-from kbctl.emulator import EmulatorConfig, World
-from kbctl.emulator.store import Store
+from kbctl.emulator import EmulatorConfig, Store, World
 
 names = st.lists(st.text(min_size=1, max_size=8), min_size=0, max_size=40)
 

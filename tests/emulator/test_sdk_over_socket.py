@@ -16,8 +16,8 @@ import pytest
 from elevenlabs import ElevenLabs
 from elevenlabs.core.api_error import ApiError
 
-from kbctl.emulator import EmulatorConfig
-from kbctl.emulator.serve import EmulatorServer, build_app
+from kbctl.clock import SystemClock
+from kbctl.emulator import EmulatorConfig, EmulatorServer, build_app
 from tests.emulator.conftest import LONG_TEXT, strict
 
 AGENT = "agent_sdk"
@@ -40,7 +40,9 @@ class Recorder:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[EmulatorServer]:
     config = EmulatorConfig(index_seconds=0.3, api_key="sdk-key")
-    with EmulatorServer(build_app(config, tmp_path / "state", [AGENT]), port=0) as srv:
+    with EmulatorServer(
+        build_app(config, SystemClock(), tmp_path / "state", [AGENT]), port=0
+    ) as srv:
         yield srv
 
 
@@ -200,14 +202,14 @@ def test_sdk_auth_failure(server: EmulatorServer) -> None:
 def test_server_saves_state_on_stop(tmp_path: Path) -> None:
     state = tmp_path / "state"
     config = EmulatorConfig(index_seconds=0)
-    with EmulatorServer(build_app(config, state, ["agent_x"]), port=0) as srv:
+    with EmulatorServer(build_app(config, SystemClock(), state, ["agent_x"]), port=0) as srv:
         r = httpx.post(
             f"{srv.url}/v1/convai/knowledge-base/text",
             json={"text": "persisted"},
             headers={"xi-api-key": "k"},
         )
         doc_id = r.json()["id"]
-    with EmulatorServer(build_app(config, state), port=0) as srv:
+    with EmulatorServer(build_app(config, SystemClock(), state), port=0) as srv:
         r = httpx.get(
             f"{srv.url}/v1/convai/knowledge-base/{doc_id}/content", headers={"xi-api-key": "k"}
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from kbctl.emulator.search import Bm25Index, chunk_text, snippet, stem, tokenize
+from kbctl.emulator.workspace.search import Bm25Index, chunk_text, snippet, stem, tokenize
 from tests.emulator.conftest import KB, create_text
 
 RU = (

@@ -2,7 +2,8 @@
 quiet by default, stopping cleanly (state saved) on SIGTERM/SIGINT.
 
 Owns the server lifecycle. Must not implement API behaviour (the app does) nor parse command
-lines (`kbctl.cli.cmd_emulator` does). Uses the real clock: it serves real clients.
+lines (`kbctl.cli.cmd_emulator` does), and never picks a clock itself: the command passes the
+system clock (it serves real clients), tests may pass another.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from types import FrameType
 from typing import TextIO
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from kbctl.clock import SystemClock
-from kbctl.emulator.app import EmulatorApp
+from kbctl.clock import Clock
 from kbctl.emulator.config import EmulatorConfig
-from kbctl.emulator.store import Store
-from kbctl.emulator.world import World
+from kbctl.emulator.http.app import EmulatorApp
+from kbctl.emulator.workspace.persistence import Store
+from kbctl.emulator.workspace.world import World
 
 
 class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
@@ -94,10 +95,10 @@ class EmulatorServer:
 
 
 def build_app(
-    config: EmulatorConfig, state: Path | None, agents: Sequence[str] = ()
+    config: EmulatorConfig, clock: Clock, state: Path | None, agents: Sequence[str] = ()
 ) -> EmulatorApp:
-    """A real-clock emulator, persisted in `state` if given, with `agents` ensured to exist."""
-    world = World(config, SystemClock())
+    """An emulator on `clock`, persisted in `state` if given, with `agents` ensured to exist."""
+    world = World(config, clock)
     if state is not None:
         world.attach_store(Store(state))
     for agent_id in agents:
@@ -108,6 +109,7 @@ def build_app(
 
 def run_server(
     config: EmulatorConfig,
+    clock: Clock,
     *,
     host: str = "127.0.0.1",
     port: int = 8765,
@@ -120,7 +122,7 @@ def run_server(
     """Serve until SIGTERM or SIGINT, then save and return 0. Prints the URL on `out`."""
     stdout = out if out is not None else sys.stdout
     stderr = err if err is not None else sys.stderr
-    server = EmulatorServer(build_app(config, state, agents), host, port, verbose)
+    server = EmulatorServer(build_app(config, clock, state, agents), host, port, verbose)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 from urllib.parse import urlsplit
 
-from kbctl.emulator import wire
-from kbctl.emulator.paging import decode_offset, offset_cursor, page
-from kbctl.emulator.records import ApiProblem, Document, Json
-from kbctl.emulator.search import snippet
-from kbctl.emulator.state import WorldBase
+from kbctl.emulator.workspace import shapes as wire
+from kbctl.emulator.workspace.base import WorldBase
+from kbctl.emulator.workspace.errors import ApiProblem
+from kbctl.emulator.workspace.paging import decode_offset, offset_cursor, page
+from kbctl.emulator.workspace.records import Document, Json
+from kbctl.emulator.workspace.search import snippet
 
 _DETACH_NOTE = "Removed deleted knowledge base documents"
 

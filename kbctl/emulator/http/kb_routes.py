@@ -7,11 +7,12 @@ semantics (that is the world's job) nor touch auth, faults or persistence (the a
 
 from __future__ import annotations
 
-from kbctl.emulator.records import DOC_TYPES, EMBEDDING_MODELS, ApiProblem
-from kbctl.emulator.request import Request, Response, json_response, text_response
-from kbctl.emulator.routing import Router
-from kbctl.emulator.validate import Checker, body_object, query_view
-from kbctl.emulator.world import World
+from kbctl.emulator.http.messages import Request, Response, json_response, text_response
+from kbctl.emulator.http.routing import Router
+from kbctl.emulator.http.validation import Checker, body_object, query_view
+from kbctl.emulator.workspace.errors import ApiProblem
+from kbctl.emulator.workspace.records import DOC_TYPES, EMBEDDING_MODELS
+from kbctl.emulator.workspace.world import World
 
 P = dict[str, str]
 SORT_BY = ("name", "created_at", "updated_at", "size")

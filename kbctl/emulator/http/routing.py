@@ -11,8 +11,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kbctl.emulator.request import Request, Response
-from kbctl.emulator.world import World
+from kbctl.emulator.http.messages import Request, Response
+from kbctl.emulator.workspace.world import World
 
 Handler = Callable[[World, Request, dict[str, str]], Response]
 

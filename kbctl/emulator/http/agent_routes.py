@@ -7,11 +7,11 @@ touch auth, faults or persistence (the app's job).
 
 from __future__ import annotations
 
-from kbctl.emulator.agentconf import check_agent_body
-from kbctl.emulator.request import Request, Response, json_response
-from kbctl.emulator.routing import Router
-from kbctl.emulator.validate import Checker, body_object, query_view
-from kbctl.emulator.world import World
+from kbctl.emulator.http.agent_schema import check_agent_body
+from kbctl.emulator.http.messages import Request, Response, json_response
+from kbctl.emulator.http.routing import Router
+from kbctl.emulator.http.validation import Checker, body_object, query_view
+from kbctl.emulator.workspace.world import World
 
 P = dict[str, str]
 Q = ("query",)

@@ -12,20 +12,12 @@ import threading
 from collections import Counter
 
 from kbctl.clock import Clock
-from kbctl.emulator.agentconf import referenced_ids, without_ids
 from kbctl.emulator.config import EmulatorConfig
-from kbctl.emulator.paging import Ordering, SortKey
-from kbctl.emulator.records import (
-    Agent,
-    AgentVersion,
-    ApiProblem,
-    Document,
-    Json,
-    RagIndex,
-    make_id,
-    not_found,
-)
-from kbctl.emulator.search import Bm25Index
+from kbctl.emulator.workspace.agent_config import referenced_ids, without_ids
+from kbctl.emulator.workspace.errors import ApiProblem, not_found
+from kbctl.emulator.workspace.paging import Ordering, SortKey
+from kbctl.emulator.workspace.records import Agent, AgentVersion, Document, Json, RagIndex, make_id
+from kbctl.emulator.workspace.search import Bm25Index
 
 #: Index outcomes reported at once, without a `created`/`processing` phase.
 IMMEDIATE_OUTCOMES = frozenset({"document_too_small", "cannot_index_folder", "rag_limit_exceeded"})

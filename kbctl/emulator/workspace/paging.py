@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from kbctl.emulator.records import Unprocessable
+from kbctl.emulator.workspace.errors import Unprocessable
 
 T = TypeVar("T")
 SortKey = tuple[int, object, int]  # (folder rank, primary value, creation sequence)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from kbctl.emulator.records import Json, Unprocessable
+from kbctl.emulator.workspace.errors import Unprocessable
+from kbctl.emulator.workspace.records import Json
 
 Loc = tuple[str | int, ...]
 _MISSING = object()

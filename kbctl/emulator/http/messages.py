@@ -12,7 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
-from kbctl.emulator.records import Json, Unprocessable
+from kbctl.emulator.workspace.errors import Unprocessable
+from kbctl.emulator.workspace.records import Json
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
-"""The emulator's records (documents, RAG indexes, agents and their versions), the read-only views
-handed to tests, deterministic ids, and the two exceptions handlers raise.
+"""The workspace's records (documents, RAG indexes, agents and their versions), the read-only
+views handed to tests, and deterministic ids.
 
-Owns plain data only. Must not know about HTTP, JSON wire shapes (see `wire`), locking or files.
+Owns plain data only. Must not know about HTTP, JSON shapes (see `shapes`), locking or files.
 """
 
 from __future__ import annotations
@@ -16,45 +16,6 @@ DOC_TYPES = ("file", "url", "text", "folder")
 USAGE_MODES = ("prompt", "auto")
 EMBEDDING_MODELS = ("e5_mistral_7b_instruct", "multilingual_e5_large_instruct")
 DEFAULT_EMBEDDING_MODEL = "e5_mistral_7b_instruct"
-INDEX_STATUSES = (
-    "new",
-    "created",
-    "processing",
-    "failed",
-    "succeeded",
-    "rag_limit_exceeded",
-    "document_too_small",
-    "cannot_index_folder",
-)
-TERMINAL_STATUSES = frozenset(
-    {"failed", "succeeded", "rag_limit_exceeded", "document_too_small", "cannot_index_folder"}
-)
-
-
-class ApiProblem(Exception):
-    """An API error answered as `{"detail": {"status": code, "message": message}}`."""
-
-    def __init__(self, http_status: int, code: str, message: str) -> None:
-        super().__init__(f"{http_status} {code}: {message}")
-        self.http_status = http_status
-        self.code = code
-        self.message = message
-
-
-class Unprocessable(Exception):
-    """A FastAPI-style 422: `{"detail": [{"loc": [...], "msg": ..., "type": ...}, ...]}`."""
-
-    def __init__(self, errors: list[Json]) -> None:
-        super().__init__(f"{len(errors)} validation error(s)")
-        self.errors = errors
-
-
-def not_found(kind: str, ident: str) -> ApiProblem:
-    """The 404 for an unknown document, agent, index, version…"""
-    return ApiProblem(
-        404, f"{kind}_not_found", f"{kind.replace('_', ' ').capitalize()} {ident!r} was not found."
-    )
-
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 

@@ -8,8 +8,8 @@ checked by the caller (`agentconf.check_agent_body`); each method takes the lock
 
 from __future__ import annotations
 
-from kbctl.emulator import wire
-from kbctl.emulator.agentconf import (
+from kbctl.emulator.workspace import shapes as wire
+from kbctl.emulator.workspace.agent_config import (
     all_locators,
     deep_merge,
     default_conversation_config,
@@ -18,9 +18,10 @@ from kbctl.emulator.agentconf import (
     rag_of,
     referenced_ids,
 )
-from kbctl.emulator.paging import Ordering, SortKey, page
-from kbctl.emulator.records import Agent, AgentVersion, ApiProblem, Json, not_found
-from kbctl.emulator.state import WorldBase
+from kbctl.emulator.workspace.base import WorldBase
+from kbctl.emulator.workspace.errors import ApiProblem, not_found
+from kbctl.emulator.workspace.paging import Ordering, SortKey, page
+from kbctl.emulator.workspace.records import Agent, AgentVersion, Json
 
 #: Bytes counted as one page by `GET /v1/convai/agent/{id}/knowledge-base/size`.
 BYTES_PER_PAGE = 2000

@@ -8,11 +8,12 @@ clock). Must not parse requests; each method takes the lock.
 
 from __future__ import annotations
 
-from kbctl.emulator import wire
-from kbctl.emulator.paging import decode_offset, offset_cursor
-from kbctl.emulator.records import EMBEDDING_MODELS, ApiProblem, Json, RagIndex, not_found
-from kbctl.emulator.search import chunk_text
-from kbctl.emulator.state import WorldBase
+from kbctl.emulator.workspace import shapes as wire
+from kbctl.emulator.workspace.base import WorldBase
+from kbctl.emulator.workspace.errors import ApiProblem, not_found
+from kbctl.emulator.workspace.paging import decode_offset, offset_cursor
+from kbctl.emulator.workspace.records import EMBEDDING_MODELS, Json, RagIndex
+from kbctl.emulator.workspace.search import chunk_text
 
 
 class IndexOps(WorldBase):

@@ -14,18 +14,18 @@ import threading
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 
-from kbctl.emulator import handlers_agents, handlers_kb
 from kbctl.emulator.config import EmulatorConfig
-from kbctl.emulator.records import ApiProblem, Unprocessable
-from kbctl.emulator.request import (
+from kbctl.emulator.http import agent_routes, kb_routes
+from kbctl.emulator.http.messages import (
     Request,
     Response,
     error_response,
     status_line,
     validation_response,
 )
-from kbctl.emulator.routing import Route, Router
-from kbctl.emulator.world import World
+from kbctl.emulator.http.routing import Route, Router
+from kbctl.emulator.workspace.errors import ApiProblem, Unprocessable
+from kbctl.emulator.workspace.world import World
 
 StartResponse = Callable[..., object]
 FAULT_HEADER = "X-Kbctl-Emulator-Fault"
@@ -34,14 +34,14 @@ FAULT_HEADER = "X-Kbctl-Emulator-Fault"
 def build_router() -> Router:
     """Every emulated endpoint."""
     router = Router()
-    handlers_kb.register(router)
-    handlers_agents.register(router)
+    kb_routes.register(router)
+    agent_routes.register(router)
     return router
 
 
 class EmulatorApp:
     """WSGI callable over a `World`. Use `httpx.WSGITransport(app=EmulatorApp(world))` in
-    process, or `kbctl.emulator.serve` over a socket."""
+    process, or `kbctl.emulator.http.server` over a socket."""
 
     def __init__(self, world: World) -> None:
         self.world = world

@@ -3,37 +3,36 @@ with one lock, optionally persisted through a `Store`, plus the seeding and insp
 tests use.
 
 Owns composition (the operation mixins), the public test API, and turning the change log into
-store writes. Must not know about HTTP (see `app`) or file layout (see `store`).
+store writes. Must not know about HTTP (see `kbctl.emulator.http`) or file layout (see
+`persistence`), and never picks a clock itself: the caller injects one.
 """
 
 from __future__ import annotations
 
 from kbctl.clock import Clock
-from kbctl.emulator import store as codec
-from kbctl.emulator.agentconf import prompt_locators, rag_of
-from kbctl.emulator.agents import AgentOps
 from kbctl.emulator.config import EmulatorConfig
-from kbctl.emulator.docs import DocumentOps, url_placeholder
-from kbctl.emulator.rag import IndexOps
-from kbctl.emulator.records import (
+from kbctl.emulator.workspace import codec
+from kbctl.emulator.workspace.agent_config import prompt_locators, rag_of
+from kbctl.emulator.workspace.agents import AgentOps
+from kbctl.emulator.workspace.documents import DocumentOps, url_placeholder
+from kbctl.emulator.workspace.indexing import IndexOps
+from kbctl.emulator.workspace.persistence import Store
+from kbctl.emulator.workspace.records import (
     DOC_TYPES,
     AgentInfo,
     DocumentInfo,
     IndexInfo,
     Json,
 )
-from kbctl.emulator.store import Store
 
 
 class World(DocumentOps, IndexOps, AgentOps):
     """The emulated workspace. Every method is safe to call from several threads."""
 
-    def __init__(self, config: EmulatorConfig | None = None, clock: Clock | None = None) -> None:
-        if clock is None:
-            from kbctl.clock import SystemClock
-
-            clock = SystemClock()
-        super().__init__(config or EmulatorConfig(), clock)
+    def __init__(self, config: EmulatorConfig, clock: Clock) -> None:
+        """`clock` drives indexing and timestamps: a `FakeClock` in tests, the system clock only
+        when a caller (the socket server's command) passes it explicitly."""
+        super().__init__(config, clock)
         self._store: Store | None = None
 
     # ------------------------------------------------------------------ seeding (tests, --agent)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import copy
 
-from kbctl.emulator.agentconf import DEFAULT_VOICE_ID
-from kbctl.emulator.records import Agent, AgentVersion, Document, Json, RagIndex
+from kbctl.emulator.workspace.agent_config import DEFAULT_VOICE_ID
+from kbctl.emulator.workspace.records import Agent, AgentVersion, Document, Json, RagIndex
 
 ACCESS_INFO: Json = {
     "is_creator": True,
