@@ -18,7 +18,7 @@ from kbctl.apply.saved import check_saved_plan
 from kbctl.apply.types import DEFAULT_CONCURRENCY
 from kbctl.commands.session import ProviderHandle, Session, load_targets, progress_of
 from kbctl.errors import PlanFileError, UsageError
-from kbctl.model import LiveState, Target
+from kbctl.model import LiveAgent, LiveState, Target
 from kbctl.plan.planfile import loads
 from kbctl.plan.planner import make_plan
 from kbctl.plan.types import Plan
@@ -129,7 +129,12 @@ def rollback(
         )
     store = _store(session)
     targets = load_targets(session, files, environment)
-    prepared = prepare_rollback(store, ref, environment, targets)
+
+    def live_agent(target: Target) -> LiveAgent:
+        with session.open(target, concurrency=concurrency) as reading:
+            return reading.provider.get_agent(target.agent_id)
+
+    prepared = prepare_rollback(store, ref, environment, targets, live=live_agent)
     snapshot = prepared.snapshot
     progress = progress_of(session)
     with session.open(prepared.base, concurrency=concurrency) as handle:

@@ -163,8 +163,29 @@ class _Builder:
                 key = None
             mode = item.get("usage_mode")
             usage = UsageMode(mode) if isinstance(mode, str) and mode in _USAGE else UsageMode.AUTO
-            out.append(DocDecl(kind, source, key, usage, self.loc(item_parts)))
+            exclude = self.exclude(item, kind, item_parts)
+            out.append(DocDecl(kind, source, key, usage, self.loc(item_parts), exclude))
         return tuple(out)
+
+    def exclude(
+        self, item: Mapping[str, Json], kind: SourceKind, parts: PathParts
+    ) -> tuple[Str, ...]:
+        data = item.get("exclude")
+        if data is None:
+            return ()
+        if kind is not SourceKind.GLOB:
+            self.problem(
+                (*parts, "exclude"),
+                f"'exclude' is only allowed with 'glob' (this document is a {kind.value})",
+            )
+            return ()
+        if not isinstance(data, list):
+            return ()  # the schema reported it
+        return tuple(
+            Str(pattern, self.loc((*parts, "exclude", index)))
+            for index, pattern in enumerate(data)
+            if isinstance(pattern, str) and pattern
+        )
 
     def checks(self, data: Json, parts: PathParts) -> tuple[CheckDecl, ...]:
         if not isinstance(data, list):

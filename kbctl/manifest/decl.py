@@ -68,6 +68,7 @@ class DocDecl:
     key: Str | None
     usage_mode: UsageMode
     loc: Loc  # the list item, e.g. `documents[2]`
+    exclude: tuple[Str, ...] = ()  # glob only: patterns whose matches are left out
 
 
 @dataclass(frozen=True, slots=True)

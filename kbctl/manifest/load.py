@@ -193,13 +193,21 @@ def _load_one(path: Path, environ: Mapping[str, str]) -> tuple[Manifest | None, 
     for doc in all_docs:
         if doc.kind not in (SourceKind.GLOB, SourceKind.FILE):
             continue
-        source = literal(doc.source.value)
-        if not source.references and not source.malformed:  # else: reported by `build`
-            expansions[doc.loc.path] = expand(doc.kind, source.value, decl.where, doc.loc, report)
+        source = _literal(doc.source.value)
+        if source is None:  # a `${…}` where none is allowed: reported by `build`
+            continue
+        exclude = tuple((p, x.loc) for x in doc.exclude if (p := _literal(x.value)) is not None)
+        expansions[doc.loc.path] = expand(doc.kind, source, decl.where, doc.loc, report, exclude)
     diagnostics.sort(key=lambda d: (d.line or 0, d.path))
     decl = replace(decl, expansions=expansions, complete=not diagnostics)
     manifest = Manifest(path, decl.project, tuple(e.name for e in decl.environments), decl)
     return manifest, diagnostics
+
+
+def _literal(value: str) -> str | None:
+    """The value taken literally, or None when it holds a `${…}` (an error reported already)."""
+    taken = literal(value)
+    return None if taken.references or taken.malformed else taken.value
 
 
 def manifest_error(diagnostics: Sequence[Diagnostic]) -> ManifestError:

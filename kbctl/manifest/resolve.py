@@ -42,6 +42,7 @@ from kbctl.model import (
 DEFAULT_BASE_URL = "https://api.elevenlabs.io"
 DEFAULT_API_KEY_ENV = "ELEVENLABS_API_KEY"
 _BASE_URL_SCHEMES = ("https://", "http://", "emulator://")
+_TWO_GLOBS = "; leave it out of one glob with 'exclude:', or declare it with 'file:' to override"
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,8 +204,16 @@ class _Resolver:
     def _documents(self, decls: tuple[DocDecl, ...]) -> tuple[DocumentSpec, ...]:
         specs: list[DocumentSpec] = []
         first: dict[str, SourceRef] = {}
+        # A `file:` entry overrides the settings a glob would give the same file: the glob
+        # leaves that file to it (in this environment, top-level and overlay entries alike).
+        overridden = frozenset(
+            loaded.key
+            for decl in decls
+            if decl.kind is SourceKind.FILE
+            for loaded in self.decl.expansions.get(decl.loc.path, ())
+        )
         for decl in decls:
-            for spec in self._document(decl):
+            for spec in self._document(decl, overridden):
                 seen = first.get(spec.key)
                 origin = spec.origin
                 assert origin is not None
@@ -212,14 +221,15 @@ class _Resolver:
                     where = f"{seen.file}:{seen.line} {seen.path}" if seen.line else seen.path
                     self.error(
                         Loc(origin.line, origin.path),
-                        f"duplicate document key '{spec.key}' (also declared at {where})",
+                        f"duplicate document key '{spec.key}' (also declared at {where})"
+                        + (_TWO_GLOBS if decl.kind is SourceKind.GLOB else ""),
                     )
                     continue
                 first[spec.key] = origin
                 specs.append(spec)
         return tuple(specs)
 
-    def _document(self, decl: DocDecl) -> tuple[DocumentSpec, ...]:
+    def _document(self, decl: DocDecl, overridden: frozenset[str]) -> tuple[DocumentSpec, ...]:
         source = self.text(decl.source)
         key = self.text(decl.key) if decl.key is not None else None
         if source is None or (decl.key is not None and key is None):
@@ -240,6 +250,8 @@ class _Resolver:
             loaded = (url_document(source),)
         else:  # read when loading (paths never interpolate)
             loaded = self.decl.expansions.get(decl.loc.path, ())
+            if decl.kind is SourceKind.GLOB:
+                loaded = tuple(d for d in loaded if d.key not in overridden)
         if key is not None:
             loaded = tuple(
                 Loaded(key, d.doc_type, d.content, d.content_hash, d.filename) for d in loaded

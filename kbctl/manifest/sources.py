@@ -37,6 +37,7 @@ def expand(
     where: Where,
     loc: Loc,
     report: Report,
+    exclude: tuple[tuple[str, Loc], ...] = (),
 ) -> tuple[Loaded, ...]:
     """Read the documents a `glob` or `file` declaration names; problems go to `report`.
 
@@ -46,9 +47,11 @@ def expand(
         where: the manifest's directory and the repository boundary.
         loc: the declaration's location (for diagnostics).
         report: receives every problem.
+        exclude: a glob's `exclude` patterns with their locations; a pattern that names a
+            directory leaves out everything below it.
     """
     field_loc = Loc(loc.line, f"{loc.path}.{kind.value}")
-    if PurePath(pattern).is_absolute() or pattern.startswith(("/", "\\")):
+    if _absolute(pattern):
         report(field_loc, f"'{pattern}' must be a path relative to the manifest's directory")
         return ()
     if kind is SourceKind.FILE:
@@ -60,16 +63,50 @@ def expand(
     if not matches:
         report(field_loc, f"glob '{pattern}' matches no files (relative to {where.shown_dir})")
         return ()
+    excluded = _excluded(exclude, where, report)
+    kept = [key for key in matches if not _is_excluded(key, excluded)]
+    if not kept:
+        report(field_loc, f"glob '{pattern}' matches no files once 'exclude' is applied")
+        return ()
     out: list[Loaded] = []
-    for key in matches:
+    for key in kept:
         loaded = read_document(where, key, field_loc, report)
         if loaded is not None:
             out.append(loaded)
     return tuple(out)
 
 
-def glob_keys(pattern: str, where: Where, loc: Loc, report: Report) -> list[str] | None:
-    """The sorted keys of the non-directories `pattern` matches; None when it reaches outside.
+def _absolute(pattern: str) -> bool:
+    return PurePath(pattern).is_absolute() or pattern.startswith(("/", "\\"))
+
+
+def _excluded(
+    patterns: tuple[tuple[str, Loc], ...], where: Where, report: Report
+) -> frozenset[str]:
+    """Every path (file or directory) the `exclude` patterns match."""
+    out: set[str] = set()
+    for pattern, loc in patterns:
+        if _absolute(pattern):
+            report(loc, f"'{pattern}' must be a path relative to the manifest's directory")
+            continue
+        found = glob_keys(pattern, where, loc, report, files_only=False)
+        out.update(found or ())
+    return frozenset(out)
+
+
+def _is_excluded(key: str, excluded: frozenset[str]) -> bool:
+    """True when `key` or one of its parent directories is excluded."""
+    if not excluded:
+        return False
+    parts = key.split("/")
+    return any("/".join(parts[:n]) in excluded for n in range(1, len(parts) + 1))
+
+
+def glob_keys(
+    pattern: str, where: Where, loc: Loc, report: Report, *, files_only: bool = True
+) -> list[str] | None:
+    """The sorted keys of what `pattern` matches (directories left out when `files_only`);
+    None when the pattern reaches outside the repository.
 
     A pattern whose fixed part (before the first wildcard) leaves the repository is refused
     before anything is listed; matches that escape through symlinks are refused when read.
@@ -90,7 +127,7 @@ def glob_keys(pattern: str, where: Where, loc: Loc, report: Report) -> list[str]
         {
             _normal_key(rel)
             for rel in globlib.glob(pattern, root_dir=root, recursive=True)
-            if not os.path.isdir(os.path.join(root, rel))
+            if not (files_only and os.path.isdir(os.path.join(root, rel)))
         }
     )
 

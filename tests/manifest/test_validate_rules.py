@@ -68,10 +68,11 @@ CASES: list[tuple[str, str, dict[str, str | bytes], str, str]] = [
     ),
     (
         "duplicate-document-key",
-        MINIMAL + "documents:\n  - glob: kb/*.md\n  - file: kb/a.md\n",
+        MINIMAL + "documents:\n  - glob: kb/*.md\n  - glob: kb/a.*\n",
         {"kb/a.md": "# A\n" + "a" * 600},
         "m.yaml:8 at documents[1]",
-        "duplicate document key 'kb/a.md' (also declared at m.yaml:7 documents[0])",
+        "duplicate document key 'kb/a.md' (also declared at m.yaml:7 documents[0]); leave it "
+        "out of one glob with 'exclude:'",
     ),
     (
         "duplicate-key-between-text-and-url",
