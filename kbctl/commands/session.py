@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from kbctl.clock import Clock
 from kbctl.errors import ManifestError, UsageError
-from kbctl.model import Target
+from kbctl.model import ProviderKind, Target
 from kbctl.provider.elevenlabs import ElevenLabsProvider
 from kbctl.provider.http import ApiClient, wsgi_transport
 from kbctl.provider.retry import RetryListener, ignore_retries
@@ -133,11 +133,19 @@ class Endpoint:
     base_url: str
     api_key_env: str
     agent_id: str | None = None
+    provider: ProviderKind = ProviderKind.ELEVENLABS
+    where: str = ""  # the manifest and environment, for messages
 
     @classmethod
     def of(cls, target: Target) -> Endpoint:
         """The endpoint of a manifest target."""
-        return cls(target.base_url, target.api_key_env, target.agent_id)
+        return cls(
+            target.base_url,
+            target.api_key_env,
+            target.agent_id,
+            target.provider,
+            f"{target.manifest}: environment '{target.environment}'",
+        )
 
 
 #: How a command opens a provider: `(session, endpoint, concurrency) -> handle`.
@@ -233,15 +241,30 @@ def load_targets(
     selection = select_targets(manifests, environment, env)
     for note in selection.notes:
         session.note(note)
-    targets = selection.targets
-    override = env.get("ELEVENLABS_BASE_URL")
-    if override:
-        targets = tuple(replace(t, base_url=override) for t in targets)
-    return targets
+    return tuple(_base_url_override(t, env) for t in selection.targets)
+
+
+#: The variable that overrides the manifest's base_url, per provider.
+BASE_URL_VARIABLES = {
+    ProviderKind.ELEVENLABS: "ELEVENLABS_BASE_URL",
+    ProviderKind.OPENAI: "OPENAI_BASE_URL",
+}
+
+
+def _base_url_override(target: Target, env: Mapping[str, str]) -> Target:
+    """The target with its provider's base-URL variable applied, when that is set."""
+    override = env.get(BASE_URL_VARIABLES[target.provider])
+    return replace(target, base_url=override) if override else target
 
 
 def connect_provider(session: Session, target: Endpoint, concurrency: int) -> ProviderHandle:
     """An `ElevenLabsProvider` for the target's workspace (the embedded emulator for emulator://)."""
+    if target.provider is not ProviderKind.ELEVENLABS:
+        raise UsageError(
+            f"{target.where or 'The target'} uses provider {target.provider}, which this kbctl "
+            "can validate but not yet plan or apply",
+            hint="kbctl validate checks the manifest; plan and apply work with elevenlabs",
+        )
     env = session.environ
     api_key: str | None
     if target.base_url.startswith(EMULATOR_SCHEME):
