@@ -81,7 +81,7 @@ def test_serve_persists_and_stops_cleanly(tmp_path: Path, sig: signal.Signals) -
     try:
         agent = httpx.get(f"{url}/v1/convai/agents/agent_one", headers={"xi-api-key": "x"}).json()
         assert agent["agent_id"] == "agent_one"
-        versions = snapshot["agents"]["agent_one"]["version_ids"]
+        versions = snapshot["agents"]["agent_one"]["branches"][0]["version_ids"]
         assert agent["version_id"] == versions[-1]
     finally:
         proc.send_signal(signal.SIGTERM)
