@@ -41,6 +41,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
+
 from kbctl.apply import ApplyOptions, NullEvents, apply_agent_plan
 from kbctl.clock import SystemClock
 from kbctl.emulator import EmulatorApp, EmulatorConfig, World
@@ -111,7 +113,7 @@ class Bench:
             "http://bench",
             "bench-key",
             self.clock,
-            wsgi_app=EmulatorApp(self.world),
+            transport=httpx.WSGITransport(app=EmulatorApp(self.world)),
             max_concurrency=args.concurrency,
         )
         self.provider = ElevenLabsProvider(self.client)

@@ -16,6 +16,8 @@ import argparse
 import math
 import time
 
+import httpx
+
 from kbctl.clock import SystemClock
 from kbctl.emulator import EmulatorApp, EmulatorConfig, World
 from kbctl.identity import canonical_text, content_hash, document_name
@@ -62,7 +64,12 @@ def build(n: int, latency_ms: float) -> tuple[World, Target]:
 def run(n: int, latency_ms: float) -> tuple[float, int, int, bool]:
     """(seconds, calls, minimum calls, plan has changes)."""
     world, target = build(n, latency_ms)
-    client = ApiClient("emulator://bench", "bench-key", SystemClock(), wsgi_app=EmulatorApp(world))
+    client = ApiClient(
+        "http://emulator",
+        "bench-key",
+        SystemClock(),
+        transport=httpx.WSGITransport(app=EmulatorApp(world)),
+    )
     provider = ElevenLabsProvider(client)
     before = world.total_calls
     start = time.perf_counter()

@@ -7,7 +7,8 @@ Terraform's diagnostics do.
     KbctlError                 exit 1
     ├── ManifestError          exit 1   every problem, each with file/line/path
     ├── ApiError               exit 1   carries method, path, status, API error code
-    │   ├── AuthError                   401/403: the key is missing or rejected
+    │   ├── AuthError                   401: the key is missing or rejected
+    │   ├── PermissionDeniedError       403: the key may not do this (scope, protected branch)
     │   ├── NotFoundError               404
     │   ├── RateLimitedError            429 after retries
     │   ├── ServerError                 5xx after retries
@@ -121,7 +122,11 @@ class ApiError(KbctlError):
 
 
 class AuthError(ApiError):
-    """401/403."""
+    """401, or no usable key at all."""
+
+
+class PermissionDeniedError(ApiError):
+    """403: the key is valid but lacks the permission (key scope, protected branch)."""
 
 
 class NotFoundError(ApiError):

@@ -1,4 +1,5 @@
-"""`kbctl emulator serve`: the ElevenLabs KB + agent API emulator over a socket."""
+"""`kbctl emulator serve`: the ElevenLabs KB + agent API emulator (and the OpenAI vector-store
+API under `/v1/files` and `/v1/vector_stores`) over a socket."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from kbctl.emulator import EmulatorConfig, run_server
 
 @click.group("emulator")
 def emulator_group() -> None:
-    """Run the built-in ElevenLabs knowledge-base and agent API emulator."""
+    """Run the built-in ElevenLabs (and OpenAI vector-store) API emulator."""
 
 
 @emulator_group.command("serve")
@@ -111,6 +112,13 @@ def emulator_group() -> None:
     is_flag=True,
     help="Answer 404 on the agent rag-query endpoint, as older API deployments do.",
 )
+@click.option(
+    "--vector-store",
+    "vector_stores",
+    multiple=True,
+    metavar="ID",
+    help="Pre-create this OpenAI vector store (vs_…). Repeatable.",
+)
 @click.option("--seed", default=0, show_default=True, type=int, help="Ids and faults seed.")
 @click.option("--verbose", is_flag=True, help="Log every request on stderr.")
 def serve_cmd(
@@ -133,6 +141,7 @@ def serve_cmd(
     keep_indexes_on_edit: bool,
     protect_main: bool,
     no_rag_query: bool,
+    vector_stores: tuple[str, ...],
     seed: int,
     verbose: bool,
 ) -> None:
@@ -153,6 +162,7 @@ def serve_cmd(
         edit_drops_indexes=not keep_indexes_on_edit,
         protect_main=protect_main,
         no_rag_query=no_rag_query,
+        vector_stores=vector_stores,
         seed=seed,
     )
     run_server(

@@ -11,18 +11,23 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
+
 from kbctl.cli.context import app_context
 from kbctl.clock import Clock, SystemClock
 from kbctl.errors import ManifestError, UsageError
 from kbctl.model import Target
 from kbctl.provider.elevenlabs import ElevenLabsProvider
 from kbctl.provider.http import ApiClient
+from kbctl.provider.retry import RetryListener, ignore_retries
 
 if TYPE_CHECKING:
     from kbctl.emulator import EmulatorApp
 
 DEFAULT_BASE_URL = "https://api.elevenlabs.io"
 EMULATOR_SCHEME = "emulator://"
+#: Where requests to the in-process emulator are addressed (the WSGI transport ignores the host).
+EMULATOR_HTTP_URL = "http://emulator.invalid"
 
 
 def environ() -> Mapping[str, str]:
@@ -60,12 +65,20 @@ def manifest_paths(files: Sequence[str]) -> list[Path]:
 
 
 def load_targets(files: Sequence[str], environment: str) -> tuple[Target, ...]:
-    """Load, validate and resolve every manifest for `environment`."""
-    from kbctl.manifest import load_manifests
+    """Load, validate and resolve every manifest that declares `environment`.
+
+    Manifests without it are skipped with a note on stderr (an error only when none has it).
+    """
+    import click
+
+    from kbctl.manifest import load_manifests, select_targets
 
     env = environ()
     manifests = load_manifests(manifest_paths(files), env)
-    targets = tuple(m.resolve(environment, env) for m in manifests)
+    selection = select_targets(manifests, environment, env)
+    for note in selection.notes:
+        click.echo(f"Note: {note}", err=True)
+    targets = selection.targets
     override = env.get("ELEVENLABS_BASE_URL")
     if override:
         from dataclasses import replace
@@ -74,8 +87,17 @@ def load_targets(files: Sequence[str], environment: str) -> tuple[Target, ...]:
     return targets
 
 
-def open_provider(target: Target, clock: Clock, *, concurrency: int = 8) -> ProviderHandle:
-    """An `ElevenLabsProvider` for the target's workspace (the embedded emulator for emulator://)."""
+def open_provider(
+    target: Target,
+    clock: Clock,
+    *,
+    concurrency: int = 8,
+    on_retry: RetryListener = ignore_retries,
+) -> ProviderHandle:
+    """An `ElevenLabsProvider` for the target's workspace (the embedded emulator for emulator://).
+
+    `on_retry` hears about every retry the client makes (e.g. "503, retrying in 2 s, attempt 2/6").
+    """
     env = environ()
     api_key: str | None
     if target.base_url.startswith(EMULATOR_SCHEME):
@@ -84,12 +106,13 @@ def open_provider(target: Target, clock: Clock, *, concurrency: int = 8) -> Prov
         app.world.ensure_agent(target.agent_id)
         api_key = env.get(target.api_key_env) or "emulator-local-key"
         client = ApiClient(
-            target.base_url,
+            EMULATOR_HTTP_URL,
             api_key,
             clock,
             api_key_env=target.api_key_env,
             max_concurrency=concurrency,
-            wsgi_app=app,
+            transport=httpx.WSGITransport(app=app),
+            on_retry=on_retry,
         )
     else:
         if not target.base_url.startswith(("https://", "http://")):
@@ -104,6 +127,7 @@ def open_provider(target: Target, clock: Clock, *, concurrency: int = 8) -> Prov
             clock,
             api_key_env=target.api_key_env,
             max_concurrency=concurrency,
+            on_retry=on_retry,
         )
     app_context().add_secret(api_key)
     return ProviderHandle(ElevenLabsProvider(client), client)

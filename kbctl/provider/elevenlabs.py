@@ -20,6 +20,7 @@ from kbctl.errors import (
     ApiError,
     AuthError,
     NotFoundError,
+    PermissionDeniedError,
     ProtocolError,
     RateLimitedError,
     UsageError,
@@ -364,8 +365,8 @@ class ElevenLabsProvider:
             )
         except NotFoundError:
             return DeleteOutcome.GONE
-        except (AuthError, RateLimitedError):
-            raise
+        except (AuthError, PermissionDeniedError, RateLimitedError):
+            raise  # a 403 here is a permission problem, never "in use"
         except ApiError as exc:
             if _refused_in_use(exc):
                 return DeleteOutcome.IN_USE

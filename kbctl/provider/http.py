@@ -1,10 +1,12 @@
 """The one door to the network: `ApiClient`, kbctl's only `httpx.Client`.
 
-Owns the base URL, the `xi-api-key` header, timeouts, bounded concurrency, retries with backoff
-(waiting through the injected `Clock`) and the mapping of every failure to the `ApiError` family.
-It knows nothing about endpoints' meaning: `kbctl.provider.elevenlabs` does. The API key never
-appears in any error, repr or message made here: error bodies are redacted, and no httpx
-exception (whose request carries the header) is chained to a kbctl error.
+Owns the base URL, the `xi-api-key` header, timeouts, the retry loop (waiting through the injected
+`Clock`, reporting each retry to a `RetryListener`) and the redaction of every answer: the API key
+is replaced in response bodies before anything parses them, so live data holding the key never
+reaches output, plan files or snapshots. It knows nothing about endpoints' meaning
+(`kbctl.provider.elevenlabs` does). Its one seam is `transport=`: the in-process emulator is an
+httpx transport like any other, built by the caller. No httpx exception (whose request carries
+the header) is chained to a kbctl error.
 
 Retry policy (reference §1.5):
 - idempotent requests (GET, PUT, PATCH, DELETE, and POSTs the caller marks idempotent such as the
@@ -12,52 +14,42 @@ Retry policy (reference §1.5):
 - non-idempotent creates retry only when the request surely did not happen (429, failure to
   connect); after a timeout, a broken connection, a 408 or a 5xx they raise
   `AmbiguousWriteError`, and the caller decides (look for the document first, never duplicate).
-Delays: `Retry-After-Ms` / `Retry-After` when present (capped at 60 s), else exponential backoff
-from 0.5 s with full jitter (seeded RNG for tests), capped.
-
-Concurrency: at most `max_concurrency` requests in flight across threads; since ElevenLabs
-throttles on concurrent requests, a 429 also halves that limit for a while (AIMD), so a pool of
-threads settles under the workspace's plan limit instead of retrying into it.
+Delays: `kbctl.provider.retry`; concurrency: `kbctl.provider.limiter` (a slot is held only while
+a request is on the wire, never during a backoff sleep); errors: `kbctl.provider.http_errors`.
 """
 
 from __future__ import annotations
 
-import email.utils
 import json
-import random
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Final
 
 import httpx
 
 from kbctl import __version__
 from kbctl.clock import Clock
-from kbctl.errors import (
-    ApiError,
-    AuthError,
-    NotFoundError,
-    ProtocolError,
-    RateLimitedError,
-    ServerError,
-    TransportError,
-    UsageError,
+from kbctl.errors import AuthError, UsageError
+from kbctl.provider.http_errors import (
+    AmbiguousWriteError,
+    Failure,
+    error_body,
+    status_error,
+    transport_error,
+    unreadable,
 )
+from kbctl.provider.limiter import Limiter
+from kbctl.provider.redaction import Redactor
+from kbctl.provider.retry import Backoff, RetryListener, RetryNotice, ignore_retries, retry_after
 
-BACKOFF_BASE: Final = 0.5
-BACKOFF_CAP: Final = 30.0
-RETRY_AFTER_CAP: Final = 60.0
+__all__ = ["AmbiguousWriteError", "ApiClient", "FilePart", "Params"]
+
 _IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
-_EMULATOR_URL: Final = "http://kbctl-emulator"
-_REDACTED: Final = "***"
-_MAX_MESSAGE: Final = 300
 
 #: Query parameters: lists go out as repeated keys (`?types=text&types=url`).
 Params = Mapping[str, str | int | float | bool | Sequence[str] | None]
-WsgiApp = Callable[..., Iterable[bytes]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,97 +61,19 @@ class FilePart:
     content_type: str = "application/octet-stream"
 
 
-class AmbiguousWriteError(ApiError):
-    """A non-idempotent request failed in a way that leaves open whether it took effect.
-
-    `cause` is the error kbctl would have reported (a `ServerError` or a `TransportError`).
-    `ElevenLabsProvider.create_document` handles it; it only escapes as a last resort.
-    """
-
-    def __init__(self, cause: ApiError) -> None:
-        super().__init__(
-            f"{cause.summary} (the request may or may not have taken effect)",
-            method=cause.method,
-            path=cause.path,
-            status=cause.status,
-            code=cause.code,
-            detail=cause.detail,
-            hint=cause.hint,
-        )
-        self.cause = cause
-
-
 @dataclass(frozen=True, slots=True)
 class _Answer:
-    """An HTTP response, read completely."""
+    """An HTTP response, read completely, the key already taken out of its body."""
 
     status: int
-    headers: httpx.Headers
+    retry_after_ms: str | None
+    retry_after: str | None
     content: bytes
     encoding: str
 
     @property
     def text(self) -> str:
         return self.content.decode(self.encoding, errors="replace")
-
-
-@dataclass(frozen=True, slots=True)
-class _Failure:
-    """A request that got no response (already redacted; no httpx object kept)."""
-
-    unsent: bool  # surely never reached the server (connect failure, pool timeout)
-    timeout: bool
-    retryable: bool
-    description: str
-
-
-class _Limiter:
-    """At most `limit` requests in flight, admitted first come, first served.
-
-    ElevenLabs throttles on concurrency, so the limit halves on a 429 (once per round of
-    requests) and creeps back up by one after `2 * limit` successes, never above the configured
-    ceiling. Admission is in arrival order, so a request sent back by a 429 queues behind the
-    others instead of taking the next probe again. Waiting here is for other threads' requests to
-    finish, not for time to pass, so it needs no clock.
-    """
-
-    def __init__(self, ceiling: int) -> None:
-        self.ceiling = ceiling
-        self.limit = ceiling
-        self._in_flight = 0
-        self._epoch = 0
-        self._streak = 0
-        self._next_ticket = 0
-        self._serving = 0
-        self._cond = threading.Condition()
-
-    def acquire(self) -> int:
-        """Wait for a slot; returns the round the request belongs to."""
-        with self._cond:
-            ticket = self._next_ticket
-            self._next_ticket += 1
-            while ticket != self._serving or self._in_flight >= self.limit:
-                self._cond.wait()
-            self._serving += 1
-            self._in_flight += 1
-            self._cond.notify_all()
-            return self._epoch
-
-    def release(self, epoch: int, *, throttled: bool) -> None:
-        """Give the slot back, saying whether the server answered 429."""
-        with self._cond:
-            self._in_flight -= 1
-            if throttled:
-                self._streak = 0
-                if epoch == self._epoch:  # the first 429 of this round shrinks the limit
-                    self.limit = max(1, self.limit // 2)
-                    self._epoch += 1
-            elif self.limit < self.ceiling:
-                self._streak += 1
-                if self._streak >= 2 * self.limit:
-                    self.limit += 1
-                    self._streak = 0
-            self._cond.notify_all()
 
 
 class ApiClient:
@@ -175,26 +89,23 @@ class ApiClient:
         timeout: float = 30.0,
         max_retries: int = 5,
         max_concurrency: int = 8,
-        wsgi_app: WsgiApp | None = None,
         seed: int | None = None,
         transport: httpx.BaseTransport | None = None,
+        on_retry: RetryListener = ignore_retries,
     ) -> None:
         """Args:
-        base_url: `https://…` (a label only when `wsgi_app` is given).
+        base_url: `https://…` or `http://…` (with `transport`, any URL the transport serves,
+            e.g. `http://emulator` for an `httpx.WSGITransport` over the emulator).
         api_key: the key; missing → `AuthError` naming `api_key_env` at the first request.
-        wsgi_app: serve requests in-process (the emulator) instead of over the network.
         seed: seeds the backoff jitter (tests).
-        transport: an httpx transport to use instead (tests: `httpx.MockTransport`).
+        transport: the httpx transport to send through (default: the network).
+        on_retry: told about every retry before its wait (progress output); may be reassigned.
         """
         if max_retries < 0:
             raise UsageError("max_retries must be >= 0")
         if max_concurrency < 1:
             raise UsageError("The concurrency must be at least 1")
-        if (
-            wsgi_app is None
-            and transport is None
-            and not base_url.startswith(("https://", "http://"))
-        ):
+        if not base_url.startswith(("https://", "http://")):
             raise UsageError(
                 f"Unsupported base URL {base_url!r}",
                 hint="Use an https:// URL (or http:// for an emulator served over a socket).",
@@ -203,20 +114,20 @@ class ApiClient:
         self.api_key_env = api_key_env
         self.max_retries = max_retries
         self.max_concurrency = max_concurrency
+        self.on_retry = on_retry
         self._key = (api_key or "").strip()
+        self._redactor = Redactor(self._key)
         self._clock = clock
-        self._rng = random.Random(seed)
+        self._backoff = Backoff(seed)
         self._lock = threading.Lock()
-        self._limiter = _Limiter(max_concurrency)
+        self._limiter = Limiter(max_concurrency)
         self.calls = 0
         self.route_calls: Counter[str] = Counter()
         headers = {"user-agent": f"kbctl/{__version__}", "accept": "application/json"}
         if self._key and self._key.isascii() and self._key.isprintable():
             headers["xi-api-key"] = self._key
-        if wsgi_app is not None:
-            transport = httpx.WSGITransport(app=wsgi_app)
         self._http = httpx.Client(
-            base_url=_EMULATOR_URL if wsgi_app is not None else base_url.rstrip("/"),
+            base_url=base_url.rstrip("/"),
             headers=headers,
             timeout=httpx.Timeout(timeout),
             transport=transport,
@@ -237,12 +148,7 @@ class ApiClient:
     def __enter__(self) -> ApiClient:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # ---------------------------------------------------------------------------------------
@@ -253,12 +159,8 @@ class ApiClient:
         answer = self._request("GET", path, params=params, route=route)
         return self._parse_json("GET", path, answer)
 
-    def get_text(self, path: str, *, params: Params | None = None, route: str = "") -> str:
-        """GET a raw text answer (e.g. document content)."""
-        return self._request("GET", path, params=params, route=route).text
-
     def get_bytes(self, path: str, *, params: Params | None = None, route: str = "") -> bytes:
-        """GET a raw answer as the server sent it."""
+        """GET a raw answer (e.g. document content) as the server sent it, minus the key."""
         return self._request("GET", path, params=params, route=route).content
 
     def send_json(
@@ -307,21 +209,25 @@ class ApiClient:
         """Requests allowed in flight now (lowered after 429s, at most `max_concurrency`)."""
         return self._limiter.limit
 
-    def wait_before_retry(self, attempt: int) -> None:
-        """Sleep the backoff for retry number `attempt` (0-based), on the injected clock."""
-        self._clock.sleep(self.backoff_delay(attempt))
+    @property
+    def in_flight(self) -> int:
+        """Requests on the wire now (a request waiting out a backoff is not one)."""
+        return self._limiter.in_flight
+
+    def wait_before_retry(
+        self, attempt: int, *, method: str = "", path: str = "", reason: str = "retry"
+    ) -> None:
+        """Sleep the backoff for retry number `attempt` (0-based) on the injected clock, after
+        telling the retry listener (for retries the caller drives, e.g. an ambiguous create)."""
+        self._pause(method, path, reason, None, self.backoff_delay(attempt), attempt)
 
     def backoff_delay(self, attempt: int) -> float:
         """Full-jitter exponential backoff: uniform in [0, min(cap, 0.5 s · 2^attempt)]."""
-        ceiling = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** min(attempt, 32)))
-        with self._lock:
-            return self._rng.uniform(0.0, ceiling)
+        return self._backoff.delay(attempt)
 
     def redact(self, text: str) -> str:
         """`text` with the API key replaced."""
-        if self._key and len(self._key) >= 4:
-            return text.replace(self._key, _REDACTED)
-        return text
+        return self._redactor.text(text)
 
     # ---------------------------------------------------------------------------------------
     # The retry loop
@@ -346,13 +252,14 @@ class ApiClient:
         attempt = 0
         while True:
             outcome = self._send_once(method, path, params, body, files, form, route)
-            if isinstance(outcome, _Failure):
+            if isinstance(outcome, Failure):
                 may_retry = outcome.retryable and (idempotent or outcome.unsent)
                 if may_retry and attempt < self.max_retries:
-                    self.wait_before_retry(attempt)
+                    reason = outcome.description.split(" (", 1)[0]
+                    self._pause(method, path, reason, None, self.backoff_delay(attempt), attempt)
                     attempt += 1
                     continue
-                failure = self._transport_error(method, path, outcome, attempt + 1)
+                failure = transport_error(method, path, outcome, attempt + 1, self.base_url)
                 if not idempotent and not outcome.unsent:
                     raise AmbiguousWriteError(failure)
                 raise failure
@@ -364,14 +271,42 @@ class ApiClient:
                 and (status == 408 or status >= 500 or (status == 409 and retry_conflict))
             )
             if retryable and attempt < self.max_retries:
-                delay = self._retry_after(outcome.headers)
-                self._clock.sleep(delay if delay is not None else self.backoff_delay(attempt))
+                delay = retry_after(outcome.retry_after_ms, outcome.retry_after, self._clock.now())
+                if delay is None:
+                    delay = self.backoff_delay(attempt)
+                code = error_body(outcome.content, self._redactor)[0]
+                reason = f"HTTP {status} {code}" if code else f"HTTP {status}"
+                self._pause(method, path, reason, status, delay, attempt)
                 attempt += 1
                 continue
-            error = self._status_error(method, path, outcome, attempt + 1)
+            error = status_error(
+                method,
+                path,
+                status,
+                outcome.content,
+                attempts=attempt + 1,
+                api_key_env=self.api_key_env,
+                redactor=self._redactor,
+            )
             if not idempotent and (status >= 500 or status == 408):
                 raise AmbiguousWriteError(error)
             raise error
+
+    def _pause(
+        self, method: str, path: str, reason: str, status: int | None, delay: float, attempt: int
+    ) -> None:
+        """Report retry `attempt` (0-based) and wait for it, holding no limiter slot."""
+        notice = RetryNotice(
+            method=method,
+            path=path,
+            reason=self.redact(reason),
+            status=status,
+            delay_s=delay,
+            attempt=attempt + 2,
+            max_attempts=self.max_retries + 1,
+        )
+        self.on_retry(notice)
+        self._clock.sleep(delay)
 
     def _send_once(
         self,
@@ -382,7 +317,7 @@ class ApiClient:
         files: Mapping[str, FilePart] | None,
         form: Mapping[str, str] | None,
         route: str,
-    ) -> _Answer | _Failure:
+    ) -> _Answer | Failure:
         multipart = (
             {name: (p.filename, p.content, p.content_type) for name, p in files.items()}
             if files is not None
@@ -405,23 +340,24 @@ class ApiClient:
                     data=dict(form) if form is not None else None,
                 )
             except httpx.UnsupportedProtocol as exc:
-                return _Failure(True, False, False, self.redact(f"unsupported URL: {exc}"))
+                return Failure(True, False, False, self.redact(f"unsupported URL: {exc}"))
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 text = self.redact(f"could not connect ({type(exc).__name__}: {exc})")
-                return _Failure(True, isinstance(exc, httpx.TimeoutException), True, text)
+                return Failure(True, isinstance(exc, httpx.TimeoutException), True, text)
             except httpx.TimeoutException as exc:
                 text = self.redact(f"timed out ({type(exc).__name__}: {exc})")
-                return _Failure(False, True, True, text)
+                return Failure(False, True, True, text)
             except httpx.TransportError as exc:
                 text = self.redact(f"connection failed ({type(exc).__name__}: {exc})")
-                return _Failure(False, False, True, text)
+                return Failure(False, False, True, text)
             throttled = response.status_code == 429
         finally:
             self._limiter.release(epoch, throttled=throttled)
         return _Answer(
             status=response.status_code,
-            headers=response.headers,
-            content=response.content,
+            retry_after_ms=response.headers.get("retry-after-ms"),
+            retry_after=response.headers.get("retry-after"),
+            content=self._redactor.raw(response.content),
             encoding=response.encoding or "utf-8",
         )
 
@@ -441,137 +377,14 @@ class ApiClient:
                 hint=f"{self.api_key_env} must hold the key alone, without spaces or line breaks.",
             )
 
-    def _retry_after(self, headers: httpx.Headers) -> float | None:
-        raw_ms = headers.get("retry-after-ms")
-        if raw_ms is not None:
-            try:
-                return _clamp(float(raw_ms) / 1000.0)
-            except ValueError:
-                pass
-        raw = headers.get("retry-after")
-        if raw is None:
-            return None
-        try:
-            return _clamp(float(raw))
-        except ValueError:
-            pass
-        try:
-            when = email.utils.parsedate_to_datetime(raw)
-        except (TypeError, ValueError):
-            return None
-        return _clamp(when.timestamp() - self._clock.now())
-
-    # ---------------------------------------------------------------------------------------
-    # Errors
-
     def _parse_json(self, method: str, path: str, answer: _Answer) -> object:
         if not answer.content.strip():
             return None
         try:
             value: object = json.loads(answer.content)
         except ValueError:
-            snippet = self.redact(answer.text)[:120]
-            raise ProtocolError(
-                "The API sent an answer kbctl cannot read",
-                method=method,
-                path=path,
-                status=answer.status,
-                detail=f"{method} {path} → HTTP {answer.status}: not JSON: {snippet!r}",
-                hint="Check that the base URL points at the ElevenLabs API.",
-            ) from None
-        return value
-
-    def _transport_error(
-        self, method: str, path: str, failure: _Failure, attempts: int
-    ) -> TransportError:
-        if failure.timeout:
-            summary = f"The API did not answer in time ({method} {path})"
-        elif failure.unsent:
-            summary = f"Could not connect to the API at {self.base_url}"
-        else:
-            summary = f"The connection to the API failed ({method} {path})"
-        tries = f" after {attempts} attempts" if attempts > 1 else ""
-        return TransportError(
-            summary,
-            method=method,
-            path=path,
-            detail=f"{method} {path}: {failure.description}{tries}",
-            hint="Check the network and the base URL (ELEVENLABS_BASE_URL), then re-run.",
-        )
-
-    def _status_error(self, method: str, path: str, answer: _Answer, attempts: int) -> ApiError:
-        status = answer.status
-        code, message, problems = self._error_body(answer)
-        lines = [f"{method} {path} → HTTP {status}"]
-        if code or message:
-            lines.append(f"API said: {': '.join(p for p in (code, message) if p)}")
-        lines.extend(f"  {p}" for p in problems)
-        if attempts > 1:
-            lines.append(f"Gave up after {attempts} attempts.")
-        detail = "\n".join(lines)
-        kind: type[ApiError] = ApiError
-        hint: str | None = None
-        if status in (401, 403):
-            kind, summary = AuthError, "API key rejected"
-            hint = (
-                f"Check that {self.api_key_env} holds a valid API key for this workspace "
-                "(residency regions such as EU have their own keys and base URLs)."
-            )
-        elif status == 404:
-            kind, summary = NotFoundError, f"Not found: {method} {path}"
-        elif status == 422:
-            summary = f"The API rejected {method} {path} as invalid (HTTP 422)"
-            hint = "This is likely a kbctl bug or an API change; re-run with --debug and report."
-        elif status == 429:
-            kind, summary = RateLimitedError, "The API kept answering 429 (too many requests)"
-            hint = (
-                "Lower --concurrency (the workspace's plan limits concurrent requests), "
-                "or wait and re-run."
-            )
-        elif status >= 500:
-            kind, summary = ServerError, f"The API failed with HTTP {status}"
-            hint = (
-                "ElevenLabs may be having trouble; re-run later (kbctl's steps are safe to repeat)."
-            )
-        else:
-            said = message or code
-            summary = f"The API refused {method} {path} (HTTP {status})"
-            if said:
-                summary = f"{summary}: {said}"
-        return kind(
-            summary, method=method, path=path, status=status, code=code, detail=detail, hint=hint
-        )
-
-    def _error_body(self, answer: _Answer) -> tuple[str | None, str | None, list[str]]:
-        """(code, message, validation problems) from an error body, all redacted."""
-        try:
-            body: object = json.loads(answer.content) if answer.content.strip() else None
-        except ValueError:
-            text = _one_line(self.redact(answer.text))
-            return None, (text or None), []
-        code: object = None
-        message: object = None
-        problems: list[str] = []
-        if isinstance(body, dict):
-            detail = body.get("detail", body)
-            if isinstance(detail, dict):
-                code, message = detail.get("status"), detail.get("message")
-            elif isinstance(detail, list):
-                problems = [self._validation_item(item) for item in detail]
-            elif isinstance(detail, str):
-                message = detail
-        return (
-            _one_line(self.redact(code)) if isinstance(code, str) else None,
-            _one_line(self.redact(message)) if isinstance(message, str) else None,
-            problems,
-        )
-
-    def _validation_item(self, item: object) -> str:
-        if not isinstance(item, dict):
-            return _one_line(self.redact(str(item)))
-        loc = item.get("loc")
-        where = ".".join(str(p) for p in loc) if isinstance(loc, list) else "?"
-        return _one_line(self.redact(f"{where}: {item.get('msg', '')}"))
+            raise unreadable(method, path, answer.status, self.redact(answer.text)) from None
+        return self._redactor.json(value)
 
 
 def _query_value(value: str | int | float | bool | Sequence[str]) -> str | list[str]:
@@ -580,12 +393,3 @@ def _query_value(value: str | int | float | bool | Sequence[str]) -> str | list[
     if isinstance(value, str | int | float):
         return str(value)
     return [str(v) for v in value]
-
-
-def _clamp(seconds: float) -> float:
-    return max(0.0, min(RETRY_AFTER_CAP, seconds))
-
-
-def _one_line(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= _MAX_MESSAGE else line[: _MAX_MESSAGE - 1] + "…"

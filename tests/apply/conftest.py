@@ -1,7 +1,8 @@
 """Fixtures for apply: an emulated workspace on a FakeClock, reached through the real provider.
 
 `Workspace` bundles the clock, the emulator's `World` and an `ElevenLabsProvider` over
-`ApiClient(wsgi_app=EmulatorApp(world))`, plus the helpers every test uses: build a target,
+`ApiClient(transport=httpx.WSGITransport(app=EmulatorApp(world)))`, plus the helpers every
+test uses: build a target,
 plan it, apply it, and check that the workspace converged to it.
 """
 
@@ -11,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
+import httpx
 import pytest
 
 from kbctl.apply import ApplyOptions, ApplyResult, RecordingEvents, apply_agent_plan
@@ -196,7 +198,7 @@ def make_workspace() -> Iterable[WorkspaceFactory]:
             "http://emulator",
             "test-key",
             clock,
-            wsgi_app=app,
+            transport=httpx.WSGITransport(app=app),
             max_concurrency=client_concurrency,
             max_retries=max_retries,
             seed=7,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -186,7 +187,9 @@ def make_rig(tmp_path: Path) -> Iterator[Callable[..., Rig]]:
         switch = KillSwitch(app)
         server = EmulatorServer(switch, port=0)  # type: ignore[arg-type]
         server.start()
-        inspect = ApiClient("http://inspect", "k", SystemClock(), wsgi_app=app)
+        inspect = ApiClient(
+            "http://inspect", "k", SystemClock(), transport=httpx.WSGITransport(app=app)
+        )
         servers.append((server, inspect))
         (tmp_path / "manifests" / "docs").mkdir(parents=True)
         (tmp_path / "manifests" / "kb.yaml").write_text(MANIFEST)

@@ -1,7 +1,8 @@
 """Fixtures for retrieval checks: a project folder with Russian and English quarter documents and
 a manifest with checks, an emulated workspace on a `FakeClock` shared with its `World`, the real
-provider over it (`ApiClient(wsgi_app=EmulatorApp(world))`), and the CLI wired to the same
-workspace (`kbctl apply`, `kbctl check`, `kbctl validate` run in-process, never sleeping).
+provider over it (`ApiClient(transport=httpx.WSGITransport(app=EmulatorApp(world)))`), and the
+CLI wired to the same workspace (`kbctl apply`, `kbctl check`, `kbctl validate` run in-process,
+never sleeping).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import importlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner, Result
 
@@ -110,7 +112,7 @@ class Bench:
             "https://emulator.kbctl.test",
             "sk_test_checks",
             self.clock,
-            wsgi_app=self.app,
+            transport=httpx.WSGITransport(app=self.app),
             seed=1,
             max_concurrency=4,
         )

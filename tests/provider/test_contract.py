@@ -11,6 +11,7 @@ import dataclasses
 import threading
 from collections.abc import Callable, Iterator
 
+import httpx
 import pytest
 
 from kbctl.clock import FakeClock
@@ -60,10 +61,10 @@ def make_rig(clock: FakeClock) -> Iterator[Callable[..., Rig]]:
         world.create_agent(AGENT, name="Birby")
         app = EmulatorApp(world)
         client = ApiClient(
-            "emulator://test",
+            "http://emulator",
             client_key,
             clock,
-            wsgi_app=app,
+            transport=httpx.WSGITransport(app=app),
             seed=1,
             max_concurrency=max_concurrency,
             max_retries=max_retries,

@@ -12,7 +12,13 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from kbctl.errors import ApiError, AuthError, NotFoundError, ProtocolError, ServerError
+from kbctl.errors import (
+    ApiError,
+    NotFoundError,
+    PermissionDeniedError,
+    ProtocolError,
+    ServerError,
+)
 from kbctl.identity import document_name
 from kbctl.model import (
     DocType,
@@ -577,7 +583,8 @@ def test_delete_outcomes(
 @pytest.mark.parametrize(
     ("answer", "error"),
     [
-        (refuse(403, "forbidden", "no access"), AuthError),
+        (refuse(403, "forbidden", "no access"), PermissionDeniedError),
+        (refuse(403, "forbidden", "key may not delete documents in use"), PermissionDeniedError),
         (refuse(422, "x", "y"), ApiError),
         (refuse(418, "teapot", "short and stout"), ApiError),
         (httpx.Response(500, text="boom"), ServerError),

@@ -14,13 +14,15 @@ from kbctl.errors import (
     ApiError,
     AuthError,
     NotFoundError,
+    PermissionDeniedError,
     ProtocolError,
     RateLimitedError,
     ServerError,
     TransportError,
     UsageError,
 )
-from kbctl.provider.http import AmbiguousWriteError, ApiClient, FilePart, _Limiter
+from kbctl.provider.http import AmbiguousWriteError, ApiClient, FilePart
+from kbctl.provider.limiter import Limiter
 
 from .conftest import KEY
 
@@ -107,8 +109,8 @@ def test_trailing_newline_of_key_is_stripped(make_client: MakeClient) -> None:
     assert script.requests[0].headers["xi-api-key"] == KEY
 
 
-@pytest.mark.parametrize("status", [401, 403])
-def test_rejected_key_is_auth_error_without_retry(make_client: MakeClient, status: int) -> None:
+def test_rejected_key_is_auth_error_without_retry(make_client: MakeClient) -> None:
+    status = 401
     script = Script(problem(status, "invalid_api_key", "Invalid API key"))
     client = make_client(script)
     with pytest.raises(AuthError) as info:
@@ -124,6 +126,23 @@ def test_rejected_key_is_auth_error_without_retry(make_client: MakeClient, statu
     )
     assert "invalid_api_key" in (err.detail or "")
     assert client.calls == 1
+
+
+@pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
+def test_forbidden_is_a_permission_error_not_a_bad_key(
+    make_client: MakeClient, method: str
+) -> None:
+    script = Script(problem(403, "admin_perms_required", "Admin permissions are required"))
+    client = make_client(script)
+    with pytest.raises(PermissionDeniedError) as info:
+        client.send_json(method, "/v1/convai/agents/a1")
+    err = info.value
+    assert not isinstance(err, AuthError)
+    assert err.summary == f"Permission denied: {method} /v1/convai/agents/a1"
+    assert "API key rejected" not in str(err)
+    assert "protected branch" in (err.hint or "") and "permission" in (err.hint or "")
+    assert (err.status, err.code) == (403, "admin_perms_required")
+    assert client.calls == 1  # a refusal is not retried
 
 
 def test_repr_does_not_show_the_key(make_client: MakeClient) -> None:
@@ -237,7 +256,6 @@ def test_empty_body_reads_as_none(make_client: MakeClient, status: int, text: st
 def test_text_and_bytes_answers(make_client: MakeClient) -> None:
     answer = httpx.Response(200, text="héllo <b>", headers={"content-type": "text/html"})
     client = make_client(Script(answer))
-    assert client.get_text("/v1/c") == "héllo <b>"
     assert client.get_bytes("/v1/c") == "héllo <b>".encode()
 
 
@@ -525,7 +543,7 @@ def test_context_manager_closes(clock: FakeClock) -> None:
 
 
 def test_limiter_halves_once_per_round_and_creeps_back() -> None:
-    limiter = _Limiter(8)
+    limiter = Limiter(8)
     rounds = [limiter.acquire() for _ in range(5)]
     assert rounds == [0] * 5
     limiter.release(rounds[0], throttled=True)
@@ -548,7 +566,7 @@ def test_limiter_halves_once_per_round_and_creeps_back() -> None:
 
 
 def test_limiter_admits_in_arrival_order() -> None:
-    limiter = _Limiter(1)
+    limiter = Limiter(1)
     first = limiter.acquire()
     order: list[int] = []
     threads = []

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner, Result
 
@@ -151,7 +152,7 @@ class Bench:
             "https://emulator.kbctl.test",
             API_KEY,
             self.clock,
-            wsgi_app=self.app,
+            transport=httpx.WSGITransport(app=self.app),
             seed=1,
             max_concurrency=4,
         )
