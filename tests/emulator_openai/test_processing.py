@@ -282,3 +282,17 @@ def test_content_endpoints(client: httpx.Client, clock: FakeClock) -> None:
     }
     clock.advance(10)
     assert ok(client.get(url))["data"] == [{"type": "text", "text": raw}]
+
+
+def test_refused_reattach_in_a_batch_changes_nothing(
+    new_client: Callable[..., httpx.Client],
+) -> None:
+    client = new_client(openai_reattach="error")
+    store = new_store(client)
+    attached, fresh = upload(client), upload(client)
+    attach(client, store, attached)
+    r = client.post(f"/vector_stores/{store}/file_batches", json={"file_ids": [fresh, attached]})
+    assert error_of(r, 400)["code"] == "file_already_attached"
+    assert store_of(client, store)["file_counts"]["total"] == 1
+    twice = ok(client.post("/vector_stores", json={"file_ids": [fresh, fresh]}))
+    assert twice["file_counts"]["total"] == 1  # a repeated id counts once, even here
