@@ -23,6 +23,7 @@ from kbctl.apply.deletions import delete_created, delete_superseded
 from kbctl.apply.events import ApplyEvents, Phase
 from kbctl.apply.gate import IndexGate, gate_error
 from kbctl.apply.guards import check_guards, upload_specs, uploads
+from kbctl.apply.lease import Lease, LeaseOwner, new_run_id, renewing, this_process
 from kbctl.apply.retrieval import RetrievalGate
 from kbctl.apply.swap import (
     check_unchanged,
@@ -120,6 +121,19 @@ class _Run:
         self.target = target
         self.provider = provider
         self.clock = clock
+        host, pid = this_process()
+        owner = LeaseOwner(
+            run_id=options.run_id or new_run_id(),
+            agent_id=plan.agent_id,
+            project=plan.project,
+            environment=plan.environment,
+            fingerprint=plan.fingerprint,
+            commit=options.commit,
+            host=host,
+            pid=pid,
+        )
+        self.lease = Lease(provider, clock, owner)
+        events = renewing(events, self.lease.keep)
         self.events = events
         self.options = options
         self.hook = hook
@@ -154,13 +168,22 @@ class _Run:
         started = self.clock.monotonic()
         warnings = check_guards(self.plan, allow_destroy=self.options.allow_destroy)
         specs = upload_specs(self.plan, self.target)
+        self.lease.acquire()  # one run at a time per agent: see kbctl.apply.lease
+        try:
+            return self._leased(started, warnings, specs)
+        finally:
+            self.lease.release()
+
+    def _leased(
+        self, started: float, warnings: tuple[str, ...], specs: dict[str, DocumentSpec]
+    ) -> ApplyResult:
         live = self.provider.read_state(
             self.plan.agent_id, self.plan.project, self.plan.environment, with_quota=False
         )
         if live.fingerprint() != self.plan.fingerprint:
             raise StalePlanError(
                 f"The live state of {self.where} changed since the plan was made",
-                detail="Its fingerprint no longer matches the plan's.",
+                detail="Its fingerprint no longer matches the plan's." + self._writer(live.agent),
                 hint="Run kbctl plan (or kbctl apply without a plan file) again.",
             )
         self.hook.before(self.target, live, self.plan)
@@ -329,11 +352,15 @@ class _Run:
                 assert change.live_id is not None and change.name is not None
                 self.renamed.append(DocOutcome(change.key, change.live_id))
                 self.events.document_renamed(change.key, change.live_id, change.name)
-            current = self.provider.get_agent(self.plan.agent_id)
         except ApiError as err:
             raise self._api_failure("renaming documents", err) from err
+        try:
+            self.lease.confirm()
+            current = self.provider.get_agent(self.plan.agent_id)
+        except ApiError as err:
+            raise self._api_failure("checking the agent before the update", err) from err
         uploaded = len(self.created) + len(self.reused)
-        check_unchanged(self.plan, live.agent, current, uploaded)
+        check_unchanged(self.plan, live.agent, current, uploaded, self._writer)
         entries = target_entries(self.plan, self._ids())
         rag = rag_update(self.plan)
         if entries == current.knowledge_base and rag is None:
@@ -343,15 +370,28 @@ class _Run:
         self.events.phase_started(Phase.SWAP, len(entries))
         try:
             updated = self.provider.update_agent(
-                self.plan.agent_id, entries, rag, description(self.plan)
+                self.plan.agent_id,
+                entries,
+                rag,
+                description(self.plan, self.lease.run_id, self.options.commit),
             )
             self.agent_updated = True
             self.version_id = updated.version_id
             self.expected = (updated, entries, rag)
-            verify(self.plan, updated, entries, rag, self._read_agent)
+            verify(self.plan, updated, entries, rag, self._read_agent, self._writer)
         except ApiError as err:
             raise self._api_failure("updating the agent", err) from err
         self.events.agent_updated(self.plan.agent_id, updated.version_id)
+
+    def _writer(self, agent: LiveAgent) -> str:
+        """` Version V was committed as "…".` (who won a race), or "" when unknown."""
+        if agent.version_id is None:
+            return ""
+        try:
+            text = self.provider.version_description(agent.id, agent.version_id)
+        except ApiError:
+            return ""
+        return f' Version {agent.version_id} was committed as "{text}".' if text else ""
 
     def _read_agent(self) -> LiveAgent:
         return self.provider.get_agent(self.plan.agent_id)
@@ -367,7 +407,9 @@ class _Run:
             raise self._api_failure("reading the agent back after the deletions", err) from err
         problems = differences(current, entries, rag)
         if problems:
-            raise overwritten(self.plan, written, current, problems, deleted=True)
+            raise overwritten(
+                self.plan, written, current, problems, deleted=True, writer=self._writer
+            )
 
     def _rename(self, change: DocumentChange) -> None:
         assert change.live_id is not None and change.name is not None
