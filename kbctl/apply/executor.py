@@ -23,6 +23,7 @@ from kbctl.apply.deletions import delete_created, delete_superseded
 from kbctl.apply.events import ApplyEvents, Phase
 from kbctl.apply.gate import IndexGate, gate_error
 from kbctl.apply.guards import check_guards, upload_specs
+from kbctl.apply.lease import Lease, LeaseOwner, new_run_id, renewing, this_process
 from kbctl.apply.retrieval import RetrievalGate
 from kbctl.apply.steps import Hold, Upload, Work, follow_small, is_new, renames, work_for
 from kbctl.apply.swap import (
@@ -50,6 +51,7 @@ from kbctl.errors import (
     ApplyError,
     ConcurrentChangeError,
     IndexGateError,
+    InterruptedRunError,
     KbctlError,
     StalePlanError,
 )
@@ -121,6 +123,19 @@ class _Run:
         self.target = target
         self.provider = provider
         self.clock = clock
+        host, pid = this_process()
+        owner = LeaseOwner(
+            run_id=options.run_id or new_run_id(),
+            agent_id=plan.agent_id,
+            project=plan.project,
+            environment=plan.environment,
+            fingerprint=plan.fingerprint,
+            commit=options.commit,
+            host=host,
+            pid=pid,
+        )
+        self.lease = Lease(provider, clock, owner)
+        events = renewing(events, self.lease.keep)
         self.events = events
         self.options = options
         self.hook = hook
@@ -146,6 +161,7 @@ class _Run:
             poll_initial=options.poll_initial,
             poll_max=options.poll_max,
             small_documents=plan.policy.small_documents,
+            stop=options.stop,
         )
         self.checks = RetrievalGate(target, plan, provider, events, self._warn)
 
@@ -155,13 +171,22 @@ class _Run:
         started = self.clock.monotonic()
         warnings = check_guards(self.plan, allow_destroy=self.options.allow_destroy)
         specs = upload_specs(self.plan, self.target)
+        self.lease.acquire()  # one run at a time per agent: see kbctl.apply.lease
+        try:
+            return self._leased(started, warnings, specs)
+        finally:
+            self.lease.release()
+
+    def _leased(
+        self, started: float, warnings: tuple[str, ...], specs: dict[str, DocumentSpec]
+    ) -> ApplyResult:
         live = self.provider.read_state(
             self.plan.agent_id, self.plan.project, self.plan.environment, with_quota=False
         )
         if live.fingerprint() != self.plan.fingerprint:
             raise StalePlanError(
                 f"The live state of {self.where} changed since the plan was made",
-                detail="Its fingerprint no longer matches the plan's.",
+                detail="Its fingerprint no longer matches the plan's." + self._writer(live.agent),
                 hint="Run kbctl plan (or kbctl apply without a plan file) again.",
             )
         self.hook.before(self.target, live, self.plan)
@@ -186,6 +211,10 @@ class _Run:
                 # On an interrupt, queued work is dropped; requests in flight finish.
                 pool.shutdown(wait=True, cancel_futures=True)
             outcome = Outcome.APPLIED
+        except InterruptedRunError as err:
+            error = self._interrupted(err)
+            outcome = Outcome.INTERRUPTED
+            raise error from None
         except KbctlError as err:
             error = err
             outcome = _outcome_of(err)
@@ -236,7 +265,7 @@ class _Run:
 
     def _prepare_one(self, work: Work, specs: dict[str, DocumentSpec], stop: Event) -> _Prepared:
         """Worker: upload (unless reused) then ask for the index. Never raises an ApiError."""
-        if stop.is_set():
+        if stop.is_set() or self.options.stop.requested:
             return _Prepared(work.change)
         match work:
             case Upload(change=change):
@@ -350,11 +379,15 @@ class _Run:
             for change, _ in zip(renamed, pool.map(self._rename, renamed), strict=True):
                 self.renamed.append(DocOutcome(change.key, change.live_id))
                 self.events.document_renamed(change.key, change.live_id, change.name)
-            current = self.provider.get_agent(self.plan.agent_id)
         except ApiError as err:
             raise self._api_failure("renaming documents", err) from err
+        try:
+            self.lease.confirm()
+            current = self.provider.get_agent(self.plan.agent_id)
+        except ApiError as err:
+            raise self._api_failure("checking the agent before the update", err) from err
         uploaded = len(self.created) + len(self.reused)
-        check_unchanged(self.plan, live.agent, current, uploaded)
+        check_unchanged(self.plan, live.agent, current, uploaded, self._writer)
         entries = follow_small(
             target_entries(self.plan, self._ids()),
             self.plan.knowledge_base,
@@ -369,15 +402,28 @@ class _Run:
         self.events.phase_started(Phase.SWAP, len(entries))
         try:
             updated = self.provider.update_agent(
-                self.plan.agent_id, entries, rag, description(self.plan)
+                self.plan.agent_id,
+                entries,
+                rag,
+                description(self.plan, self.lease.run_id, self.options.commit),
             )
             self.agent_updated = True
             self.version_id = updated.version_id
             self.expected = (updated, entries, rag)
-            verify(self.plan, updated, entries, rag, self._read_agent)
+            verify(self.plan, updated, entries, rag, self._read_agent, self._writer)
         except ApiError as err:
             raise self._api_failure("updating the agent", err) from err
         self.events.agent_updated(self.plan.agent_id, updated.version_id)
+
+    def _writer(self, agent: LiveAgent) -> str:
+        """` Version V was committed as "…".` (who won a race), or "" when unknown."""
+        if agent.version_id is None:
+            return ""
+        try:
+            text = self.provider.version_description(agent.id, agent.version_id)
+        except ApiError:
+            return ""
+        return f' Version {agent.version_id} was committed as "{text}".' if text else ""
 
     def _read_agent(self) -> LiveAgent:
         return self.provider.get_agent(self.plan.agent_id)
@@ -393,7 +439,9 @@ class _Run:
             raise self._api_failure("reading the agent back after the deletions", err) from err
         problems = differences(current, entries, rag)
         if problems:
-            raise overwritten(self.plan, written, current, problems, deleted=True)
+            raise overwritten(
+                self.plan, written, current, problems, deleted=True, writer=self._writer
+            )
 
     def _rename(self, change: UpdateDocument) -> None:
         self.provider.rename_document(change.live_id, change.name)
@@ -428,6 +476,7 @@ class _Run:
     # ----------------------------------------------------------------------------------------
 
     def _timed(self, phase: Phase, step: Callable[[], None]) -> None:
+        self.options.stop.check()  # a safe point: nothing of this run is in flight
         started = self.clock.monotonic()
         try:
             step()
@@ -456,6 +505,28 @@ class _Run:
             f"Apply of {self.where} failed while {doing}: {err.summary}",
             detail=detail,
             hint=err.hint or "Run kbctl apply again: it picks up where this run stopped.",
+        )
+
+    def _interrupted(self, err: InterruptedRunError) -> InterruptedRunError:
+        """The stop error, saying what this run did and how the next one continues."""
+        signal = "SIGTERM" if self.options.stop.terminated else "SIGINT"
+        uploaded = len(self.created) + len(self.reused)
+        if self.agent_updated:
+            left = len(self.plan.deletions) - len(self.deleted) - len(self.kept)
+            state = (
+                "The agent was updated and verified; "
+                f"{left} superseded document(s) remain until the next apply deletes them."
+            )
+        else:
+            state = (
+                f"The agent was not changed. {uploaded} uploaded document(s) kept as managed "
+                "orphans: the next apply reuses them instead of uploading again."
+            )
+        return self.options.stop.error(
+            f"Apply of {self.where} stopped by {signal}",
+            detail=state,
+            hint=f"Rerun `kbctl apply -e {self.plan.environment}` to continue without "
+            "re-uploading.",
         )
 
     def _result(self, outcome: Outcome, error: KbctlError | None, seconds: float) -> ApplyResult:

@@ -26,6 +26,7 @@ from kbctl.clock import Clock
 from kbctl.errors import ApiError, IndexGateError
 from kbctl.model import IndexStatus, SmallDocumentPolicy
 from kbctl.provider.base import IndexState, Provider
+from kbctl.stop import StopSignal
 
 #: Documents per batch read (the API's limit).
 BATCH_SIZE = 100
@@ -96,7 +97,9 @@ class IndexGate:
         poll_initial: float,
         poll_max: float,
         small_documents: SmallDocumentPolicy = SmallDocumentPolicy.FAIL,
+        stop: StopSignal | None = None,
     ) -> None:
+        self._stop = stop or StopSignal()
         self._provider = provider
         self._small_policy = small_documents
         self._clock = clock
@@ -184,6 +187,7 @@ class IndexGate:
     def wait(self, pool: Executor) -> None:
         """Poll until every tracked index is terminal, one fails, or a deadline passes."""
         while self._pending and not self.failures:
+            self._stop.check()  # between polls nothing is in flight
             now = self._clock.monotonic()
             first = min(job.next_at for job in self._pending)
             if first > now + _SLACK:

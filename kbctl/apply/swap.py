@@ -39,15 +39,21 @@ def rag_update(plan: AgentPlan) -> RagSettings | None:
     return replace(RagSettings(), **changes)
 
 
-def description(plan: AgentPlan) -> str:
-    """The agent version's description, e.g. `kbctl apply birby/staging: +2 ±1 -1`."""
+def description(plan: AgentPlan, run_id: str | None = None, commit: str | None = None) -> str:
+    """The agent version's description, e.g. `kbctl apply birby/staging: +2 -1 (run 3f2a9c1e)`.
+
+    The run id is the one its lease shows (and the commit, when known), so a version names the
+    run that wrote it: in the dashboard, and to a run that lost a race to it."""
     s = plan.summary
     removed = sum(1 for d in plan.deletions if d.reason != "replaced")  # ± covers the others
     counts = (("+", s.create), ("±", s.replace), ("~", s.update), ("-", removed))
     parts = [f"{symbol}{count}" for symbol, count in counts if count]
     if plan.rag_changes:
         parts.append("rag")
-    return f"kbctl apply {plan.project}/{plan.environment}: {' '.join(parts) or 'no changes'}"
+    who = [f"run {run_id}"] if run_id else []
+    who += [f"commit {commit[:12]}"] if commit else []
+    run = f" ({', '.join(who)})" if who else ""
+    return f"kbctl apply {plan.project}/{plan.environment}: {' '.join(parts) or 'no changes'}{run}"
 
 
 def shape(entries: Iterable[KbEntry]) -> tuple[tuple[str, str, str], ...]:
@@ -64,8 +70,16 @@ def same_agent(a: LiveAgent, b: LiveAgent) -> bool:
     return shape(a.knowledge_base) == shape(b.knowledge_base) and a.rag == b.rag
 
 
-def check_unchanged(plan: AgentPlan, planned: LiveAgent, current: LiveAgent, uploaded: int) -> None:
-    """Raise ConcurrentChangeError when the agent moved since the plan was made."""
+def check_unchanged(
+    plan: AgentPlan,
+    planned: LiveAgent,
+    current: LiveAgent,
+    uploaded: int,
+    writer: Callable[[LiveAgent], str] = lambda agent: "",
+) -> None:
+    """Raise ConcurrentChangeError when the agent moved since the plan was made.
+
+    `writer` tells who wrote an agent's version (asked only when raising)."""
     if same_agent(planned, current):
         return
     left = (
@@ -78,7 +92,7 @@ def check_unchanged(plan: AgentPlan, planned: LiveAgent, current: LiveAgent, upl
         f"The agent {plan.agent_id} was changed by someone else during apply",
         detail=(
             "Its knowledge_base or RAG settings differ from when the plan was made, so kbctl did "
-            "not write to it." + _version_note(planned, current) + left
+            "not write to it." + _version_note(planned, current) + writer(current) + left
         ),
         hint="Run kbctl plan to see the new state, then kbctl apply again.",
     )
@@ -110,6 +124,7 @@ def verify(
     entries: tuple[KbEntry, ...],
     rag: RagSettings | None,
     reread: Callable[[], LiveAgent],
+    writer: Callable[[LiveAgent], str] = lambda agent: "",
 ) -> None:
     """Check the agent as the PATCH answered it; read it again only when that answer differs.
 
@@ -127,7 +142,7 @@ def verify(
     if not problems:
         return
     if _other_version(written, readback):
-        raise overwritten(plan, written, readback, problems, deleted=False)
+        raise overwritten(plan, written, readback, problems, deleted=False, writer=writer)
     raise VerificationError(
         f"The agent {plan.agent_id}, read back after the update, is not what kbctl wrote",
         detail="\n".join(problems),
@@ -145,6 +160,7 @@ def overwritten(
     problems: list[str],
     *,
     deleted: bool,
+    writer: Callable[[LiveAgent], str] = lambda agent: "",
 ) -> ConcurrentChangeError:
     """The exit-4 error of a run whose write was replaced by someone else's (it lost the race)."""
     done = (
@@ -157,7 +173,7 @@ def overwritten(
         detail="\n".join(
             [
                 f"kbctl wrote version {written.version_id or '(unknown)'}; the agent now is "
-                f"version {current.version_id or '(unknown)'}, written after it.",
+                f"version {current.version_id or '(unknown)'}, written after it." + writer(current),
                 *problems,
                 done,
             ]

@@ -207,3 +207,16 @@ def test_concurrency_limit_answers_429_in_openai_shape() -> None:
         t.join(timeout=10)
     assert results == [200, 200]
     assert app.openai.injected == {"max_concurrency": 1}
+
+
+def test_uploads_api_is_answered_as_not_emulated(client: httpx.Client) -> None:
+    body = {"bytes": 3, "filename": "a.md", "mime_type": "text/markdown", "purpose": "assistants"}
+    error = error_of(client.post("/uploads", json=body), 404)
+    assert error["message"] == "Invalid URL (POST /v1/uploads)"
+
+
+def test_search_is_not_failed_after_the_fact(new_client: Callable[..., httpx.Client]) -> None:
+    client = new_client(fail_after_write_rate=1.0, index_seconds=0)
+    client.post("/vector_stores", json={"name": "kb"})  # answered 500, but made
+    store = ok(client.get("/vector_stores"))["data"][0]["id"]
+    assert ok(client.post(f"/vector_stores/{store}/search", json={"query": "x"}))["data"] == []

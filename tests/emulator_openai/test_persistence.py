@@ -149,3 +149,13 @@ def test_serve_precreates_and_persists_vector_stores(tmp_path: Path) -> None:
     saved = json.loads((state / "openai" / "state.json").read_text())
     assert set(saved["stores"]) == {"vs_cli"}
     assert set(saved["attachments"]) == {f"vs_cli/{file_id}"}
+
+
+def test_url_settings_choose_unconfirmed_behaviour(tmp_path: Path) -> None:
+    url = f"emulator://{tmp_path / 'emu'}?openai_reattach=replace&openai_file_delete_detaches=no"
+    app = open_emulator(url, FakeClock())
+    assert app.openai.world.config.openai_reattach == "replace"
+    assert app.openai.world.config.openai_file_delete_detaches is False
+    with pytest.raises(UsageError) as caught:
+        open_emulator(f"emulator://{tmp_path / 'x'}?openai_reattach=sometimes", FakeClock())
+    assert "openai_reattach must be existing, replace or error" in str(caught.value.detail)
