@@ -67,6 +67,7 @@ def _outcomes(root: Path) -> list[str]:
 
 def test_sigint_at_the_gate_exits_130_keeps_uploads_and_the_rerun_reuses_them(repo: Path) -> None:
     code, out, err = _interrupt_at_gate(repo, signal.SIGINT)
+    assert "uploading 3 document(s)" in out
     assert code == 130, err
     assert "Traceback" not in err
     assert "Error: Apply of alpha/local (agent agent_alpha) stopped by SIGINT" in err
