@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from kbctl.cli.main import cli
-from kbctl.cli.wiring import load_targets
+from kbctl.clock import FakeClock
+from kbctl.commands import Session, load_targets
 from kbctl.manifest import load_manifests
 from kbctl.model import Chunking, ChunkingStrategy, ProviderKind, RagSettings, Target, UsageMode
 from tests.manifest.conftest import Project
@@ -151,7 +152,10 @@ def test_base_url_variables_follow_the_provider(
     )
     monkeypatch.setenv("ELEVENLABS_BASE_URL", "http://127.0.0.1:1/eleven")
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:2/v1")
-    targets: dict[ProviderKind, Target] = {t.provider: t for t in load_targets((), "local")}
+    session = Session(FakeClock(), environ=dict(os.environ))
+    targets: dict[ProviderKind, Target] = {
+        t.provider: t for t in load_targets(session, (), "local")
+    }
     assert targets[ProviderKind.ELEVENLABS].base_url == "http://127.0.0.1:1/eleven"
     assert targets[ProviderKind.OPENAI].base_url == "http://127.0.0.1:2/v1"
 
