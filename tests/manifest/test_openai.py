@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from kbctl.cli.main import cli
 from kbctl.clock import FakeClock
-from kbctl.commands.session import Session, load_targets
+from kbctl.commands import Session, load_targets
 from kbctl.manifest import load_manifests
 from kbctl.model import Chunking, ChunkingStrategy, ProviderKind, RagSettings, Target, UsageMode
 from tests.manifest.conftest import Project
