@@ -14,14 +14,24 @@ Owns the text algorithms. Must not know about files, stores, filters or HTTP.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
 from dataclasses import dataclass
 
-from kbctl.emulator.workspace.search import tokenize
+from kbctl.emulator.workspace.search import stem, tokenize
 
-_TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+_TOKEN = re.compile(r"(\w+)|[^\w\s]", re.UNICODE)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _term(word: str) -> str:
+    """The search term of one word, exactly as `tokenize` would make it (cached: a document
+    repeats its words); "" for none."""
+    return stem(word.casefold().replace("ё", "е")) if word else ""
+
+
 K1 = 1.2
 B = 0.75
 
@@ -47,15 +57,18 @@ def count_tokens(text: str) -> int:
 
 def chunk(text: str, max_tokens: int, overlap_tokens: int) -> list[Chunk]:
     """`text` cut into overlapping windows of tokens (see the module docstring)."""
-    spans = [m.span() for m in _TOKEN.finditer(text)]
+    tokens = list(_TOKEN.finditer(text))
+    terms = [_term(m.group(1) or "") for m in tokens]  # "" for punctuation
     step = max(1, max_tokens - overlap_tokens)
     chunks: list[Chunk] = []
     start = 0
-    while start < len(spans):
-        end = min(start + max_tokens, len(spans))
-        piece = text[spans[start][0] : spans[end - 1][1]]
-        chunks.append(Chunk(len(chunks), piece, Counter(tokenize(piece))))
-        if end == len(spans):
+    while start < len(tokens):
+        end = min(start + max_tokens, len(tokens))
+        piece = text[tokens[start].start() : tokens[end - 1].end()]
+        counts = Counter(terms[start:end])
+        counts.pop("", None)
+        chunks.append(Chunk(len(chunks), piece, counts))
+        if end == len(tokens):
             break
         start += step
     return chunks
