@@ -8,6 +8,7 @@ not hold state or know about HTTP: it is a frozen value handed to `World` and `E
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, fields
 
 from kbctl.errors import UsageError
@@ -34,6 +35,20 @@ class EmulatorConfig:
     retry_after_on_429: bool = False
     # Test-only fault: the write happens, then the answer is a 500.
     fail_after_write_rate: float = 0.0
+    # Behaviours of the live API a reconciler meets (reference §16), each off by default:
+    index_pending_status: str | None = None  # an extra, unknown status before `processing`
+    url_content_bytes: int | None = None  # size of the page "fetched" for URL documents
+    dependency_lag_seconds: float = 0.0  # delete still refused this long after the last use
+    rename_propagates: bool = False  # agents' knowledge_base[].name follows the document
+    edit_drops_indexes: bool = True  # an in-place content edit drops the document's indexes
+    protect_main: bool = False  # main branches need admin rights (the caller has none): 403
+    no_rag_query: bool = False  # the rag-query endpoint answers 404, as older deployments do
+    # OpenAI vector stores (`kbctl.emulator.openai`): stores to pre-create (`--vector-store`),
+    # then behaviour the reference marks UNCONFIRMED.
+    vector_stores: tuple[str, ...] = ()
+    openai_reattach: str = "existing"  # attaching an attached File: existing | replace | error
+    openai_attributes_update: str = "replace"  # replace | merge
+    openai_file_delete_detaches: bool = True  # False: the store keeps listing a deleted File
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -53,10 +68,30 @@ class EmulatorConfig:
         for name in ("delete_in_use_status", "unknown_kb_id_status"):
             if not 400 <= getattr(self, name) <= 499:
                 problems.append(f"{name} must be a 4xx status")
+        if self.index_pending_status is not None and not self.index_pending_status.strip():
+            problems.append("index_pending_status must not be empty")
+        if self.url_content_bytes is not None and self.url_content_bytes < 0:
+            problems.append("url_content_bytes must be >= 0")
+        if self.dependency_lag_seconds < 0:
+            problems.append("dependency_lag_seconds must be >= 0")
+        problems.extend(_openai_problems(self))
         if any(not text for text in self.fail_index_containing):
             problems.append("fail_index_containing texts must not be empty")
         if problems:
             raise UsageError("Invalid emulator settings", detail="\n".join(problems))
+
+
+def _openai_problems(config: EmulatorConfig) -> list[str]:
+    problems = [
+        f"vector store id {vs!r} must start with vs_ and hold only letters, digits, _ and -"
+        for vs in config.vector_stores
+        if not re.fullmatch(r"vs_[A-Za-z0-9_-]+", vs)
+    ]
+    if config.openai_reattach not in ("existing", "replace", "error"):
+        problems.append("openai_reattach must be existing, replace or error")
+    if config.openai_attributes_update not in ("replace", "merge"):
+        problems.append("openai_attributes_update must be replace or merge")
+    return problems
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -81,6 +116,8 @@ def _convert(name: str, raw: str, kind: str) -> object:
             return None if raw.strip().lower() in ("", "none") else int(raw)
         if kind == "str | None":
             return raw or None
+        if kind == "str":
+            return raw
         if kind == "tuple[str, ...]":
             return (raw,) if raw else ()
     except ValueError:

@@ -3,7 +3,9 @@
 Owns: turning JSON-like data into typed, located declarations. It is tolerant: when the schema
 already reported a value as wrong, the value is left out instead of failing here, so that file
 checks on the rest of the manifest still run and every problem is reported at once. Checks
-here: `key` with `glob`, and malformed `${…}` references.
+here: `key` with `glob`, malformed `${…}` references, and `${…}` outside the fields that
+interpolate (`interpolate.VARIABLE_FIELDS`): in document content, keys, URLs, paths or names a
+variable would be a way to exfiltrate a secret, so it is an error rather than literal text.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from kbctl.errors import Diagnostic
+from kbctl.manifest.containment import repository_root
 from kbctl.manifest.decl import (
     CheckDecl,
     DocDecl,
@@ -21,10 +24,13 @@ from kbctl.manifest.decl import (
     Settings,
     SourceKind,
     Str,
+    Where,
 )
-from kbctl.manifest.interpolate import interpolate
+from kbctl.manifest.interpolate import VARIABLE_FIELD_NAMES, interpolate, interpolates, literal
+from kbctl.manifest.providers import check_providers, chunking_of, metadata_of, provider_of
+from kbctl.manifest.sources import shown_dir
 from kbctl.manifest.yamlpos import Json, Lines, PathParts, format_path
-from kbctl.model import ChecksPolicy, SmallDocumentPolicy, UsageMode
+from kbctl.model import ChecksPolicy, ProviderKind, SmallDocumentPolicy, UsageMode
 
 _RAG_BOOL = ("enabled",)
 _RAG_STR = ("embedding_model",)
@@ -40,17 +46,20 @@ def build(
 ) -> tuple[ManifestDecl, list[Diagnostic]]:
     """Typed declarations of one manifest, and the problems the schema does not catch."""
     builder = _Builder(lines, file)
+    builder.scan_variables(data, ())
     top = data if isinstance(data, dict) else {}
     project = top.get("project")
     envs_data = top.get("environments")
     envs: list[EnvDecl] = []
+    provider = provider_of(top)
     if isinstance(envs_data, dict):
         for name, env_data in envs_data.items():
             if isinstance(env_data, dict):
-                envs.append(builder.environment(name, env_data, ("environments", name)))
+                envs.append(builder.environment(name, env_data, ("environments", name), provider))
+    check_providers(top, builder.problem)
     decl = ManifestDecl(
         file=file,
-        base_dir=base_dir,
+        where=Where(base_dir, repository_root(base_dir), shown_dir(file)),
         project=project if isinstance(project, str) else "",
         project_line=lines.of(("project",)),
         rag=builder.rag(top.get("rag")),
@@ -59,6 +68,9 @@ def build(
         environments=tuple(envs),
         checks=builder.checks(top.get("checks"), ("checks",)),
         checks_policy=builder.checks_policy(top.get("checks_policy")),
+        vector_store_id=builder.string(top, "vector_store_id", ()),
+        vector_store_name=builder.store_name(top, ()),
+        chunking=chunking_of(top.get("chunking"), ("chunking",), builder.problem),
     )
     return decl, builder.diagnostics
 
@@ -76,26 +88,61 @@ class _Builder:
         value = obj.get(key)
         if not isinstance(value, str):
             return None
-        loc = self.loc((*parts, key))
-        for bad in interpolate(value, {}).malformed:
-            self.diagnostics.append(
-                Diagnostic(
-                    self.file,
-                    loc.line,
-                    loc.path,
-                    f"malformed variable reference '{bad}': write ${{NAME}}, "
-                    "or $${ for a literal ${",
-                )
-            )
-        return Str(value, loc)
+        return Str(value, self.loc((*parts, key)), interpolates((*parts, key)))
 
-    def environment(self, name: str, data: dict[str, Json], parts: PathParts) -> EnvDecl:
+    def problem(self, parts: PathParts, message: str) -> None:
+        loc = self.loc(parts)
+        self.diagnostics.append(Diagnostic(self.file, loc.line, loc.path, message))
+
+    def scan_variables(self, data: Json, parts: PathParts) -> None:
+        """Report malformed `${…}`, and any `${…}` in a field that does not interpolate."""
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if "${" in key:
+                    self.problem(
+                        (*parts, key),
+                        f"'{key}': a name cannot hold a variable reference",
+                    )
+                self.scan_variables(value, (*parts, key))
+        elif isinstance(data, list):
+            for index, item in enumerate(data):
+                self.scan_variables(item, (*parts, index))
+        elif isinstance(data, str) and "${" in data:
+            if interpolates(parts):
+                for bad in interpolate(data, {}).malformed:
+                    self.problem(
+                        parts,
+                        f"malformed variable reference '{bad}': write ${{NAME}}, "
+                        "or $${ for a literal ${",
+                    )
+                return
+            found = literal(data)
+            for token in (*(f"${{{n}}}" for n in found.references), *found.malformed):
+                self.problem(
+                    parts,
+                    f"'{token}' is not allowed here: variables are read only in "
+                    f"{VARIABLE_FIELD_NAMES} (see docs/manifest.md); write $${{ for a "
+                    "literal ${",
+                )
+
+    def store_name(self, data: Mapping[str, Json], parts: PathParts) -> Str | None:
+        store = data.get("vector_store")
+        if not isinstance(store, dict):
+            return None
+        return self.string(store, "name", (*parts, "vector_store"))
+
+    def environment(
+        self, name: str, data: dict[str, Json], parts: PathParts, provider: ProviderKind
+    ) -> EnvDecl:
         api_key_env = data.get("api_key_env")
         protect = data.get("protect")
         return EnvDecl(
             name=name,
             loc=self.loc(parts),
+            provider=provider_of(data, provider),
             agent_id=self.string(data, "agent_id", parts),
+            vector_store_id=self.string(data, "vector_store_id", parts),
+            vector_store_name=self.store_name(data, parts),
             base_url=self.string(data, "base_url", parts),
             api_key_env=api_key_env if isinstance(api_key_env, str) else None,
             protect=protect if isinstance(protect, bool) else False,
@@ -133,8 +180,32 @@ class _Builder:
                 key = None
             mode = item.get("usage_mode")
             usage = UsageMode(mode) if isinstance(mode, str) and mode in _USAGE else UsageMode.AUTO
-            out.append(DocDecl(kind, source, key, usage, self.loc(item_parts)))
+            exclude = self.exclude(item, kind, item_parts)
+            metadata = metadata_of(item.get("metadata"), (*item_parts, "metadata"), self.problem)
+            chunking = chunking_of(item.get("chunking"), (*item_parts, "chunking"), self.problem)
+            loc = self.loc(item_parts)
+            out.append(DocDecl(kind, source, key, usage, loc, exclude, metadata, chunking))
         return tuple(out)
+
+    def exclude(
+        self, item: Mapping[str, Json], kind: SourceKind, parts: PathParts
+    ) -> tuple[Str, ...]:
+        data = item.get("exclude")
+        if data is None:
+            return ()
+        if kind is not SourceKind.GLOB:
+            self.problem(
+                (*parts, "exclude"),
+                f"'exclude' is only allowed with 'glob' (this document is a {kind.value})",
+            )
+            return ()
+        if not isinstance(data, list):
+            return ()  # the schema reported it
+        return tuple(
+            Str(pattern, self.loc((*parts, "exclude", index)))
+            for index, pattern in enumerate(data)
+            if isinstance(pattern, str) and pattern
+        )
 
     def checks(self, data: Json, parts: PathParts) -> tuple[CheckDecl, ...]:
         if not isinstance(data, list):

@@ -2,9 +2,11 @@
 
 Owns: the environment overlay (`rag` and `policy` deep-merged over the top level, `documents`
 and `checks` appended), `${VAR}` interpolation with its unset-variable diagnostics, defaults
-(`base_url`, `api_key_env`), document keys (defaults, validity, uniqueness) and the checks'
-`expect` keys. Strict mode (every command with `-e`) makes an unset variable an error; lenient
-mode (`kbctl validate` without `-e`) makes it a warning and leaves out what depends on it.
+per provider (`base_url`, `api_key_env`), the OpenAI vector store, document keys (defaults,
+validity, uniqueness, a `file:` entry overriding a glob), OpenAI metadata (declaration, then
+sidecar) and chunking, and the checks' `expect` keys. Strict mode (every command with `-e`)
+makes an unset variable an error; lenient mode (`kbctl validate` without `-e`) makes it a
+warning and leaves out what depends on it.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypedDict
 
 from kbctl.errors import Diagnostic
-from kbctl.identity import SEPARATOR
+from kbctl.identity import SEPARATOR, canonical_text
 from kbctl.manifest.decl import (
     CheckDecl,
     DocDecl,
@@ -26,13 +29,19 @@ from kbctl.manifest.decl import (
     SourceKind,
     Str,
 )
-from kbctl.manifest.interpolate import interpolate
-from kbctl.manifest.sources import expand, text_document, url_document, url_problem
+from kbctl.manifest.interpolate import interpolate, key_leak, literal
+from kbctl.manifest.sources import is_blank, text_document, url_document, url_problem
 from kbctl.model import (
+    MAX_ATTRIBUTES,
+    MAX_METADATA_KEYS,
+    RESERVED_ATTRIBUTES,
     Check,
+    Chunking,
     DocType,
     DocumentSpec,
+    Metadata,
     Policy,
+    ProviderKind,
     RagSettings,
     SmallDocumentPolicy,
     SourceRef,
@@ -41,7 +50,18 @@ from kbctl.model import (
 
 DEFAULT_BASE_URL = "https://api.elevenlabs.io"
 DEFAULT_API_KEY_ENV = "ELEVENLABS_API_KEY"
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+OPENAI_API_KEY_ENV = "OPENAI_API_KEY"
+_FROM_DISK = (SourceKind.FILE, SourceKind.GLOB)
+
+
+class _OpenAIFields(TypedDict, total=False):
+    metadata: Metadata
+    chunking: Chunking
+
+
 _BASE_URL_SCHEMES = ("https://", "http://", "emulator://")
+_TWO_GLOBS = "; leave it out of one glob with 'exclude:', or declare it with 'file:' to override"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +106,22 @@ class _Resolver:
         self.errors: list[Diagnostic] = []
         self.warnings: list[Diagnostic] = []
         self.incomplete = not decl.complete  # keys may be missing: do not judge `expect`
+        self.key_env = DEFAULT_API_KEY_ENV
+        self.provider = ProviderKind.ELEVENLABS
 
     def error(self, loc: Loc, message: str) -> None:
         self.errors.append(Diagnostic(self.decl.file, loc.line, loc.path, message))
 
     def text(self, value: Str) -> str | None:
-        """Interpolated value, or None when it names an unset variable."""
+        """The field's value (interpolated if it is one of the fields that interpolate), or None
+        when it names an unset variable, the API key, or holds a `${…}` where none is allowed.
+        """
+        if not value.variables:
+            taken = literal(value.value)
+            if taken.references or taken.malformed:  # reported when loading
+                self.incomplete = True
+                return None
+            return taken.value
         result = interpolate(value.value, self.environ)
         for name in result.missing:
             diag = Diagnostic(
@@ -105,11 +135,23 @@ class _Resolver:
         if result.missing or result.malformed:  # malformed: reported when loading
             self.incomplete = True
             return None
+        leak = key_leak(value.value, result, self.environ, self.key_env)
+        if leak is not None:
+            self.error(value.loc, leak)
+            return None
         return result.value
 
     def target(self, env: EnvDecl) -> Resolution:
-        agent_id = self._agent_id(env)
-        base_url = self._base_url(env)
+        self.provider = env.provider
+        openai = env.provider is ProviderKind.OPENAI
+        self.key_env = env.api_key_env or (OPENAI_API_KEY_ENV if openai else DEFAULT_API_KEY_ENV)
+        store_id = store_name = None
+        if openai:
+            store_id, store_name = self._vector_store(env)
+            agent_id = store_id or store_name
+        else:
+            agent_id = self._agent_id(env)
+        base_url = self._base_url(env, OPENAI_BASE_URL if openai else DEFAULT_BASE_URL)
         rag = merge_settings(self.decl.rag, env.rag)
         policy = merge_settings(self.decl.policy, env.policy)
         documents = self._documents((*self.decl.documents, *env.documents))
@@ -122,9 +164,9 @@ class _Resolver:
             environment=env.name,
             agent_id=agent_id,
             base_url=base_url,
-            api_key_env=env.api_key_env or DEFAULT_API_KEY_ENV,
+            api_key_env=self.key_env,
             protect=env.protect,
-            rag=_rag_settings(rag),
+            rag=RagSettings() if openai else _rag_settings(rag),
             policy=Policy(
                 index_timeout=float(policy.get("index_timeout", 180.0)),
                 small_documents=SmallDocumentPolicy(str(policy.get("small_documents", "prompt"))),
@@ -133,8 +175,32 @@ class _Resolver:
             documents=documents,
             checks=checks,
             checks_policy=self.decl.checks_policy,
+            provider=env.provider,
+            vector_store_id=store_id,
+            vector_store_name=store_name,
         )
         return Resolution(target, tuple(self.errors), tuple(self.warnings), documents)
+
+    def _vector_store(self, env: EnvDecl) -> tuple[str | None, str | None]:
+        """(id, name) of the store: the environment's declaration, else the manifest's."""
+        declared = env.vector_store_id is not None or env.vector_store_name is not None
+        store_id = env.vector_store_id if declared else self.decl.vector_store_id
+        store_name = env.vector_store_name if declared else self.decl.vector_store_name
+        if store_id is not None:
+            value = self.text(store_id)
+            if value is None:
+                return None, None
+            if not value.startswith("vs_") or len(value) == 3 or value != value.strip():
+                self.error(store_id.loc, f"vector_store_id '{value}' must look like vs_...")
+                return None, None
+            return value, None
+        if store_name is not None:
+            value = self.text(store_name)
+            if value is not None and not value.strip():
+                self.error(store_name.loc, "the vector store's name is empty")
+                return None, None
+            return None, value
+        return None, None  # reported when loading
 
     def _agent_id(self, env: EnvDecl) -> str | None:
         if env.agent_id is None:
@@ -147,9 +213,9 @@ class _Resolver:
             return None
         return value.strip() if value is not None else None
 
-    def _base_url(self, env: EnvDecl) -> str | None:
+    def _base_url(self, env: EnvDecl, default: str) -> str | None:
         if env.base_url is None:
-            return DEFAULT_BASE_URL
+            return default
         value = self.text(env.base_url)
         if value is None:
             return None
@@ -165,8 +231,16 @@ class _Resolver:
     def _documents(self, decls: tuple[DocDecl, ...]) -> tuple[DocumentSpec, ...]:
         specs: list[DocumentSpec] = []
         first: dict[str, SourceRef] = {}
+        # A `file:` entry overrides the settings a glob would give the same file: the glob
+        # leaves that file to it (in this environment, top-level and overlay entries alike).
+        overridden = frozenset(
+            loaded.key
+            for decl in decls
+            if decl.kind is SourceKind.FILE
+            for loaded in self.decl.expansions.get(decl.loc.path, ())
+        )
         for decl in decls:
-            for spec in self._document(decl):
+            for spec in self._document(decl, overridden):
                 seen = first.get(spec.key)
                 origin = spec.origin
                 assert origin is not None
@@ -174,14 +248,15 @@ class _Resolver:
                     where = f"{seen.file}:{seen.line} {seen.path}" if seen.line else seen.path
                     self.error(
                         Loc(origin.line, origin.path),
-                        f"duplicate document key '{spec.key}' (also declared at {where})",
+                        f"duplicate document key '{spec.key}' (also declared at {where})"
+                        + (_TWO_GLOBS if decl.kind is SourceKind.GLOB else ""),
                     )
                     continue
                 first[spec.key] = origin
                 specs.append(spec)
         return tuple(specs)
 
-    def _document(self, decl: DocDecl) -> tuple[DocumentSpec, ...]:
+    def _document(self, decl: DocDecl, overridden: frozenset[str]) -> tuple[DocumentSpec, ...]:
         source = self.text(decl.source)
         key = self.text(decl.key) if decl.key is not None else None
         if source is None or (decl.key is not None and key is None):
@@ -190,6 +265,9 @@ class _Resolver:
             return ()  # the schema reported the missing key
         loaded: tuple[Loaded, ...]
         if decl.kind is SourceKind.TEXT:
+            if is_blank(canonical_text(source)):
+                self.error(decl.source.loc, "text is blank: an empty document cannot be uploaded")
+                return ()
             loaded = (text_document(key or "", source),)
         elif decl.kind is SourceKind.URL:
             problem = url_problem(source)
@@ -197,15 +275,17 @@ class _Resolver:
                 self.error(decl.source.loc, problem)
                 return ()
             loaded = (url_document(source),)
-        else:
-            cached = self.decl.expansions.get(decl.loc.path)
-            loaded = cached if cached is not None else self._expand(decl, source)
+        else:  # read when loading (paths never interpolate)
+            loaded = self.decl.expansions.get(decl.loc.path, ())
+            if decl.kind is SourceKind.GLOB:
+                loaded = tuple(d for d in loaded if d.key not in overridden)
+        paths = [d.key if decl.kind in _FROM_DISK else None for d in loaded]
         if key is not None:
             loaded = tuple(
                 Loaded(key, d.doc_type, d.content, d.content_hash, d.filename) for d in loaded
             )
         out: list[DocumentSpec] = []
-        for doc in loaded:
+        for doc, path in zip(loaded, paths, strict=True):
             problem = key_problem(doc.key)
             if problem is not None:
                 self.error(decl.key.loc if decl.key is not None else decl.source.loc, problem)
@@ -220,18 +300,29 @@ class _Resolver:
                     filename=doc.filename,
                     url=source if doc.doc_type is DocType.URL else None,
                     origin=SourceRef(self.decl.file, decl.loc.line, decl.loc.path),
+                    **self._openai_fields(decl, doc.key, path),
                 )
             )
         return tuple(out)
 
-    def _expand(self, decl: DocDecl, source: str) -> tuple[Loaded, ...]:
-        before = len(self.errors)
-        loaded = expand(
-            decl.kind, source, self.decl.base_dir, shown_dir(self.decl.file), decl.loc, self.error
-        )
-        if len(self.errors) > before:
-            self.incomplete = True
-        return loaded
+    def _openai_fields(self, decl: DocDecl, key: str, path: str | None) -> _OpenAIFields:
+        """metadata (the declaration's, then the sidecar's per key) and chunking, for OpenAI."""
+        if self.provider is not ProviderKind.OPENAI:
+            return {}
+        merged = dict(decl.metadata)
+        sidecar = self.decl.sidecars.get(path) if path is not None else None
+        if sidecar is not None:
+            merged.update(sidecar.metadata)
+        if sidecar is not None and len(merged) > MAX_METADATA_KEYS:  # alone: the schema's
+            self.error(
+                decl.loc,
+                f"{key} has {len(merged)} metadata keys with {sidecar.file}; "
+                f"at most {MAX_METADATA_KEYS} "
+                f"(the API allows {MAX_ATTRIBUTES}, kbctl keeps {RESERVED_ATTRIBUTES} for "
+                "its marker)",
+            )
+        chunking = decl.chunking or self.decl.chunking or Chunking()
+        return {"metadata": tuple(sorted(merged.items())), "chunking": chunking}
 
     def _checks(self, decls: tuple[CheckDecl, ...], keys: set[str]) -> tuple[Check, ...]:
         out: list[Check] = []
@@ -288,9 +379,3 @@ def key_problem(key: str) -> str | None:
     if SEPARATOR in key:
         return f"document key '{key}' must not contain '{SEPARATOR}' (kbctl's marker separator)"
     return None
-
-
-def shown_dir(file: str) -> str:
-    """The manifest's directory as the user would write it (`manifests`, or `.`)."""
-    parent = file.replace("\\", "/").rpartition("/")[0]
-    return parent or "."

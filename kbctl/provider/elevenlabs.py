@@ -11,7 +11,7 @@ silently detach it.
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -153,6 +153,15 @@ class ElevenLabsProvider:
         with _reading("GET", path):
             return _agent(data, agent_id)
 
+    def version_description(self, agent_id: str, version_id: str) -> str | None:
+        """`GET …/agents/{id}/versions/{version_id}` → its `version_description`."""
+        path = f"{AGENTS}/{_seg(agent_id)}/versions/{_seg(version_id)}"
+        data = self._client.get_json(
+            path, route="GET /v1/convai/agents/{agent_id}/versions/{version_id}"
+        )
+        with _reading("GET", path):
+            return wire.opt_str(wire.obj(data, "version"), "version_description", "version")
+
     def find_documents_by_name(self, name: str) -> tuple[LiveDocument, ...]:
         """Every document named exactly `name`: the prefix `search` first, then a full listing
         when that finds nothing (the reference says `search` can miss documents)."""
@@ -163,6 +172,14 @@ class ElevenLabsProvider:
         return tuple(
             LiveDocument(d.id, d.name, d.doc_type, d.size_bytes, parse_marker(d.name))
             for d in sorted(unique.values(), key=lambda d: d.id)
+        )
+
+    def documents_named(self, prefix: str) -> tuple[LiveDocument, ...]:
+        """Every document whose name starts with `prefix` (all pages of the full listing)."""
+        found = {d.id: d for d in self._list_documents() if d.name.startswith(prefix)}
+        return tuple(
+            LiveDocument(d.id, d.name, d.doc_type, d.size_bytes, None)
+            for d in sorted(found.values(), key=lambda d: d.id)
         )
 
     def document_url(self, doc_id: str) -> str | None:
@@ -276,10 +293,25 @@ class ElevenLabsProvider:
 
     def create_document(self, spec: DocumentSpec, name: str) -> str:
         """Create the document; after an ambiguous failure, reuse the one that got created."""
+        return self._create_named(name, lambda: self._create_once(spec, name))
+
+    def create_folder(self, name: str) -> str:
+        """Create an empty root folder; after an ambiguous failure, reuse the one that got made."""
+        path = f"{KB}/folder"
+
+        def once() -> str:
+            data = self._client.send_json("POST", path, {"name": name}, route=f"POST {path}")
+            with _reading("POST", path):
+                return wire.req_str(wire.obj(data, "answer"), "id", "answer")
+
+        return self._create_named(name, once)
+
+    def _create_named(self, name: str, create: Callable[[], str]) -> str:
+        """Run `create`; when its answer is lost, look for `name` before trying again."""
         attempt = 0
         while True:
             try:
-                return self._create_once(spec, name)
+                return create()
             except AmbiguousWriteError as exc:
                 found = self.find_documents_by_name(name)
                 if found:

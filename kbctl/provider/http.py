@@ -25,9 +25,12 @@ import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import httpx
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
 
 from kbctl import __version__
 from kbctl.clock import Clock
@@ -74,6 +77,11 @@ class _Answer:
     @property
     def text(self) -> str:
         return self.content.decode(self.encoding, errors="replace")
+
+
+def wsgi_transport(app: WSGIApplication) -> httpx.BaseTransport:
+    """A transport that hands requests to a WSGI app in-process (the embedded emulator)."""
+    return httpx.WSGITransport(app=app)
 
 
 class ApiClient:

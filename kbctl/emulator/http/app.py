@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping
 
 from kbctl.emulator.config import EmulatorConfig
-from kbctl.emulator.http import agent_routes, kb_routes
+from kbctl.emulator.http import agent_routes, branch_routes, kb_routes
 from kbctl.emulator.http.messages import (
     Request,
     Response,
@@ -24,6 +24,7 @@ from kbctl.emulator.http.messages import (
     validation_response,
 )
 from kbctl.emulator.http.routing import Route, Router
+from kbctl.emulator.openai import OpenAIApp, is_openai_path, open_openai
 from kbctl.emulator.workspace.errors import ApiProblem, Unprocessable
 from kbctl.emulator.workspace.world import World
 
@@ -36,6 +37,7 @@ def build_router() -> Router:
     router = Router()
     kb_routes.register(router)
     agent_routes.register(router)
+    branch_routes.register(router)
     return router
 
 
@@ -43,8 +45,10 @@ class EmulatorApp:
     """WSGI callable over a `World`. Use `httpx.WSGITransport(app=EmulatorApp(world))` in
     process, or `kbctl.emulator.http.server` over a socket."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, openai: OpenAIApp | None = None) -> None:
         self.world = world
+        #: The OpenAI side (`/v1/files`, `/v1/vector_stores`); same settings and clock.
+        self.openai = openai or open_openai(world.config, world.clock)
         self.router = build_router()
         self._rng = random.Random(world.config.seed)
         self._rng_lock = threading.Lock()
@@ -63,6 +67,7 @@ class EmulatorApp:
     def close(self) -> None:
         """Save everything (a clean shutdown)."""
         self.world.close()
+        self.openai.close()
 
     # ------------------------------------------------------------------ WSGI
     def __call__(
@@ -74,6 +79,8 @@ class EmulatorApp:
 
     def handle(self, environ: Mapping[str, object]) -> Response:
         """Answer one request (never raises)."""
+        if is_openai_path(str(environ.get("PATH_INFO") or "")):
+            return self.openai.handle(environ)
         try:
             request = Request.from_environ(environ)
         except Exception:
