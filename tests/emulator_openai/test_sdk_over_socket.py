@@ -26,7 +26,7 @@ STATIC = {"type": "static", "static": {"max_chunk_size_tokens": 100, "chunk_over
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[EmulatorServer]:
     config = EmulatorConfig(
-        index_seconds=0.3, api_key=KEY, vector_stores=(STORE,), fail_index_containing=("BROKEN",)
+        index_seconds=0.3, api_key=KEY, vector_store=(STORE,), fail_index_containing=("BROKEN",)
     )
     with EmulatorServer(build_app(config, SystemClock(), tmp_path / "state"), port=0) as srv:
         yield srv
