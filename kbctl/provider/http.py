@@ -47,6 +47,7 @@ from kbctl.provider.retry import Backoff, RetryListener, RetryNotice, ignore_ret
 __all__ = ["AmbiguousWriteError", "ApiClient", "FilePart", "Params"]
 
 _IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
+_PERMANENT_5XX: Final = frozenset({501, 505})  # not implemented: asking again cannot help
 
 #: Query parameters: lists go out as repeated keys (`?types=text&types=url`).
 Params = Mapping[str, str | int | float | bool | Sequence[str] | None]
@@ -268,7 +269,8 @@ class ApiClient:
                 return outcome
             retryable = status == 429 or (
                 idempotent
-                and (status == 408 or status >= 500 or (status == 409 and retry_conflict))
+                and (status in (408, 409) or (status >= 500 and status not in _PERMANENT_5XX))
+                and (status != 409 or retry_conflict)
             )
             if retryable and attempt < self.max_retries:
                 delay = retry_after(outcome.retry_after_ms, outcome.retry_after, self._clock.now())
