@@ -2,14 +2,15 @@
 
 Owns the decision for one superseded document (delete it, or keep it and say why) and the
 plain delete of a document this run created after a failed gate. Both run in worker threads
-and return a note instead of raising, so one failure never hides what the others did.
+and return a note instead of raising, so one failure never hides what the others did. A
+document that is already gone (404 on any of the calls) counts as deleted: the goal is reached.
 """
 
 from __future__ import annotations
 
 from typing import assert_never
 
-from kbctl.errors import ApiError
+from kbctl.errors import ApiError, NotFoundError
 from kbctl.provider.base import DeleteOutcome, Dependents, Provider
 
 
@@ -20,6 +21,8 @@ def delete_superseded(provider: Provider, agent_id: str, doc_id: str) -> str | N
         if dependents.others(agent_id):
             return f"used by {users(dependents, agent_id)} — kept; detach it there first"
         outcome = provider.delete_document(doc_id)
+    except NotFoundError:
+        return None  # already gone (a parallel run, a person): the goal is reached
     except ApiError as err:
         return f"delete failed ({err.summary}); the next apply retries it"
     return _note(outcome)
@@ -29,6 +32,8 @@ def delete_created(provider: Provider, doc_id: str) -> str | None:
     """Delete a document this run created (nothing can depend on it yet); None, or why not."""
     try:
         outcome = provider.delete_document(doc_id)
+    except NotFoundError:
+        return None
     except ApiError as err:
         return f"delete failed ({err.summary}); the next apply deletes it"
     return _note(outcome)

@@ -24,7 +24,15 @@ from kbctl.apply.events import ApplyEvents, Phase
 from kbctl.apply.gate import IndexGate, gate_error
 from kbctl.apply.guards import check_guards, upload_specs, uploads
 from kbctl.apply.retrieval import RetrievalGate
-from kbctl.apply.swap import check_unchanged, description, rag_update, target_entries, verify
+from kbctl.apply.swap import (
+    check_unchanged,
+    description,
+    differences,
+    overwritten,
+    rag_update,
+    target_entries,
+    verify,
+)
 from kbctl.apply.types import (
     ApplyHook,
     ApplyOptions,
@@ -44,7 +52,15 @@ from kbctl.errors import (
     KbctlError,
     StalePlanError,
 )
-from kbctl.model import DocumentSpec, IndexStatus, LiveState, Target
+from kbctl.model import (
+    DocumentSpec,
+    IndexStatus,
+    KbEntry,
+    LiveAgent,
+    LiveState,
+    RagSettings,
+    Target,
+)
 from kbctl.plan.types import Action, AgentPlan, DocumentChange
 from kbctl.provider.base import IndexState, Provider
 
@@ -116,6 +132,9 @@ class _Run:
         self.timings: list[tuple[str, float]] = []
         self.version_id: str | None = None
         self.agent_updated = False
+        # What the agent must look like after this run: as written (or as found, when no PATCH
+        # was needed), with the array and RAG fields that decide it.
+        self.expected: tuple[LiveAgent, tuple[KbEntry, ...], RagSettings | None] | None = None
         self.gate = IndexGate(
             provider,
             clock,
@@ -158,6 +177,7 @@ class _Run:
                 self._timed(Phase.CHECKS, lambda: self._check_before_swap(pool))
                 self._timed(Phase.SWAP, lambda: self._swap(pool, live))
                 self._timed(Phase.DELETE, lambda: self._delete(pool))
+                self._check_still_ours()
                 self._timed(Phase.CHECKS, lambda: self.checks.after_swap(self._ids(), pool.map))
             finally:
                 # On an interrupt, queued work is dropped; requests in flight finish.
@@ -311,7 +331,9 @@ class _Run:
         entries = target_entries(self.plan, self._ids())
         rag = rag_update(self.plan)
         if entries == current.knowledge_base and rag is None:
-            return  # nothing to write: only indexes, renames or orphan clean-up were planned
+            # Nothing to write: only indexes, renames or orphan clean-up were planned.
+            self.expected = (current, current.knowledge_base, None)
+            return
         self.events.phase_started(Phase.SWAP, len(entries))
         try:
             updated = self.provider.update_agent(
@@ -319,11 +341,27 @@ class _Run:
             )
             self.agent_updated = True
             self.version_id = updated.version_id
-            readback = self.provider.get_agent(self.plan.agent_id)
+            self.expected = (updated, entries, rag)
+            verify(self.plan, updated, entries, rag, self._read_agent)
         except ApiError as err:
             raise self._api_failure("updating the agent", err) from err
-        verify(self.plan, readback, entries, rag)
         self.events.agent_updated(self.plan.agent_id, updated.version_id)
+
+    def _read_agent(self) -> LiveAgent:
+        return self.provider.get_agent(self.plan.agent_id)
+
+    def _check_still_ours(self) -> None:
+        """After the deletions: the agent must still be what this run left (else it lost a race)."""
+        if self.expected is None:
+            return
+        written, entries, rag = self.expected
+        try:
+            current = self._read_agent()
+        except ApiError as err:
+            raise self._api_failure("reading the agent back after the deletions", err) from err
+        problems = differences(current, entries, rag)
+        if problems:
+            raise overwritten(self.plan, written, current, problems, deleted=True)
 
     def _rename(self, change: DocumentChange) -> None:
         assert change.live_id is not None and change.name is not None

@@ -1,4 +1,5 @@
-"""`kbctl emulator serve`: the ElevenLabs KB + agent API emulator over a socket."""
+"""`kbctl emulator serve`: the ElevenLabs KB + agent API emulator (and the OpenAI vector-store
+API under `/v1/files` and `/v1/vector_stores`) over a socket."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from kbctl.emulator import EmulatorConfig, run_server
 
 @click.group("emulator")
 def emulator_group() -> None:
-    """Run the built-in ElevenLabs knowledge-base and agent API emulator."""
+    """Run the built-in ElevenLabs (and OpenAI vector-store) API emulator."""
 
 
 @emulator_group.command("serve")
@@ -33,6 +34,9 @@ def emulator_group() -> None:
 @click.option("--max-concurrency", default=None, type=int, help="429 beyond N requests.")
 @click.option("--fail-rate", default=0.0, show_default=True, type=float, help="500/503 share.")
 @click.option("--fail-index-containing", multiple=True, help="Indexing of content with TEXT fails.")
+@click.option(
+    "--vector-store", "vector_stores", multiple=True, help="Create this OpenAI vector store id."
+)
 @click.option("--seed", default=0, show_default=True, type=int, help="Ids and faults seed.")
 @click.option("--verbose", is_flag=True, help="Log every request on stderr.")
 def serve_cmd(
@@ -48,6 +52,7 @@ def serve_cmd(
     max_concurrency: int | None,
     fail_rate: float,
     fail_index_containing: tuple[str, ...],
+    vector_stores: tuple[str, ...],
     seed: int,
     verbose: bool,
 ) -> None:
@@ -61,6 +66,7 @@ def serve_cmd(
         max_concurrency=max_concurrency,
         fail_rate=fail_rate,
         fail_index_containing=fail_index_containing,
+        vector_stores=vector_stores,
         seed=seed,
     )
     run_server(

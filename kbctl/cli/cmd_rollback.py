@@ -22,6 +22,7 @@ from kbctl.cli.options import environment_option, gated_apply_options, manifest_
 from kbctl.cli.progress import make_progress, run_summary
 from kbctl.cli.wiring import load_targets, open_provider, system_clock
 from kbctl.errors import ExitCode, UsageError
+from kbctl.model import LiveAgent, Target
 from kbctl.render.plan_text import render_plan_text
 from kbctl.snapshots.gitinfo import current_commit
 from kbctl.snapshots.hook import SnapshotHook
@@ -73,9 +74,14 @@ def rollback_cmd(
         )
     store = SnapshotStore(Path(snapshots_dir))
     targets = load_targets(files, environment)
-    prepared = prepare_rollback(store, ref, environment, targets)
-    snapshot = prepared.snapshot
     clock = system_clock()
+
+    def live_agent(target: Target) -> LiveAgent:
+        with open_provider(target, clock, concurrency=concurrency) as reading:
+            return reading.provider.get_agent(target.agent_id)
+
+    prepared = prepare_rollback(store, ref, environment, targets, live=live_agent)
+    snapshot = prepared.snapshot
     started = clock.monotonic()
     console = Console(highlight=False, soft_wrap=True, stderr=as_json)
     with ExitStack() as stack:

@@ -32,6 +32,8 @@ def validate_cmd(files: tuple[Path, ...], environment: str | None) -> None:
     paths = manifest_paths(files, Path())
     report = validate(paths, environ(), environment)
     report.raise_for_errors()  # the error lists the warnings too
+    for note in report.notes:
+        click.echo(f"Note: {note}", err=True)
     annotate = in_github_actions()
     for warning in report.warnings:
         click.echo(f"Warning: {warning}", err=True)

@@ -57,6 +57,7 @@ def _register() -> None:
     from kbctl.cli.cmd_import import import_cmd
     from kbctl.cli.cmd_plan import plan_cmd
     from kbctl.cli.cmd_rollback import rollback_cmd
+    from kbctl.cli.cmd_schema import schema_cmd
     from kbctl.cli.cmd_snapshots import snapshots_group
     from kbctl.cli.cmd_status import status_cmd
     from kbctl.cli.cmd_validate import validate_cmd
@@ -70,6 +71,7 @@ def _register() -> None:
         snapshots_group,
         import_cmd,
         check_cmd,
+        schema_cmd,
         emulator_group,
     ):
         cli.add_command(command)

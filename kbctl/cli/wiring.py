@@ -65,12 +65,20 @@ def manifest_paths(files: Sequence[str]) -> list[Path]:
 
 
 def load_targets(files: Sequence[str], environment: str) -> tuple[Target, ...]:
-    """Load, validate and resolve every manifest for `environment`."""
-    from kbctl.manifest import load_manifests
+    """Load, validate and resolve every manifest that declares `environment`.
+
+    Manifests without it are skipped with a note on stderr (an error only when none has it).
+    """
+    import click
+
+    from kbctl.manifest import load_manifests, select_targets
 
     env = environ()
     manifests = load_manifests(manifest_paths(files), env)
-    targets = tuple(m.resolve(environment, env) for m in manifests)
+    selection = select_targets(manifests, environment, env)
+    for note in selection.notes:
+        click.echo(f"Note: {note}", err=True)
+    targets = selection.targets
     override = env.get("ELEVENLABS_BASE_URL")
     if override:
         from dataclasses import replace

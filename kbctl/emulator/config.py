@@ -8,6 +8,7 @@ not hold state or know about HTTP: it is a frozen value handed to `World` and `E
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, fields
 
 from kbctl.errors import UsageError
@@ -34,6 +35,12 @@ class EmulatorConfig:
     retry_after_on_429: bool = False
     # Test-only fault: the write happens, then the answer is a 500.
     fail_after_write_rate: float = 0.0
+    # OpenAI vector stores (`kbctl.emulator.openai`): stores to pre-create (`--vector-store`),
+    # then behaviour the reference marks UNCONFIRMED.
+    vector_stores: tuple[str, ...] = ()
+    openai_reattach: str = "existing"  # attaching an attached File: existing | replace | error
+    openai_attributes_update: str = "replace"  # replace | merge
+    openai_file_delete_detaches: bool = True  # False: the store keeps listing a deleted File
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -53,10 +60,24 @@ class EmulatorConfig:
         for name in ("delete_in_use_status", "unknown_kb_id_status"):
             if not 400 <= getattr(self, name) <= 499:
                 problems.append(f"{name} must be a 4xx status")
+        problems.extend(_openai_problems(self))
         if any(not text for text in self.fail_index_containing):
             problems.append("fail_index_containing texts must not be empty")
         if problems:
             raise UsageError("Invalid emulator settings", detail="\n".join(problems))
+
+
+def _openai_problems(config: EmulatorConfig) -> list[str]:
+    problems = [
+        f"vector store id {vs!r} must start with vs_ and hold only letters, digits, _ and -"
+        for vs in config.vector_stores
+        if not re.fullmatch(r"vs_[A-Za-z0-9_-]+", vs)
+    ]
+    if config.openai_reattach not in ("existing", "replace", "error"):
+        problems.append("openai_reattach must be existing, replace or error")
+    if config.openai_attributes_update not in ("replace", "merge"):
+        problems.append("openai_attributes_update must be replace or merge")
+    return problems
 
 
 _TRUE = {"1", "true", "yes", "on"}

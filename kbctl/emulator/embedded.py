@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 from kbctl.clock import Clock
 from kbctl.emulator.config import EmulatorConfig, config_with_overrides
 from kbctl.emulator.http.app import EmulatorApp
+from kbctl.emulator.openai import open_openai
 from kbctl.emulator.workspace.persistence import Store
 from kbctl.emulator.workspace.world import World
 from kbctl.errors import UsageError
@@ -50,4 +51,4 @@ def open_emulator(
         raise UsageError(f"Emulator state path {path} is not a folder")
     world = World(effective, clock)
     world.attach_store(Store(path))
-    return EmulatorApp(world)
+    return EmulatorApp(world, open_openai(effective, clock, path))

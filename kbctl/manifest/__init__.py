@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from kbctl.manifest.load import (
     Manifest,
+    Selection,
     default_manifest_paths,
     load_manifests,
     manifest_paths,
+    select_targets,
 )
 from kbctl.manifest.resolve import DEFAULT_API_KEY_ENV, DEFAULT_BASE_URL
 from kbctl.manifest.schema import schema_text
@@ -25,10 +27,12 @@ __all__ = [
     "SUPPORTED_SUFFIXES",
     "Manifest",
     "ManifestSummary",
+    "Selection",
     "ValidationReport",
     "default_manifest_paths",
     "load_manifests",
     "manifest_paths",
     "schema_text",
+    "select_targets",
     "validate",
 ]

@@ -3,7 +3,9 @@
 Owns: turning JSON-like data into typed, located declarations. It is tolerant: when the schema
 already reported a value as wrong, the value is left out instead of failing here, so that file
 checks on the rest of the manifest still run and every problem is reported at once. Checks
-here: `key` with `glob`, and malformed `${…}` references.
+here: `key` with `glob`, malformed `${…}` references, and `${…}` outside the fields that
+interpolate (`interpolate.VARIABLE_FIELDS`): in document content, keys, URLs, paths or names a
+variable would be a way to exfiltrate a secret, so it is an error rather than literal text.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from kbctl.errors import Diagnostic
+from kbctl.manifest.containment import repository_root
 from kbctl.manifest.decl import (
     CheckDecl,
     DocDecl,
@@ -21,8 +24,10 @@ from kbctl.manifest.decl import (
     Settings,
     SourceKind,
     Str,
+    Where,
 )
-from kbctl.manifest.interpolate import interpolate
+from kbctl.manifest.interpolate import VARIABLE_FIELD_NAMES, interpolate, interpolates, literal
+from kbctl.manifest.sources import shown_dir
 from kbctl.manifest.yamlpos import Json, Lines, PathParts, format_path
 from kbctl.model import ChecksPolicy, SmallDocumentPolicy, UsageMode
 
@@ -40,6 +45,7 @@ def build(
 ) -> tuple[ManifestDecl, list[Diagnostic]]:
     """Typed declarations of one manifest, and the problems the schema does not catch."""
     builder = _Builder(lines, file)
+    builder.scan_variables(data, ())
     top = data if isinstance(data, dict) else {}
     project = top.get("project")
     envs_data = top.get("environments")
@@ -50,7 +56,7 @@ def build(
                 envs.append(builder.environment(name, env_data, ("environments", name)))
     decl = ManifestDecl(
         file=file,
-        base_dir=base_dir,
+        where=Where(base_dir, repository_root(base_dir), shown_dir(file)),
         project=project if isinstance(project, str) else "",
         project_line=lines.of(("project",)),
         rag=builder.rag(top.get("rag")),
@@ -76,18 +82,42 @@ class _Builder:
         value = obj.get(key)
         if not isinstance(value, str):
             return None
-        loc = self.loc((*parts, key))
-        for bad in interpolate(value, {}).malformed:
-            self.diagnostics.append(
-                Diagnostic(
-                    self.file,
-                    loc.line,
-                    loc.path,
-                    f"malformed variable reference '{bad}': write ${{NAME}}, "
-                    "or $${ for a literal ${",
+        return Str(value, self.loc((*parts, key)), interpolates((*parts, key)))
+
+    def problem(self, parts: PathParts, message: str) -> None:
+        loc = self.loc(parts)
+        self.diagnostics.append(Diagnostic(self.file, loc.line, loc.path, message))
+
+    def scan_variables(self, data: Json, parts: PathParts) -> None:
+        """Report malformed `${…}`, and any `${…}` in a field that does not interpolate."""
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if "${" in key:
+                    self.problem(
+                        (*parts, key),
+                        f"'{key}': a name cannot hold a variable reference",
+                    )
+                self.scan_variables(value, (*parts, key))
+        elif isinstance(data, list):
+            for index, item in enumerate(data):
+                self.scan_variables(item, (*parts, index))
+        elif isinstance(data, str) and "${" in data:
+            if interpolates(parts):
+                for bad in interpolate(data, {}).malformed:
+                    self.problem(
+                        parts,
+                        f"malformed variable reference '{bad}': write ${{NAME}}, "
+                        "or $${ for a literal ${",
+                    )
+                return
+            found = literal(data)
+            for token in (*(f"${{{n}}}" for n in found.references), *found.malformed):
+                self.problem(
+                    parts,
+                    f"'{token}' is not allowed here: variables are read only in "
+                    f"{VARIABLE_FIELD_NAMES} (see docs/manifest.md); write $${{ for a "
+                    "literal ${",
                 )
-            )
-        return Str(value, loc)
 
     def environment(self, name: str, data: dict[str, Json], parts: PathParts) -> EnvDecl:
         api_key_env = data.get("api_key_env")
@@ -133,8 +163,29 @@ class _Builder:
                 key = None
             mode = item.get("usage_mode")
             usage = UsageMode(mode) if isinstance(mode, str) and mode in _USAGE else UsageMode.AUTO
-            out.append(DocDecl(kind, source, key, usage, self.loc(item_parts)))
+            exclude = self.exclude(item, kind, item_parts)
+            out.append(DocDecl(kind, source, key, usage, self.loc(item_parts), exclude))
         return tuple(out)
+
+    def exclude(
+        self, item: Mapping[str, Json], kind: SourceKind, parts: PathParts
+    ) -> tuple[Str, ...]:
+        data = item.get("exclude")
+        if data is None:
+            return ()
+        if kind is not SourceKind.GLOB:
+            self.problem(
+                (*parts, "exclude"),
+                f"'exclude' is only allowed with 'glob' (this document is a {kind.value})",
+            )
+            return ()
+        if not isinstance(data, list):
+            return ()  # the schema reported it
+        return tuple(
+            Str(pattern, self.loc((*parts, "exclude", index)))
+            for index, pattern in enumerate(data)
+            if isinstance(pattern, str) and pattern
+        )
 
     def checks(self, data: Json, parts: PathParts) -> tuple[CheckDecl, ...]:
         if not isinstance(data, list):

@@ -30,10 +30,24 @@ class Loc:
 
 @dataclass(frozen=True, slots=True)
 class Str:
-    """A string from the manifest, `${VAR}` references not yet interpolated."""
+    """A string from the manifest, `${VAR}` references not yet interpolated.
+
+    `variables` is True only for the fields that interpolate (see `interpolate.VARIABLE_FIELDS`);
+    every other string is taken literally (only `$${` → `${`).
+    """
 
     value: str
     loc: Loc
+    variables: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Where a manifest's paths point: its directory, and the repository they must stay in."""
+
+    base_dir: Path  # paths in the manifest resolve against this, never against the cwd
+    root: Path  # the git work tree holding the manifest (else base_dir), symlinks resolved
+    shown_dir: str  # base_dir as the user would write it, for messages
 
 
 class SourceKind(StrEnum):
@@ -54,6 +68,7 @@ class DocDecl:
     key: Str | None
     usage_mode: UsageMode
     loc: Loc  # the list item, e.g. `documents[2]`
+    exclude: tuple[Str, ...] = ()  # glob only: patterns whose matches are left out
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +113,7 @@ class ManifestDecl:
     """Everything one manifest file declares."""
 
     file: str  # as given on the command line
-    base_dir: Path  # paths in the manifest resolve against this, never against the cwd
+    where: Where
     project: str
     project_line: int | None
     rag: Settings

@@ -1,8 +1,11 @@
 """`${VAR}` interpolation of manifest strings from a given environment mapping.
 
 Owns the syntax: `${NAME}` (NAME = letters, digits, `_`, not starting with a digit) is replaced
-by the variable's value; `$${` is a literal `${`; any other `${…` is malformed. It never reads
-`os.environ`: the caller passes the mapping.
+by the variable's value; `$${` is a literal `${`; any other `${…` is malformed. Owns the list of
+fields that interpolate at all (`VARIABLE_FIELDS`, documented in docs/manifest.md): everywhere
+else, document content, keys, URLs and names included, a `${…}` is an error, so a manifest can
+never pull a secret into what kbctl prints or uploads. It never reads `os.environ`: the caller
+passes the mapping.
 """
 
 from __future__ import annotations
@@ -10,6 +13,18 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from kbctl.manifest.yamlpos import PathParts
+
+#: The only fields where `${VAR}` is read, as paths (`*` = any environment name).
+VARIABLE_FIELDS: tuple[tuple[str, ...], ...] = (
+    ("environments", "*", "agent_id"),
+    ("environments", "*", "base_url"),
+)
+#: How the fields are named in messages.
+VARIABLE_FIELD_NAMES = "agent_id and base_url"
+#: Variables that hold API keys: never interpolated, whatever `api_key_env` says.
+KEY_VARIABLES = ("ELEVENLABS_API_KEY", "OPENAI_API_KEY")
 
 _TOKEN = re.compile(r"\$\$\{|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}|\$\{[^}\n]{0,40}\}?")
 
@@ -51,3 +66,34 @@ def interpolate(text: str, environ: Mapping[str, str]) -> Interpolated:
 
     value = _TOKEN.sub(replace, text)
     return Interpolated(value, tuple(references), tuple(missing), tuple(malformed))
+
+
+def interpolates(parts: PathParts) -> bool:
+    """True when the field at `parts` reads `${VAR}` (see VARIABLE_FIELDS)."""
+    return any(
+        len(parts) == len(pattern)
+        and all(p == "*" or p == part for p, part in zip(pattern, parts, strict=True))
+        for pattern in VARIABLE_FIELDS
+    )
+
+
+def literal(text: str) -> Interpolated:
+    """`text` taken literally (`$${` → `${`), listing the `${…}` it holds (which are errors)."""
+    if "${" not in text:
+        return Interpolated(text, (), (), ())
+    references: list[str] = []
+    malformed: list[str] = []
+
+    def keep(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token == "$${":
+            return "${"
+        name = match.group("name")
+        if name is None:
+            malformed.append(token)
+        elif name not in references:
+            references.append(name)
+        return token
+
+    value = _TOKEN.sub(keep, text)
+    return Interpolated(value, tuple(references), (), tuple(malformed))

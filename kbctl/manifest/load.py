@@ -7,6 +7,7 @@ span files (one project per manifest), and `Manifest`, the loaded file that reso
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -14,8 +15,8 @@ from pathlib import Path
 from kbctl.errors import Diagnostic, ManifestError
 from kbctl.manifest.build import build
 from kbctl.manifest.decl import Loaded, Loc, ManifestDecl, SourceKind
-from kbctl.manifest.interpolate import interpolate
-from kbctl.manifest.resolve import resolve, shown_dir
+from kbctl.manifest.interpolate import literal
+from kbctl.manifest.resolve import resolve
 from kbctl.manifest.schema import check_schema
 from kbctl.manifest.sources import expand
 from kbctl.manifest.yamlpos import parse_yaml
@@ -74,6 +75,45 @@ class Manifest:
             result.errors,
             hint=unset_hint(result.errors) or HINT,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The targets of one environment across manifests, and notes on the manifests skipped."""
+
+    targets: tuple[Target, ...]
+    notes: tuple[str, ...] = ()
+
+
+def select_targets(
+    manifests: Sequence[Manifest], environment: str, environ: Mapping[str, str]
+) -> Selection:
+    """Resolve `environment` in every manifest that declares it; skip (with a note) the others.
+
+    A repository may hold manifests for different agents and environments, so a manifest without
+    the environment is not an error; no manifest with it is. Raises ManifestError.
+    """
+    chosen = [m for m in manifests if environment in m.environments]
+    if not chosen:
+        if len(manifests) == 1:
+            manifests[0].resolve(environment, environ)  # raises, naming the known environments
+        known = sorted({e for m in manifests for e in m.environments})
+        detail = "\n".join(
+            f"{m.decl.file}: {', '.join(m.environments) or 'none'}" for m in manifests
+        )
+        close = difflib.get_close_matches(environment, known, n=1)
+        guess = f"; did you mean '{close[0]}'?" if close else ""
+        raise ManifestError(
+            f"no manifest declares environment '{environment}'{guess}",
+            detail=f"Environments per manifest:\n{detail}",
+            hint="pass one of the environments the manifests declare with -e",
+        )
+    notes = tuple(
+        f"{m.decl.file} does not declare environment '{environment}'; skipped"
+        for m in manifests
+        if m not in chosen
+    )
+    return Selection(tuple(m.resolve(environment, environ) for m in chosen), notes)
 
 
 def load_manifests(paths: Sequence[Path], environ: Mapping[str, str]) -> tuple[Manifest, ...]:
@@ -153,15 +193,21 @@ def _load_one(path: Path, environ: Mapping[str, str]) -> tuple[Manifest | None, 
     for doc in all_docs:
         if doc.kind not in (SourceKind.GLOB, SourceKind.FILE):
             continue
-        source = interpolate(doc.source.value, {})
-        if not source.references and not source.malformed:  # else: read when resolving
-            expansions[doc.loc.path] = expand(
-                doc.kind, source.value, decl.base_dir, shown_dir(file), doc.loc, report
-            )
+        source = _literal(doc.source.value)
+        if source is None:  # a `${…}` where none is allowed: reported by `build`
+            continue
+        exclude = tuple((p, x.loc) for x in doc.exclude if (p := _literal(x.value)) is not None)
+        expansions[doc.loc.path] = expand(doc.kind, source, decl.where, doc.loc, report, exclude)
     diagnostics.sort(key=lambda d: (d.line or 0, d.path))
     decl = replace(decl, expansions=expansions, complete=not diagnostics)
     manifest = Manifest(path, decl.project, tuple(e.name for e in decl.environments), decl)
     return manifest, diagnostics
+
+
+def _literal(value: str) -> str | None:
+    """The value taken literally, or None when it holds a `${…}` (an error reported already)."""
+    taken = literal(value)
+    return None if taken.references or taken.malformed else taken.value
 
 
 def manifest_error(diagnostics: Sequence[Diagnostic]) -> ManifestError:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kbctl.errors import Diagnostic
-from kbctl.identity import SEPARATOR
+from kbctl.identity import SEPARATOR, canonical_text
 from kbctl.manifest.decl import (
     CheckDecl,
     DocDecl,
@@ -26,8 +26,8 @@ from kbctl.manifest.decl import (
     SourceKind,
     Str,
 )
-from kbctl.manifest.interpolate import interpolate
-from kbctl.manifest.sources import expand, text_document, url_document, url_problem
+from kbctl.manifest.interpolate import KEY_VARIABLES, interpolate, literal
+from kbctl.manifest.sources import is_blank, text_document, url_document, url_problem
 from kbctl.model import (
     Check,
     DocType,
@@ -42,6 +42,7 @@ from kbctl.model import (
 DEFAULT_BASE_URL = "https://api.elevenlabs.io"
 DEFAULT_API_KEY_ENV = "ELEVENLABS_API_KEY"
 _BASE_URL_SCHEMES = ("https://", "http://", "emulator://")
+_TWO_GLOBS = "; leave it out of one glob with 'exclude:', or declare it with 'file:' to override"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +87,21 @@ class _Resolver:
         self.errors: list[Diagnostic] = []
         self.warnings: list[Diagnostic] = []
         self.incomplete = not decl.complete  # keys may be missing: do not judge `expect`
+        self.key_env = DEFAULT_API_KEY_ENV
 
     def error(self, loc: Loc, message: str) -> None:
         self.errors.append(Diagnostic(self.decl.file, loc.line, loc.path, message))
 
     def text(self, value: Str) -> str | None:
-        """Interpolated value, or None when it names an unset variable."""
+        """The field's value (interpolated if it is one of the fields that interpolate), or None
+        when it names an unset variable, the API key, or holds a `${…}` where none is allowed.
+        """
+        if not value.variables:
+            taken = literal(value.value)
+            if taken.references or taken.malformed:  # reported when loading
+                self.incomplete = True
+                return None
+            return taken.value
         result = interpolate(value.value, self.environ)
         for name in result.missing:
             diag = Diagnostic(
@@ -105,9 +115,38 @@ class _Resolver:
         if result.missing or result.malformed:  # malformed: reported when loading
             self.incomplete = True
             return None
+        if self._holds_key(value, result.references, result.value):
+            return None
         return result.value
 
+    def _holds_key(self, value: Str, names: tuple[str, ...], result: str) -> bool:
+        """Report (and return True) when interpolation would put an API key into a field."""
+        key_names = (self.key_env, *KEY_VARIABLES)
+        keys = {v for v in (self.environ.get(n) for n in key_names) if v and v.strip()}
+        for name in names:
+            if name in key_names:
+                why = f"{name} holds an API key"
+            elif self.environ.get(name) in keys:
+                why = f"{name} has the same value as the API key"
+            else:
+                continue
+            self.error(
+                value.loc,
+                f"${{{name}}} cannot be used: {why}, and an API key never goes into "
+                "a manifest value",
+            )
+            return True
+        # Split across variables: only keys long enough to be real, and not in the text itself.
+        if any(len(key) >= 8 and key in result and key not in value.value for key in keys):
+            self.error(
+                value.loc,
+                "the value would contain the API key: an API key never goes into a manifest value",
+            )
+            return True
+        return False
+
     def target(self, env: EnvDecl) -> Resolution:
+        self.key_env = env.api_key_env or DEFAULT_API_KEY_ENV
         agent_id = self._agent_id(env)
         base_url = self._base_url(env)
         rag = merge_settings(self.decl.rag, env.rag)
@@ -165,8 +204,16 @@ class _Resolver:
     def _documents(self, decls: tuple[DocDecl, ...]) -> tuple[DocumentSpec, ...]:
         specs: list[DocumentSpec] = []
         first: dict[str, SourceRef] = {}
+        # A `file:` entry overrides the settings a glob would give the same file: the glob
+        # leaves that file to it (in this environment, top-level and overlay entries alike).
+        overridden = frozenset(
+            loaded.key
+            for decl in decls
+            if decl.kind is SourceKind.FILE
+            for loaded in self.decl.expansions.get(decl.loc.path, ())
+        )
         for decl in decls:
-            for spec in self._document(decl):
+            for spec in self._document(decl, overridden):
                 seen = first.get(spec.key)
                 origin = spec.origin
                 assert origin is not None
@@ -174,14 +221,15 @@ class _Resolver:
                     where = f"{seen.file}:{seen.line} {seen.path}" if seen.line else seen.path
                     self.error(
                         Loc(origin.line, origin.path),
-                        f"duplicate document key '{spec.key}' (also declared at {where})",
+                        f"duplicate document key '{spec.key}' (also declared at {where})"
+                        + (_TWO_GLOBS if decl.kind is SourceKind.GLOB else ""),
                     )
                     continue
                 first[spec.key] = origin
                 specs.append(spec)
         return tuple(specs)
 
-    def _document(self, decl: DocDecl) -> tuple[DocumentSpec, ...]:
+    def _document(self, decl: DocDecl, overridden: frozenset[str]) -> tuple[DocumentSpec, ...]:
         source = self.text(decl.source)
         key = self.text(decl.key) if decl.key is not None else None
         if source is None or (decl.key is not None and key is None):
@@ -190,6 +238,9 @@ class _Resolver:
             return ()  # the schema reported the missing key
         loaded: tuple[Loaded, ...]
         if decl.kind is SourceKind.TEXT:
+            if is_blank(canonical_text(source)):
+                self.error(decl.source.loc, "text is blank: an empty document cannot be uploaded")
+                return ()
             loaded = (text_document(key or "", source),)
         elif decl.kind is SourceKind.URL:
             problem = url_problem(source)
@@ -197,9 +248,10 @@ class _Resolver:
                 self.error(decl.source.loc, problem)
                 return ()
             loaded = (url_document(source),)
-        else:
-            cached = self.decl.expansions.get(decl.loc.path)
-            loaded = cached if cached is not None else self._expand(decl, source)
+        else:  # read when loading (paths never interpolate)
+            loaded = self.decl.expansions.get(decl.loc.path, ())
+            if decl.kind is SourceKind.GLOB:
+                loaded = tuple(d for d in loaded if d.key not in overridden)
         if key is not None:
             loaded = tuple(
                 Loaded(key, d.doc_type, d.content, d.content_hash, d.filename) for d in loaded
@@ -223,15 +275,6 @@ class _Resolver:
                 )
             )
         return tuple(out)
-
-    def _expand(self, decl: DocDecl, source: str) -> tuple[Loaded, ...]:
-        before = len(self.errors)
-        loaded = expand(
-            decl.kind, source, self.decl.base_dir, shown_dir(self.decl.file), decl.loc, self.error
-        )
-        if len(self.errors) > before:
-            self.incomplete = True
-        return loaded
 
     def _checks(self, decls: tuple[CheckDecl, ...], keys: set[str]) -> tuple[Check, ...]:
         out: list[Check] = []
@@ -288,9 +331,3 @@ def key_problem(key: str) -> str | None:
     if SEPARATOR in key:
         return f"document key '{key}' must not contain '{SEPARATOR}' (kbctl's marker separator)"
     return None
-
-
-def shown_dir(file: str) -> str:
-    """The manifest's directory as the user would write it (`manifests`, or `.`)."""
-    parent = file.replace("\\", "/").rpartition("/")[0]
-    return parent or "."

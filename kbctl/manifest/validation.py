@@ -2,7 +2,8 @@
 
 Owns the validation policy: without an environment, every environment of every manifest is
 resolved and unset `${VAR}`s are warnings (a developer rarely has the staging and production
-variables set); with one, only that environment is resolved and unset variables are errors.
+variables set); with one, only that environment is resolved and unset variables are errors, and
+manifests that do not declare it are skipped with a note (unless none declares it).
 Offline: nothing here touches the network.
 """
 
@@ -33,6 +34,7 @@ class ValidationReport:
     manifests: tuple[ManifestSummary, ...]
     errors: tuple[Diagnostic, ...]
     warnings: tuple[Diagnostic, ...]
+    notes: tuple[str, ...] = ()  # manifests skipped because they lack the environment
 
     @property
     def ok(self) -> bool:
@@ -70,8 +72,13 @@ def validate(
     manifests, loaded = load_all(paths, environ)
     found: list[Diagnostic] = list(loaded)
     summaries: list[ManifestSummary] = []
+    notes: list[str] = []
+    declared = [m for m in manifests if environment is None or environment in m.environments]
     for manifest in manifests:
         names = (environment,) if environment is not None else manifest.environments
+        if environment is not None and declared and manifest not in declared:
+            names = ()  # another manifest has it: this one is for other environments
+            notes.append(f"{manifest.decl.file} does not declare environment '{environment}'")
         counts: list[tuple[str, int]] = []
         for name in names:
             result = resolve(manifest.decl, name, environ, strict=environment is not None)
@@ -88,4 +95,5 @@ def validate(
         manifests=tuple(summaries),
         errors=tuple(d for d in unique if d.severity == "error"),
         warnings=tuple(d for d in unique if d.severity != "error"),
+        notes=tuple(notes),
     )

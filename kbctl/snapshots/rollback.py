@@ -2,18 +2,20 @@
 
 `prepare_rollback` does everything that can refuse a rollback without the network: resolve the
 snapshot (`previous` or an id), refuse a foreign one, verify every blob against its hash, and
-find the manifest target it belongs to. Only then does `plan_rollback` read the live state and
-plan toward the snapshot with the ordinary planner. Applying the plan is the executor's job,
-unchanged (the CLI passes the same guards, progress and snapshot hook as `kbctl apply`).
+find the manifest target it belongs to. (`previous` may need one read of the live agent, when
+the newest run was killed: see `kbctl.snapshots.history`.) Only then does `plan_rollback` read
+the live state and plan toward the snapshot with the ordinary planner. Applying the plan is the
+executor's job, unchanged (the CLI passes the same guards, progress and snapshot hook as
+`kbctl apply`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from kbctl.errors import SnapshotError
-from kbctl.model import LiveState, Target
+from kbctl.model import LiveAgent, LiveState, Target
 from kbctl.plan.planner import make_plan
 from kbctl.plan.types import Plan
 from kbctl.provider.base import Provider
@@ -43,16 +45,33 @@ class RollbackPlan:
 
 
 def prepare_rollback(
-    store: SnapshotStore, ref: str, environment: str, targets: Sequence[Target]
+    store: SnapshotStore,
+    ref: str,
+    environment: str,
+    targets: Sequence[Target],
+    *,
+    live: Callable[[Target], LiveAgent | None] | None = None,
 ) -> PreparedRollback:
-    """Resolve and check the snapshot `ref` for a rollback of `environment` (no API call).
+    """Resolve and check the snapshot `ref` for a rollback of `environment`.
+
+    No API call, except one agent read through `live` when `ref` is `previous` and the newest
+    run of the agent was killed without a final record (whether its PATCH landed decides what
+    `previous` is).
 
     Raises:
         SnapshotError: unknown, corrupt, foreign or unrestorable snapshot; a blob missing or not
             matching its hash; no manifest target for the snapshot's project and agent.
     """
     projects = {t.project for t in targets}
-    snapshot = store.resolve(ref, environment, projects=projects)
+    by_agent = {t.agent_id: t for t in targets}
+
+    def live_agent(agent_id: str) -> LiveAgent | None:
+        target = by_agent.get(agent_id)
+        if live is None or target is None:
+            return None
+        return live(target)
+
+    snapshot = store.resolve(ref, environment, projects=projects, live=live_agent)
     same_project = [t for t in targets if t.project == snapshot.project]
     if not same_project:
         raise SnapshotError(

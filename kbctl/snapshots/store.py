@@ -8,8 +8,8 @@ Layout (DESIGN §6), under the snapshots directory (`state-snapshots/` by defaul
 Every write is atomic (temp file in the same folder, fsync, `os.replace`), so a crash leaves
 either the old file or the new one, never half of one; a leftover temp file is ignored. Blobs are
 named by the sha256 of their uncompressed bytes, written once (deduplicated) and verified on every
-read. Owns: finding, listing and resolving snapshots (`previous`), and refusing corrupt, missing
-or foreign ones with a `SnapshotError`. Must not talk to the API.
+read. Owns: finding, listing and resolving snapshots (`previous`, judged in `history`), and
+refusing corrupt, missing or foreign ones with a `SnapshotError`. Must not talk to the API.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from pathlib import Path
 from kbctl.errors import SnapshotError
 from kbctl.identity import content_hash
 from kbctl.model import DocType
-from kbctl.snapshots.record import Snapshot, SnapshotEntry, SnapshotKind, dumps, loads
+from kbctl.snapshots.history import LiveAgents, find_previous, runs_of
+from kbctl.snapshots.record import Snapshot, SnapshotEntry, dumps, loads
 
 BLOBS = "blobs"
 PREVIOUS = "previous"
@@ -254,53 +255,59 @@ class SnapshotStore:
         return self._read(path, path.parent.name)
 
     def resolve(
-        self, ref: str, environment: str, *, projects: Iterable[str] | None = None
+        self,
+        ref: str,
+        environment: str,
+        *,
+        projects: Iterable[str] | None = None,
+        live: LiveAgents | None = None,
     ) -> Snapshot:
         """The snapshot a rollback of `environment` names: an id or `previous`.
 
-        `previous` is the "before" snapshot of the most recent apply (or rollback) in the
-        environment that changed something, optionally among `projects` only.
+        `previous` is the state before the most recent run (apply or rollback) in the
+        environment that changed the agent, optionally among `projects` only; an unfinished
+        rollback is resumed toward its target (see `kbctl.snapshots.history`). `live` reads an
+        agent now, asked only when the newest run of an agent was killed without a record.
 
         Raises:
             SnapshotError: unknown, ambiguous, corrupt or foreign (another environment).
         """
         if ref != PREVIOUS:
-            snapshot = self.load(ref)
-            if snapshot.environment != environment:
-                raise SnapshotError(
-                    f"Snapshot {snapshot.id} belongs to environment "
-                    f"'{snapshot.environment}', not '{environment}'",
-                    detail="A rollback only restores a snapshot of the environment it runs in.",
-                    hint=f"See this environment's snapshots: kbctl snapshots list -e {environment}",
-                )
-            return snapshot
+            return self._own(self.load(ref), environment)
         wanted = None if projects is None else set(projects)
         listed = self.list(environment)
-        ordered = [item.snapshot for item in listed if item.snapshot is not None]
-        for item in listed:
-            if item.snapshot is None:
-                # It may be the newest change: picking an older one would go back too far.
-                raise _unreadable_newer(item)
-            snapshot = item.snapshot
-            if not snapshot.changed or (wanted is not None and snapshot.project not in wanted):
-                continue
-            for candidate in ordered:
-                if (
-                    candidate.apply_id == snapshot.apply_id
-                    and candidate.kind is SnapshotKind.BEFORE
-                ):
-                    return candidate
-            raise SnapshotError(
-                f"The 'before' snapshot of apply {snapshot.apply_id} is missing",
-                detail=f"Its 'after' snapshot is {snapshot.id}.",
-                hint="Pick a snapshot by id: " + _PICK_HINT,
-            )
-        raise SnapshotError(
-            f"No earlier state to roll back to in environment '{environment}'",
-            detail="No apply recorded in "
-            f"{self.root / environment} changed anything, so there is no 'previous'.",
-            hint=_PICK_HINT,
+        readable = [
+            item.snapshot
+            for item in listed
+            if item.snapshot is not None and (wanted is None or item.snapshot.project in wanted)
+        ]
+        keys = {item.snapshot.id: item.sort_key for item in listed if item.snapshot is not None}
+        unreadable = [item for item in listed if item.snapshot is None]
+
+        def unreadable_newer_than(snapshot: Snapshot) -> SnapshotError | None:
+            mine = keys[snapshot.id]
+            newer = [item for item in unreadable if item.sort_key > mine]
+            return _unreadable_newer(newer[0]) if newer else None
+
+        return find_previous(
+            runs_of(readable),
+            environment=environment,
+            folder=str(self.root / environment),
+            live=live,
+            load=lambda ident: self._own(self.load(ident), environment),
+            unreadable_newer_than=unreadable_newer_than,
         )
+
+    def _own(self, snapshot: Snapshot, environment: str) -> Snapshot:
+        """`snapshot`, refused when it belongs to another environment."""
+        if snapshot.environment != environment:
+            raise SnapshotError(
+                f"Snapshot {snapshot.id} belongs to environment "
+                f"'{snapshot.environment}', not '{environment}'",
+                detail="A rollback only restores a snapshot of the environment it runs in.",
+                hint=f"See this environment's snapshots: kbctl snapshots list -e {environment}",
+            )
+        return snapshot
 
     def verify(self, snapshot: Snapshot) -> dict[str, bytes]:
         """Check that every managed document's content can be read back exactly.

@@ -18,7 +18,7 @@ from kbctl.cli.main import cli
 FLAGS = {
     "--host", "--port", "--state", "--api-key", "--agent", "--index-seconds",
     "--min-index-bytes", "--rag-quota-bytes", "--latency-ms", "--max-concurrency",
-    "--fail-rate", "--fail-index-containing", "--seed", "--verbose", "--help",
+    "--fail-rate", "--fail-index-containing", "--vector-store", "--seed", "--verbose", "--help",
 }  # fmt: skip
 
 

@@ -97,9 +97,9 @@ def test_interpolation_and_escape(project: Project) -> None:
         version: 1
         project: demo
         documents:
-          - key: price-${CITY}
-            text: "Price in ${CITY}: write $${PRICE} in templates; cost $5."
-          - url: https://${HOST}/faq
+          - key: price-birby
+            text: "Price in Birby: write $${PRICE} in templates; cost $5."
+          - url: https://kb.example.com/faq?q=$${x}
         environments:
           staging:
             agent_id: agent_${SUFFIX}
@@ -107,37 +107,34 @@ def test_interpolation_and_escape(project: Project) -> None:
             api_key_env: STAGING_KEY
         """,
     )
-    environ = {"CITY": "Birby", "HOST": "kb.example.com", "SUFFIX": "s1"}
+    environ = {"HOST": "kb.example.com", "SUFFIX": "s1"}
     target = manifest.resolve("staging", environ)
     assert target.agent_id == "agent_s1"
     assert target.base_url == "https://kb.example.com"
     assert target.api_key_env == "STAGING_KEY"
     text, url = target.documents
-    assert text.key == "price-Birby"
+    assert text.key == "price-birby"
     assert text.content == b"Price in Birby: write ${PRICE} in templates; cost $5."
-    assert url.key == "https://kb.example.com/faq"
-    assert url.url == "https://kb.example.com/faq"
-    assert url.content == b"https://kb.example.com/faq"
+    assert url.key == "https://kb.example.com/faq?q=${x}"
+    assert url.url == url.key
     assert url.doc_type is DocType.URL
 
 
 def test_unset_variables_are_all_named(project: Project) -> None:
     manifest = load_one(
         project,
-        MINIMAL + "  production:\n    agent_id: ${KB_AGENT}\n"
-        "documents:\n  - {key: k, text: '${KB_TEXT} and ${KB_AGENT}'}\n",
+        MINIMAL + "  production:\n    agent_id: ${KB_AGENT}\n    base_url: https://${KB_HOST}\n",
     )
-    manifest.resolve("local", {"KB_AGENT": "x", "KB_TEXT": "y"})
+    manifest.resolve("local", {})
     with pytest.raises(ManifestError) as caught:
         manifest.resolve("production", {})
     messages = [str(d) for d in caught.value.diagnostics]
     assert messages == [
         "m.yaml:7 at environments.production.agent_id: environment variable KB_AGENT is not set",
-        "m.yaml:9 at documents[0].text: environment variable KB_TEXT is not set",
-        "m.yaml:9 at documents[0].text: environment variable KB_AGENT is not set",
+        "m.yaml:8 at environments.production.base_url: environment variable KB_HOST is not set",
     ]
     assert caught.value.hint is not None
-    assert "KB_AGENT, KB_TEXT" in caught.value.hint
+    assert "KB_AGENT, KB_HOST" in caught.value.hint
 
 
 def test_a_variable_set_to_nothing_leaves_agent_id_empty(project: Project) -> None:

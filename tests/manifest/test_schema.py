@@ -7,8 +7,10 @@ from importlib import resources
 from pathlib import Path
 
 import yaml
+from click.testing import CliRunner
 from jsonschema import Draft202012Validator
 
+from kbctl.cli.main import cli
 from kbctl.manifest import schema_text
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,3 +58,10 @@ def test_example_points_editors_at_the_schema() -> None:
     first_line = (REPO / "manifests" / "example.yaml").read_text("utf-8").splitlines()[0]
     assert first_line == "# yaml-language-server: $schema=../kbctl/manifest/schema.json"
     assert (REPO / "manifests" / "../kbctl/manifest/schema.json").resolve().is_file()
+
+
+def test_kbctl_schema_prints_the_shipped_schema() -> None:
+    result = CliRunner().invoke(cli, ["schema"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == _schema()
+    assert result.stderr == ""

@@ -24,6 +24,7 @@ from kbctl.emulator.http.messages import (
     validation_response,
 )
 from kbctl.emulator.http.routing import Route, Router
+from kbctl.emulator.openai import OpenAIApp, is_openai_path, open_openai
 from kbctl.emulator.workspace.errors import ApiProblem, Unprocessable
 from kbctl.emulator.workspace.world import World
 
@@ -43,8 +44,10 @@ class EmulatorApp:
     """WSGI callable over a `World`. Use `httpx.WSGITransport(app=EmulatorApp(world))` in
     process, or `kbctl.emulator.http.server` over a socket."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, openai: OpenAIApp | None = None) -> None:
         self.world = world
+        #: The OpenAI side (`/v1/files`, `/v1/vector_stores`); same settings and clock.
+        self.openai = openai or open_openai(world.config, world.clock)
         self.router = build_router()
         self._rng = random.Random(world.config.seed)
         self._rng_lock = threading.Lock()
@@ -63,6 +66,7 @@ class EmulatorApp:
     def close(self) -> None:
         """Save everything (a clean shutdown)."""
         self.world.close()
+        self.openai.close()
 
     # ------------------------------------------------------------------ WSGI
     def __call__(
@@ -74,6 +78,8 @@ class EmulatorApp:
 
     def handle(self, environ: Mapping[str, object]) -> Response:
         """Answer one request (never raises)."""
+        if is_openai_path(str(environ.get("PATH_INFO") or "")):
+            return self.openai.handle(environ)
         try:
             request = Request.from_environ(environ)
         except Exception:

@@ -21,6 +21,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from kbctl.clock import Clock
 from kbctl.emulator.config import EmulatorConfig
 from kbctl.emulator.http.app import EmulatorApp
+from kbctl.emulator.openai import open_openai
 from kbctl.emulator.workspace.persistence import Store
 from kbctl.emulator.workspace.world import World
 
@@ -104,7 +105,7 @@ def build_app(
     for agent_id in agents:
         world.ensure_agent(agent_id)
     world.flush()
-    return EmulatorApp(world)
+    return EmulatorApp(world, open_openai(config, world.clock, state))
 
 
 def run_server(

@@ -1,0 +1,85 @@
+"""Deterministic chunking and relevance for the emulated vector stores.
+
+- Tokens: every run of word characters and every other non-space character counts as one token
+  (`\\w+|[^\\w\\s]`), a stand-in for the real tokenizer that keeps sizes in the same ballpark.
+- Chunks: windows of `max_chunk_size_tokens` tokens advancing by `max - overlap` tokens; a
+  chunk's text is the original text from its first token to its last. An empty text has none.
+- Score of a chunk for a query: BM25 (k1 = 1.2, b = 0.75, over the chunks searched, with the
+  emulator's stemming tokenizer) divided by the best score any chunk could reach for those
+  terms, `Σ idf·(k1+1)`, so it lies in [0, 1]; rounded to 6 decimals. A chunk sharing no term
+  with the query scores 0 and is never returned.
+
+Owns the text algorithms. Must not know about files, stores, filters or HTTP.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from kbctl.emulator.workspace.search import tokenize
+
+_TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+K1 = 1.2
+B = 0.75
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One chunk of a file: its text and its (stemmed) term counts."""
+
+    index: int
+    text: str
+    terms: Counter[str]
+
+    @property
+    def length(self) -> int:
+        """Number of terms (the BM25 document length)."""
+        return sum(self.terms.values())
+
+
+def count_tokens(text: str) -> int:
+    """Tokens of `text` as chunk sizes count them."""
+    return sum(1 for _ in _TOKEN.finditer(text))
+
+
+def chunk(text: str, max_tokens: int, overlap_tokens: int) -> list[Chunk]:
+    """`text` cut into overlapping windows of tokens (see the module docstring)."""
+    spans = [m.span() for m in _TOKEN.finditer(text)]
+    step = max(1, max_tokens - overlap_tokens)
+    chunks: list[Chunk] = []
+    start = 0
+    while start < len(spans):
+        end = min(start + max_tokens, len(spans))
+        piece = text[spans[start][0] : spans[end - 1][1]]
+        chunks.append(Chunk(len(chunks), piece, Counter(tokenize(piece))))
+        if end == len(spans):
+            break
+        start += step
+    return chunks
+
+
+def score_chunks(query: str, chunks: list[Chunk]) -> list[float]:
+    """The normalised BM25 score of each chunk for `query` (same order as `chunks`)."""
+    terms = set(tokenize(query))
+    if not terms or not chunks:
+        return [0.0] * len(chunks)
+    n = len(chunks)
+    avg = sum(c.length for c in chunks) / n or 1.0
+    idf = {}
+    for term in terms:
+        df = sum(1 for c in chunks if term in c.terms)
+        idf[term] = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+    best = sum(idf.values()) * (K1 + 1.0)
+    scores = []
+    for c in chunks:
+        norm = K1 * (1.0 - B + B * c.length / avg)
+        total = 0.0
+        for term in terms:
+            tf = c.terms.get(term, 0)
+            if tf:
+                total += idf[term] * tf * (K1 + 1.0) / (tf + norm)
+        scores.append(round(min(1.0, total / best), 6) if best > 0 else 0.0)
+    return scores
