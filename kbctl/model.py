@@ -67,6 +67,58 @@ class IndexStatus(StrEnum):
         return self in (IndexStatus.NEW, IndexStatus.CREATED, IndexStatus.PROCESSING)
 
 
+class ProviderKind(StrEnum):
+    """Which API keeps a target's documents: an ElevenLabs agent or an OpenAI vector store."""
+
+    ELEVENLABS = "elevenlabs"
+    OPENAI = "openai"
+
+
+class ChunkingStrategy(StrEnum):
+    """How OpenAI splits a file into chunks (reference §2.2)."""
+
+    AUTO = "auto"  # today 800 tokens with 400 overlap; read back as static 800/400
+    STATIC = "static"
+
+
+# OpenAI vector-store file attributes (reference §2.3, §8): at most 16 keys per file, keys up to
+# 64 characters, string values up to 512. kbctl keeps RESERVED_ATTRIBUTES of the 16 for its
+# ownership marker (keys starting with RESERVED_ATTRIBUTE_PREFIX); the rest are the user's.
+MAX_ATTRIBUTES = 16
+RESERVED_ATTRIBUTES = 4
+RESERVED_ATTRIBUTE_PREFIX = "kbctl_"
+MAX_METADATA_KEYS = MAX_ATTRIBUTES - RESERVED_ATTRIBUTES
+MAX_ATTRIBUTE_KEY_LENGTH = 64
+MAX_ATTRIBUTE_STRING_LENGTH = 512
+# Static chunking limits (reference §2.2): size 100-4096 tokens, overlap at most half the size.
+MIN_CHUNK_SIZE_TOKENS = 100
+MAX_CHUNK_SIZE_TOKENS = 4096
+AUTO_CHUNK_SIZE_TOKENS = 800
+AUTO_CHUNK_OVERLAP_TOKENS = 400
+
+#: A metadata value: what the API accepts as an attribute value.
+MetadataValue = str | int | float | bool
+#: A document's metadata, sorted by key (a mapping's order means nothing).
+Metadata = tuple[tuple[str, MetadataValue], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Chunking:
+    """A chunking strategy; for STATIC both sizes are set (the manifest checks the limits)."""
+
+    strategy: ChunkingStrategy = ChunkingStrategy.AUTO
+    max_chunk_size_tokens: int | None = None
+    chunk_overlap_tokens: int | None = None
+
+    def effective(self) -> tuple[int, int]:
+        """(max_chunk_size_tokens, chunk_overlap_tokens) the API applies: AUTO is 800/400."""
+        if self.strategy is ChunkingStrategy.STATIC:
+            assert self.max_chunk_size_tokens is not None
+            assert self.chunk_overlap_tokens is not None
+            return self.max_chunk_size_tokens, self.chunk_overlap_tokens
+        return AUTO_CHUNK_SIZE_TOKENS, AUTO_CHUNK_OVERLAP_TOKENS
+
+
 # --------------------------------------------------------------------------------------------
 # Desired state (from manifests)
 
@@ -96,6 +148,11 @@ class DocumentSpec:
     filename: str | None = None
     url: str | None = None
     origin: SourceRef | None = field(default=None, compare=False)
+    #: OpenAI only: the user's attributes (manifest `metadata:` and sidecar), sorted by key.
+    #: A change of metadata alone is an in-place update, not a replace.
+    metadata: Metadata = ()
+    #: OpenAI only: the chunking strategy (None on ElevenLabs). A change means re-attaching.
+    chunking: Chunking | None = None
 
     @property
     def size_bytes(self) -> int:
@@ -176,6 +233,11 @@ class Target:
     documents: tuple[DocumentSpec, ...]
     checks: tuple[Check, ...] = ()
     checks_policy: ChecksPolicy = ChecksPolicy()
+    provider: ProviderKind = ProviderKind.ELEVENLABS
+    #: OpenAI: the store, by id or by name (exactly one is set). For OpenAI targets `agent_id`
+    #: repeats the id (or the name) so that code keyed on it keeps a stable identity.
+    vector_store_id: str | None = None
+    vector_store_name: str | None = None
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import httpx
 from kbctl.cli.context import app_context
 from kbctl.clock import Clock, SystemClock
 from kbctl.errors import ManifestError, UsageError
-from kbctl.model import Target
+from kbctl.model import ProviderKind, Target
 from kbctl.provider.elevenlabs import ElevenLabsProvider
 from kbctl.provider.http import ApiClient
 from kbctl.provider.retry import RetryListener, ignore_retries
@@ -78,13 +78,22 @@ def load_targets(files: Sequence[str], environment: str) -> tuple[Target, ...]:
     selection = select_targets(manifests, environment, env)
     for note in selection.notes:
         click.echo(f"Note: {note}", err=True)
-    targets = selection.targets
-    override = env.get("ELEVENLABS_BASE_URL")
-    if override:
-        from dataclasses import replace
+    return tuple(_base_url_override(t, env) for t in selection.targets)
 
-        targets = tuple(replace(t, base_url=override) for t in targets)
-    return targets
+
+#: The variable that overrides the manifest's base_url, per provider.
+BASE_URL_VARIABLES = {
+    ProviderKind.ELEVENLABS: "ELEVENLABS_BASE_URL",
+    ProviderKind.OPENAI: "OPENAI_BASE_URL",
+}
+
+
+def _base_url_override(target: Target, env: Mapping[str, str]) -> Target:
+    """The target with its provider's base-URL variable applied, when that is set."""
+    from dataclasses import replace
+
+    override = env.get(BASE_URL_VARIABLES[target.provider])
+    return replace(target, base_url=override) if override else target
 
 
 def open_provider(
@@ -98,6 +107,12 @@ def open_provider(
 
     `on_retry` hears about every retry the client makes (e.g. "503, retrying in 2 s, attempt 2/6").
     """
+    if target.provider is not ProviderKind.ELEVENLABS:
+        raise UsageError(
+            f"{target.manifest}: environment '{target.environment}' uses provider "
+            f"{target.provider}, which this kbctl can validate but not yet plan or apply",
+            hint="kbctl validate checks the manifest; plan and apply work with elevenlabs",
+        )
     env = environ()
     api_key: str | None
     if target.base_url.startswith(EMULATOR_SCHEME):

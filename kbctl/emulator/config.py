@@ -102,6 +102,8 @@ def _convert(name: str, raw: str, kind: str) -> object:
             return None if raw.strip().lower() in ("", "none") else int(raw)
         if kind == "str | None":
             return raw or None
+        if kind == "str":
+            return raw
         if kind == "tuple[str, ...]":
             return (raw,) if raw else ()
     except ValueError:

@@ -16,7 +16,12 @@ from kbctl.manifest.load import (
     manifest_paths,
     select_targets,
 )
-from kbctl.manifest.resolve import DEFAULT_API_KEY_ENV, DEFAULT_BASE_URL
+from kbctl.manifest.resolve import (
+    DEFAULT_API_KEY_ENV,
+    DEFAULT_BASE_URL,
+    OPENAI_API_KEY_ENV,
+    OPENAI_BASE_URL,
+)
 from kbctl.manifest.schema import schema_text
 from kbctl.manifest.sources import SUPPORTED_SUFFIXES
 from kbctl.manifest.validation import ManifestSummary, ValidationReport, validate
@@ -24,6 +29,8 @@ from kbctl.manifest.validation import ManifestSummary, ValidationReport, validat
 __all__ = [
     "DEFAULT_API_KEY_ENV",
     "DEFAULT_BASE_URL",
+    "OPENAI_API_KEY_ENV",
+    "OPENAI_BASE_URL",
     "SUPPORTED_SUFFIXES",
     "Manifest",
     "ManifestSummary",

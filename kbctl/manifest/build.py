@@ -27,9 +27,10 @@ from kbctl.manifest.decl import (
     Where,
 )
 from kbctl.manifest.interpolate import VARIABLE_FIELD_NAMES, interpolate, interpolates, literal
+from kbctl.manifest.providers import check_providers, chunking_of, metadata_of, provider_of
 from kbctl.manifest.sources import shown_dir
 from kbctl.manifest.yamlpos import Json, Lines, PathParts, format_path
-from kbctl.model import ChecksPolicy, SmallDocumentPolicy, UsageMode
+from kbctl.model import ChecksPolicy, ProviderKind, SmallDocumentPolicy, UsageMode
 
 _RAG_BOOL = ("enabled",)
 _RAG_STR = ("embedding_model",)
@@ -50,10 +51,12 @@ def build(
     project = top.get("project")
     envs_data = top.get("environments")
     envs: list[EnvDecl] = []
+    provider = provider_of(top)
     if isinstance(envs_data, dict):
         for name, env_data in envs_data.items():
             if isinstance(env_data, dict):
-                envs.append(builder.environment(name, env_data, ("environments", name)))
+                envs.append(builder.environment(name, env_data, ("environments", name), provider))
+    check_providers(top, builder.problem)
     decl = ManifestDecl(
         file=file,
         where=Where(base_dir, repository_root(base_dir), shown_dir(file)),
@@ -65,6 +68,9 @@ def build(
         environments=tuple(envs),
         checks=builder.checks(top.get("checks"), ("checks",)),
         checks_policy=builder.checks_policy(top.get("checks_policy")),
+        vector_store_id=builder.string(top, "vector_store_id", ()),
+        vector_store_name=builder.store_name(top, ()),
+        chunking=chunking_of(top.get("chunking"), ("chunking",), builder.problem),
     )
     return decl, builder.diagnostics
 
@@ -119,13 +125,24 @@ class _Builder:
                     "literal ${",
                 )
 
-    def environment(self, name: str, data: dict[str, Json], parts: PathParts) -> EnvDecl:
+    def store_name(self, data: Mapping[str, Json], parts: PathParts) -> Str | None:
+        store = data.get("vector_store")
+        if not isinstance(store, dict):
+            return None
+        return self.string(store, "name", (*parts, "vector_store"))
+
+    def environment(
+        self, name: str, data: dict[str, Json], parts: PathParts, provider: ProviderKind
+    ) -> EnvDecl:
         api_key_env = data.get("api_key_env")
         protect = data.get("protect")
         return EnvDecl(
             name=name,
             loc=self.loc(parts),
+            provider=provider_of(data, provider),
             agent_id=self.string(data, "agent_id", parts),
+            vector_store_id=self.string(data, "vector_store_id", parts),
+            vector_store_name=self.store_name(data, parts),
             base_url=self.string(data, "base_url", parts),
             api_key_env=api_key_env if isinstance(api_key_env, str) else None,
             protect=protect if isinstance(protect, bool) else False,
@@ -164,7 +181,10 @@ class _Builder:
             mode = item.get("usage_mode")
             usage = UsageMode(mode) if isinstance(mode, str) and mode in _USAGE else UsageMode.AUTO
             exclude = self.exclude(item, kind, item_parts)
-            out.append(DocDecl(kind, source, key, usage, self.loc(item_parts), exclude))
+            metadata = metadata_of(item.get("metadata"), (*item_parts, "metadata"), self.problem)
+            chunking = chunking_of(item.get("chunking"), (*item_parts, "chunking"), self.problem)
+            loc = self.loc(item_parts)
+            out.append(DocDecl(kind, source, key, usage, loc, exclude, metadata, chunking))
         return tuple(out)
 
     def exclude(

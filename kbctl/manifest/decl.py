@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from kbctl.model import ChecksPolicy, DocType, UsageMode
+from kbctl.model import ChecksPolicy, Chunking, DocType, Metadata, ProviderKind, UsageMode
 
 #: A value of a `rag` or `policy` field, already type-checked by the schema.
 Setting = bool | int | float | str
@@ -69,6 +69,8 @@ class DocDecl:
     usage_mode: UsageMode
     loc: Loc  # the list item, e.g. `documents[2]`
     exclude: tuple[Str, ...] = ()  # glob only: patterns whose matches are left out
+    metadata: Metadata = ()  # openai: on a glob, for every matched file
+    chunking: Chunking | None = None  # openai: overrides the manifest's
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +89,10 @@ class EnvDecl:
 
     name: str
     loc: Loc
+    provider: ProviderKind  # effective: the environment's, else the manifest's, else elevenlabs
     agent_id: Str | None
+    vector_store_id: Str | None
+    vector_store_name: Str | None
     base_url: Str | None
     api_key_env: str | None
     protect: bool
@@ -109,6 +114,14 @@ class Loaded:
 
 
 @dataclass(frozen=True, slots=True)
+class Sidecar:
+    """The metadata of a `<file>.metadata.yaml` beside a document file."""
+
+    file: str  # as shown in messages
+    metadata: Metadata
+
+
+@dataclass(frozen=True, slots=True)
 class ManifestDecl:
     """Everything one manifest file declares."""
 
@@ -122,6 +135,11 @@ class ManifestDecl:
     environments: tuple[EnvDecl, ...]
     checks: tuple[CheckDecl, ...]
     checks_policy: ChecksPolicy
+    vector_store_id: Str | None = None  # openai, manifest level (an environment's wins)
+    vector_store_name: Str | None = None
+    chunking: Chunking | None = None  # openai, manifest level (a document's wins)
+    #: Sidecar `<file>.metadata.yaml` files read at load time, by document path (openai only).
+    sidecars: Mapping[str, Sidecar] = field(default_factory=dict, compare=False)
     #: Documents read at load time (glob and file declarations without `${VAR}`), by the
     #: declaration's path; the rest are read when an environment is resolved.
     expansions: Mapping[str, tuple[Loaded, ...]] = field(default_factory=dict, compare=False)

@@ -20,9 +20,13 @@ from kbctl.manifest.yamlpos import PathParts
 VARIABLE_FIELDS: tuple[tuple[str, ...], ...] = (
     ("environments", "*", "agent_id"),
     ("environments", "*", "base_url"),
+    ("vector_store_id",),
+    ("environments", "*", "vector_store_id"),
+    ("vector_store", "name"),
+    ("environments", "*", "vector_store", "name"),
 )
 #: How the fields are named in messages.
-VARIABLE_FIELD_NAMES = "agent_id and base_url"
+VARIABLE_FIELD_NAMES = "agent_id, base_url, vector_store_id and vector_store.name"
 #: Variables that hold API keys: never interpolated, whatever `api_key_env` says.
 KEY_VARIABLES = ("ELEVENLABS_API_KEY", "OPENAI_API_KEY")
 
@@ -97,3 +101,30 @@ def literal(text: str) -> Interpolated:
 
     value = _TOKEN.sub(keep, text)
     return Interpolated(value, tuple(references), (), tuple(malformed))
+
+
+def key_leak(
+    template: str, result: Interpolated, environ: Mapping[str, str], key_env: str
+) -> str | None:
+    """Why interpolating `template` (giving `result`) would put an API key into a value, or None.
+
+    Args:
+        template: the value as written in the manifest.
+        result: its interpolation.
+        environ: the variables.
+        key_env: the variable named by `api_key_env` (KEY_VARIABLES are always keys too).
+    """
+    key_names = (key_env, *KEY_VARIABLES)
+    keys = {v for v in (environ.get(n) for n in key_names) if v and v.strip()}
+    never = "an API key never goes into a manifest value"
+    for name in result.references:
+        if name in key_names:
+            return f"${{{name}}} cannot be used: {name} holds an API key, and {never}"
+        if environ.get(name) in keys:
+            return (
+                f"${{{name}}} cannot be used: {name} has the same value as the API key, and {never}"
+            )
+    # Split across variables: only keys long enough to be real, and not in the text itself.
+    if any(len(key) >= 8 and key in result.value and key not in template for key in keys):
+        return f"the value would contain the API key: {never}"
+    return None

@@ -14,13 +14,14 @@ from pathlib import Path
 
 from kbctl.errors import Diagnostic, ManifestError
 from kbctl.manifest.build import build
-from kbctl.manifest.decl import Loaded, Loc, ManifestDecl, SourceKind
+from kbctl.manifest.decl import Loaded, Loc, ManifestDecl, Sidecar, SourceKind
 from kbctl.manifest.interpolate import literal
 from kbctl.manifest.resolve import resolve
 from kbctl.manifest.schema import check_schema
+from kbctl.manifest.sidecars import read_sidecars
 from kbctl.manifest.sources import expand
 from kbctl.manifest.yamlpos import parse_yaml
-from kbctl.model import Target
+from kbctl.model import ProviderKind, Target
 
 MANIFEST_DIR = "manifests"
 MANIFEST_SUFFIXES = (".yaml", ".yml")
@@ -198,8 +199,18 @@ def _load_one(path: Path, environ: Mapping[str, str]) -> tuple[Manifest | None, 
             continue
         exclude = tuple((p, x.loc) for x in doc.exclude if (p := _literal(x.value)) is not None)
         expansions[doc.loc.path] = expand(doc.kind, source, decl.where, doc.loc, report, exclude)
-    diagnostics.sort(key=lambda d: (d.line or 0, d.path))
-    decl = replace(decl, expansions=expansions, complete=not diagnostics)
+    sidecars: dict[str, Sidecar] = {}
+    if any(env.provider is ProviderKind.OPENAI for env in decl.environments):
+        by_path = {d.loc.path: d for d in all_docs}
+        files = (
+            (loaded.key, by_path[path].loc)
+            for path, loads in expansions.items()
+            for loaded in loads
+        )
+        sidecars, found = read_sidecars(files, decl.where, file)
+        diagnostics.extend(found)
+    diagnostics.sort(key=lambda d: (d.file != file, d.file, d.line or 0, d.path))
+    decl = replace(decl, expansions=expansions, sidecars=sidecars, complete=not diagnostics)
     manifest = Manifest(path, decl.project, tuple(e.name for e in decl.environments), decl)
     return manifest, diagnostics
 

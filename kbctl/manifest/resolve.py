@@ -2,9 +2,11 @@
 
 Owns: the environment overlay (`rag` and `policy` deep-merged over the top level, `documents`
 and `checks` appended), `${VAR}` interpolation with its unset-variable diagnostics, defaults
-(`base_url`, `api_key_env`), document keys (defaults, validity, uniqueness) and the checks'
-`expect` keys. Strict mode (every command with `-e`) makes an unset variable an error; lenient
-mode (`kbctl validate` without `-e`) makes it a warning and leaves out what depends on it.
+per provider (`base_url`, `api_key_env`), the OpenAI vector store, document keys (defaults,
+validity, uniqueness, a `file:` entry overriding a glob), OpenAI metadata (declaration, then
+sidecar) and chunking, and the checks' `expect` keys. Strict mode (every command with `-e`)
+makes an unset variable an error; lenient mode (`kbctl validate` without `-e`) makes it a
+warning and leaves out what depends on it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypedDict
 
 from kbctl.errors import Diagnostic
 from kbctl.identity import SEPARATOR, canonical_text
@@ -26,13 +29,19 @@ from kbctl.manifest.decl import (
     SourceKind,
     Str,
 )
-from kbctl.manifest.interpolate import KEY_VARIABLES, interpolate, literal
+from kbctl.manifest.interpolate import interpolate, key_leak, literal
 from kbctl.manifest.sources import is_blank, text_document, url_document, url_problem
 from kbctl.model import (
+    MAX_ATTRIBUTES,
+    MAX_METADATA_KEYS,
+    RESERVED_ATTRIBUTES,
     Check,
+    Chunking,
     DocType,
     DocumentSpec,
+    Metadata,
     Policy,
+    ProviderKind,
     RagSettings,
     SmallDocumentPolicy,
     SourceRef,
@@ -41,6 +50,16 @@ from kbctl.model import (
 
 DEFAULT_BASE_URL = "https://api.elevenlabs.io"
 DEFAULT_API_KEY_ENV = "ELEVENLABS_API_KEY"
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+OPENAI_API_KEY_ENV = "OPENAI_API_KEY"
+_FROM_DISK = (SourceKind.FILE, SourceKind.GLOB)
+
+
+class _OpenAIFields(TypedDict, total=False):
+    metadata: Metadata
+    chunking: Chunking
+
+
 _BASE_URL_SCHEMES = ("https://", "http://", "emulator://")
 _TWO_GLOBS = "; leave it out of one glob with 'exclude:', or declare it with 'file:' to override"
 
@@ -88,6 +107,7 @@ class _Resolver:
         self.warnings: list[Diagnostic] = []
         self.incomplete = not decl.complete  # keys may be missing: do not judge `expect`
         self.key_env = DEFAULT_API_KEY_ENV
+        self.provider = ProviderKind.ELEVENLABS
 
     def error(self, loc: Loc, message: str) -> None:
         self.errors.append(Diagnostic(self.decl.file, loc.line, loc.path, message))
@@ -115,40 +135,23 @@ class _Resolver:
         if result.missing or result.malformed:  # malformed: reported when loading
             self.incomplete = True
             return None
-        if self._holds_key(value, result.references, result.value):
+        leak = key_leak(value.value, result, self.environ, self.key_env)
+        if leak is not None:
+            self.error(value.loc, leak)
             return None
         return result.value
 
-    def _holds_key(self, value: Str, names: tuple[str, ...], result: str) -> bool:
-        """Report (and return True) when interpolation would put an API key into a field."""
-        key_names = (self.key_env, *KEY_VARIABLES)
-        keys = {v for v in (self.environ.get(n) for n in key_names) if v and v.strip()}
-        for name in names:
-            if name in key_names:
-                why = f"{name} holds an API key"
-            elif self.environ.get(name) in keys:
-                why = f"{name} has the same value as the API key"
-            else:
-                continue
-            self.error(
-                value.loc,
-                f"${{{name}}} cannot be used: {why}, and an API key never goes into "
-                "a manifest value",
-            )
-            return True
-        # Split across variables: only keys long enough to be real, and not in the text itself.
-        if any(len(key) >= 8 and key in result and key not in value.value for key in keys):
-            self.error(
-                value.loc,
-                "the value would contain the API key: an API key never goes into a manifest value",
-            )
-            return True
-        return False
-
     def target(self, env: EnvDecl) -> Resolution:
-        self.key_env = env.api_key_env or DEFAULT_API_KEY_ENV
-        agent_id = self._agent_id(env)
-        base_url = self._base_url(env)
+        self.provider = env.provider
+        openai = env.provider is ProviderKind.OPENAI
+        self.key_env = env.api_key_env or (OPENAI_API_KEY_ENV if openai else DEFAULT_API_KEY_ENV)
+        store_id = store_name = None
+        if openai:
+            store_id, store_name = self._vector_store(env)
+            agent_id = store_id or store_name
+        else:
+            agent_id = self._agent_id(env)
+        base_url = self._base_url(env, OPENAI_BASE_URL if openai else DEFAULT_BASE_URL)
         rag = merge_settings(self.decl.rag, env.rag)
         policy = merge_settings(self.decl.policy, env.policy)
         documents = self._documents((*self.decl.documents, *env.documents))
@@ -161,9 +164,9 @@ class _Resolver:
             environment=env.name,
             agent_id=agent_id,
             base_url=base_url,
-            api_key_env=env.api_key_env or DEFAULT_API_KEY_ENV,
+            api_key_env=self.key_env,
             protect=env.protect,
-            rag=_rag_settings(rag),
+            rag=RagSettings() if openai else _rag_settings(rag),
             policy=Policy(
                 index_timeout=float(policy.get("index_timeout", 180.0)),
                 small_documents=SmallDocumentPolicy(str(policy.get("small_documents", "prompt"))),
@@ -172,8 +175,32 @@ class _Resolver:
             documents=documents,
             checks=checks,
             checks_policy=self.decl.checks_policy,
+            provider=env.provider,
+            vector_store_id=store_id,
+            vector_store_name=store_name,
         )
         return Resolution(target, tuple(self.errors), tuple(self.warnings), documents)
+
+    def _vector_store(self, env: EnvDecl) -> tuple[str | None, str | None]:
+        """(id, name) of the store: the environment's declaration, else the manifest's."""
+        declared = env.vector_store_id is not None or env.vector_store_name is not None
+        store_id = env.vector_store_id if declared else self.decl.vector_store_id
+        store_name = env.vector_store_name if declared else self.decl.vector_store_name
+        if store_id is not None:
+            value = self.text(store_id)
+            if value is None:
+                return None, None
+            if not value.startswith("vs_") or len(value) == 3 or value != value.strip():
+                self.error(store_id.loc, f"vector_store_id '{value}' must look like vs_...")
+                return None, None
+            return value, None
+        if store_name is not None:
+            value = self.text(store_name)
+            if value is not None and not value.strip():
+                self.error(store_name.loc, "the vector store's name is empty")
+                return None, None
+            return None, value
+        return None, None  # reported when loading
 
     def _agent_id(self, env: EnvDecl) -> str | None:
         if env.agent_id is None:
@@ -186,9 +213,9 @@ class _Resolver:
             return None
         return value.strip() if value is not None else None
 
-    def _base_url(self, env: EnvDecl) -> str | None:
+    def _base_url(self, env: EnvDecl, default: str) -> str | None:
         if env.base_url is None:
-            return DEFAULT_BASE_URL
+            return default
         value = self.text(env.base_url)
         if value is None:
             return None
@@ -252,12 +279,13 @@ class _Resolver:
             loaded = self.decl.expansions.get(decl.loc.path, ())
             if decl.kind is SourceKind.GLOB:
                 loaded = tuple(d for d in loaded if d.key not in overridden)
+        paths = [d.key if decl.kind in _FROM_DISK else None for d in loaded]
         if key is not None:
             loaded = tuple(
                 Loaded(key, d.doc_type, d.content, d.content_hash, d.filename) for d in loaded
             )
         out: list[DocumentSpec] = []
-        for doc in loaded:
+        for doc, path in zip(loaded, paths, strict=True):
             problem = key_problem(doc.key)
             if problem is not None:
                 self.error(decl.key.loc if decl.key is not None else decl.source.loc, problem)
@@ -272,9 +300,29 @@ class _Resolver:
                     filename=doc.filename,
                     url=source if doc.doc_type is DocType.URL else None,
                     origin=SourceRef(self.decl.file, decl.loc.line, decl.loc.path),
+                    **self._openai_fields(decl, doc.key, path),
                 )
             )
         return tuple(out)
+
+    def _openai_fields(self, decl: DocDecl, key: str, path: str | None) -> _OpenAIFields:
+        """metadata (the declaration's, then the sidecar's per key) and chunking, for OpenAI."""
+        if self.provider is not ProviderKind.OPENAI:
+            return {}
+        merged = dict(decl.metadata)
+        sidecar = self.decl.sidecars.get(path) if path is not None else None
+        if sidecar is not None:
+            merged.update(sidecar.metadata)
+        if sidecar is not None and len(merged) > MAX_METADATA_KEYS:  # alone: the schema's
+            self.error(
+                decl.loc,
+                f"{key} has {len(merged)} metadata keys with {sidecar.file}; "
+                f"at most {MAX_METADATA_KEYS} "
+                f"(the API allows {MAX_ATTRIBUTES}, kbctl keeps {RESERVED_ATTRIBUTES} for "
+                "its marker)",
+            )
+        chunking = decl.chunking or self.decl.chunking or Chunking()
+        return {"metadata": tuple(sorted(merged.items())), "chunking": chunking}
 
     def _checks(self, decls: tuple[CheckDecl, ...], keys: set[str]) -> tuple[Check, ...]:
         out: list[Check] = []

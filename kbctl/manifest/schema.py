@@ -43,9 +43,23 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(json.loads(schema_text()))
 
 
+@cache
+def _metadata_validator() -> Draft202012Validator:
+    schema = json.loads(schema_text())
+    return Draft202012Validator({"$defs": schema["$defs"], "$ref": "#/$defs/metadata"})
+
+
+def check_metadata(data: Json, lines: Lines, file: str) -> tuple[Diagnostic, ...]:
+    """Every violation of a sidecar `<file>.metadata.yaml` (the schema's `metadata`)."""
+    return _diagnostics(list(_metadata_validator().iter_errors(data)), lines, file)
+
+
 def check_schema(data: Json, lines: Lines, file: str) -> tuple[Diagnostic, ...]:
     """Every schema violation of `data`, as diagnostics sorted by line."""
-    errors = list(_validator().iter_errors(data))
+    return _diagnostics(list(_validator().iter_errors(data)), lines, file)
+
+
+def _diagnostics(errors: list[ValidationError], lines: Lines, file: str) -> tuple[Diagnostic, ...]:
     unknown_at = {tuple(e.absolute_path) for e in errors if e.validator == "additionalProperties"}
     out: list[Diagnostic] = []
     for error in errors:
@@ -65,7 +79,13 @@ def _describe(error: ValidationError, parts: PathParts) -> Iterable[tuple[PathPa
     schema = error.schema if isinstance(error.schema, Mapping) else {}
     if "propertyNames" in error.schema_path:
         name = str(instance)
-        yield (*parts, name), f"invalid name '{name}': {schema.get('patternErrorMessage', '')}"
+        if kind == "maxLength":
+            why = f"longer than {value} characters ({len(name)})"
+        elif kind == "minLength":
+            why = "must not be empty"
+        else:
+            why = str(schema.get("patternErrorMessage", error.message))
+        yield (*parts, name), f"invalid name '{_cut(name)}': {why}"
     elif kind == "additionalProperties" and isinstance(instance, Mapping):
         known = sorted(str(k) for k in schema.get("properties", {}))
         for key in sorted(k for k in instance if k not in known):
@@ -102,10 +122,18 @@ def _describe(error: ValidationError, parts: PathParts) -> Iterable[tuple[PathPa
         yield parts, f"must be {op[str(kind)]} {value} (got {_show(instance)})"
     elif kind == "minLength":
         yield parts, "must not be empty"
+    elif kind == "maxLength" and isinstance(instance, str):
+        yield parts, f"is longer than {value} characters ({len(instance)})"
+    elif kind == "maxProperties" and isinstance(instance, Mapping):
+        yield parts, f"has {len(instance)} entries; at most {value} are allowed"
     elif kind in ("minItems", "minProperties"):
         yield parts, "must not be empty" if value == 1 else f"needs at least {value} entries"
     else:
         yield parts, error.message
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _unknown(message: str, word: str, known: Sequence[str]) -> str:

@@ -24,6 +24,8 @@ TEXT_SUFFIXES = (".md", ".markdown", ".txt")
 FILE_SUFFIXES = (".pdf", ".docx", ".html", ".htm", ".epub")
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES + FILE_SUFFIXES
 
+#: Sidecar metadata files beside documents are never documents themselves (see `sidecars`).
+SIDECAR_SUFFIX = ".metadata.yaml"
 #: Characters that do not make a text non-empty (BOM, zero-width space/joiners, word joiner).
 _INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060"
 
@@ -127,7 +129,10 @@ def glob_keys(
         {
             _normal_key(rel)
             for rel in globlib.glob(pattern, root_dir=root, recursive=True)
-            if not (files_only and os.path.isdir(os.path.join(root, rel)))
+            if not (
+                files_only
+                and (rel.endswith(SIDECAR_SUFFIX) or os.path.isdir(os.path.join(root, rel)))
+            )
         }
     )
 

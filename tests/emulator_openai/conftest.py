@@ -6,11 +6,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import httpx
+import pydantic
 import pytest
+from openai.types import FileDeleted, FileObject, VectorStore, VectorStoreDeleted
+from openai.types.shared import ErrorObject
+from openai.types.vector_store_search_response import VectorStoreSearchResponse
+from openai.types.vector_stores import (
+    FileContentResponse,
+    VectorStoreFile,
+    VectorStoreFileBatch,
+    VectorStoreFileDeleted,
+)
 
 from kbctl.clock import FakeClock
 from kbctl.emulator import EmulatorApp, EmulatorConfig, World
-from kbctl.emulator.openai import OpenAIWorld
+from kbctl.emulator.openai import OpenAIWorld, is_openai_path
 
 API_KEY = "sk-test"
 HANDBOOK = (
@@ -19,11 +29,69 @@ HANDBOOK = (
 )
 
 
+_MODELS: dict[str, object] = {
+    "file": FileObject,
+    "vector_store": VectorStore,
+    "vector_store.deleted": VectorStoreDeleted,
+    "vector_store.file": VectorStoreFile,
+    "vector_store.file.deleted": VectorStoreFileDeleted,
+    "vector_store.files_batch": VectorStoreFileBatch,
+}
+_ADAPTERS: dict[object, pydantic.TypeAdapter[object]] = {}
+
+
+def sdk_valid(model: object, data: object) -> None:
+    """Validate `data` against an SDK model (the SDK's own strict response validation)."""
+    adapter = _ADAPTERS.get(model)
+    if adapter is None:
+        adapter = _ADAPTERS[model] = pydantic.TypeAdapter(model)
+    adapter.validate_python(data)
+
+
+def check_shape(body: object) -> None:
+    """Every JSON answer must parse with the SDK's models, strictly."""
+    assert isinstance(body, dict), body
+    kind = body.get("object")
+    if "error" in body:
+        assert set(body["error"]) == {"message", "type", "param", "code"}
+        sdk_valid(ErrorObject, body["error"])
+    elif kind == "file" and "deleted" in body:
+        sdk_valid(FileDeleted, body)
+    elif kind in _MODELS:
+        sdk_valid(_MODELS[kind], body)
+    elif kind == "list":
+        assert {"data", "first_id", "last_id", "has_more"} <= set(body)
+        for item in body["data"]:
+            check_shape(item)
+    elif kind == "vector_store.search_results.page":
+        assert isinstance(body["search_query"], list) and body["has_more"] is False
+        for item in body["data"]:
+            sdk_valid(VectorStoreSearchResponse, item)
+    elif kind == "vector_store.file_content.page":
+        for item in body["data"]:
+            sdk_valid(FileContentResponse, item)
+    else:
+        raise AssertionError(f"unknown answer shape: {body}")
+
+
+def _validate(response: httpx.Response) -> None:
+    response.read()
+    if not is_openai_path(response.request.url.path):
+        return  # the ElevenLabs side answers in its own format
+    assert response.headers.get("x-request-id", "").startswith("req_")
+    if response.headers.get("content-type") == "application/json":
+        check_shape(response.json())
+
+
 def make_client(app: EmulatorApp, api_key: str | None = API_KEY) -> httpx.Client:
-    """An httpx client bound to `app` (no network), base URL ending in `/v1`."""
+    """An httpx client bound to `app` (no network), base URL ending in `/v1`; every answer is
+    checked against the SDK's models."""
     headers = {"Authorization": f"Bearer {api_key}"} if api_key is not None else {}
     return httpx.Client(
-        transport=httpx.WSGITransport(app=app), base_url="http://emulator/v1", headers=headers
+        transport=httpx.WSGITransport(app=app),
+        base_url="http://emulator/v1",
+        headers=headers,
+        event_hooks={"response": [_validate]},
     )
 
 

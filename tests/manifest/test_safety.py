@@ -165,7 +165,10 @@ def test_variables_outside_the_listed_fields_are_errors(
     env = {"ELEVENLABS_API_KEY": SECRET, "KB_VALUE": "v", "HOME": "/home/x"}
     result = project.validate("-f", name, "-e", "local", env=env)
     assert_refused(result, f"m.yaml:7 at {where}", "is not allowed here")
-    assert "variables are read only in agent_id and base_url" in result.output
+    assert (
+        "variables are read only in agent_id, base_url, vector_store_id and vector_store.name"
+        in result.output
+    )
     assert SECRET not in result.output
 
 

@@ -22,7 +22,8 @@ from kbctl.emulator.openai.handlers import ENDPOINTS, Endpoint
 from kbctl.emulator.openai.world import OpenAIWorld
 
 StartResponse = Callable[..., object]
-PREFIXES = ("/v1/files", "/v1/vector_stores")
+#: `/v1/uploads` is OpenAI's too; it is not emulated, so it answers OpenAI's "Invalid URL" 404.
+PREFIXES = ("/v1/files", "/v1/vector_stores", "/v1/uploads")
 FAULT_HEADER = "X-Kbctl-Emulator-Fault"
 
 

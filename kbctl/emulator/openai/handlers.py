@@ -202,7 +202,7 @@ ENDPOINTS = (
     Endpoint("GET", VS, get_store),
     Endpoint("POST", VS, update_store, writes=True),
     Endpoint("DELETE", VS, delete_store, writes=True),
-    Endpoint("POST", VS + "/search", search, writes=True),
+    Endpoint("POST", VS + "/search", search),  # only moves last_active_at: not a fault target
     Endpoint("POST", VS + "/files", attach, writes=True),
     Endpoint("GET", VS + "/files", list_store_files),
     Endpoint("GET", VS + "/files/{file_id}", get_store_file),

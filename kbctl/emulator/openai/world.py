@@ -93,8 +93,7 @@ class OpenAIWorld(Persistence):
     def create_store(self, spec: bodies.StoreCreate, store_id: str | None = None) -> Json:
         """A new store, with `spec.files` attached at once (all must exist)."""
         with self._lock:
-            for fs in spec.files:
-                self._file(fs.file_id)
+            files = self._unique(spec.files)
             now = self._now()
             vs = VectorStore(
                 id=store_id or self._new_id("vs_"),
@@ -108,7 +107,7 @@ class OpenAIWorld(Persistence):
             self._stores[vs.id] = vs
             self._attached[vs.id] = {}
             self._mark("stores", vs.id)
-            for fs in spec.files:
+            for fs in files:
                 self._attach(vs, fs)
             return self._store_json(vs)
 
@@ -179,21 +178,36 @@ class OpenAIWorld(Persistence):
             return "failed", ("server_error", "An internal error occurred while processing.")
         return "completed", None
 
+    def _unique(
+        self, specs: tuple[bodies.FileSpec, ...], vs: VectorStore | None = None
+    ) -> list[bodies.FileSpec]:
+        """`specs` without repeated File ids (the first wins), checked before anything changes:
+        every File exists and, with `openai_reattach=error`, none is attached to `vs` yet."""
+        first: dict[str, bodies.FileSpec] = {}
+        for spec in specs:
+            self._file(spec.file_id)
+            if vs is not None and spec.file_id in self._attached[vs.id]:
+                self._refuse_reattach(vs, spec.file_id)
+            first.setdefault(spec.file_id, spec)
+        return list(first.values())
+
+    def _refuse_reattach(self, vs: VectorStore, file_id: str) -> None:
+        if self.config.openai_reattach == "error":
+            raise bad_request(
+                f"File '{file_id}' is already attached to vector store '{vs.id}'.",
+                "file_id",
+                "file_already_attached",
+            )
+
     def _attach(self, vs: VectorStore, spec: bodies.FileSpec) -> Attachment:
         """Attach (or, per `openai_reattach`, re-attach) one File; the caller holds the lock."""
         f = self._file(spec.file_id)
         attached = self._attached[vs.id]
         existing = attached.get(f.id)
         if existing is not None:
-            policy = self.config.openai_reattach
-            if policy == "existing":
+            self._refuse_reattach(vs, f.id)
+            if self.config.openai_reattach == "existing":
                 return existing
-            if policy == "error":
-                raise bad_request(
-                    f"File '{f.id}' is already attached to vector store '{vs.id}'.",
-                    "file_id",
-                    "file_already_attached",
-                )
             self._remove_attachment(existing)
         outcome, error = self._outcome(f)
         att = Attachment(
@@ -285,12 +299,7 @@ class OpenAIWorld(Persistence):
         """Attach several Files at once (all must exist; a repeated id counts once)."""
         with self._lock:
             vs = self._store(store_id, usable=True)
-            for spec in specs:
-                self._file(spec.file_id)
-            first: dict[str, bodies.FileSpec] = {}
-            for spec in specs:
-                first.setdefault(spec.file_id, spec)
-            unique = list(first.values())
+            unique = self._unique(specs, vs)
             b = Batch(
                 id=self._new_id("vsfb_"),
                 store_id=vs.id,
