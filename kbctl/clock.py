@@ -30,7 +30,10 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """The real clock."""
+    """The real clock. With `interrupt`, a sleep ends early once that event is set."""
+
+    def __init__(self, interrupt: threading.Event | None = None) -> None:
+        self._interrupt = interrupt
 
     def now(self) -> float:
         return time.time()
@@ -39,7 +42,11 @@ class SystemClock:
         return time.monotonic()
 
     def sleep(self, seconds: float) -> None:
-        if seconds > 0:
+        if seconds <= 0:
+            return
+        if self._interrupt is not None:
+            self._interrupt.wait(seconds)
+        else:
             time.sleep(seconds)
 
 

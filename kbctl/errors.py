@@ -23,7 +23,9 @@ Terraform's diagnostics do.
     ├── ApplyError             exit 1   apply failed after touching something; says what was done
     ├── VerificationError      exit 1   the agent read back differs from what was written
     ├── SnapshotError          exit 1   unknown, corrupt or foreign snapshot
-    └── UsageError             exit 1   a command used in a way that cannot work
+    ├── UsageError             exit 1   a command used in a way that cannot work
+    └── InterruptedRunError    exit 130 stopped by SIGINT at a safe point (says what was done)
+        └── TerminatedRunError exit 143 stopped by SIGTERM
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ class ExitCode(IntEnum):
     INDEX_GATE = 3
     STALE = 4
     POLICY = 5
+    INTERRUPTED = 130  # 128 + SIGINT
+    TERMINATED = 143  # 128 + SIGTERM
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,3 +201,15 @@ class SnapshotError(KbctlError):
 
 class UsageError(KbctlError):
     """A command was used in a way that cannot work."""
+
+
+class InterruptedRunError(KbctlError):
+    """A run stopped on request (SIGINT) at a safe point; the detail says what was done."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+
+class TerminatedRunError(InterruptedRunError):
+    """A run stopped on request (SIGTERM) at a safe point."""
+
+    exit_code = ExitCode.TERMINATED

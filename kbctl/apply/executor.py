@@ -49,6 +49,7 @@ from kbctl.errors import (
     ApplyError,
     ConcurrentChangeError,
     IndexGateError,
+    InterruptedRunError,
     KbctlError,
     StalePlanError,
 )
@@ -143,6 +144,7 @@ class _Run:
             timeout=plan.policy.index_timeout,
             poll_initial=options.poll_initial,
             poll_max=options.poll_max,
+            stop=options.stop,
         )
         self.checks = RetrievalGate(target, plan, provider, events, self._warn)
 
@@ -183,6 +185,10 @@ class _Run:
                 # On an interrupt, queued work is dropped; requests in flight finish.
                 pool.shutdown(wait=True, cancel_futures=True)
             outcome = Outcome.APPLIED
+        except InterruptedRunError as err:
+            error = self._interrupted(err)
+            outcome = Outcome.INTERRUPTED
+            raise error from None
         except KbctlError as err:
             error = err
             outcome = _outcome_of(err)
@@ -235,7 +241,7 @@ class _Run:
         self, change: DocumentChange, spec: DocumentSpec | None, stop: Event
     ) -> _Prepared:
         """Worker: upload (unless reused) then ask for the index. Never raises an ApiError."""
-        if stop.is_set():
+        if stop.is_set() or self.options.stop.requested:
             return _Prepared(change)
         doc_id = change.reuse_id or change.live_id
         created = False
@@ -397,6 +403,7 @@ class _Run:
     # ----------------------------------------------------------------------------------------
 
     def _timed(self, phase: Phase, step: Callable[[], None]) -> None:
+        self.options.stop.check()  # a safe point: nothing of this run is in flight
         started = self.clock.monotonic()
         try:
             step()
@@ -425,6 +432,28 @@ class _Run:
             f"Apply of {self.where} failed while {doing}: {err.summary}",
             detail=detail,
             hint=err.hint or "Run kbctl apply again: it picks up where this run stopped.",
+        )
+
+    def _interrupted(self, err: InterruptedRunError) -> InterruptedRunError:
+        """The stop error, saying what this run did and how the next one continues."""
+        signal = "SIGTERM" if self.options.stop.terminated else "SIGINT"
+        uploaded = len(self.created) + len(self.reused)
+        if self.agent_updated:
+            left = len(self.plan.deletions) - len(self.deleted) - len(self.kept)
+            state = (
+                "The agent was updated and verified; "
+                f"{left} superseded document(s) remain until the next apply deletes them."
+            )
+        else:
+            state = (
+                f"The agent was not changed. {uploaded} uploaded document(s) kept as managed "
+                "orphans: the next apply reuses them instead of uploading again."
+            )
+        return self.options.stop.error(
+            f"Apply of {self.where} stopped by {signal}",
+            detail=state,
+            hint=f"Rerun `kbctl apply -e {self.plan.environment}` to continue without "
+            "re-uploading.",
         )
 
     def _result(self, outcome: Outcome, error: KbctlError | None, seconds: float) -> ApplyResult:

@@ -23,6 +23,7 @@ from kbctl.clock import Clock
 from kbctl.errors import ApiError, IndexGateError
 from kbctl.model import IndexStatus
 from kbctl.provider.base import IndexState, Provider
+from kbctl.stop import StopSignal
 
 #: The shortest wait between two polls of one document, whatever its progress says.
 _MIN_WAIT = 0.05
@@ -72,7 +73,9 @@ class IndexGate:
         timeout: float,
         poll_initial: float,
         poll_max: float,
+        stop: StopSignal | None = None,
     ) -> None:
+        self._stop = stop or StopSignal()
         self._provider = provider
         self._clock = clock
         self._events = events
@@ -125,6 +128,7 @@ class IndexGate:
     def wait(self, pool: Executor) -> None:
         """Poll until every tracked index is terminal, one fails, or a deadline passes."""
         while self._pending and not self.failures:
+            self._stop.check()  # between polls nothing is in flight
             now = self._clock.monotonic()
             due = sorted(
                 (job for job in self._pending if job.next_at <= now + _SLACK),

@@ -5,13 +5,14 @@ Pure data and protocols; `kbctl.apply.executor` fills them in. No I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
 from kbctl.checks.report import ChecksReport
 from kbctl.model import LiveState, Target
 from kbctl.plan.types import AgentPlan
+from kbctl.stop import StopSignal
 
 #: ElevenLabs' lowest paid plans allow 3-5 requests in flight (reference §1.5); 4 keeps a
 #: little room for a second tool or a person using the dashboard at the same time.
@@ -27,12 +28,14 @@ class ApplyOptions:
         concurrency: requests in flight at once (uploads, index requests, polls, deletions).
         poll_initial: first wait before polling an index again, in seconds; doubles each poll.
         poll_max: the longest wait between two polls of one document.
+        stop: asked to stop (a signal): apply ends at its next safe point.
     """
 
     allow_destroy: bool = False
     concurrency: int = DEFAULT_CONCURRENCY
     poll_initial: float = 1.0
     poll_max: float = 10.0
+    stop: StopSignal = field(default_factory=StopSignal, compare=False)
 
 
 class Outcome(StrEnum):
@@ -42,6 +45,7 @@ class Outcome(StrEnum):
     GATE_FAILED = "gate_failed"  # stopped at the index gate; agent unchanged
     CONCURRENT_CHANGE = "concurrent_change"  # someone else changed the agent; agent unchanged
     FAILED = "failed"  # an API or verification failure; see the error
+    INTERRUPTED = "interrupted"  # stopped on request (SIGINT/SIGTERM) at a safe point
 
 
 @dataclass(frozen=True, slots=True)

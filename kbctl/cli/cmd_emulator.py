@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from kbctl.cli.wiring import system_clock
+from kbctl.clock import SystemClock
 from kbctl.emulator import EmulatorConfig, run_server
 
 
@@ -70,5 +70,5 @@ def serve_cmd(
         seed=seed,
     )
     run_server(
-        config, system_clock(), host=host, port=port, state=state, agents=agents, verbose=verbose
+        config, SystemClock(), host=host, port=port, state=state, agents=agents, verbose=verbose
     )

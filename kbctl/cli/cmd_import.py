@@ -1,25 +1,16 @@
 """`kbctl import -e ENV --agent-id ID --out DIR`: adopt a hand-built agent's knowledge base.
 
-Thin: `kbctl.importer.import_agent` reads, writes and adopts; this module wires the provider and
-prints what was done.
+Thin: `kbctl.commands.import_agent` reads, writes and adopts; this module prints what was done.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
+from kbctl import commands
+from kbctl.cli import wiring
 from kbctl.cli.options import environment_option
-from kbctl.cli.wiring import environ, open_provider, system_clock
-from kbctl.importer import (
-    DEFAULT_API_KEY_ENV,
-    DEFAULT_BASE_URL,
-    check_output_dir,
-    import_agent,
-    slugify,
-)
-from kbctl.model import Policy, RagSettings, Target
+from kbctl.importer import DEFAULT_API_KEY_ENV, slugify
 
 
 @click.command("import")
@@ -64,32 +55,16 @@ def import_cmd(
     to kbctl's ownership marker, so `kbctl plan` on the result shows no changes and the first
     apply uploads nothing.
     """
-    out = Path(out_dir)
-    check_output_dir(out, force=force)
-    url = base_url or environ().get("ELEVENLABS_BASE_URL") or DEFAULT_BASE_URL
-    connection = Target(
-        manifest="",
-        project=project or "import",
-        environment=environment,
-        agent_id=agent_id,
-        base_url=url,
+    result = commands.import_agent(
+        wiring.session(),
+        environment,
+        agent_id,
+        out_dir,
+        project=project,
+        base_url=base_url,
         api_key_env=api_key_env,
-        protect=False,
-        rag=RagSettings(),
-        policy=Policy(),
-        documents=(),
+        force=force,
     )
-    with open_provider(connection, system_clock()) as handle:
-        result = import_agent(
-            handle.provider,
-            environment=environment,
-            agent_id=agent_id,
-            out_dir=out,
-            project=project,
-            base_url=base_url,
-            api_key_env=api_key_env,
-            force=force,
-        )
     adopted = [d for d in result.documents if d.key is not None]
     click.echo(
         f"Imported agent {result.agent_id} ({result.agent_name or slugify(result.agent_id)}) "

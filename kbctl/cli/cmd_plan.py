@@ -8,13 +8,12 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from kbctl import commands
+from kbctl.cli import wiring
 from kbctl.cli.errors import annotation
 from kbctl.cli.options import environment_option, manifest_option
-from kbctl.cli.wiring import in_github_actions, load_targets, open_provider, system_clock
 from kbctl.errors import Diagnostic, ExitCode
-from kbctl.model import LiveState, Target
 from kbctl.plan.planfile import dumps
-from kbctl.plan.planner import make_plan
 from kbctl.plan.types import Plan, Severity
 from kbctl.render.plan_markdown import render_plan_markdown
 from kbctl.render.plan_text import render_plan_text
@@ -37,34 +36,47 @@ from kbctl.render.plan_text import render_plan_text
     is_flag=True,
     help="Exit 0 when there are no changes, 2 when there are (1 on error).",
 )
+@click.option(
+    "--allow-destroy",
+    is_flag=True,
+    help="Plan as `apply --allow-destroy` would run: policy refusals do not fail the plan.",
+)
 def plan_cmd(
-    environment: str, files: tuple[str, ...], out: str | None, fmt: str, detailed_exitcode: bool
+    environment: str,
+    files: tuple[str, ...],
+    out: str | None,
+    fmt: str,
+    detailed_exitcode: bool,
+    allow_destroy: bool,
 ) -> None:
-    """Show what `kbctl apply -e ENV` would change, without changing anything."""
-    targets = load_targets(files, environment)
-    clock = system_clock()
-    pairs: list[tuple[Target, LiveState]] = []
-    for target in targets:
-        with open_provider(target, clock) as handle:
-            live = handle.provider.read_state(target.agent_id, target.project, target.environment)
-        pairs.append((target, live))
-    plan = make_plan(environment, pairs)
+    """Show what `kbctl apply -e ENV` would change, without changing anything.
+
+    \b
+    Exit codes: 0 no changes (or changes, without --detailed-exitcode), 2 changes with
+    --detailed-exitcode, 1 when a finding makes apply certain to fail, 5 when policy
+    (protect, max_deletes) would refuse it without --allow-destroy.
+    """
+    session = wiring.session()
+    made = commands.plan(session, environment, files).plan
     if out:
-        Path(out).write_text(dumps(plan), encoding="utf-8")
+        Path(out).write_text(session.secrets.redact(dumps(made)), encoding="utf-8")
     if fmt == "json":
-        click.echo(dumps(plan), nl=False)
+        click.echo(session.secrets.redact(dumps(made)), nl=False)
     elif fmt == "markdown":
-        click.echo(render_plan_markdown(plan))
+        click.echo(session.secrets.redact(render_plan_markdown(made)))
     else:
-        Console(highlight=False, soft_wrap=True).print(render_plan_text(plan))
+        Console(highlight=False, soft_wrap=True).print(render_plan_text(made))
         if out:
             click.echo(
                 f"Saved the plan to {out}; apply it with: kbctl apply -e {environment} {out}"
             )
-    if in_github_actions():
-        for line in _annotations(plan):
+    if wiring.in_github_actions():
+        for line in _annotations(made):
             click.echo(line, err=True)
-    if detailed_exitcode and plan.has_changes:
+    verdict = commands.plan_verdict(made, allow_destroy=allow_destroy)
+    if verdict is not None:
+        raise verdict
+    if detailed_exitcode and made.has_changes:
         raise click.exceptions.Exit(int(ExitCode.CHANGES))
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
+from kbctl import commands
+from kbctl.cli import wiring
 from kbctl.cli.errors import annotation
-from kbctl.cli.wiring import environ, in_github_actions
-from kbctl.manifest import manifest_paths, validate
 
 
 @click.command("validate")
@@ -22,19 +22,20 @@ from kbctl.manifest import manifest_paths, validate
 )
 @click.option(
     "-e",
+    "--environment",
     "--env",
     "environment",
     default=None,
+    metavar="ENV",
     help="Check only this environment; unset ${VAR}s are then errors instead of warnings.",
 )
 def validate_cmd(files: tuple[Path, ...], environment: str | None) -> None:
     """Check manifests offline: schema, keys, files, ${VAR}s, checks. Exit 1 on any problem."""
-    paths = manifest_paths(files, Path())
-    report = validate(paths, environ(), environment)
+    report = commands.validate(wiring.session(), files, environment)
     report.raise_for_errors()  # the error lists the warnings too
     for note in report.notes:
         click.echo(f"Note: {note}", err=True)
-    annotate = in_github_actions()
+    annotate = wiring.in_github_actions()
     for warning in report.warnings:
         click.echo(f"Warning: {warning}", err=True)
         if annotate:

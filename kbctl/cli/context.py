@@ -1,4 +1,10 @@
-"""Per-invocation settings shared by every command (the `click` context object)."""
+"""Per-invocation settings shared by every command (the `click` context object).
+
+`AppContext` holds the global flags, the secrets output must never show, and the stop signal
+the signal handlers set. Tests (and embedders) may hand click a ready `AppContext` as `obj`
+with a `clock` and a `connect` factory: that is how a CLI run is pointed at an emulated
+workspace on a fake clock, with no monkeypatching.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +12,29 @@ from dataclasses import dataclass, field
 
 import click
 
+from kbctl.clock import Clock
+from kbctl.commands.session import ProviderFactory, Secrets
+from kbctl.stop import StopSignal
+
 
 @dataclass
 class AppContext:
-    """Global flags and the secrets that must never be printed."""
+    """Global flags, secrets, the stop signal, and optional injected clock and provider."""
 
     debug: bool = False
-    secrets: set[str] = field(default_factory=set)
+    secrets: Secrets = field(default_factory=Secrets)
     json_events: bool = False  # --json: errors also go out as an `error` event on stdout
+    stop: StopSignal = field(default_factory=StopSignal)
+    clock: Clock | None = None
+    connect: ProviderFactory | None = None
 
     def add_secret(self, value: str | None) -> None:
         """Remember a value that output must never show (an API key)."""
-        if value and len(value) >= 4:
-            self.secrets.add(value)
+        self.secrets.add(value)
 
     def redact(self, text: str) -> str:
         """Replace every known secret in `text`."""
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
+        return self.secrets.redact(text)
 
 
 def app_context() -> AppContext:

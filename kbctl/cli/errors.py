@@ -11,9 +11,11 @@ import json
 import sys
 from typing import TextIO
 
+import click
+
 from kbctl.cli.context import AppContext
 from kbctl.cli.wiring import in_github_actions
-from kbctl.errors import Diagnostic, ExitCode, KbctlError, ManifestError
+from kbctl.errors import Diagnostic, ExitCode, KbctlError, ManifestError, UsageError
 
 
 def annotation(
@@ -80,3 +82,18 @@ def report_internal(exc: BaseException, app: AppContext, stream: TextIO | None =
     out.write(app.redact(text) + "\n")
     out.flush()
     return ExitCode.ERROR
+
+
+def report_usage(
+    err: click.exceptions.UsageError, app: AppContext, stream: TextIO | None = None
+) -> ExitCode:
+    """A command-line usage error (unknown flag, missing option, bad choice): exit 1, not 2."""
+    ctx = err.ctx
+    command = ctx.command_path if ctx is not None else "kbctl"
+    usage = ctx.get_usage() if ctx is not None else ""
+    error = UsageError(
+        f"{err.format_message()}",
+        detail=usage or None,
+        hint=f"Run `{command} --help` for the options.",
+    )
+    return report_error(error, app, stream)

@@ -15,7 +15,6 @@ Times come from the injected clock. Drawing only: nothing here decides anything.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self, TextIO
@@ -26,11 +25,10 @@ from rich.table import Table
 from rich.text import Text
 
 from kbctl.apply.events import Phase
-from kbctl.apply.types import ApplyResult
 from kbctl.checks import ChecksReport, CheckStage, report_to_dict
 from kbctl.clock import Clock, utc_iso
 from kbctl.model import IndexStatus
-from kbctl.plan.types import Action, AgentPlan, Plan
+from kbctl.plan.types import Action, AgentPlan
 
 _PHASE_TEXT = {
     Phase.CREATE: "uploading {n} document(s) and requesting their indexes",
@@ -83,9 +81,9 @@ class PlainProgress(_Base):
         """A line outside the events (no changes, skipped agents)."""
         self._line(message)
 
-    def run_finished(self, summary: str, seconds: float) -> None:
-        """The last line of the run."""
-        self._line(f"Apply complete: {summary} in {seconds:.1f}s")
+    def run_finished(self, title: str, summary: str, seconds: float) -> None:
+        """The last line of the run (`Apply complete: …`)."""
+        self._line(f"{title}: {summary} in {seconds:.1f}s")
 
     def plan_started(self, plan: AgentPlan) -> None:
         self.agent = plan.agent_id
@@ -164,10 +162,10 @@ class JsonProgress(_Base):
         """A line outside the events."""
         self._emit("note", message=message)
 
-    def run_finished(self, summary: str, seconds: float) -> None:
+    def run_finished(self, title: str, summary: str, seconds: float) -> None:
         """The last line of the run."""
         self.agent = ""
-        self._emit("run_finished", summary=summary, seconds=round(seconds, 3))
+        self._emit("run_finished", title=title, summary=summary, seconds=round(seconds, 3))
 
     def plan_started(self, plan: AgentPlan) -> None:
         self.agent = plan.agent_id
@@ -270,11 +268,11 @@ class LiveProgress(_Base):
         """A line outside the events."""
         self.console.print(message, highlight=False)
 
-    def run_finished(self, summary: str, seconds: float) -> None:
+    def run_finished(self, title: str, summary: str, seconds: float) -> None:
         """The last line of the run."""
         self.close()
         self.console.print(
-            Text.assemble(("Apply complete: ", "bold green"), f"{summary} in {seconds:.1f}s")
+            Text.assemble((f"{title}: ", "bold green"), f"{summary} in {seconds:.1f}s")
         )
 
     def _set(self, key: str, state: str, style: str = "") -> None:
@@ -417,32 +415,3 @@ def _counts(plan: AgentPlan) -> str:
     if plan.rag_changes:
         parts.append("RAG settings")
     return ", ".join(parts) or "indexes only"
-
-
-def run_summary(plan: Plan, results: Sequence[ApplyResult]) -> str:
-    """Counts over every agent of the run: `2 created, 1 replaced, 3 deleted, 1 kept`."""
-    s = plan.summary
-    deleted = sum(len(r.deleted) for r in results)
-    kept = sum(len(r.kept) for r in results)
-    parts = [
-        f"{n} {word}"
-        for n, word in (
-            (s.create, "created"),
-            (s.replace, "replaced"),
-            (s.update, "updated"),
-            (deleted, "deleted"),
-            (kept, "kept"),
-        )
-        if n
-    ]
-    agents = f" on {len(results)} agents" if len(results) > 1 else ""
-    reports = [
-        report
-        for r in results
-        if (report := r.checks if r.checks is not None else r.checks_before_swap) is not None
-    ]
-    checks = ""
-    if reports:
-        passed, total = sum(c.passed for c in reports), sum(c.total for c in reports)
-        checks = f" (retrieval checks: {passed}/{total} passed)"
-    return (", ".join(parts) or "indexes refreshed") + agents + checks

@@ -37,6 +37,7 @@ from kbctl.snapshots.record import (
     FAILED,
     IN_PROGRESS,
     INDEX_GATE,
+    INTERRUPTED,
     NO_CHANGES,
     PENDING,
     Done,
@@ -350,6 +351,8 @@ def _outcome(result: ApplyResult) -> str:
             return CONCURRENT_CHANGE
         case Outcome.FAILED:
             return f"{FAILED}: {result.error or 'unknown error'}"
+        case Outcome.INTERRUPTED:
+            return INTERRUPTED
         case _:
             assert_never(result.outcome)
 

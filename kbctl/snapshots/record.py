@@ -34,6 +34,8 @@ FAILED = "failed"
 INDEX_GATE = "index_gate"
 #: `outcome` of an "after" snapshot when someone else changed the agent (agent unchanged).
 CONCURRENT_CHANGE = "concurrent_change"
+#: `outcome` of an "after" snapshot when the run was stopped by a signal at a safe point.
+INTERRUPTED = "interrupted"
 #: `outcome` of the checkpoint an unfinished run keeps up to date (what it did so far).
 IN_PROGRESS = "in_progress"
 #: Keys of `checks`: when apply ran the retrieval checks (`kbctl.checks.gate.CheckStage`).

@@ -15,7 +15,7 @@ def test_plain_lines_are_timestamped_and_index_polls_print_on_change(ws: Workspa
     out = io.StringIO()
     with PlainProgress(ws.clock, out) as progress:
         ws.apply(ws.target(docs(3)), events=progress)
-        progress.run_finished("3 created", 1.25)
+        progress.run_finished("Apply complete", "3 created", 1.25)
     lines = out.getvalue().splitlines()
     assert all(line[:4] == "2026" and line[20:22] == "  " for line in lines)
     text = out.getvalue()
@@ -43,7 +43,7 @@ def test_live_view_draws_on_a_terminal(ws: Workspace) -> None:
     ws.apply(ws.target(first))
     with LiveProgress(ws.clock, console) as progress:
         ws.apply(ws.target(docs(3, version=1)), events=progress)
-        progress.run_finished("3 replaced, 3 deleted", 2.0)
+        progress.run_finished("Apply complete", "3 replaced, 3 deleted", 2.0)
     text = out.getvalue()
     assert "Apply complete" in text
     assert "deleted" in text and "attached" in text

@@ -7,7 +7,6 @@ never sleeping).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -16,9 +15,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from kbctl.apply import ApplyOptions, ApplyResult, RecordingEvents, apply_agent_plan
+from kbctl.cli.context import AppContext
 from kbctl.cli.main import cli
-from kbctl.cli.wiring import ProviderHandle
-from kbctl.clock import Clock, FakeClock
+from kbctl.clock import FakeClock
+from kbctl.commands import Endpoint, ProviderHandle, Session
 from kbctl.emulator import EmulatorApp, EmulatorConfig, World
 from kbctl.manifest import load_manifests
 from kbctl.model import Target
@@ -30,7 +30,6 @@ from kbctl.snapshots.store import SnapshotStore
 
 AGENT = "agent_staging"
 SEARCH = "GET /v1/convai/knowledge-base/search"
-CLI_MODULES = ("kbctl.cli.cmd_apply", "kbctl.cli.cmd_check")
 
 #: Four quarters: each answers one caller question; only Заречье and Садовый mention parking
 #: (Заречье three times, Садовый once), so "Есть ли паркинг?" ranks Заречье first.
@@ -189,21 +188,19 @@ class Bench:
 
     # ------------------------------------------------------------------------------ CLI
 
-    def wire_cli(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """Make the commands use this workspace and the fake clock (no network, no sleeping)."""
+    def app_context(self) -> AppContext:
+        """The CLI context pointed at this workspace and the fake clock (no network, no sleep)."""
 
-        def open_provider(target: Target, clock: Clock, *, concurrency: int = 8) -> ProviderHandle:
+        def connect(session: Session, endpoint: Endpoint, concurrency: int) -> ProviderHandle:
             client = self.new_client()
+            session.secrets.add("sk_test_checks")
             return ProviderHandle(ElevenLabsProvider(client), client)
 
-        for name in CLI_MODULES:
-            module = importlib.import_module(name)
-            monkeypatch.setattr(module, "open_provider", open_provider)
-            monkeypatch.setattr(module, "system_clock", lambda: self.clock)
+        return AppContext(clock=self.clock, connect=connect)
 
     def run(self, *args: str) -> Result:
         """`kbctl ARGS` in the project folder."""
-        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+        return CliRunner().invoke(cli, list(args), catch_exceptions=False, obj=self.app_context())
 
 
 @pytest.fixture
@@ -212,7 +209,6 @@ def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bench]:
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     monkeypatch.delenv("ELEVENLABS_BASE_URL", raising=False)
     bench = Bench(tmp_path, FakeClock())
-    bench.wire_cli(monkeypatch)
     yield bench
     bench.client.close()
     assert bench.app.internal_errors == [], bench.app.internal_errors

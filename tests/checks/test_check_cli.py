@@ -53,7 +53,7 @@ def test_check_prints_the_table_and_hand_counted_coverage(bench: Bench) -> None:
     ]
     assert "#6 retrieved instead: docs/zarechye.md" in out
 
-    data = json.loads(bench.run("check", "-e", "staging", "--format", "json").output)
+    data = json.loads(bench.run("check", "-e", "staging", "--format", "json").stdout)
     (agent,) = data["agents"]
     assert (agent["total"], agent["passed"], agent["top1"]) == (7, 6, 5)
     assert agent["coverage_at_1"] == round(5 / 7, 4)

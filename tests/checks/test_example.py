@@ -21,7 +21,7 @@ def test_the_example_checks_pass_before_and_after_the_swap(bench: Bench) -> None
     assert "retrieval checks after the swap: Coverage@1 6/6 (100%)" in applied.output
     result = bench.run("check", "-e", "local", "-f", "manifests/example.yaml", "--format", "json")
     assert result.exit_code == 0, result.output
-    (agent,) = json.loads(result.output)["agents"]
+    (agent,) = json.loads(result.stdout)["agents"]
     assert (agent["total"], agent["passed"], agent["top1"]) == (6, 6, 6)
     queries = [c["query"] for c in agent["checks"]]
     assert sum(q.isascii() for q in queries) == 2  # English; the other four are Russian

@@ -63,7 +63,7 @@ def test_plan_on_an_empty_agent_creates_everything_and_exits_2(repo: Path) -> No
 def test_plan_json_and_out_file_carry_the_contract_fields(repo: Path) -> None:
     result = run("plan", "-e", "local", "--format", "json", "--out", "plan.json")
     assert result.exit_code == 0, result.output
-    printed = json.loads(result.output)
+    printed = json.loads(result.stdout)
     saved = json.loads((repo / "plan.json").read_text())
     assert printed == saved
     for field in ("format_version", "environment", "fingerprint", "changes", "summary"):
@@ -95,11 +95,11 @@ def test_several_manifests_give_one_plan_per_agent_and_one_exit_code(repo: Path)
     write_project(repo, "beta", "agent_beta", "beta", 2)
     result = run("plan", "-e", "local", "--format", "json", "--detailed-exitcode")
     assert result.exit_code == 2
-    plan = json.loads(result.output)
+    plan = json.loads(result.stdout)
     assert sorted(a["agent_id"] for a in plan["agents"]) == ["agent_alpha", "agent_beta"]
     assert plan["summary"]["create"] == 6
     only_beta = run("plan", "-e", "local", "-f", "manifests/beta.yaml", "--format", "json")
-    assert [a["agent_id"] for a in json.loads(only_beta.output)["agents"]] == ["agent_beta"]
+    assert [a["agent_id"] for a in json.loads(only_beta.stdout)["agents"]] == ["agent_beta"]
 
 
 def test_plan_is_correct_under_injected_5xx_and_a_concurrency_limit(repo: Path) -> None:
@@ -114,8 +114,9 @@ def test_plan_is_correct_under_injected_5xx_and_a_concurrency_limit(repo: Path) 
         cli, ["plan", "-e", "local", "--format", "json"]
     )
     assert faulty.exit_code == 0, faulty.output
-    assert json.loads(faulty.output) == json.loads(clean.output)
-    summary = json.loads(clean.output)["summary"]
+    assert json.loads(faulty.stdout) == json.loads(clean.stdout)
+    assert "retrying in" in faulty.stderr  # retries are visible
+    summary = json.loads(clean.stdout)["summary"]
     assert (summary["replace"], summary["delete"], summary["noop"]) == (1, 1, 2)
 
 

@@ -23,7 +23,7 @@ def test_apply_v1_apply_v2_rollback_previous(bench: Bench) -> None:
     _apply(bench)
     assert bench.kb_state() != v1_state
     assert len(snapshot_files(bench.store)) == 4
-    listed = json.loads(bench.run("snapshots", "list", "-e", "staging", "--format", "json").output)
+    listed = json.loads(bench.run("snapshots", "list", "-e", "staging", "--format", "json").stdout)
     assert [r["outcome"] for r in listed] == ["applied", "pending", "applied", "pending"]
 
     out = bench.run("rollback", "-e", "staging", "--to", "previous", "--auto-approve")

@@ -81,7 +81,7 @@ def test_after_a_rollback_plan_shows_the_way_forward_again(bench: Bench) -> None
     plan = bench.run("plan", "-e", "staging", "--format", "json", "--detailed-exitcode")
 
     assert plan.exit_code == 2, plan.output
-    data = json.loads(plan.output)
+    data = json.loads(plan.stdout)
     actions = {c["key"]: c["action"] for c in data["changes"]}
     assert actions["docs/a.md"] == "replace"
     assert actions["docs/b.md"] == "delete"

@@ -8,7 +8,6 @@ Shared by the conftests of tests/snapshots, tests/rollback and tests/status_impo
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import textwrap
 from collections.abc import Iterator, Mapping
@@ -20,9 +19,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from kbctl.apply import ApplyEvents, ApplyOptions, ApplyResult, NullEvents, apply_agent_plan
+from kbctl.cli.context import AppContext
 from kbctl.cli.main import cli
-from kbctl.cli.wiring import ProviderHandle
-from kbctl.clock import Clock, FakeClock
+from kbctl.clock import FakeClock
+from kbctl.commands import Endpoint, ProviderHandle, Session
 from kbctl.emulator import EmulatorApp, EmulatorConfig, World
 from kbctl.identity import parse_marker
 from kbctl.manifest import load_manifests
@@ -37,13 +37,6 @@ from kbctl.snapshots.store import SnapshotStore
 API_KEY = "sk_test_snapshots_0123456789"
 STAGING_AGENT = "agent_staging"
 PRODUCTION_AGENT = "agent_production"
-CLI_MODULES = (
-    "kbctl.cli.cmd_plan",
-    "kbctl.cli.cmd_apply",
-    "kbctl.cli.cmd_rollback",
-    "kbctl.cli.cmd_status",
-    "kbctl.cli.cmd_import",
-)
 
 
 def text_of(tag: str, size: int = 800) -> str:
@@ -232,23 +225,19 @@ class Bench:
 
     # ------------------------------------------------------------------------------ CLI
 
-    def wire_cli(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """Make the commands use this workspace and the fake clock (no network, no sleeping)."""
+    def app_context(self) -> AppContext:
+        """The CLI context pointed at this workspace and the fake clock (no network, no sleep)."""
 
-        def open_provider(target: Target, clock: Clock, *, concurrency: int = 8) -> ProviderHandle:
+        def connect(session: Session, endpoint: Endpoint, concurrency: int) -> ProviderHandle:
             client = self.new_client()
+            session.secrets.add(API_KEY)
             return ProviderHandle(ElevenLabsProvider(client), client)
 
-        for name in CLI_MODULES:
-            module = importlib.import_module(name)
-            if hasattr(module, "open_provider"):
-                monkeypatch.setattr(module, "open_provider", open_provider)
-            if hasattr(module, "system_clock"):
-                monkeypatch.setattr(module, "system_clock", lambda: self.clock)
+        return AppContext(clock=self.clock, connect=connect)
 
     def run(self, *args: str) -> Result:
         """`kbctl ARGS` in the project folder."""
-        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+        return CliRunner().invoke(cli, list(args), catch_exceptions=False, obj=self.app_context())
 
 
 def snapshot_files(store: SnapshotStore, environment: str = "staging") -> list[Path]:
@@ -273,7 +262,6 @@ def make_bench(
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     monkeypatch.delenv("ELEVENLABS_BASE_URL", raising=False)
     bench = Bench(tmp_path, FakeClock(), config or EmulatorConfig(index_seconds=3.0))
-    bench.wire_cli(monkeypatch)
     yield bench
     bench.client.close()
     assert bench.app.internal_errors == [], bench.app.internal_errors

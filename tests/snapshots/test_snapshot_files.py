@@ -141,7 +141,7 @@ def test_list_is_newest_first_and_ignores_leftover_temp_files(bench: Bench) -> N
     (folder / ".20260101T000100Z-deadbeef.json.4242.tmp").write_text('{"format_vers')
     result = bench.run("snapshots", "list", "-e", "staging", "--format", "json")
     assert result.exit_code == 0, result.output
-    rows = json.loads(result.output)
+    rows = json.loads(result.stdout)
     assert len(rows) == 4
     assert [r["kind"] for r in rows] == ["after", "before", "after", "before"]
     times = [r["time"] for r in rows]
@@ -162,7 +162,7 @@ def test_list_shows_an_unreadable_file_instead_of_hiding_it(bench: Bench) -> Non
     bench.manifest({"a": text_of("a")})
     bench.apply()
     (bench.store.root / "staging" / "20260102T000000Z-0badf00d.json").write_text("{not json")
-    rows = json.loads(bench.run("snapshots", "list", "-e", "staging", "--format", "json").output)
+    rows = json.loads(bench.run("snapshots", "list", "-e", "staging", "--format", "json").stdout)
     assert rows[0]["id"] == "0badf00d"
     assert rows[0]["outcome"].startswith("unreadable: not valid JSON")
 

@@ -56,7 +56,7 @@ def test_status_json_and_unmanaged_documents(bench: Bench) -> None:
     out = bench.run("status", "-e", "staging", "--format", "json")
 
     assert out.exit_code == 0, out.output
-    (agent,) = json.loads(out.output)["agents"]
+    (agent,) = json.loads(out.stdout)["agents"]
     docs = {d["id"]: d for d in agent["documents"]}
     assert docs[hand]["managed"] is False
     assert docs[hand]["index"] == "not_indexed"  # attached by hand, never indexed
@@ -104,7 +104,7 @@ def test_status_shows_orphans_and_indexing_in_progress(bench: Bench) -> None:
     bench.world.compute_index(hand, "multilingual_e5_large_instruct")
     bench.clock.advance(1)
     out = bench.run("status", "-e", "staging", "--format", "json")
-    (agent,) = json.loads(out.output)["agents"]
+    (agent,) = json.loads(out.stdout)["agents"]
     docs = {d["id"]: d for d in agent["documents"]}
     assert docs[hand]["index"] == "processing"
     assert 0 < docs[hand]["index_progress"] < 100

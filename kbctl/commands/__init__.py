@@ -1,0 +1,68 @@
+"""kbctl's Python API: one plain function per command, each taking a `Session`.
+
+    from kbctl.clock import SystemClock
+    from kbctl.commands import Session, plan, apply
+
+    session = Session(SystemClock(), environ=os.environ, cwd=Path("."))
+    run = apply(session, "local", auto_approve=True)
+    print(run.summary)
+
+Functions return values (plans, results, reports) and raise the `kbctl.errors.KbctlError` tree;
+none prints, prompts or exits. The CLI (`kbctl.cli`) is a thin shell over them: parse flags →
+build a session → call → render → exit code.
+"""
+
+from kbctl.commands.applying import ApplyRun, apply, rollback, run_summary
+from kbctl.commands.inspecting import (
+    CheckRun,
+    ShownSnapshot,
+    check,
+    check_verdict,
+    import_agent,
+    list_snapshots,
+    show_snapshot,
+    status,
+)
+from kbctl.commands.planning import PlanRun, plan, plan_verdict, read_live, validate
+from kbctl.commands.session import (
+    Endpoint,
+    NullProgress,
+    Progress,
+    ProviderHandle,
+    Secrets,
+    Session,
+    connect_provider,
+    load_targets,
+    manifest_paths,
+)
+from kbctl.stop import StopSignal
+
+__all__ = [
+    "ApplyRun",
+    "CheckRun",
+    "Endpoint",
+    "NullProgress",
+    "PlanRun",
+    "Progress",
+    "ProviderHandle",
+    "Secrets",
+    "Session",
+    "ShownSnapshot",
+    "StopSignal",
+    "apply",
+    "check",
+    "check_verdict",
+    "connect_provider",
+    "import_agent",
+    "list_snapshots",
+    "load_targets",
+    "manifest_paths",
+    "plan",
+    "plan_verdict",
+    "read_live",
+    "rollback",
+    "run_summary",
+    "show_snapshot",
+    "status",
+    "validate",
+]

@@ -1,0 +1,140 @@
+"""`status`, `check`, `snapshots list/show` and `import_agent` as functions returning values.
+
+Read-mostly commands: they read the live workspace or the snapshot store through the session
+and return reports for `kbctl.render` to draw. `check_verdict` decides when checks fail a run
+(exit 3); `import_agent` writes a manifest and adopts documents by renaming them, uploading
+nothing. Never prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from kbctl.checks import ChecksReport, SearchRetriever, live_documents, run_checks
+from kbctl.checks.gate import failure_lines, shortfall
+from kbctl.commands.session import DEFAULT_BASE_URL, Endpoint, Session, load_targets
+from kbctl.errors import ChecksFailedError, SnapshotError
+from kbctl.importer import ImportResult, check_output_dir
+from kbctl.importer import import_agent as run_import
+from kbctl.model import Target
+from kbctl.snapshots.record import Snapshot
+from kbctl.snapshots.store import Listed, SnapshotStore
+from kbctl.status import AgentStatus, collect_status
+
+
+def status(
+    session: Session, environment: str, files: Sequence[str | Path] = (), *, concurrency: int = 4
+) -> tuple[AgentStatus, ...]:
+    """Each agent's live documents, index status, quota use and drift from the manifest."""
+    reports: list[AgentStatus] = []
+    for target in load_targets(session, files, environment):
+        with session.open(target, concurrency=concurrency) as handle:
+            reports.append(collect_status(target, handle.provider, concurrency=concurrency))
+    return tuple(reports)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRun:
+    """One target's retrieval checks: the target, its agent's name and the report."""
+
+    target: Target
+    agent_name: str
+    report: ChecksReport
+
+
+def check(
+    session: Session, environment: str, files: Sequence[str | Path] = ()
+) -> tuple[CheckRun, ...]:
+    """Run every target's retrieval checks against the documents its live agent has."""
+    runs: list[CheckRun] = []
+    for target in load_targets(session, files, environment):
+        if not target.checks:
+            runs.append(CheckRun(target, "", ChecksReport((), target.checks_policy)))
+            continue
+        with session.open(target) as handle:
+            live = handle.provider.read_state(
+                target.agent_id, target.project, target.environment, with_quota=False
+            )
+            report = run_checks(
+                target.checks,
+                live_documents(live),
+                SearchRetriever(handle.provider),
+                policy=target.checks_policy,
+            )
+        runs.append(CheckRun(target, live.agent.name, report))
+    return tuple(runs)
+
+
+def check_verdict(environment: str, runs: Sequence[CheckRun]) -> ChecksFailedError | None:
+    """The exit-3 error when a target's coverage is below its thresholds; None when all meet."""
+    short = [r for r in runs if not r.report.meets]
+    if not short:
+        return None
+    return ChecksFailedError(
+        f"Retrieval checks below min_coverage for {environment}",
+        detail="\n".join(
+            line
+            for r in short
+            for line in (
+                f"{r.target.project}/{r.target.environment}: {shortfall(r.report)}",
+                *failure_lines(r.report),
+            )
+        ),
+        hint="Make the expected documents say what the query asks (or fix the checks), "
+        "apply, and run kbctl check again.",
+    )
+
+
+def list_snapshots(session: Session, environment: str) -> tuple[Listed, ...]:
+    """The snapshots of one environment, newest first (unreadable ones included, marked)."""
+    return tuple(SnapshotStore(session.snapshot_folder()).list(environment))
+
+
+@dataclass(frozen=True, slots=True)
+class ShownSnapshot:
+    """A snapshot and whether it can be restored (every managed document's blob verified)."""
+
+    snapshot: Snapshot
+    restorable: bool
+    why_not: str | None = None
+
+
+def show_snapshot(session: Session, snapshot_id: str) -> ShownSnapshot:
+    """One snapshot, with its blobs verified."""
+    store = SnapshotStore(session.snapshot_folder())
+    snapshot = store.load(snapshot_id)
+    try:
+        store.verify(snapshot)
+    except SnapshotError as err:
+        return ShownSnapshot(snapshot, False, err.summary)
+    return ShownSnapshot(snapshot, True)
+
+
+def import_agent(
+    session: Session,
+    environment: str,
+    agent_id: str,
+    out_dir: str | Path,
+    *,
+    project: str | None = None,
+    base_url: str | None = None,
+    api_key_env: str = "ELEVENLABS_API_KEY",
+    force: bool = False,
+) -> ImportResult:
+    """Write a manifest and the documents of an existing agent, and adopt the documents."""
+    out = session.path(out_dir)
+    check_output_dir(out, force=force)
+    url = base_url or session.environ.get("ELEVENLABS_BASE_URL") or DEFAULT_BASE_URL
+    with session.open(Endpoint(url, api_key_env, agent_id)) as handle:
+        return run_import(
+            handle.provider,
+            environment=environment,
+            agent_id=agent_id,
+            out_dir=out,
+            project=project,
+            base_url=base_url,
+            api_key_env=api_key_env,
+            force=force,
+        )

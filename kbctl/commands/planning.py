@@ -1,0 +1,97 @@
+"""`validate` and `plan` as functions: manifests in, a report or a `Plan` value out.
+
+Reads the manifests and the live workspace through the session; never prints. The verdict
+(`plan_verdict`) says which exit a plan deserves: apply certain to fail (1), refused by policy
+(5), or nothing in the way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from kbctl.apply.guards import DESTROY_CODES
+from kbctl.commands.session import Session, load_targets, manifest_paths
+from kbctl.errors import KbctlError, PolicyError
+from kbctl.manifest.validation import ValidationReport
+from kbctl.model import LiveState, Target
+from kbctl.plan.planner import make_plan
+from kbctl.plan.types import Plan, Severity
+
+
+def validate(
+    session: Session, files: Sequence[str | Path] = (), environment: str | None = None
+) -> ValidationReport:
+    """Check manifests offline (schema, keys, files, `${VAR}`s, checks); never raises for them.
+
+    Call `report.raise_for_errors()` to turn problems into a `ManifestError`.
+    """
+    from kbctl.manifest import manifest_paths as explicit_paths
+    from kbctl.manifest import validate as validate_manifests
+
+    paths = explicit_paths(tuple(session.path(f) for f in files), session.cwd)
+    return validate_manifests(paths, session.environ, environment)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRun:
+    """A plan and the targets it was made for (same order as `plan.agents`)."""
+
+    plan: Plan
+    targets: tuple[Target, ...]
+    live: tuple[LiveState, ...]
+
+
+def read_live(
+    session: Session, targets: Sequence[Target], *, concurrency: int = 8
+) -> tuple[LiveState, ...]:
+    """The live state of every target's agent (documents, agent, RAG quota)."""
+    states: list[LiveState] = []
+    for target in targets:
+        with session.open(target, concurrency=concurrency) as handle:
+            states.append(
+                handle.provider.read_state(target.agent_id, target.project, target.environment)
+            )
+    return tuple(states)
+
+
+def plan(session: Session, environment: str, files: Sequence[str | Path] = ()) -> PlanRun:
+    """Diff the manifests' `environment` against the live workspace; changes nothing."""
+    targets = load_targets(session, files, environment)
+    live = read_live(session, targets)
+    made = make_plan(environment, list(zip(targets, live, strict=True)))
+    return PlanRun(made, targets, live)
+
+
+def plan_verdict(made: Plan, *, allow_destroy: bool = False) -> KbctlError | None:
+    """The error `kbctl plan` ends with when apply is certain to fail (exit 1) or would be
+    refused by policy (exit 5, unless `allow_destroy`); None when nothing stands in the way.
+
+    Forecasts apply can only discover (the quota when it is unknown) are not findings at all,
+    so every error finding here is certain.
+    """
+    errors = [
+        (agent, finding)
+        for agent in made.agents
+        for finding in agent.findings
+        if finding.severity is Severity.ERROR
+    ]
+    fatal = [(a, f) for a, f in errors if f.code not in DESTROY_CODES]
+    if fatal:
+        return KbctlError(
+            f"The plan for {made.environment} predicts that apply would fail",
+            detail="\n".join(f"{a.project}: {f.code}: {f.message}" for a, f in fatal),
+            hint="Fix what the findings name (manifest, policy or quota) and run kbctl plan again.",
+        )
+    refused = [(a, f) for a, f in errors if f.code in DESTROY_CODES]
+    if refused and not allow_destroy:
+        return PolicyError(
+            f"The plan for {made.environment} removes documents a policy protects",
+            detail="\n".join(f"{a.project}: {f.code}: {f.message}" for a, f in refused),
+            hint="If the removals are intended, apply (and plan) with --allow-destroy.",
+        )
+    return None
+
+
+__all__ = ["PlanRun", "manifest_paths", "plan", "plan_verdict", "read_live", "validate"]

@@ -1,0 +1,317 @@
+"""The session: everything a command needs from the world outside, injected.
+
+A `Session` carries the clock, the environment variables, the working directory, how to open a
+provider for a target, where snapshots live, the progress sink, how to ask for confirmation, the
+secrets to redact and the stop signal. The CLI builds one from the process (`kbctl.cli.wiring`);
+tests and Python callers build one from a fake clock and an `emulator://` workspace. Commands read
+nothing else: no `os.environ`, no `Path.cwd()`, no system clock.
+
+Must not print, prompt or exit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Protocol
+
+from kbctl.clock import Clock
+from kbctl.errors import ManifestError, UsageError
+from kbctl.model import ProviderKind, Target
+from kbctl.provider.elevenlabs import ElevenLabsProvider
+from kbctl.provider.http import ApiClient, wsgi_transport
+from kbctl.provider.retry import RetryListener, ignore_retries
+from kbctl.stop import StopSignal
+
+if TYPE_CHECKING:
+    from kbctl.apply.events import ApplyEvents
+    from kbctl.emulator import EmulatorApp
+    from kbctl.plan.types import Plan
+
+DEFAULT_BASE_URL = "https://api.elevenlabs.io"
+EMULATOR_SCHEME = "emulator://"
+#: The key the embedded emulator accepts when none is set (it checks none by default).
+EMULATOR_LOCAL_KEY = "emulator-local-key"
+#: Where requests to the in-process emulator are addressed (the WSGI transport ignores the host).
+EMULATOR_HTTP_URL = "http://emulator.invalid"
+
+
+class ProviderHandle:
+    """A provider plus the client behind it (for closing and call counts)."""
+
+    def __init__(self, provider: ElevenLabsProvider, client: ApiClient) -> None:
+        self.provider = provider
+        self.client = client
+
+    def close(self) -> None:
+        """Release the HTTP connections."""
+        self.client.close()
+
+    def __enter__(self) -> ProviderHandle:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class Secrets:
+    """Values that must never be printed or written (API keys), known to the whole run."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+
+    def add(self, value: str | None) -> None:
+        """Remember a value that output must never show."""
+        if value and len(value) >= 4:
+            self._values.add(value)
+
+    def redact(self, text: str) -> str:
+        """Replace every known secret in `text`."""
+        for secret in self._values:
+            text = text.replace(secret, "***")
+        return text
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._values
+
+
+class Progress(Protocol):
+    """Where a command reports what it does: apply's events plus a few run-level lines."""
+
+    def note(self, message: str) -> None:
+        """A line outside any agent's apply (no changes, skipped agents, what to do next)."""
+        ...
+
+    def plan_ready(self, plan: Plan, *, saved: bool) -> None:
+        """The plan apply is about to carry out (from a saved file when `saved`)."""
+        ...
+
+    def run_finished(self, title: str, summary: str, seconds: float) -> None:
+        """The last line of a run: `Apply complete` or `Rollback complete`, counts, time."""
+        ...
+
+    def apply_events(self) -> ApplyEvents:
+        """The sink for one agent's apply events."""
+        ...
+
+
+class NullProgress:
+    """Reports nothing (a Python caller that only wants the result)."""
+
+    def note(self, message: str) -> None:
+        pass
+
+    def plan_ready(self, plan: Plan, *, saved: bool) -> None:
+        pass
+
+    def run_finished(self, title: str, summary: str, seconds: float) -> None:
+        pass
+
+    def apply_events(self) -> ApplyEvents:
+        from kbctl.apply.events import NullEvents
+
+        return NullEvents()
+
+
+def progress_of(session: Session) -> Progress:
+    """The session's progress sink, or one that reports nothing."""
+    return session.progress if session.progress is not None else NullProgress()
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where a provider connects: the API base URL, the variable holding its key, and the
+    agent the workspace must have (the embedded emulator creates it, as `serve --agent` does)."""
+
+    base_url: str
+    api_key_env: str
+    agent_id: str | None = None
+    provider: ProviderKind = ProviderKind.ELEVENLABS
+    where: str = ""  # the manifest and environment, for messages
+
+    @classmethod
+    def of(cls, target: Target) -> Endpoint:
+        """The endpoint of a manifest target."""
+        return cls(
+            target.base_url,
+            target.api_key_env,
+            target.agent_id,
+            target.provider,
+            f"{target.manifest}: environment '{target.environment}'",
+        )
+
+
+#: How a command opens a provider: `(session, endpoint, concurrency) -> handle`.
+ProviderFactory = Callable[["Session", Endpoint, int], ProviderHandle]
+#: Asks whether to go ahead; returns False to cancel. None on a session means "cannot ask".
+Confirm = Callable[[str], bool]
+
+
+@dataclass
+class Session:
+    """The outside world of one command run.
+
+    Args:
+        clock: every wait and timestamp.
+        environ: environment variables (`${VAR}`s, the API key, base URL overrides).
+        cwd: where relative paths (manifests/, state-snapshots/, emulator:// folders) start.
+        connect: opens a provider for a target; default: HTTP, or the embedded emulator.
+        progress: apply's and rollback's live report; None reports nothing.
+        confirm: asks a yes/no question; None means there is no one to ask.
+        snapshots_dir: where apply and rollback write snapshots (relative to `cwd`).
+        git_commit: the commit recorded in snapshots (None when unknown).
+        on_note: hears each note (manifests skipped, …) as it is made.
+        on_retry: hears each retry the HTTP client makes.
+    """
+
+    clock: Clock
+    environ: Mapping[str, str] = field(default_factory=dict)
+    cwd: Path = field(default_factory=lambda: Path("."))
+    connect: ProviderFactory | None = None
+    progress: Progress | None = None
+    confirm: Confirm | None = None
+    snapshots_dir: Path = Path("state-snapshots")
+    git_commit: str | None = None
+    secrets: Secrets = field(default_factory=Secrets)
+    stop: StopSignal = field(default_factory=StopSignal)
+    notes: list[str] = field(default_factory=list)
+    on_note: Callable[[str], None] | None = None
+    on_retry: RetryListener = ignore_retries
+    emulators: dict[str, EmulatorApp] = field(default_factory=dict, repr=False)
+
+    def open(self, where: Target | Endpoint, *, concurrency: int = 8) -> ProviderHandle:
+        """A provider for a target's workspace (close it, or use it as a context manager)."""
+        endpoint = where if isinstance(where, Endpoint) else Endpoint.of(where)
+        factory = self.connect or connect_provider
+        return factory(self, endpoint, concurrency)
+
+    def path(self, value: str | Path) -> Path:
+        """`value` relative to the session's working directory (absolute paths unchanged)."""
+        path = Path(value)
+        return path if path.is_absolute() else self.cwd / path
+
+    def snapshot_folder(self) -> Path:
+        """The snapshots folder, resolved against `cwd`."""
+        return self.path(self.snapshots_dir)
+
+    def note(self, message: str) -> None:
+        """Record a note for the caller (and tell `on_note`, when set)."""
+        self.notes.append(message)
+        if self.on_note is not None:
+            self.on_note(message)
+
+
+def manifest_paths(session: Session, files: Sequence[str | Path]) -> list[Path]:
+    """The manifests named with -f, or every manifests/*.yaml under the session's directory."""
+    from kbctl.manifest import default_manifest_paths
+
+    if files:
+        return [session.path(f) for f in files]
+    cwd = session.cwd.resolve()
+    paths = [
+        p.relative_to(cwd) if p.is_relative_to(cwd) else p for p in default_manifest_paths(cwd)
+    ]
+    if not paths:
+        raise ManifestError(
+            "No manifests found",
+            detail=f"Looked for manifests/*.yaml under {cwd.name or '.'}.",
+            hint="Pass one with -f FILE, or run kbctl from the repository root.",
+        )
+    return [session.path(p) for p in paths]
+
+
+def load_targets(
+    session: Session, files: Sequence[str | Path], environment: str
+) -> tuple[Target, ...]:
+    """Load, validate and resolve every manifest that declares `environment`.
+
+    Manifests without it are skipped with a note (an error only when none has it).
+    """
+    from kbctl.manifest import load_manifests, select_targets
+
+    env = session.environ
+    manifests = load_manifests(manifest_paths(session, files), env)
+    selection = select_targets(manifests, environment, env)
+    for note in selection.notes:
+        session.note(note)
+    return tuple(_base_url_override(t, env) for t in selection.targets)
+
+
+#: The variable that overrides the manifest's base_url, per provider.
+BASE_URL_VARIABLES = {
+    ProviderKind.ELEVENLABS: "ELEVENLABS_BASE_URL",
+    ProviderKind.OPENAI: "OPENAI_BASE_URL",
+}
+
+
+def _base_url_override(target: Target, env: Mapping[str, str]) -> Target:
+    """The target with its provider's base-URL variable applied, when that is set."""
+    override = env.get(BASE_URL_VARIABLES[target.provider])
+    return replace(target, base_url=override) if override else target
+
+
+def connect_provider(session: Session, target: Endpoint, concurrency: int) -> ProviderHandle:
+    """An `ElevenLabsProvider` for the target's workspace (the embedded emulator for emulator://)."""
+    if target.provider is not ProviderKind.ELEVENLABS:
+        raise UsageError(
+            f"{target.where or 'The target'} uses provider {target.provider}, which this kbctl "
+            "can validate but not yet plan or apply",
+            hint="kbctl validate checks the manifest; plan and apply work with elevenlabs",
+        )
+    env = session.environ
+    api_key: str | None
+    if target.base_url.startswith(EMULATOR_SCHEME):
+        app = _embedded_emulator(session, target.base_url)
+        # Like `kbctl emulator serve --agent ID`: the embedded workspace has the target's agent.
+        if target.agent_id:
+            app.world.ensure_agent(target.agent_id)
+        api_key = env.get(target.api_key_env) or EMULATOR_LOCAL_KEY
+        client = ApiClient(
+            EMULATOR_HTTP_URL,
+            api_key,
+            session.clock,
+            api_key_env=target.api_key_env,
+            max_concurrency=concurrency,
+            transport=wsgi_transport(app),
+            on_retry=session.on_retry,
+        )
+    else:
+        if not target.base_url.startswith(("https://", "http://")):
+            raise UsageError(
+                f"Unsupported base_url {target.base_url!r}",
+                hint="Use https://…, http://… (an emulator served over a socket) or emulator://PATH.",
+            )
+        api_key = env.get(target.api_key_env)
+        client = ApiClient(
+            target.base_url,
+            api_key,
+            session.clock,
+            api_key_env=target.api_key_env,
+            max_concurrency=concurrency,
+            on_retry=session.on_retry,
+        )
+    session.secrets.add(api_key)
+    return ProviderHandle(ElevenLabsProvider(client), client)
+
+
+def _embedded_emulator(session: Session, url: str) -> EmulatorApp:
+    """One in-process emulator per state folder and session (two would overwrite each other).
+
+    A relative folder (`emulator://.kbctl/emulator`) starts at the session's directory.
+    """
+    from kbctl.emulator import open_emulator
+
+    path_text, _, query = url[len(EMULATOR_SCHEME) :].partition("?")
+    if path_text:
+        folder = session.path(Path(path_text).expanduser()).resolve()
+        url = f"{EMULATOR_SCHEME}{folder}" + (f"?{query}" if query else "")
+    if url not in session.emulators:
+        session.emulators[url] = open_emulator(url, session.clock)
+    return session.emulators[url]
