@@ -1,8 +1,9 @@
 """The agent side of apply: the array and RAG fields one PATCH writes, and the checks around it.
 
-Owns what is compared before the PATCH (has someone else changed the agent since the plan?) and
-after it (does the agent read back as written?), and the version description. Pure functions
-over plan and model values: the executor does the calls.
+Owns what is compared (each entry's id, type and usage mode, never its name, plus RAG), the
+check before the PATCH (has someone else changed the agent since the plan?) and the version
+description. Pure functions over plan and model values: the executor does the calls, and
+`kbctl.apply.verification` checks the agent after the PATCH.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from kbctl.errors import ApplyError, ConcurrentChangeError, VerificationError
+from kbctl.errors import ApplyError, ConcurrentChangeError
 from kbctl.model import KbEntry, LiveAgent, RagSettings
 from kbctl.plan.types import AgentPlan
 
@@ -39,15 +40,21 @@ def rag_update(plan: AgentPlan) -> RagSettings | None:
     return replace(RagSettings(), **changes)
 
 
-def description(plan: AgentPlan) -> str:
-    """The agent version's description, e.g. `kbctl apply birby/staging: +2 ±1 -1`."""
+def description(plan: AgentPlan, run_id: str | None = None, commit: str | None = None) -> str:
+    """The agent version's description, e.g. `kbctl apply birby/staging: +2 -1 (run 3f2a9c1e)`.
+
+    The run id is the one its lease shows (and the commit, when known), so a version names the
+    run that wrote it: in the dashboard, and to a run that lost a race to it."""
     s = plan.summary
     removed = sum(1 for d in plan.deletions if d.reason != "replaced")  # ± covers the others
     counts = (("+", s.create), ("±", s.replace), ("~", s.update), ("-", removed))
     parts = [f"{symbol}{count}" for symbol, count in counts if count]
     if plan.rag_changes:
         parts.append("rag")
-    return f"kbctl apply {plan.project}/{plan.environment}: {' '.join(parts) or 'no changes'}"
+    who = [f"run {run_id}"] if run_id else []
+    who += [f"commit {commit[:12]}"] if commit else []
+    run = f" ({', '.join(who)})" if who else ""
+    return f"kbctl apply {plan.project}/{plan.environment}: {' '.join(parts) or 'no changes'}{run}"
 
 
 def shape(entries: Iterable[KbEntry]) -> tuple[tuple[str, str, str], ...]:
@@ -64,8 +71,16 @@ def same_agent(a: LiveAgent, b: LiveAgent) -> bool:
     return shape(a.knowledge_base) == shape(b.knowledge_base) and a.rag == b.rag
 
 
-def check_unchanged(plan: AgentPlan, planned: LiveAgent, current: LiveAgent, uploaded: int) -> None:
-    """Raise ConcurrentChangeError when the agent moved since the plan was made."""
+def check_unchanged(
+    plan: AgentPlan,
+    planned: LiveAgent,
+    current: LiveAgent,
+    uploaded: int,
+    writer: Callable[[LiveAgent], str] = lambda agent: "",
+) -> None:
+    """Raise ConcurrentChangeError when the agent moved since the plan was made.
+
+    `writer` tells who wrote an agent's version (asked only when raising)."""
     if same_agent(planned, current):
         return
     left = (
@@ -78,107 +93,13 @@ def check_unchanged(plan: AgentPlan, planned: LiveAgent, current: LiveAgent, upl
         f"The agent {plan.agent_id} was changed by someone else during apply",
         detail=(
             "Its knowledge_base or RAG settings differ from when the plan was made, so kbctl did "
-            "not write to it." + _version_note(planned, current) + left
+            "not write to it." + _version_note(planned, current) + writer(current) + left
         ),
         hint="Run kbctl plan to see the new state, then kbctl apply again.",
     )
-
-
-def differences(
-    agent: LiveAgent, entries: tuple[KbEntry, ...], rag: RagSettings | None
-) -> list[str]:
-    """How `agent` differs from the array and RAG fields kbctl wrote (empty: it does not)."""
-    want, got = shape(entries), shape(agent.knowledge_base)
-    problems: list[str] = []
-    if want != got:
-        missing = sorted(set(want) - set(got))
-        extra = sorted(set(got) - set(want))
-        dupes = len(got) - len(set(got))
-        problems.append(
-            f"knowledge_base differs: missing {_ids(missing)}, unexpected {_ids(extra)}"
-            + (f", {dupes} duplicate(s)" if dupes else "")
-        )
-    for name, value in rag.items() if rag is not None else ():
-        if getattr(agent.rag, name) != value:
-            problems.append(f"rag.{name} is {getattr(agent.rag, name)!r}, not {value!r}")
-    return problems
-
-
-def verify(
-    plan: AgentPlan,
-    written: LiveAgent,
-    entries: tuple[KbEntry, ...],
-    rag: RagSettings | None,
-    reread: Callable[[], LiveAgent],
-) -> None:
-    """Check the agent as the PATCH answered it; read it again only when that answer differs.
-
-    A re-read showing another version than the PATCH made means someone wrote after kbctl: that
-    is a lost race (ConcurrentChangeError, exit 4), not a failed write.
-
-    Raises:
-        ConcurrentChangeError: the re-read agent is another version, not what kbctl wrote.
-        VerificationError: the agent kbctl's own write produced is not what it sent.
-    """
-    if not differences(written, entries, rag):
-        return
-    readback = reread()
-    problems = differences(readback, entries, rag)
-    if not problems:
-        return
-    if _other_version(written, readback):
-        raise overwritten(plan, written, readback, problems, deleted=False)
-    raise VerificationError(
-        f"The agent {plan.agent_id}, read back after the update, is not what kbctl wrote",
-        detail="\n".join(problems),
-        hint=(
-            "Superseded documents were not deleted. Check the agent in the dashboard, then "
-            "run kbctl plan and apply again."
-        ),
-    )
-
-
-def overwritten(
-    plan: AgentPlan,
-    written: LiveAgent,
-    current: LiveAgent,
-    problems: list[str],
-    *,
-    deleted: bool,
-) -> ConcurrentChangeError:
-    """The exit-4 error of a run whose write was replaced by someone else's (it lost the race)."""
-    done = (
-        "Superseded documents were deleted only where nothing used them any more."
-        if deleted
-        else "Superseded documents were not deleted."
-    )
-    return ConcurrentChangeError(
-        f"The agent {plan.agent_id} was changed by someone else after kbctl updated it",
-        detail="\n".join(
-            [
-                f"kbctl wrote version {written.version_id or '(unknown)'}; the agent now is "
-                f"version {current.version_id or '(unknown)'}, written after it.",
-                *problems,
-                done,
-            ]
-        ),
-        hint=(
-            "Another run (or a person in the dashboard) won the race: its state is the live one. "
-            "Run kbctl plan to see it, then kbctl apply again if the manifest should win."
-        ),
-    )
-
-
-def _other_version(written: LiveAgent, current: LiveAgent) -> bool:
-    """True unless both are known to be the same agent version."""
-    return written.version_id is None or written.version_id != current.version_id
 
 
 def _version_note(planned: LiveAgent, current: LiveAgent) -> str:
     if current.version_id is None or current.version_id == planned.version_id:
         return ""
     return f" The agent is now version {current.version_id} (was {planned.version_id})."
-
-
-def _ids(items: list[tuple[str, str, str]]) -> str:
-    return ", ".join(f"{i} ({t}, {m})" for i, t, m in items) or "none"

@@ -28,6 +28,9 @@ class ApplyOptions:
         concurrency: requests in flight at once (uploads, index requests, polls, deletions).
         poll_initial: first wait before polling an index again, in seconds; doubles each poll.
         poll_max: the longest wait between two polls of one document.
+        run_id: names this run in its lease and the agent's version description (default: a
+            fresh random id).
+        commit: the git commit being applied, shown to a run that finds the lease taken.
         stop: asked to stop (a signal): apply ends at its next safe point.
     """
 
@@ -35,6 +38,8 @@ class ApplyOptions:
     concurrency: int = DEFAULT_CONCURRENCY
     poll_initial: float = 1.0
     poll_max: float = 10.0
+    run_id: str | None = None
+    commit: str | None = None
     stop: StopSignal = field(default_factory=StopSignal, compare=False)
 
 

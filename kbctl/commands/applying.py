@@ -191,7 +191,12 @@ def _carry_out(
     progress = progress_of(session)
     clock = session.clock
     started = clock.monotonic()
-    options = ApplyOptions(allow_destroy=allow_destroy, concurrency=concurrency, stop=session.stop)
+    options = ApplyOptions(
+        allow_destroy=allow_destroy,
+        concurrency=concurrency,
+        stop=session.stop,
+        commit=session.git_commit,  # names the run in its lease and the agent version
+    )
     results: list[ApplyResult] = []
     snapshots: list[str] = []
     with session.stop.graceful():

@@ -35,6 +35,14 @@ class EmulatorConfig:
     retry_after_on_429: bool = False
     # Test-only fault: the write happens, then the answer is a 500.
     fail_after_write_rate: float = 0.0
+    # Behaviours of the live API a reconciler meets (reference §16), each off by default:
+    index_pending_status: str | None = None  # an extra, unknown status before `processing`
+    url_content_bytes: int | None = None  # size of the page "fetched" for URL documents
+    dependency_lag_seconds: float = 0.0  # delete still refused this long after the last use
+    rename_propagates: bool = False  # agents' knowledge_base[].name follows the document
+    edit_drops_indexes: bool = True  # an in-place content edit drops the document's indexes
+    protect_main: bool = False  # main branches need admin rights (the caller has none): 403
+    no_rag_query: bool = False  # the rag-query endpoint answers 404, as older deployments do
     # OpenAI vector stores (`kbctl.emulator.openai`): stores to pre-create (`--vector-store`),
     # then behaviour the reference marks UNCONFIRMED.
     vector_stores: tuple[str, ...] = ()
@@ -60,6 +68,12 @@ class EmulatorConfig:
         for name in ("delete_in_use_status", "unknown_kb_id_status"):
             if not 400 <= getattr(self, name) <= 499:
                 problems.append(f"{name} must be a 4xx status")
+        if self.index_pending_status is not None and not self.index_pending_status.strip():
+            problems.append("index_pending_status must not be empty")
+        if self.url_content_bytes is not None and self.url_content_bytes < 0:
+            problems.append("url_content_bytes must be >= 0")
+        if self.dependency_lag_seconds < 0:
+            problems.append("dependency_lag_seconds must be >= 0")
         problems.extend(_openai_problems(self))
         if any(not text for text in self.fail_index_containing):
             problems.append("fail_index_containing texts must not be empty")

@@ -87,6 +87,10 @@ class Provider(Protocol):
         """Read the agent alone."""
         ...
 
+    def version_description(self, agent_id: str, version_id: str) -> str | None:
+        """The description an agent version was committed with (who wrote it), if any."""
+        ...
+
     def create_document(self, spec: DocumentSpec, name: str) -> str:
         """Create a document; returns its id. Never creates a duplicate on an ambiguous failure:
         after a timeout or a 5xx on create it looks for a document with `name` first."""
@@ -94,6 +98,15 @@ class Provider(Protocol):
 
     def find_documents_by_name(self, name: str) -> tuple[LiveDocument, ...]:
         """Every document named exactly `name` (full pagination)."""
+        ...
+
+    def documents_named(self, prefix: str) -> tuple[LiveDocument, ...]:
+        """Every document whose name starts with `prefix`, from the full listing (never the
+        name `search`, which can miss documents): what apply's lease must not miss."""
+        ...
+
+    def create_folder(self, name: str) -> str:
+        """Create an empty folder at the root of the knowledge base; returns its id."""
         ...
 
     def rename_document(self, doc_id: str, name: str) -> None:

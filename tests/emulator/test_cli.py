@@ -19,6 +19,8 @@ FLAGS = {
     "--host", "--port", "--state", "--api-key", "--agent", "--index-seconds",
     "--min-index-bytes", "--rag-quota-bytes", "--latency-ms", "--max-concurrency",
     "--fail-rate", "--fail-index-containing", "--vector-store", "--seed", "--verbose", "--help",
+    "--index-pending-status", "--url-content-bytes", "--dependency-lag-seconds",
+    "--rename-propagates", "--keep-indexes-on-edit", "--protect-main", "--no-rag-query",
 }  # fmt: skip
 
 
@@ -26,6 +28,12 @@ def test_serve_help_lists_the_contract_flags() -> None:
     result = CliRunner().invoke(cli, ["emulator", "serve", "--help"])
     assert result.exit_code == 0, result.output
     assert set(re.findall(r"(--[a-z-]+)", result.output)) == FLAGS
+
+
+def test_every_serve_option_has_help() -> None:
+    serve_cmd = cli.commands["emulator"].commands["serve"]  # type: ignore[attr-defined]
+    for param in serve_cmd.params:
+        assert getattr(param, "help", None), param.name
 
 
 def test_invalid_settings_are_reported() -> None:
@@ -81,8 +89,49 @@ def test_serve_persists_and_stops_cleanly(tmp_path: Path, sig: signal.Signals) -
     try:
         agent = httpx.get(f"{url}/v1/convai/agents/agent_one", headers={"xi-api-key": "x"}).json()
         assert agent["agent_id"] == "agent_one"
-        versions = snapshot["agents"]["agent_one"]["version_ids"]
+        versions = snapshot["agents"]["agent_one"]["branches"][0]["version_ids"]
         assert agent["version_id"] == versions[-1]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+
+
+def test_serve_flags_for_live_behaviours(tmp_path: Path) -> None:
+    proc, url = serve(
+        tmp_path / "state",
+        "--agent",
+        "agent_one",
+        "--index-seconds",
+        "0",
+        "--url-content-bytes",
+        "100",
+        "--protect-main",
+        "--no-rag-query",
+        "--index-pending-status",
+        "queued",
+        "--dependency-lag-seconds",
+        "30",
+        "--rename-propagates",
+        "--keep-indexes-on-edit",
+    )
+    headers = {"xi-api-key": "x"}
+    try:
+        with httpx.Client(base_url=url, headers=headers) as c:
+            doc = c.post("/v1/convai/knowledge-base/url", json={"url": "https://a.example"})
+            doc_id = doc.json()["id"]
+            detail = c.get(f"/v1/convai/knowledge-base/{doc_id}").json()
+            assert detail["metadata"]["size_bytes"] == 100
+            index = c.post(
+                f"/v1/convai/knowledge-base/{doc_id}/rag-index",
+                json={"model": "e5_mistral_7b_instruct"},
+            )
+            assert index.json()["status"] == "document_too_small"
+            patch = c.patch("/v1/convai/agents/agent_one", json={"name": "x"})
+            assert patch.status_code == 403
+            query = c.post(
+                "/v1/convai/agents/agent_one/knowledge-base/rag-query", json={"query": "a"}
+            )
+            assert query.status_code == 404
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=20)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import httpx
 
 from kbctl.clock import FakeClock
+from kbctl.emulator.openai import OpenAIWorld
 from tests.emulator_openai.conftest import HANDBOOK, attach, error_of, new_store, ok, upload
 
 ZERO = {"in_progress": 0, "completed": 0, "failed": 0, "cancelled": 0, "total": 0}
@@ -296,3 +297,22 @@ def test_refused_reattach_in_a_batch_changes_nothing(
     assert store_of(client, store)["file_counts"]["total"] == 1
     twice = ok(client.post("/vector_stores", json={"file_ids": [fresh, fresh]}))
     assert twice["file_counts"]["total"] == 1  # a repeated id counts once, even here
+
+
+def test_inspection_for_tests(client: httpx.Client, world: OpenAIWorld, clock: FakeClock) -> None:
+    store = new_store(client, name="kb")
+    first = upload(client)
+    attach(client, store, first, attributes={"k": "v"})
+    assert world.file_ids() == [first] and world.files()[0]["filename"] == "handbook.md"
+    assert [vs["name"] for vs in world.stores()] == ["kb"]
+    assert [f["status"] for f in world.store_files(store)] == ["in_progress"]
+    world.replace_config(fail_index_containing=("Refunds",))
+    second = upload(client)
+    attach(client, store, second)
+    clock.advance(10)
+    assert [(f["id"], f["status"]) for f in world.store_files(store)] == [
+        (first, "completed"),
+        (second, "failed"),
+    ]
+    assert world.stores()[0]["file_counts"] == counts(completed=1, failed=1, total=2)
+    assert world.calls["POST /v1/vector_stores/{vector_store_id}/files"] == 2

@@ -91,10 +91,6 @@ def agent_version(w: World, r: Request, p: P) -> Response:
     return json_response(w.agent_version(p["agent_id"], p["version_id"]))
 
 
-def agent_branches(w: World, r: Request, p: P) -> Response:
-    return json_response(w.agent_branches(p["agent_id"]))
-
-
 def knowledge_base_size(w: World, r: Request, p: P) -> Response:
     return json_response(w.knowledge_base_size(p["agent_id"]))
 
@@ -112,7 +108,6 @@ def register(router: Router) -> None:
         ("DELETE", one, delete_agent, True),
         ("POST", one + "/duplicate", duplicate_agent, True),
         ("GET", one + "/versions/{version_id}", agent_version, False),
-        ("GET", one + "/branches", agent_branches, False),
         ("GET", "/v1/convai/agent/{agent_id}/knowledge-base/size", knowledge_base_size, False),
     ):
         router.add(method, path, handler, writes=writes)

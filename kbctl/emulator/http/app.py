@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping
 
 from kbctl.emulator.config import EmulatorConfig
-from kbctl.emulator.http import agent_routes, kb_routes
+from kbctl.emulator.http import agent_routes, branch_routes, kb_routes
 from kbctl.emulator.http.messages import (
     Request,
     Response,
@@ -37,6 +37,7 @@ def build_router() -> Router:
     router = Router()
     kb_routes.register(router)
     agent_routes.register(router)
+    branch_routes.register(router)
     return router
 
 

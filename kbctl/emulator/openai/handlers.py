@@ -99,10 +99,12 @@ def list_files(world: OpenAIWorld, request: Request, params: Params) -> Response
 
 
 def get_file(world: OpenAIWorld, request: Request, params: Params) -> Response:
+    """`GET /v1/files/{file_id}`."""
     return _ok(world.get_file(params["file_id"]))
 
 
 def delete_file(world: OpenAIWorld, request: Request, params: Params) -> Response:
+    """`DELETE /v1/files/{file_id}`."""
     return _ok(world.delete_file(params["file_id"]))
 
 
@@ -113,67 +115,81 @@ def file_content(world: OpenAIWorld, request: Request, params: Params) -> Respon
 
 # ---------------------------------------------------------------------------------- stores
 def create_store(world: OpenAIWorld, request: Request, params: Params) -> Response:
+    """`POST /v1/vector_stores`."""
     return _ok(world.create_store(bodies.store_create(parse_json(request.body))))
 
 
 def list_stores(world: OpenAIWorld, request: Request, params: Params) -> Response:
+    """`GET /v1/vector_stores`."""
     return _ok(world.list_stores(list_query(request.query)))
 
 
 def get_store(world: OpenAIWorld, request: Request, params: Params) -> Response:
+    """`GET /v1/vector_stores/{vector_store_id}`."""
     return _ok(world.get_store(params["vector_store_id"]))
 
 
 def update_store(world: OpenAIWorld, request: Request, params: Params) -> Response:
+    """`POST /v1/vector_stores/{vector_store_id}`."""
     change = bodies.store_update(parse_json(request.body))
     return _ok(world.update_store(params["vector_store_id"], change))
 
 
 def delete_store(world: OpenAIWorld, request: Request, params: Params) -> Response:
+    """`DELETE /v1/vector_stores/{vector_store_id}`."""
     return _ok(world.delete_store(params["vector_store_id"]))
 
 
 def search(world: OpenAIWorld, request: Request, params: Params) -> Response:
+    """`POST /v1/vector_stores/{vector_store_id}/search`."""
     query = bodies.search(parse_json(request.body))
     return _ok(world.search(params["vector_store_id"], query))
 
 
 # ---------------------------------------------------------------------------------- store files
 def attach(world: OpenAIWorld, request: Request, params: Params) -> Response:
+    """`POST /v1/vector_stores/{vector_store_id}/files`."""
     spec = bodies.attach(parse_json(request.body))
     return _ok(world.attach(params["vector_store_id"], spec))
 
 
 def list_store_files(world: OpenAIWorld, request: Request, params: Params) -> Response:
+    """`GET /v1/vector_stores/{vector_store_id}/files`."""
     q = list_query(request.query, status_filter=True)
     return _ok(world.list_store_files(params["vector_store_id"], q))
 
 
 def get_store_file(world: OpenAIWorld, request: Request, params: Params) -> Response:
+    """`GET /v1/vector_stores/{vector_store_id}/files/{file_id}`."""
     found = world.get_store_file(params["vector_store_id"], params["file_id"])
     return _ok(found, _poll_hint(world, found["status"] == "in_progress"))
 
 
 def update_store_file(world: OpenAIWorld, request: Request, params: Params) -> Response:
+    """`POST /v1/vector_stores/{vector_store_id}/files/{file_id}`."""
     attrs = bodies.attributes_update(parse_json(request.body))
     return _ok(world.update_attributes(params["vector_store_id"], params["file_id"], attrs))
 
 
 def detach(world: OpenAIWorld, request: Request, params: Params) -> Response:
+    """`DELETE /v1/vector_stores/{vector_store_id}/files/{file_id}`."""
     return _ok(world.detach(params["vector_store_id"], params["file_id"]))
 
 
 def store_file_content(world: OpenAIWorld, request: Request, params: Params) -> Response:
+    """`GET /v1/vector_stores/{vector_store_id}/files/{file_id}/content`."""
     return _ok(world.store_file_content(params["vector_store_id"], params["file_id"]))
 
 
 # ---------------------------------------------------------------------------------- batches
 def create_batch(world: OpenAIWorld, request: Request, params: Params) -> Response:
+    """`POST /v1/vector_stores/{vector_store_id}/file_batches`."""
     specs = bodies.batch(parse_json(request.body))
     return _ok(world.create_batch(params["vector_store_id"], specs))
 
 
 def get_batch(world: OpenAIWorld, request: Request, params: Params) -> Response:
+    """`GET /v1/vector_stores/{vector_store_id}/file_batches/{batch_id}`."""
     found = world.get_batch(params["vector_store_id"], params["batch_id"])
     counts = found["file_counts"]
     assert isinstance(counts, dict)
@@ -181,11 +197,13 @@ def get_batch(world: OpenAIWorld, request: Request, params: Params) -> Response:
 
 
 def cancel_batch(world: OpenAIWorld, request: Request, params: Params) -> Response:
+    """`POST /v1/vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel`."""
     parse_json(request.body)
     return _ok(world.cancel_batch(params["vector_store_id"], params["batch_id"]))
 
 
 def list_batch_files(world: OpenAIWorld, request: Request, params: Params) -> Response:
+    """`GET /v1/vector_stores/{vector_store_id}/file_batches/{batch_id}/files`."""
     q = list_query(request.query, status_filter=True)
     found = world.list_store_files(params["vector_store_id"], q, batch_id=params["batch_id"])
     return _ok(found)

@@ -8,11 +8,10 @@ Owns the semantics of each operation, including the choices the reference leaves
 
 from __future__ import annotations
 
-import dataclasses
-
 from kbctl.emulator.openai import bodies, wire
 from kbctl.emulator.openai.errors import bad_request
 from kbctl.emulator.openai.filters import matches
+from kbctl.emulator.openai.inspection import Inspection
 from kbctl.emulator.openai.paging import page
 from kbctl.emulator.openai.persist import Persistence
 from kbctl.emulator.openai.records import (
@@ -27,7 +26,7 @@ from kbctl.emulator.openai.text import Chunk, score_chunks
 from kbctl.emulator.openai.validate import ListQuery
 
 
-class OpenAIWorld(Persistence):
+class OpenAIWorld(Persistence, Inspection):
     """The emulated account. Every public method is safe to call from several threads."""
 
     # ------------------------------------------------------------------ Files
@@ -355,14 +354,3 @@ class OpenAIWorld(Persistence):
             self._touch(vs)
             hits = [wire.hit_json(att, f, score, c.text) for score, _, (att, f, c) in ranked]
             return wire.search_json(request.queries, hits)
-
-    # ------------------------------------------------------------------ inspection (tests)
-    def file_ids(self) -> list[str]:
-        """Ids of every File, in upload order."""
-        with self._lock:
-            return [f.id for f in sorted(self._files.values(), key=lambda f: f.seq)]
-
-    def replace_config(self, **changes: object) -> None:
-        """Change settings of a running emulator (tests)."""
-        with self._lock:
-            self.config = dataclasses.replace(self.config, **changes)  # type: ignore[arg-type]

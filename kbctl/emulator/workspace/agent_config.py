@@ -155,3 +155,13 @@ def normalise_locators(conversation_config: Json) -> None:
     for entry in kb:
         if isinstance(entry, dict) and entry.get("usage_mode") is None:
             entry["usage_mode"] = "auto"
+
+
+def rename_locators(
+    conversation_config: Json, workflow: Json | None, names: dict[str, str]
+) -> None:
+    """Set every KB entry's `name` to `names[id]` where known, in place (both trees)."""
+    for entry in all_locators(conversation_config, workflow):
+        current = names.get(str(entry.get("id")))
+        if current is not None:
+            entry["name"] = current

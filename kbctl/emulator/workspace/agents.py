@@ -1,14 +1,16 @@
-"""Agent operations: create, get (head or a version), list, summaries, PATCH (deep merge, arrays
-replaced, unknown KB ids rejected, a new version each time), delete, duplicate, versions, the
-main branch, and the knowledge-base size.
+"""Agent operations: create, get (a branch head or a version), list, summaries, PATCH (deep
+merge, arrays replaced, unknown KB ids rejected, a new version on the branch each time, 403 on
+a protected branch), delete, duplicate, versions and the knowledge-base size.
 
-Owns those endpoints' semantics on `WorldBase` state. Must not parse requests; body schemas are
-checked by the caller (`agentconf.check_agent_body`); each method takes the lock.
+Owns those endpoints' semantics on workspace state. Must not parse requests; body schemas are
+checked by the caller (`http.agent_schema`); each method takes the lock. Branches, merges and
+deployments are in `branches`.
 """
 
 from __future__ import annotations
 
-from kbctl.emulator.workspace import shapes as wire
+from kbctl.emulator.workspace import agent_shapes as wire
+from kbctl.emulator.workspace import shapes
 from kbctl.emulator.workspace.agent_config import (
     all_locators,
     deep_merge,
@@ -18,16 +20,16 @@ from kbctl.emulator.workspace.agent_config import (
     rag_of,
     referenced_ids,
 )
-from kbctl.emulator.workspace.base import WorldBase
 from kbctl.emulator.workspace.errors import ApiProblem, not_found
+from kbctl.emulator.workspace.index_attempts import IndexAttempts
 from kbctl.emulator.workspace.paging import Ordering, SortKey, page
-from kbctl.emulator.workspace.records import Agent, AgentVersion, Json
+from kbctl.emulator.workspace.records import MAIN_BRANCH_NAME, Agent, AgentVersion, Branch, Json
 
 #: Bytes counted as one page by `GET /v1/convai/agent/{id}/knowledge-base/size`.
 BYTES_PER_PAGE = 2000
 
 
-class AgentOps(WorldBase):
+class AgentOps(IndexAttempts):
     """Agent endpoints (mixed into `World`)."""
 
     def _check_references(self, cc: Json, workflow: Json | None) -> None:
@@ -61,22 +63,59 @@ class AgentOps(WorldBase):
             if doc is not None and doc.id not in before and doc.doc_type != "folder":
                 self._request_index(doc, str(rag.get("embedding_model")))
 
+    def _agent_json(self, agent: Agent, version: AgentVersion) -> Json:
+        """The agent at `version`, names rewritten to the documents' when they propagate."""
+        names = None
+        if self.config.rename_propagates:
+            ids = referenced_ids(version.conversation_config, version.workflow)
+            names = {i: self._docs[i].name for i in ids if i in self._docs}
+        return wire.agent(agent, version, names)
+
+    def _protection(self, agent: Agent, branch: Branch) -> str | None:
+        """The branch's protection status (main is `admin_perms_required` with `protect_main`)."""
+        if branch.protection_status is None and branch.id == agent.main_branch_id:
+            return "admin_perms_required" if self.config.protect_main else "writer_perms_required"
+        return branch.protection_status
+
+    def _check_writable(self, agent: Agent, branch: Branch) -> None:
+        """403 on a protected branch (the caller has no admin rights), 400 on an archived one."""
+        if self._protection(agent, branch) == "admin_perms_required":
+            raise ApiProblem(
+                403,
+                "admin_perms_required",
+                f"Branch {branch.name!r} of agent {agent.agent_id!r} is protected: "
+                "writing to it needs admin permissions.",
+            )
+        if branch.is_archived:
+            raise ApiProblem(
+                400, "branch_archived", f"Branch {branch.id!r} is archived; unarchive it first."
+            )
+
     def _write(
-        self, agent: Agent, base: AgentVersion | None, body: Json, description: str
+        self,
+        agent: Agent,
+        base: AgentVersion | None,
+        body: Json,
+        description: str,
+        branch_id: str | None = None,
+        origin: dict[str, str] | None = None,
+        *,
+        replace: bool = False,
     ) -> AgentVersion:
-        """Merge `body` into `base` (or the defaults), check it and commit a version."""
-        base_cc = base.conversation_config if base else default_conversation_config()
+        """Merge `body` into `base` (or the defaults), check it and commit a version on
+        `branch_id` (default main). With `replace` the body's sections are taken as they are
+        (a branch merge has already combined them)."""
+        base_cc = {} if replace else (base.conversation_config if base else None)
         patch_cc = body.get("conversation_config")
-        cc = (
-            deep_merge(base_cc, patch_cc) if isinstance(patch_cc, dict) else deep_merge(base_cc, {})
+        cc = deep_merge(
+            default_conversation_config() if base_cc is None else base_cc,
+            patch_cc if isinstance(patch_cc, dict) else {},
         )
         patch_ps = body.get("platform_settings")
-        base_ps = base.platform_settings if base else {}
-        ps = (
-            deep_merge(base_ps, patch_ps) if isinstance(patch_ps, dict) else deep_merge(base_ps, {})
-        )
+        base_ps = {} if replace or base is None else base.platform_settings
+        ps = deep_merge(base_ps, patch_ps if isinstance(patch_ps, dict) else {})
         patch_wf = body.get("workflow")
-        base_wf = base.workflow if base else None
+        base_wf = None if replace or base is None else base.workflow
         wf = deep_merge(base_wf or {}, patch_wf) if isinstance(patch_wf, dict) else base_wf
         normalise_locators(cc)
         self._check_references(cc, wf)
@@ -91,13 +130,16 @@ class AgentOps(WorldBase):
             platform_settings=ps,
             workflow=wf,
             description=str(body.get("version_description") or description),
+            branch_id=branch_id,
+            origin=origin,
         )
         self._auto_index(before, cc)
         return version
 
     def _new_agent(self, agent_id: str, body: Json) -> Agent:
         now = self._now()
-        agent = Agent(agent_id, now, now, self._new_id("agtbrch_"), [])
+        main = Branch(self._new_id("agtbrch_"), MAIN_BRANCH_NAME, "Main branch", now, [])
+        agent = Agent(agent_id, now, now, main.id, {main.id: main})
         self._agents[agent_id] = agent
         try:
             self._write(agent, None, body, "Initial version")
@@ -115,38 +157,42 @@ class AgentOps(WorldBase):
     def get_agent(
         self, agent_id: str, version_id: str | None = None, branch_id: str | None = None
     ) -> Json:
-        """`GET /v1/convai/agents/{id}` (head of main, or `version_id`)."""
+        """`GET /v1/convai/agents/{id}` (head of main or of `branch_id`, or `version_id`)."""
         with self._lock:
             agent = self._agent(agent_id)
-            self._check_branch(agent, branch_id)
+            branch = self._branch(agent, branch_id)
             if version_id is not None:
-                if version_id not in agent.version_ids:
-                    raise not_found("agent_version", version_id)
-                return wire.agent(agent, self._versions[version_id])
-            return wire.agent(agent, self._head(agent))
+                return self._agent_json(agent, self._version_of(agent, version_id))
+            return self._agent_json(agent, self._head(agent, branch.id))
 
-    def _check_branch(self, agent: Agent, branch_id: str | None) -> None:
-        if branch_id is not None and branch_id != agent.main_branch_id:
-            raise not_found("branch", branch_id)
+    def _version_of(self, agent: Agent, version_id: str) -> AgentVersion:
+        version = self._versions.get(version_id)
+        if version is None or version.agent_id != agent.agent_id:
+            raise not_found("agent_version", version_id)
+        return version
 
     def update_agent(self, agent_id: str, body: Json, branch_id: str | None = None) -> Json:
-        """`PATCH /v1/convai/agents/{id}`: a new version on main; answers the full agent."""
+        """`PATCH /v1/convai/agents/{id}`: a new version on the branch (default main); answers
+        the full agent."""
         with self._lock:
             agent = self._agent(agent_id)
-            self._check_branch(agent, branch_id)
-            version = self._write(agent, self._head(agent), body, "Updated via API")
-            return wire.agent(agent, version)
+            branch = self._branch(agent, branch_id)
+            self._check_writable(agent, branch)
+            head = self._head(agent, branch.id)
+            version = self._write(agent, head, body, "Updated via API", branch.id)
+            return self._agent_json(agent, version)
 
     def delete_agent(self, agent_id: str) -> None:
         """`DELETE /v1/convai/agents/{id}`."""
         with self._lock:
             agent = self._agent(agent_id)
             del self._agents[agent_id]
-            self._dependents = None
+            self._untrack_agent(agent)
             self._mark("agents", agent_id)
-            for version_id in agent.version_ids:
-                self._versions.pop(version_id, None)
-                self._mark("versions", version_id)
+            for branch in agent.branches.values():
+                for version_id in branch.version_ids:
+                    self._versions.pop(version_id, None)
+                    self._mark("versions", version_id)
 
     def duplicate_agent(self, agent_id: str, name: str | None = None) -> Json:
         """`POST /v1/convai/agents/{id}/duplicate` → `{agent_id}` (head only, no history)."""
@@ -218,29 +264,17 @@ class AgentOps(WorldBase):
             for agent_id in agent_ids:
                 agent = self._agents.get(agent_id)
                 if agent is None:
-                    out[agent_id] = wire.failure(
+                    out[agent_id] = shapes.failure(
                         404, "agent_not_found", f"Agent {agent_id!r} was not found."
                     )
                 else:
-                    out[agent_id] = wire.success(wire.agent_summary(agent, self._head(agent)))
+                    out[agent_id] = shapes.success(wire.agent_summary(agent, self._head(agent)))
             return out
 
     def agent_version(self, agent_id: str, version_id: str) -> Json:
         """`GET /v1/convai/agents/{id}/versions/{version_id}`."""
         with self._lock:
-            agent = self._agent(agent_id)
-            if version_id not in agent.version_ids:
-                raise not_found("agent_version", version_id)
-            return wire.version_metadata(self._versions[version_id])
-
-    def agent_branches(self, agent_id: str) -> Json:
-        """`GET /v1/convai/agents/{id}/branches`: the main branch only."""
-        with self._lock:
-            agent = self._agent(agent_id)
-            return {
-                "meta": {"total": 1, "page": 0, "page_size": 1},
-                "results": [wire.branch_summary(agent, self._head(agent))],
-            }
+            return wire.version_metadata(self._version_of(self._agent(agent_id), version_id))
 
     def knowledge_base_size(self, agent_id: str) -> Json:
         """`GET /v1/convai/agent/{id}/knowledge-base/size`: pages of 2,000 bytes."""

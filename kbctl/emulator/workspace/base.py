@@ -1,9 +1,10 @@
 """The emulator's workspace state and the primitives every operation shares: the one lock, ids,
-lookups, folder structure, listing orders, dependents, agent versions, RAG index attempts and
-the change log that persistence drains.
+lookups, folder structure, listing orders, dependents, agent versions on branches, RAG index
+attempts and the change log that persistence drains.
 
 Owns the in-memory data and its invariants. Must not know about HTTP or files: operations live in
-`docs`, `rag` and `agents`; `World` (in `world`) ties them together and to a `Store`.
+`documents`, `indexing`, `agents` and `branches`; `World` (in `world`) ties them together and to
+a `Store`.
 """
 
 from __future__ import annotations
@@ -16,14 +17,21 @@ from kbctl.emulator.config import EmulatorConfig
 from kbctl.emulator.workspace.agent_config import referenced_ids, without_ids
 from kbctl.emulator.workspace.errors import ApiProblem, not_found
 from kbctl.emulator.workspace.paging import Ordering, SortKey
-from kbctl.emulator.workspace.records import Agent, AgentVersion, Document, Json, RagIndex, make_id
+from kbctl.emulator.workspace.records import (
+    Agent,
+    AgentVersion,
+    Branch,
+    Document,
+    Json,
+    RagIndex,
+    make_id,
+)
+from kbctl.emulator.workspace.references import References
 from kbctl.emulator.workspace.search import Bm25Index
 
-#: Index outcomes reported at once, without a `created`/`processing` phase.
-IMMEDIATE_OUTCOMES = frozenset({"document_too_small", "cannot_index_folder", "rag_limit_exceeded"})
-SORT_FIELDS = ("name", "created_at", "updated_at", "size")
-#: Per document id: agent id -> None (direct reference) or the folder ids it goes through.
-Dependents = dict[str, dict[str, list[str] | None]]
+#: Per dependent agent: None (a direct reference) or the folder ids it goes through, and the
+#: ids of the branches whose heads reference.
+Dependent = tuple[list[str] | None, list[str]]
 
 
 class WorldBase:
@@ -43,7 +51,8 @@ class WorldBase:
         self._serial = 0
         self._doc_seq = 0
         self._orders: dict[tuple[str, bool, bool], Ordering[Document]] = {}
-        self._dependents: Dependents | None = None
+        self._refs = References()
+        self._chunk_cache: dict[str, list[str]] = {}
         self._search = Bm25Index()
         self._search_stale: set[str] = set()
         self._dirty: dict[str, set[str]] = {
@@ -77,13 +86,21 @@ class WorldBase:
             raise not_found("agent", agent_id)
         return agent
 
-    def _head(self, agent: Agent) -> AgentVersion:
-        return self._versions[agent.version_ids[-1]]
+    def _head(self, agent: Agent, branch_id: str | None = None) -> AgentVersion:
+        """The head version of `branch_id` (default: main)."""
+        branch = agent.branches[branch_id or agent.main_branch_id]
+        return self._versions[branch.version_ids[-1]]
+
+    def _branch(self, agent: Agent, branch_id: str | None) -> Branch:
+        """Branch `branch_id` of `agent` (main when None); 404 `branch_not_found` otherwise."""
+        branch = agent.branches.get(branch_id or agent.main_branch_id)
+        if branch is None:
+            raise not_found("branch", str(branch_id))
+        return branch
 
     def _docs_changed(self, *doc_ids: str) -> None:
-        """Invalidate what depends on documents (orders, dependents, search) and mark them dirty."""
+        """Invalidate what depends on documents (orders, search) and mark them dirty."""
         self._orders.clear()
-        self._dependents = None
         for doc_id in doc_ids:
             self._search_stale.add(doc_id)
             self._mark("documents", doc_id)
@@ -171,42 +188,66 @@ class WorldBase:
         return ordering
 
     # ------------------------------------------------------------------ dependents
-    def _dependents_map(self) -> Dependents:
-        if self._dependents is not None:
-            return self._dependents
-        out: Dependents = {}
+    def _track_head(self, agent: Agent, branch: Branch) -> None:
+        """Update the reference index for `branch`'s head (nothing held when archived)."""
+        ids: set[str] = set()
+        if not branch.is_archived:
+            head = self._versions[branch.version_ids[-1]]
+            ids = referenced_ids(head.conversation_config, head.workflow)
+        self._refs.set_head((agent.agent_id, branch.id), ids, self.clock.now())
+
+    def _untrack_agent(self, agent: Agent) -> None:
+        for branch_id in agent.branches:
+            self._refs.set_head((agent.agent_id, branch_id), set(), self.clock.now())
+
+    def _rebuild_references(self) -> None:
+        """Rebuild the reference index from scratch (after loading a saved workspace)."""
+        self._refs.clear()
         for agent in self._agents.values():
-            head = self._head(agent)
-            for ref in sorted(referenced_ids(head.conversation_config, head.workflow)):
-                out.setdefault(ref, {})[agent.agent_id] = None
-                target = self._docs.get(ref)
-                if target is not None and target.doc_type == "folder":
-                    for inner in self._descendants(ref):
-                        per_doc = out.setdefault(inner, {})
-                        via = per_doc.get(agent.agent_id, [])
-                        if via is not None:
-                            per_doc[agent.agent_id] = [*via, ref]
-        self._dependents = out
+            for branch in agent.branches.values():
+                self._track_head(agent, branch)
+
+    def _holders_of(self, doc_id: str) -> list[tuple[tuple[str, str], str | None]]:
+        """Branch heads depending on `doc_id`: directly (None) or through a folder (its id)."""
+        out: list[tuple[tuple[str, str], str | None]] = [
+            (key, None) for key in self._refs.holders(doc_id)
+        ]
+        doc = self._docs.get(doc_id)
+        if doc is not None:
+            for folder in self._ancestors(doc):
+                out.extend((key, folder.id) for key in self._refs.holders(folder.id))
         return out
 
-    def _dependents_of(
-        self, doc_ids: list[str], dependent_type: str
-    ) -> dict[str, list[str] | None]:
-        """Agents depending on any of `doc_ids`: agent id -> None (direct) or via-ids."""
-        merged: dict[str, list[str] | None] = {}
-        table = self._dependents_map()
+    def _dependents_of(self, doc_ids: list[str], dependent_type: str) -> dict[str, Dependent]:
+        """Agents depending on any of `doc_ids`, by agent id: (None for a direct dependent or
+        the via-ids of a transitive one, the ids of the branches that reference)."""
+        via_of: dict[str, list[str] | None] = {}
+        branches: dict[str, set[str]] = {}
         for doc_id in doc_ids:
-            for agent_id, via in table.get(doc_id, {}).items():
-                if via is None and dependent_type == "transitive":
+            for (agent_id, branch_id), via in self._holders_of(doc_id):
+                if dependent_type == "direct" and via is not None:
                     continue
-                if via is not None and dependent_type == "direct":
+                if dependent_type == "transitive" and via is None:
                     continue
-                if agent_id in merged and merged[agent_id] is None:
-                    continue
-                merged[agent_id] = (
-                    via if via is None else sorted(set((merged.get(agent_id) or []) + via))
-                )
-        return dict(sorted(merged.items()))
+                branches.setdefault(agent_id, set()).add(branch_id)
+                if via is None:
+                    via_of[agent_id] = None
+                elif agent_id not in via_of or via_of[agent_id] is not None:
+                    via_of[agent_id] = sorted({*(via_of.get(agent_id) or []), via})
+        return {a: (via_of[a], sorted(branches[a])) for a in sorted(via_of)}
+
+    def _lagging_use(self, doc: Document) -> bool:
+        """True while `doc` (or a folder holding it) lost its last user less than
+        `dependency_lag_seconds` ago: the API's dependency cache has not caught up yet."""
+        lag = self.config.dependency_lag_seconds
+        if lag <= 0:
+            return False
+        now = self.clock.now()
+        for item in (doc, *self._ancestors(doc)):
+            released = self._refs.released_at(item.id)
+            if released is not None and now - released < lag:
+                return True
+        return False
 
     # ------------------------------------------------------------------ agent versions
     def _commit(
@@ -219,15 +260,18 @@ class WorldBase:
         platform_settings: Json,
         workflow: Json | None,
         description: str,
+        branch_id: str | None = None,
+        origin: dict[str, str] | None = None,
     ) -> AgentVersion:
-        """Append a new version to `agent`'s main branch and make it the head."""
+        """Append a new version to a branch of `agent` (default main) and make it the head."""
         now = self._now()
-        parent = agent.version_ids[-1] if agent.version_ids else None
+        branch = agent.branches[branch_id or agent.main_branch_id]
+        parent = branch.version_ids[-1] if branch.version_ids else None
         version = AgentVersion(
             id=self._new_id("agtvrsn_"),
             agent_id=agent.agent_id,
-            branch_id=agent.main_branch_id,
-            seq_no=len(agent.version_ids),
+            branch_id=branch.id,
+            seq_no=len(branch.version_ids),
             committed_at=now,
             description=description,
             name=name,
@@ -236,100 +280,41 @@ class WorldBase:
             platform_settings=platform_settings,
             workflow=workflow,
             parent_id=parent,
+            origin=dict(origin or {}),
         )
         self._versions[version.id] = version
-        agent.version_ids.append(version.id)
+        branch.version_ids.append(version.id)
         agent.updated_at = now
-        self._dependents = None
+        self._track_head(agent, branch)
         self._mark("versions", version.id)
         self._mark("agents", agent.agent_id)
         return version
 
     def _detach(self, doc_ids: set[str], description: str) -> list[str]:
-        """Remove every reference to `doc_ids` from every agent (a new version each); returns
-        the ids of the agents changed."""
+        """Remove every reference to `doc_ids` from every live branch head (a new version
+        each); returns the ids of the agents changed."""
         changed: list[str] = []
         for agent in self._agents.values():
-            head = self._head(agent)
-            if not referenced_ids(head.conversation_config, head.workflow) & doc_ids:
-                continue
-            cc, wf = without_ids(head.conversation_config, head.workflow, doc_ids)
-            self._commit(
-                agent,
-                name=head.name,
-                tags=head.tags,
-                conversation_config=cc,
-                platform_settings=head.platform_settings,
-                workflow=wf,
-                description=description,
-            )
-            changed.append(agent.agent_id)
+            for branch in list(agent.branches.values()):
+                if branch.is_archived:
+                    continue
+                head = self._versions[branch.version_ids[-1]]
+                if not referenced_ids(head.conversation_config, head.workflow) & doc_ids:
+                    continue
+                cc, wf = without_ids(head.conversation_config, head.workflow, doc_ids)
+                self._commit(
+                    agent,
+                    name=head.name,
+                    tags=head.tags,
+                    conversation_config=cc,
+                    platform_settings=head.platform_settings,
+                    workflow=wf,
+                    description=description,
+                    branch_id=branch.id,
+                )
+                if agent.agent_id not in changed:
+                    changed.append(agent.agent_id)
         return changed
-
-    # ------------------------------------------------------------------ RAG indexes
-    def _index_state(self, ix: RagIndex) -> tuple[str, float, int]:
-        """(status, progress_percentage, used_bytes) of `ix` now."""
-        if ix.outcome in IMMEDIATE_OUTCOMES:
-            return ix.outcome, 0.0, 0
-        elapsed = self.clock.now() - ix.requested_at
-        total = self.config.index_seconds
-        if elapsed >= total:
-            if ix.outcome == "succeeded":
-                return "succeeded", 100.0, ix.size_bytes
-            return ix.outcome, 100.0, 0
-        if elapsed <= 0:
-            return "created", 0.0, 0
-        return "processing", round(min(99.9, 100.0 * elapsed / total), 1), 0
-
-    def _outcome(self, doc: Document) -> str:
-        """The terminal status a new attempt will reach (decided at request time)."""
-        if doc.doc_type == "folder":
-            return "cannot_index_folder"
-        if doc.size_bytes < self.config.min_index_bytes:
-            return "document_too_small"
-        if self._reserved_bytes + doc.size_bytes > self.config.rag_quota_bytes:
-            return "rag_limit_exceeded"
-        if any(text in doc.text for text in self.config.fail_index_containing):
-            return "failed"
-        return "succeeded"
-
-    def _release(self, ix: RagIndex) -> None:
-        if ix.outcome == "succeeded":
-            self._reserved_bytes -= ix.size_bytes
-
-    def _request_index(self, doc: Document, model: str, *, create: bool = True) -> RagIndex | None:
-        """Get-or-create the index of `doc` for `model`. An existing index is returned as it is,
-        terminal failures included (so polling with POST terminates); a new attempt needs the
-        index deleted first (or new content, which drops the document's indexes)."""
-        index_id = self._doc_indexes.get(doc.id, {}).get(model)
-        if index_id is not None:
-            return self._indexes[index_id]
-        if not create:
-            return None
-        ix = RagIndex(self._new_id(), doc.id, model, self.clock.now(), "succeeded", doc.size_bytes)
-        ix.outcome = self._outcome(doc)
-        if ix.outcome == "succeeded":
-            self._reserved_bytes += ix.size_bytes
-        self._indexes[ix.id] = ix
-        self._doc_indexes.setdefault(doc.id, {})[model] = ix.id
-        self._mark("indexes", ix.id)
-        return ix
-
-    def _drop_indexes(self, doc_id: str) -> None:
-        for index_id in self._doc_indexes.pop(doc_id, {}).values():
-            ix = self._indexes.pop(index_id, None)
-            if ix is not None:
-                self._release(ix)
-            self._mark("indexes", index_id)
-
-    def _delete_index(self, ix: RagIndex) -> None:
-        self._release(ix)
-        del self._indexes[ix.id]
-        models = self._doc_indexes.get(ix.document_id, {})
-        models.pop(ix.model, None)
-        if not models:
-            self._doc_indexes.pop(ix.document_id, None)
-        self._mark("indexes", ix.id)
 
     # ------------------------------------------------------------------ search
     def _search_index(self) -> Bm25Index:

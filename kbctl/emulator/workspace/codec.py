@@ -11,7 +11,16 @@ import base64
 import hashlib
 from collections.abc import Callable
 
-from kbctl.emulator.workspace.records import Agent, AgentVersion, Document, Json, RagIndex
+from kbctl.emulator.workspace.records import (
+    MAIN_BRANCH_NAME,
+    Agent,
+    AgentVersion,
+    Branch,
+    Deployment,
+    Document,
+    Json,
+    RagIndex,
+)
 
 KINDS = ("documents", "indexes", "agents", "versions")
 
@@ -132,27 +141,90 @@ def index_from_json(rec: Json) -> RagIndex:
     )
 
 
+def _branch_to_json(b: Branch) -> Json:
+    return {
+        "id": b.id,
+        "name": b.name,
+        "description": b.description,
+        "created_at": b.created_at,
+        "version_ids": list(b.version_ids),
+        "parent_branch_id": b.parent_branch_id,
+        "is_archived": b.is_archived,
+        "protection_status": b.protection_status,
+        "merged_into_branch_id": b.merged_into_branch_id,
+    }
+
+
+def _branch_from_json(rec: Json) -> Branch:
+    versions = rec["version_ids"]
+    assert isinstance(versions, list)
+    return Branch(
+        id=str(rec["id"]),
+        name=str(rec["name"]),
+        description=str(rec.get("description") or ""),
+        created_at=_int(rec, "created_at"),
+        version_ids=[str(v) for v in versions],
+        parent_branch_id=_opt_str(rec, "parent_branch_id"),
+        is_archived=bool(rec.get("is_archived")),
+        protection_status=_opt_str(rec, "protection_status"),
+        merged_into_branch_id=_opt_str(rec, "merged_into_branch_id"),
+    )
+
+
 def agent_to_json(agent: Agent) -> Json:
-    """An agent (its versions are separate records)."""
+    """An agent with its branches and deployments (its versions are separate records)."""
     return {
         "agent_id": agent.agent_id,
         "created_at": agent.created_at,
         "updated_at": agent.updated_at,
         "main_branch_id": agent.main_branch_id,
-        "version_ids": list(agent.version_ids),
+        "branches": [_branch_to_json(b) for b in agent.branches.values()],
+        "deployments": [
+            {"id": d.id, "deployed_at": d.deployed_at, "traffic": d.traffic, "source": d.source}
+            for d in agent.deployments
+        ],
     }
 
 
 def agent_from_json(rec: Json) -> Agent:
-    """The inverse of `agent_to_json`."""
-    versions = rec["version_ids"]
-    assert isinstance(versions, list)
+    """The inverse of `agent_to_json`; also reads the older record with only `version_ids`
+    (main was the only branch then)."""
+    main = str(rec["main_branch_id"])
+    created = _int(rec, "created_at")
+    raw_branches = rec.get("branches")
+    branches: dict[str, Branch] = {}
+    if isinstance(raw_branches, list):
+        for item in raw_branches:
+            assert isinstance(item, dict)
+            branch = _branch_from_json(item)
+            branches[branch.id] = branch
+    else:
+        versions = rec["version_ids"]
+        assert isinstance(versions, list)
+        branches[main] = Branch(
+            main, MAIN_BRANCH_NAME, "Main branch", created, list(map(str, versions))
+        )
+    deployments = []
+    raw_deployments = rec.get("deployments")
+    for item in raw_deployments if isinstance(raw_deployments, list) else []:
+        assert isinstance(item, dict)
+        traffic = item.get("traffic")
+        assert isinstance(traffic, dict)
+        deployments.append(
+            Deployment(
+                id=str(item["id"]),
+                deployed_at=_int(item, "deployed_at"),
+                traffic={str(k): float(v) for k, v in traffic.items()},
+                source=str(item.get("source") or "manual"),
+            )
+        )
     return Agent(
         agent_id=str(rec["agent_id"]),
-        created_at=_int(rec, "created_at"),
+        created_at=created,
         updated_at=_int(rec, "updated_at"),
-        main_branch_id=str(rec["main_branch_id"]),
-        version_ids=[str(v) for v in versions],
+        main_branch_id=main,
+        branches=branches,
+        deployments=deployments,
     )
 
 
@@ -171,6 +243,7 @@ def version_to_json(v: AgentVersion) -> Json:
         "platform_settings": v.platform_settings,
         "workflow": v.workflow,
         "parent_id": v.parent_id,
+        "origin": dict(v.origin),
     }
 
 
@@ -193,4 +266,5 @@ def version_from_json(rec: Json) -> AgentVersion:
         platform_settings=ps,
         workflow=wf if isinstance(wf, dict) else None,
         parent_id=_opt_str(rec, "parent_id"),
+        origin={str(k): str(v) for k, v in dict(rec.get("origin") or {}).items()},  # type: ignore[call-overload]
     )

@@ -12,17 +12,16 @@ import hashlib
 from urllib.parse import urlsplit
 
 from kbctl.emulator.workspace import shapes as wire
-from kbctl.emulator.workspace.base import WorldBase
+from kbctl.emulator.workspace.catalog import CatalogOps
 from kbctl.emulator.workspace.errors import ApiProblem
-from kbctl.emulator.workspace.paging import decode_offset, offset_cursor, page
 from kbctl.emulator.workspace.records import Document, Json
-from kbctl.emulator.workspace.search import snippet
 
 _DETACH_NOTE = "Removed deleted knowledge base documents"
 
 
-def url_placeholder(url: str) -> str:
-    """The deterministic page text the emulator "scrapes" from `url` (over 1 KB)."""
+def url_placeholder(url: str, size: int | None = None) -> str:
+    """The deterministic page text the emulator "scrapes" from `url`: over 1 KB, or `size`
+    bytes (the text cut or repeated to that many UTF-8 bytes) when given."""
     parts = urlsplit(url)
     words = [w for w in (parts.netloc + " " + parts.path.replace("/", " ")).split() if w]
     topic = " ".join(words) or url
@@ -32,7 +31,12 @@ def url_placeholder(url: str) -> str:
         "The emulator does not download anything; it stands in for the scraped text so that "
         "indexing, search and size limits behave as they would for a real page. "
     )
-    return f"# {topic}\n\n" + "\n\n".join([para] * 4) + f"\n\nPage fingerprint {digest}.\n"
+    page = f"# {topic}\n\n" + "\n\n".join([para] * 4) + f"\n\nPage fingerprint {digest}.\n"
+    if size is None:
+        return page
+    data = page.encode()
+    data = (data * (size // max(1, len(data)) + 1))[:size]
+    return data.decode("utf-8", errors="ignore")
 
 
 def _default_name(text: str) -> str:
@@ -43,7 +47,7 @@ def _default_name(text: str) -> str:
     return "Untitled document"
 
 
-class DocumentOps(WorldBase):
+class DocumentOps(CatalogOps):
     """Document endpoints (mixed into `World`)."""
 
     # ------------------------------------------------------------------ create
@@ -91,7 +95,7 @@ class DocumentOps(WorldBase):
             doc = self._add(
                 "url",
                 name or url,
-                url_placeholder(url).encode(),
+                url_placeholder(url, self.config.url_content_bytes).encode(),
                 parent_folder_id,
                 url=url,
                 enable_auto_sync=enable_auto_sync,
@@ -122,151 +126,12 @@ class DocumentOps(WorldBase):
             )
             return wire.added(doc, self._path_ids(doc))
 
-    # ------------------------------------------------------------------ read
-    def _detail(self, doc: Document) -> Json:
-        path = [(f.id, f.name) for f in self._ancestors(doc)]
-        return wire.document_detail(doc, path, self._counts(doc))
-
-    def _summary(self, doc: Document) -> Json:
-        deps = self._dependents_of([doc.id], "all")
-        items = [
-            wire.dependent_agent(self._head(self._agents[a]), self._agents[a], via)
-            for a, via in deps.items()
-        ]
-        return wire.document_summary(doc, self._path_ids(doc), items, self._counts(doc))
-
-    def get_document(self, doc_id: str) -> Json:
-        """`GET /v1/convai/knowledge-base/{id}`."""
-        with self._lock:
-            return self._detail(self._doc(doc_id))
-
-    def get_content(self, doc_id: str) -> str:
-        """`GET …/{id}/content`: the raw text."""
-        with self._lock:
-            doc = self._doc(doc_id)
-            if doc.doc_type == "folder":
-                raise ApiProblem(400, "folder_has_no_content", f"{doc_id!r} is a folder.")
-            return doc.text
-
-    def source_file_url(self, doc_id: str) -> Json:
-        """`GET …/{id}/source-file-url` (file documents only)."""
-        with self._lock:
-            doc = self._doc(doc_id)
-            if doc.doc_type != "file":
-                raise ApiProblem(400, "not_a_file_document", f"{doc_id!r} is not a file document.")
-            return {"signed_url": f"https://emulator.kbctl.invalid/files/{doc.id}/{doc.filename}"}
-
-    def list_documents(
-        self,
-        *,
-        page_size: int = 30,
-        cursor: str | None = None,
-        search: str | None = None,
-        types: list[str] | None = None,
-        parent_folder_id: str | None = None,
-        ancestor_folder_id: str | None = None,
-        folders_first: bool = False,
-        sort_by: str | None = None,
-        sort_direction: str | None = None,
-    ) -> Json:
-        """`GET /v1/convai/knowledge-base`. Default order: newest first."""
-        with self._lock:
-            ordering = self._ordering(
-                sort_by or "created_at", (sort_direction or "desc") == "desc", folders_first
-            )
-            prefix = search.casefold() if search else None
-            wanted = set(types) if types else None
-
-            def matches(doc: Document) -> bool:
-                if wanted is not None and doc.doc_type not in wanted:
-                    return False
-                if prefix is not None and not doc.name.casefold().startswith(prefix):
-                    return False
-                if parent_folder_id is not None and doc.parent_id != parent_folder_id:
-                    return False
-                return ancestor_folder_id is None or ancestor_folder_id in self._path_ids(doc)
-
-            got = page(ordering, cursor, page_size, matches, lambda d: d.id)
-            return {
-                "documents": [self._summary(d) for d in got.items],
-                "next_cursor": got.next_cursor,
-                "has_more": got.has_more,
-            }
-
-    def summaries(self, doc_ids: list[str]) -> Json:
-        """`GET /v1/convai/knowledge-base/summaries`: id -> success/failure."""
-        with self._lock:
-            out: Json = {}
-            for doc_id in doc_ids:
-                doc = self._docs.get(doc_id)
-                if doc is None:
-                    out[doc_id] = wire.failure(
-                        404, "document_not_found", f"Document {doc_id!r} was not found."
-                    )
-                else:
-                    out[doc_id] = wire.success(self._summary(doc))
-            return out
-
-    def dependent_agents(
-        self,
-        doc_ids: list[str],
-        dependent_type: str = "all",
-        page_size: int = 30,
-        cursor: str | None = None,
-    ) -> Json:
-        """`GET …/{id}/dependent-agents` and the bulk `POST …/dependent-agents`."""
-        with self._lock:
-            deps = self._dependents_of(doc_ids, dependent_type)
-            start = decode_offset(cursor)
-            chosen = list(deps.items())[start : start + page_size]
-            more = start + page_size < len(deps)
-            agents = [self._agents[a] for a, _ in chosen]
-            return {
-                "agents": [
-                    wire.dependent_agent(self._head(ag), ag, via)
-                    for ag, (_, via) in zip(agents, chosen, strict=True)
-                ],
-                "branches": [wire.dependent_branch(self._head(ag)) for ag in agents],
-                "next_cursor": offset_cursor(start + page_size) if more else None,
-                "has_more": more,
-            }
-
-    def content_search(
-        self,
-        query: str,
-        types: list[str] | None = None,
-        page_size: int = 30,
-        cursor: str | None = None,
-    ) -> Json:
-        """`GET /v1/convai/knowledge-base/search`: BM25 over name + content, best first."""
-        with self._lock:
-            start = decode_offset(cursor)
-            wanted = set(types) if types else None
-            hits = self._search_index().search(
-                query, None if wanted is None else (lambda i: self._docs[i].doc_type in wanted)
-            )
-            chosen = hits[start : start + page_size]
-            results = []
-            for doc_id, score in chosen:
-                doc = self._docs[doc_id]
-                results.append(
-                    {
-                        "document": self._summary(doc),
-                        "search_snippet": snippet(doc.text, query),
-                        "score": round(score, 6),
-                    }
-                )
-            more = start + page_size < len(hits)
-            return {
-                "results": results,
-                "next_cursor": offset_cursor(start + page_size) if more else None,
-            }
-
     # ------------------------------------------------------------------ change
     def _change_data(self, doc: Document, data: bytes) -> None:
         doc.set_data(data)
         doc.updated_at = self._now()
-        self._drop_indexes(doc.id)  # content changed: indexes are stale, request them again
+        if self.config.edit_drops_indexes:
+            self._drop_indexes(doc.id)  # content changed: indexes are stale, request them again
         self._docs_changed(doc.id)
 
     def update_document(
@@ -325,7 +190,7 @@ class DocumentOps(WorldBase):
             doc = self._doc(doc_id)
             if doc.doc_type != "url" or doc.url is None:
                 raise ApiProblem(400, "not_a_url_document", f"{doc_id!r} is not a URL document.")
-            fresh = url_placeholder(doc.url).encode()
+            fresh = url_placeholder(doc.url, self.config.url_content_bytes).encode()
             if fresh != doc.data:
                 self._change_data(doc, fresh)
             else:
@@ -376,6 +241,13 @@ class DocumentOps(WorldBase):
                         f"Document {doc_id!r} is used by agent(s) {names}; "
                         "use force=true to delete it and remove it from them.",
                     )
+                if self._lagging_use(doc):
+                    raise ApiProblem(
+                        status,
+                        "document_has_dependent_agents",
+                        f"Document {doc_id!r} still has dependent agents; "
+                        "try again in a few seconds.",
+                    )
             else:
                 self._detach(set(targets), _DETACH_NOTE)
             for target in reversed(targets):
@@ -383,6 +255,7 @@ class DocumentOps(WorldBase):
                 self._set_parent(gone, None)
                 self._children.pop(target, None)
                 self._drop_indexes(target)
+                self._refs.forget(target)
                 self._docs_changed(target)
 
     def bulk_delete(self, doc_ids: list[str], force: bool = False) -> Json:

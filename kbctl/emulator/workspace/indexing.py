@@ -9,14 +9,13 @@ clock). Must not parse requests; each method takes the lock.
 from __future__ import annotations
 
 from kbctl.emulator.workspace import shapes as wire
-from kbctl.emulator.workspace.base import WorldBase
 from kbctl.emulator.workspace.errors import ApiProblem, not_found
+from kbctl.emulator.workspace.index_attempts import IndexAttempts
 from kbctl.emulator.workspace.paging import decode_offset, offset_cursor
 from kbctl.emulator.workspace.records import EMBEDDING_MODELS, Json, RagIndex
-from kbctl.emulator.workspace.search import chunk_text
 
 
-class IndexOps(WorldBase):
+class IndexOps(IndexAttempts):
     """RAG endpoints (mixed into `World`)."""
 
     def _index_json(self, ix: RagIndex) -> Json:
@@ -106,7 +105,7 @@ class IndexOps(WorldBase):
         with self._lock:
             ix = self._succeeded(doc_id, model)
             doc = self._docs[doc_id]
-            parts = chunk_text(doc.text)
+            parts = self._index_chunks(ix)
             start = decode_offset(cursor)
             chosen = parts[start : start + page_size]
             items = [
@@ -130,7 +129,7 @@ class IndexOps(WorldBase):
                 except ApiProblem:
                     continue
                 prefix, _, number = chunk_id.rpartition("_")
-                parts = chunk_text(self._docs[doc_id].text)
+                parts = self._index_chunks(ix)
                 if prefix == ix.id and number.isdigit() and int(number) < len(parts):
                     return {
                         "id": chunk_id,

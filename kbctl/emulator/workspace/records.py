@@ -16,6 +16,7 @@ DOC_TYPES = ("file", "url", "text", "folder")
 USAGE_MODES = ("prompt", "auto")
 EMBEDDING_MODELS = ("e5_mistral_7b_instruct", "multilingual_e5_large_instruct")
 DEFAULT_EMBEDDING_MODEL = "e5_mistral_7b_instruct"
+MAIN_BRANCH_NAME = "Main"
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -79,7 +80,10 @@ class RagIndex:
 
 @dataclass(slots=True)
 class AgentVersion:
-    """One committed version of an agent on its main branch (immutable once written)."""
+    """One committed version of an agent on one of its branches (immutable once written).
+    `parent_id` is the previous version on the same branch; `origin` records where a branch's
+    first version or a merge came from (`{"out_of_branch_parent_id": …}` or
+    `{"merged_from_branch_id": …, "merged_from_version_id": …}`)."""
 
     id: str
     agent_id: str
@@ -93,17 +97,56 @@ class AgentVersion:
     platform_settings: Json
     workflow: Json | None
     parent_id: str | None
+    origin: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Branch:
+    """A line of versions of an agent (oldest first; the last is the head)."""
+
+    id: str
+    name: str
+    description: str
+    created_at: int
+    version_ids: list[str]
+    parent_branch_id: str | None = None
+    is_archived: bool = False
+    protection_status: str | None = None
+    merged_into_branch_id: str | None = None
+
+
+@dataclass(slots=True)
+class Deployment:
+    """One traffic split of an agent's branches (percentages by branch id)."""
+
+    id: str
+    deployed_at: int
+    traffic: dict[str, float]
+    source: str
 
 
 @dataclass(slots=True)
 class Agent:
-    """An agent: identity plus the ids of its versions (oldest first; the last is the head)."""
+    """An agent: identity, its branches (main first) and its traffic-split history (oldest
+    first; the last is live)."""
 
     agent_id: str
     created_at: int
     updated_at: int
     main_branch_id: str
-    version_ids: list[str]
+    branches: dict[str, Branch]
+    deployments: list[Deployment] = field(default_factory=list)
+
+    @property
+    def version_ids(self) -> list[str]:
+        """The main branch's versions, oldest first."""
+        return self.branches[self.main_branch_id].version_ids
+
+    def traffic(self) -> dict[str, float]:
+        """The live split: branch id -> percentage (all of it on main before any deployment)."""
+        if not self.deployments:
+            return {self.main_branch_id: 100.0}
+        return dict(self.deployments[-1].traffic)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Records → the JSON shapes of the reference (SDK 2.78.0 models): document detail and summary
-unions, RAG indexes, dependent agents, agents, versions and branches.
+"""Records → the JSON shapes of the reference (SDK 2.78.0 models) for documents: detail and
+summary unions, create answers, RAG indexes, and per-item batch results (agents, branches and
+deployments are in `agent_shapes`).
 
 Owns formatting only. Must not read state, the clock or the request: every derived value
 (folder path, counts, dependents, index status) is passed in by the caller.
@@ -7,10 +8,7 @@ Owns formatting only. Must not read state, the clock or the request: every deriv
 
 from __future__ import annotations
 
-import copy
-
-from kbctl.emulator.workspace.agent_config import DEFAULT_VOICE_ID
-from kbctl.emulator.workspace.records import Agent, AgentVersion, Document, Json, RagIndex
+from kbctl.emulator.workspace.records import Document, Json, RagIndex
 
 ACCESS_INFO: Json = {
     "is_creator": True,
@@ -18,8 +16,6 @@ ACCESS_INFO: Json = {
     "creator_email": "emulator@kbctl.invalid",
     "role": "admin",
 }
-
-MAIN_BRANCH_NAME = "Main"
 
 
 def access_info() -> Json:
@@ -136,97 +132,3 @@ def failure(code: int, status: str, message: str) -> Json:
 def success(data: Json) -> Json:
     """A per-item success of a batch endpoint."""
     return {"status": "success", "data": data}
-
-
-def dependent_agent(head: AgentVersion, agent: Agent, via: list[str] | None) -> Json:
-    """An `available` dependent agent; `via` lists what a transitive dependent references."""
-    return {
-        "type": "available",
-        "id": agent.agent_id,
-        "name": head.name,
-        "created_at_unix_secs": agent.created_at,
-        "access_level": "admin",
-        "referenced_resource_ids": via,
-    }
-
-
-def dependent_branch(head: AgentVersion) -> Json:
-    """`DependentBranchInfo` (the emulator models only main branches)."""
-    return {
-        "agent_id": head.agent_id,
-        "agent_name": head.name,
-        "branch_id": head.branch_id,
-        "branch_name": MAIN_BRANCH_NAME,
-        "is_main": True,
-    }
-
-
-def agent(agent: Agent, version: AgentVersion) -> Json:
-    """`GetAgentResponseModel` for `version` (usually the head); a copy callers may change."""
-    return {
-        "agent_id": agent.agent_id,
-        "name": version.name,
-        "conversation_config": copy.deepcopy(version.conversation_config),
-        "metadata": {
-            "created_at_unix_secs": agent.created_at,
-            "updated_at_unix_secs": version.committed_at,
-        },
-        "platform_settings": copy.deepcopy(version.platform_settings),
-        "phone_numbers": [],
-        "whatsapp_accounts": [],
-        "workflow": copy.deepcopy(version.workflow),
-        "access_info": access_info(),
-        "tags": list(version.tags),
-        "version_id": version.id,
-        "branch_id": version.branch_id,
-        "main_branch_id": agent.main_branch_id,
-    }
-
-
-def agent_summary(agent: Agent, head: AgentVersion) -> Json:
-    """`AgentSummaryResponseModel` (list items and the summaries map)."""
-    tts = head.conversation_config.get("tts")
-    voice = tts.get("voice_id") if isinstance(tts, dict) else None
-    return {
-        "agent_id": agent.agent_id,
-        "name": head.name,
-        "voice_id": voice if isinstance(voice, str) else DEFAULT_VOICE_ID,
-        "tags": list(head.tags),
-        "created_at_unix_secs": agent.created_at,
-        "updated_at_unix_secs": agent.updated_at,
-        "access_info": access_info(),
-        "last_call_time_unix_secs": None,
-        "archived": False,
-    }
-
-
-def version_metadata(version: AgentVersion) -> Json:
-    """`AgentVersionMetadata`."""
-    return {
-        "id": version.id,
-        "agent_id": version.agent_id,
-        "branch_id": version.branch_id,
-        "version_description": version.description,
-        "seq_no_in_branch": version.seq_no,
-        "time_committed_secs": version.committed_at,
-        "parents": {"in_branch_parent_id": version.parent_id},
-        "access_info": access_info(),
-    }
-
-
-def branch_summary(agent: Agent, head: AgentVersion) -> Json:
-    """`AgentBranchSummary` of the main branch."""
-    return {
-        "id": agent.main_branch_id,
-        "name": MAIN_BRANCH_NAME,
-        "agent_id": agent.agent_id,
-        "description": "Main branch",
-        "created_at": agent.created_at,
-        "last_committed_at": head.committed_at,
-        "is_archived": False,
-        "protection_status": "writer_perms_required",
-        "access_info": access_info(),
-        "current_live_percentage": 100.0,
-        "parent_branch_id": None,
-        "draft_exists": False,
-    }

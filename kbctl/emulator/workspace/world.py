@@ -13,7 +13,7 @@ from kbctl.clock import Clock
 from kbctl.emulator.config import EmulatorConfig
 from kbctl.emulator.workspace import codec
 from kbctl.emulator.workspace.agent_config import prompt_locators, rag_of
-from kbctl.emulator.workspace.agents import AgentOps
+from kbctl.emulator.workspace.branches import BranchOps
 from kbctl.emulator.workspace.documents import DocumentOps, url_placeholder
 from kbctl.emulator.workspace.indexing import IndexOps
 from kbctl.emulator.workspace.persistence import Store
@@ -24,9 +24,10 @@ from kbctl.emulator.workspace.records import (
     IndexInfo,
     Json,
 )
+from kbctl.emulator.workspace.retrieval import RetrievalOps
 
 
-class World(DocumentOps, IndexOps, AgentOps):
+class World(DocumentOps, IndexOps, BranchOps, RetrievalOps):
     """The emulated workspace. Every method is safe to call from several threads."""
 
     def __init__(self, config: EmulatorConfig, clock: Clock) -> None:
@@ -69,7 +70,7 @@ class World(DocumentOps, IndexOps, AgentOps):
         data = content.encode() if isinstance(content, str) else content
         with self._lock:
             if doc_type == "url":
-                page = data or url_placeholder(url or name).encode()
+                page = data or url_placeholder(url or name, self.config.url_content_bytes).encode()
                 doc = self._add("url", name, page, None, url=url or name)
             elif doc_type == "file":
                 doc = self._add("file", name, data, None, filename=filename or name)
@@ -166,6 +167,7 @@ class World(DocumentOps, IndexOps, AgentOps):
             for entry in entries:
                 self._apply(entry, store)
             self._store = store
+            self._rebuild_references()
             for pending in self._dirty.values():
                 pending.clear()
             if store.journal_entries >= 200:
@@ -192,7 +194,6 @@ class World(DocumentOps, IndexOps, AgentOps):
                     self._versions.pop(key, None)
                     if isinstance(rec, dict):
                         self._versions[key] = codec.version_from_json(rec)
-        self._dependents = None
 
     def _load_doc(self, doc_id: str, rec: object, store: Store) -> None:
         old = self._docs.pop(doc_id, None)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from kbctl.errors import NotFoundError
 from kbctl.model import KbEntry, LiveAgent, RagSettings
+from kbctl.provider import wire
 from kbctl.provider.elevenlabs.shapes import AGENTS, agent, reading, renamed, seg
 from kbctl.provider.http import ApiClient
 
@@ -30,6 +31,15 @@ class Agents:
             raise self._not_found(exc, agent_id) from None
         with reading("GET", path):
             return agent(data, agent_id)
+
+    def version_description(self, agent_id: str, version_id: str) -> str | None:
+        """`GET …/agents/{id}/versions/{version_id}` → its `version_description`."""
+        path = f"{AGENTS}/{seg(agent_id)}/versions/{seg(version_id)}"
+        data = self._client.get_json(
+            path, route="GET /v1/convai/agents/{agent_id}/versions/{version_id}"
+        )
+        with reading("GET", path):
+            return wire.opt_str(wire.obj(data, "version"), "version_description", "version")
 
     def update(
         self,

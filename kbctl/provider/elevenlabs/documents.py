@@ -9,6 +9,7 @@ It must not decide what to create or delete (the planner and executor do).
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Callable
 from typing import Final
 
 from kbctl.errors import (
@@ -114,6 +115,15 @@ class Documents:
             found = [d for d in newest if d.name == name]
         return _live(found)
 
+    def named(self, prefix: str) -> tuple[LiveDocument, ...]:
+        """Every document whose name starts with `prefix` (all pages of the full listing, never
+        the name `search`, which can miss documents)."""
+        found = [d for d in self.listing() if d.name.startswith(prefix)]
+        return tuple(
+            LiveDocument(d.id, d.name, d.doc_type, d.size_bytes, None, d.created_at, d.updated_at)
+            for d in sorted({d.id: d for d in found}.values(), key=lambda d: d.id)
+        )
+
     def url(self, doc_id: str) -> str | None:
         """The source URL of a URL document (None for other types), from its detail."""
         path = f"{KB}/{seg(doc_id)}"
@@ -198,10 +208,25 @@ class Documents:
 
     def create(self, spec: DocumentSpec, name: str) -> str:
         """Create the document; after an ambiguous failure, reuse the one that got created."""
+        return self._create_named(name, lambda: self._create_once(spec, name))
+
+    def create_folder(self, name: str) -> str:
+        """Create an empty root folder; after an ambiguous failure, reuse the one that got made."""
+        path = f"{KB}/folder"
+
+        def once() -> str:
+            data = self._client.send_json("POST", path, {"name": name}, route=f"POST {path}")
+            with reading("POST", path):
+                return wire.req_str(wire.obj(data, "answer"), "id", "answer")
+
+        return self._create_named(name, once)
+
+    def _create_named(self, name: str, create: Callable[[], str]) -> str:
+        """Run `create`; when its answer is lost, look for `name` (bounded) before trying again."""
         attempt = 0
         while True:
             try:
-                return self._create_once(spec, name)
+                return create()
             except AmbiguousWriteError as exc:
                 found = self.find_recent_by_name(name)
                 if found:

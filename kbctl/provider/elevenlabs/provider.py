@@ -88,6 +88,10 @@ class ElevenLabsProvider:
         """Read the agent alone (one GET)."""
         return self.agents.get(agent_id)
 
+    def version_description(self, agent_id: str, version_id: str) -> str | None:
+        """The description an agent version was committed with, if any."""
+        return self.agents.version_description(agent_id, version_id)
+
     def update_agent(
         self,
         agent_id: str,
@@ -109,6 +113,10 @@ class ElevenLabsProvider:
         """Documents named exactly `name` among the newest (at most two requests)."""
         return self.documents.find_recent_by_name(name)
 
+    def documents_named(self, prefix: str) -> tuple[LiveDocument, ...]:
+        """Every document whose name starts with `prefix` (the full listing, never `search`)."""
+        return self.documents.named(prefix)
+
     def document_url(self, doc_id: str) -> str | None:
         """The source URL of a URL document (None for other types), from its detail."""
         return self.documents.url(doc_id)
@@ -129,6 +137,10 @@ class ElevenLabsProvider:
         """Create the document; after an ambiguous failure, reuse the one that got created
         (found with bounded queries, never a full scan)."""
         return self.documents.create(spec, name)
+
+    def create_folder(self, name: str) -> str:
+        """Create an empty root folder (bounded recovery of an ambiguous create, as documents)."""
+        return self.documents.create_folder(name)
 
     def rename_document(self, doc_id: str, name: str) -> None:
         """PATCH the document's name in place."""
