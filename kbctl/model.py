@@ -288,18 +288,17 @@ class LiveDocument:
     doc_type: DocType
     size_bytes: int
     marker: Marker | None  # None: not kbctl's for this project+environment
-    #: `metadata.created_at_unix_secs` / `last_updated_at_unix_secs` (None when not reported):
-    #: a document updated after it was created may have been edited in place.
-    created_unix: int | None = None
-    updated_unix: int | None = None
+    created_at: int | None = None  # unix seconds, from the listing's metadata (None: not given)
+    updated_at: int | None = None  # later than created_at: edited in place (or refreshed)
 
     @property
     def touched_since_created(self) -> bool:
-        """True when the API says the document changed after it was created."""
+        """True when the API says the document changed after it was created (a rename counts
+        too: the content is worth a look, not proven edited)."""
         return (
-            self.created_unix is not None
-            and self.updated_unix is not None
-            and self.updated_unix > self.created_unix
+            self.created_at is not None
+            and self.updated_at is not None
+            and self.updated_at > self.created_at
         )
 
 
@@ -330,7 +329,7 @@ class RagQuota:
     """Workspace RAG index usage (overview endpoint)."""
 
     used_bytes: int
-    max_bytes: int
+    max_bytes: int | None  # None: the API did not say (unknown, never 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,18 +359,10 @@ class LiveState:
     agent: LiveAgent
     documents: tuple[LiveDocument, ...]  # sorted by id
     quota: RagQuota | None = None
+    warnings: tuple[str, ...] = ()  # reads that were tolerated (e.g. a listing cut short)
     index_model: str | None = None  # None: index health was not read
     indexes: tuple[IndexHealth, ...] = ()  # by doc id
     edited: tuple[str, ...] = ()  # doc ids, sorted
-
-    def index_of(self, doc_id: str, model: str) -> IndexHealth | None:
-        """The index read for `doc_id`, if index health was read for `model`."""
-        if self.index_model != model:
-            return None
-        for health in self.indexes:
-            if health.doc_id == doc_id:
-                return health
-        return None
 
     def fingerprint(self) -> str:
         """sha256 of the state a plan depends on (the quota is left out: it moves on its own)."""
