@@ -51,6 +51,7 @@ from kbctl.apply.events import ApplyEvents
 from kbctl.clock import Clock, utc_iso
 from kbctl.errors import ApiError, ConcurrentChangeError, NotFoundError
 from kbctl.model import DocType, LiveDocument
+from kbctl.plan.types import AgentPlan
 from kbctl.provider.base import Provider
 
 #: Seconds a lease stays valid without renewal: what a killed run blocks others for.
@@ -89,6 +90,21 @@ class LeaseOwner:
 def new_run_id() -> str:
     """A fresh run id (8 hex digits)."""
     return secrets.token_hex(4)
+
+
+def lease_owner(plan: AgentPlan, run_id: str | None, commit: str | None) -> LeaseOwner:
+    """This run, as its lease on the plan's agent names it."""
+    host, pid = this_process()
+    return LeaseOwner(
+        run_id=run_id or new_run_id(),
+        agent_id=plan.agent_id,
+        project=plan.project,
+        environment=plan.environment,
+        fingerprint=plan.fingerprint,
+        commit=commit,
+        host=host,
+        pid=pid,
+    )
 
 
 def this_process() -> tuple[str, int]:

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 
 from kbctl.manifest.yamlpos import Json, PathParts
 from kbctl.model import (
+    MAX_CHUNK_SIZE_TOKENS,
+    MIN_CHUNK_SIZE_TOKENS,
     Chunking,
     ChunkingStrategy,
     Metadata,
@@ -158,7 +160,11 @@ def chunking_of(data: Json, parts: PathParts, problem: Problem) -> Chunking | No
             problem(parts, f"strategy static needs '{key}'")
     if not isinstance(size, int) or not isinstance(overlap, int):
         return None
-    if isinstance(size, bool) or isinstance(overlap, bool) or not 100 <= size <= 4096:
+    if (
+        isinstance(size, bool)
+        or isinstance(overlap, bool)
+        or not MIN_CHUNK_SIZE_TOKENS <= size <= MAX_CHUNK_SIZE_TOKENS
+    ):
         return None  # the schema reported it
     if overlap < 0:
         return None

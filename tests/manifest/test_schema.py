@@ -65,3 +65,20 @@ def test_kbctl_schema_prints_the_shipped_schema() -> None:
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == _schema()
     assert result.stderr == ""
+
+
+def test_openai_limits_in_the_schema_match_the_model() -> None:
+    from kbctl import model
+
+    defs = _schema()["$defs"]
+    assert isinstance(defs, dict)
+    metadata, chunking = defs["metadata"], defs["chunking"]
+    assert metadata["maxProperties"] == model.MAX_METADATA_KEYS
+    assert metadata["propertyNames"]["maxLength"] == model.MAX_ATTRIBUTE_KEY_LENGTH
+    assert metadata["propertyNames"]["pattern"] == f"^(?!{model.RESERVED_ATTRIBUTE_PREFIX})"
+    assert metadata["additionalProperties"]["maxLength"] == model.MAX_ATTRIBUTE_STRING_LENGTH
+    size = chunking["properties"]["max_chunk_size_tokens"]
+    assert (size["minimum"], size["maximum"]) == (
+        model.MIN_CHUNK_SIZE_TOKENS,
+        model.MAX_CHUNK_SIZE_TOKENS,
+    )
