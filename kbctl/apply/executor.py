@@ -159,7 +159,10 @@ class _Run:
         started = self.clock.monotonic()
         warnings = check_guards(self.plan, allow_destroy=self.options.allow_destroy)
         specs = upload_specs(self.plan, self.target)
-        self.lease.acquire()  # one run at a time per agent: see kbctl.apply.lease
+        try:
+            self.lease.acquire()  # one run at a time per agent: see kbctl.apply.lease
+        except ApiError as err:
+            raise self._api_failure("taking the agent's lease", err) from err
         try:
             return self._leased(started, warnings, specs)
         finally:
