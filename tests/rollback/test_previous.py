@@ -13,7 +13,7 @@ import shutil
 import httpx
 import pytest
 
-from kbctl.apply import ApplyOptions, NullEvents, apply_agent_plan
+from kbctl.apply import ApplyOptions, apply_agent_plan, ignore
 from kbctl.provider.elevenlabs import ElevenLabsProvider
 from kbctl.provider.http import ApiClient
 from kbctl.snapshots.hook import SnapshotHook
@@ -80,7 +80,7 @@ def killed(bench: Bench, method: str, path: str, *, after: bool, rollback_to: st
             target,
             provider,
             bench.clock,
-            events=hook.events(NullEvents()),
+            events=ignore,
             options=ApplyOptions(poll_initial=1.0, poll_max=2.0),
             hook=hook,
         )
