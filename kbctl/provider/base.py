@@ -137,11 +137,6 @@ class Provider(Protocol):
         """The current index for `model` (status NOT_INDEXED when there is none)."""
         ...
 
-    def index_states(self, doc_ids: Sequence[str], model: str) -> dict[str, IndexState]:
-        """The current index of each document for `model`, read in batches of at most 100
-        without creating any (NOT_INDEXED when there is none)."""
-        ...
-
     def delete_index(self, doc_id: str, index_id: str) -> None:
         """Delete one RAG index of a document (gone already is fine)."""
         ...
