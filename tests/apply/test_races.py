@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from kbctl.apply import ApplyOptions, ApplyResult, RecordingEvents, apply_agent_plan
+from kbctl.apply.events import DocumentKept
 from kbctl.errors import ConcurrentChangeError, ExitCode
 from kbctl.model import Target
 from kbctl.plan.planner import plan_target
@@ -49,6 +50,7 @@ def test_a_write_landing_right_after_the_patch_is_a_lost_race_exit_4(ws: Workspa
     err = info.value
     assert err.exit_code == ExitCode.STALE  # never 1 ("read back ... not what kbctl wrote")
     assert "after kbctl updated it" in err.summary
+    assert "was committed as" in (err.detail or "")  # who wrote the live version
     assert "won the race" in (err.hint or "")
     assert ws.agent_ids() == []  # the other writer's state stands; kbctl did not fight back
 
@@ -105,5 +107,5 @@ def test_a_document_already_deleted_by_someone_else_counts_as_deleted(
     result = run(ws, provider, ws.target(docs(3, version=1)), events)
     assert sorted(d.id for d in result.deleted) == sorted(old)
     assert not result.kept and not result.warnings
-    assert not events.of("document_kept")
+    assert not events.of(DocumentKept)
     ws.assert_converged(ws.target(docs(3, version=1)))
