@@ -6,7 +6,7 @@ emulator; planner and executor depend only on this protocol.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -30,6 +30,13 @@ class IndexState:
     status: IndexStatus
     progress: float = 0.0
     used_bytes: int = 0
+    reported: str = ""  # the status as the API named it (kept for statuses newer than kbctl)
+    index_id: str | None = None  # the RAG index's own id, when the API said it
+
+    @property
+    def status_name(self) -> str:
+        """The status for people: the API's own word, unknown ones included."""
+        return self.reported or self.status.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +124,21 @@ class Provider(Protocol):
         """Start (or get) the RAG index of a document for `model` (idempotent)."""
         ...
 
+    def index_states(self, doc_ids: Iterable[str], model: str) -> dict[str, IndexState]:
+        """Many documents' indexes for `model` (NOT_INDEXED where there is none), keyed by id;
+        batched (≤ 100 per request) where the API can, nothing is created."""
+        ...
+
+    def request_indexes(self, doc_ids: Iterable[str], model: str) -> dict[str, IndexState]:
+        """Start (or get) many documents' indexes for `model`, batched like `index_states`."""
+        ...
+
     def index_state(self, doc_id: str, model: str) -> IndexState:
         """The current index for `model` (status NOT_INDEXED when there is none)."""
+        ...
+
+    def delete_index(self, doc_id: str, index_id: str) -> None:
+        """Delete one RAG index of a document (gone already is fine)."""
         ...
 
     def update_agent(
