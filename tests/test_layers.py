@@ -27,6 +27,7 @@ RANKS = {
     "plan": 1,
     "provider": 1,
     "checks": 2,
+    "observe": 2,
     "apply": 3,
     "snapshots": 4,
     "status": 4,
