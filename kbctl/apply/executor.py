@@ -64,7 +64,7 @@ from kbctl.model import (
     Target,
 )
 from kbctl.plan.types import Action, AgentPlan, DocumentChange
-from kbctl.provider.base import IndexState, Provider
+from kbctl.provider.base import AgentBranchesApi, IndexState, Provider
 
 
 def apply_agent_plan(
@@ -76,8 +76,13 @@ def apply_agent_plan(
     events: ApplyEvents,
     options: ApplyOptions,
     hook: ApplyHook | None = None,
+    agents: AgentBranchesApi | None = None,
 ) -> ApplyResult:
     """Carry out `plan` for `target`'s agent; returns what was done.
+
+    `agents` (the agent's rag-query, branches and deployments) lets the retrieval checks use
+    the agent's own retrieval and makes `rollout: branch` possible; without it the checks use
+    the content search.
 
     Raises:
         IndexGateError: a document is too small under policy `fail`, an index did not
@@ -89,7 +94,8 @@ def apply_agent_plan(
         VerificationError: the agent read back differs from what was written.
         ApplyError: the API failed part-way; the message says what was done.
     """
-    return _Run(plan, target, provider, clock, events, options, hook or NullHook()).execute()
+    run = _Run(plan, target, provider, clock, events, options, hook or NullHook(), agents)
+    return run.execute()
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +122,10 @@ class _Run:
         events: ApplyEvents,
         options: ApplyOptions,
         hook: ApplyHook,
+        agents: AgentBranchesApi | None = None,
     ) -> None:
         self.plan = plan
+        self.agents = agents
         self.target = target
         self.provider = provider
         self.clock = clock
@@ -160,7 +168,7 @@ class _Run:
             poll_max=options.poll_max,
             stop=options.stop,
         )
-        self.checks = RetrievalGate(target, plan, provider, events, self._warn)
+        self.checks = RetrievalGate(target, plan, provider, events, self._warn, agents)
 
     # ----------------------------------------------------------------------------------------
 

@@ -214,6 +214,7 @@ def _carry_out(
                 events=hook.events(progress.apply_events()),
                 options=options,
                 hook=hook,
+                agents=handle.branches,
             )
             results.append(result)
             after = hook.after_snapshot

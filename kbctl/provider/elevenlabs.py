@@ -282,6 +282,7 @@ class ElevenLabsProvider:
                             document_id=wire.req_str(doc, "id", f"{where}.document"),
                             name=wire.opt_str(doc, "name", f"{where}.document") or "",
                             score=wire.opt_float(result, "score", where) or 0.0,
+                            snippet=_snippet(result, where),
                         )
                     )
                 if len(hits) >= limit:
@@ -569,6 +570,16 @@ def _index(entry: JsonObject, where: str) -> IndexState:
         progress=wire.opt_float(entry, "progress_percentage", where) or 0.0,
         used_bytes=wire.opt_int(usage, "used_bytes", f"{where}.document_model_index_usage") or 0,
     )
+
+
+def _snippet(result: JsonObject, where: str) -> str:
+    """The `search_snippet` parts (`[{value, is_hit}]`) as one text; "" when absent."""
+    parts = []
+    raw = result.get("search_snippet")
+    for part in raw if isinstance(raw, list) else []:
+        if isinstance(part, dict) and isinstance(part.get("value"), str):
+            parts.append(str(part["value"]))
+    return "".join(parts)
 
 
 def _refused_in_use(exc: ApiError) -> bool:
