@@ -1,14 +1,17 @@
 """Apply one agent's plan, exactly as planned: create → index gate → one PATCH → verify → delete.
 
-Owns the order of DESIGN §5 and the crash-safety it promises. It never re-diffs: it checks that
-the live state is still the one the plan was made from (fingerprint), then carries out the
-plan's changes, `knowledge_base` array and deletions as they are. Every wait goes through the
+Owns the order of DESIGN §5 and the crash-safety it promises. It never re-diffs: it takes the
+agent's lease (one run at a time, `kbctl.apply.lease`), checks that the live state is still the
+one the plan was made from (fingerprint), then carries out the plan's changes, `knowledge_base`
+array and deletions as they are, and finally checks the agent is still what it wrote
+(`kbctl.apply.verification`: a later writer won the race, exit 4). Every wait goes through the
 injected `Clock`; every report goes through `ApplyEvents`; every failure is a `KbctlError`.
 
 Why each step is safe to interrupt: uploads carry kbctl's marker, so a document created by a run
 that dies is a managed orphan the next plan reuses (same hash) or deletes (other hash); the
 agent is written once, with the whole array, so it never holds duplicates; deletions come last
-and only touch documents no other agent (or branch) uses.
+and only touch documents no other agent (or branch) uses. A reused leftover whose index failed
+for good is deleted and uploaded afresh, so a crash at the gate never needs two reruns.
 """
 
 from __future__ import annotations
@@ -23,17 +26,9 @@ from kbctl.apply.deletions import delete_created, delete_superseded
 from kbctl.apply.events import ApplyEvents, Phase
 from kbctl.apply.gate import IndexGate, gate_error
 from kbctl.apply.guards import check_guards, upload_specs, uploads
-from kbctl.apply.lease import Lease, LeaseOwner, new_run_id, renewing, this_process
+from kbctl.apply.lease import Lease, lease_owner, renewing
 from kbctl.apply.retrieval import RetrievalGate
-from kbctl.apply.swap import (
-    check_unchanged,
-    description,
-    differences,
-    overwritten,
-    rag_update,
-    target_entries,
-    verify,
-)
+from kbctl.apply.swap import check_unchanged, description, rag_update, target_entries
 from kbctl.apply.types import (
     ApplyHook,
     ApplyOptions,
@@ -43,6 +38,7 @@ from kbctl.apply.types import (
     Outcome,
     summary_line,
 )
+from kbctl.apply.verification import Expected, check_still_ours, verify_written, who_wrote
 from kbctl.checks.gate import checks_gate_error
 from kbctl.clock import Clock
 from kbctl.errors import (
@@ -57,14 +53,16 @@ from kbctl.errors import (
 from kbctl.model import (
     DocumentSpec,
     IndexStatus,
-    KbEntry,
     LiveAgent,
     LiveState,
-    RagSettings,
     Target,
 )
 from kbctl.plan.types import Action, AgentPlan, DocumentChange
 from kbctl.provider.base import AgentBranchesApi, IndexState, Provider
+
+#: Index answers of a reused leftover that a fresh upload may not get (the quota was full, or
+#: indexing failed, when the crashed run uploaded it); a too-small document stays too small.
+RETRYABLE_FAILURES = frozenset({IndexStatus.RAG_LIMIT_EXCEEDED, IndexStatus.FAILED})
 
 
 def apply_agent_plan(
@@ -108,6 +106,7 @@ class _Prepared:
     state: IndexState | None = None
     requested_at: float = 0.0
     error: ApiError | None = None
+    dropped: str | None = None  # a leftover deleted to upload its content afresh
 
 
 class _Run:
@@ -129,18 +128,7 @@ class _Run:
         self.target = target
         self.provider = provider
         self.clock = clock
-        host, pid = this_process()
-        owner = LeaseOwner(
-            run_id=options.run_id or new_run_id(),
-            agent_id=plan.agent_id,
-            project=plan.project,
-            environment=plan.environment,
-            fingerprint=plan.fingerprint,
-            commit=options.commit,
-            host=host,
-            pid=pid,
-        )
-        self.lease = Lease(provider, clock, owner)
+        self.lease = Lease(provider, clock, lease_owner(plan, options.run_id, options.commit))
         events = renewing(events, self.lease.keep)
         self.events = events
         self.options = options
@@ -155,9 +143,7 @@ class _Run:
         self.timings: list[tuple[str, float]] = []
         self.version_id: str | None = None
         self.agent_updated = False
-        # What the agent must look like after this run: as written (or as found, when no PATCH
-        # was needed), with the array and RAG fields that decide it.
-        self.expected: tuple[LiveAgent, tuple[KbEntry, ...], RagSettings | None] | None = None
+        self.expected: Expected | None = None  # what the agent must be after this run
         self.gate = IndexGate(
             provider,
             clock,
@@ -169,6 +155,11 @@ class _Run:
             stop=options.stop,
         )
         self.checks = RetrievalGate(target, plan, provider, events, self._warn, agents)
+        # The manifest content of every reused leftover, should it need uploading afresh.
+        reused = {c.key: c.content_hash for c in plan.changes if c.reuse_id is not None}
+        self.leftover_specs = {
+            s.key: s for s in target.documents if reused.get(s.key) == s.content_hash
+        }
 
     # ----------------------------------------------------------------------------------------
 
@@ -253,6 +244,8 @@ class _Run:
         for future in as_completed(futures):
             done = future.result()
             change = done.change
+            if done.dropped is not None:
+                self._settle(change.key, done.dropped, None)
             if done.doc_id is not None and change.action in (Action.CREATE, Action.REPLACE):
                 record = DocOutcome(change.key, done.doc_id)
                 (self.created if done.created else self.reused).append(record)
@@ -292,7 +285,26 @@ class _Run:
         except ApiError:
             # The gate's polls ask again (get-or-create), and give up if the API keeps failing.
             state, requested_at = IndexState(IndexStatus.NOT_INDEXED), self.clock.monotonic()
+        if change.reuse_id is not None and state.status in RETRYABLE_FAILURES:
+            return self._fresh_copy(change, doc_id, _Prepared(change, doc_id, created, state))
         return _Prepared(change, doc_id, created, state, requested_at)
+
+    def _fresh_copy(self, change: DocumentChange, orphan: str, stale: _Prepared) -> _Prepared:
+        """Worker: a reused leftover whose index failed for good (say `rag_limit_exceeded`
+        when a crashed run uploaded it) is worth nothing as it is: delete it and upload the
+        content again, so the gate judges a fresh index, not the leftover's old answer."""
+        spec = self.leftover_specs.get(change.key)
+        if spec is None or change.name is None or delete_created(self.provider, orphan):
+            return stale  # cannot replace it: the gate reports the old answer
+        try:
+            doc_id = self.provider.create_document(spec, change.name)
+        except ApiError as err:
+            return _Prepared(change, error=err, dropped=orphan)
+        try:
+            state, requested_at = self.gate.request(doc_id)
+        except ApiError:
+            state, requested_at = IndexState(IndexStatus.NOT_INDEXED), self.clock.monotonic()
+        return _Prepared(change, doc_id, True, state, requested_at, dropped=orphan)
 
     # ----------------------------------------------------------------------------------------
     # Step 2: the index gate.
@@ -386,38 +398,22 @@ class _Run:
             self.agent_updated = True
             self.version_id = updated.version_id
             self.expected = (updated, entries, rag)
-            verify(self.plan, updated, entries, rag, self._read_agent, self._writer)
+            verify_written(self.provider, self.plan, updated, entries, rag)
         except ApiError as err:
             raise self._api_failure("updating the agent", err) from err
         self.events.agent_updated(self.plan.agent_id, updated.version_id)
 
     def _writer(self, agent: LiveAgent) -> str:
-        """` Version V was committed as "…".` (who won a race), or "" when unknown."""
-        if agent.version_id is None:
-            return ""
-        try:
-            text = self.provider.version_description(agent.id, agent.version_id)
-        except ApiError:
-            return ""
-        return f' Version {agent.version_id} was committed as "{text}".' if text else ""
-
-    def _read_agent(self) -> LiveAgent:
-        return self.provider.get_agent(self.plan.agent_id)
+        return who_wrote(self.provider, agent)
 
     def _check_still_ours(self) -> None:
         """After the deletions: the agent must still be what this run left (else it lost a race)."""
         if self.expected is None:
             return
-        written, entries, rag = self.expected
         try:
-            current = self._read_agent()
+            check_still_ours(self.provider, self.plan, self.expected)
         except ApiError as err:
             raise self._api_failure("reading the agent back after the deletions", err) from err
-        problems = differences(current, entries, rag)
-        if problems:
-            raise overwritten(
-                self.plan, written, current, problems, deleted=True, writer=self._writer
-            )
 
     def _rename(self, change: DocumentChange) -> None:
         assert change.live_id is not None and change.name is not None

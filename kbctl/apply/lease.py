@@ -16,9 +16,9 @@ never overwrites another, which makes the protocol race-free without a compare-a
 2. list every lease of the agent (full listing, never the name search, which can miss
    documents); expired ones and ones left by a dead process on this host are ignored (and
    removed);
-3. if mine is the only live one, I hold the lease. Otherwise I withdraw (delete mine), wait a
-   moment (a per-run delay, so two runs that started at the same instant do not collide again)
-   and try once more; a second collision loses.
+3. if mine is the only live one, I hold the lease. Otherwise I withdraw (delete mine); when the
+   other lease was taken moments ago (a dead heat is possible), I wait a per-run delay, so the
+   two do not collide again, and try once more; otherwise, or on a second collision, I lose.
 
 Two runs can never both hold it: whichever listed second saw the other's folder, created before
 its own listing. Both may lose in a dead heat; neither changed anything then.
@@ -51,12 +51,15 @@ from kbctl.apply.events import ApplyEvents
 from kbctl.clock import Clock, utc_iso
 from kbctl.errors import ApiError, ConcurrentChangeError, NotFoundError
 from kbctl.model import DocType, LiveDocument
+from kbctl.plan.types import AgentPlan
 from kbctl.provider.base import Provider
 
 #: Seconds a lease stays valid without renewal: what a killed run blocks others for.
 TTL = 120.0
 #: A holder renews its lease once this much of the TTL has passed.
 RENEW_AFTER = TTL / 3
+#: Seconds within which another lease counts as taken at the same moment (worth one retry).
+FRESH = 10.0
 PREFIX = "kbctl-lease · agent "
 _NAME = re.compile(
     r"^kbctl-lease · agent (?P<agent>.+?) · run (?P<run>\S+) · until (?P<until>\S+)"
@@ -89,6 +92,21 @@ class LeaseOwner:
 def new_run_id() -> str:
     """A fresh run id (8 hex digits)."""
     return secrets.token_hex(4)
+
+
+def lease_owner(plan: AgentPlan, run_id: str | None, commit: str | None) -> LeaseOwner:
+    """This run, as its lease on the plan's agent names it."""
+    host, pid = this_process()
+    return LeaseOwner(
+        run_id=run_id or new_run_id(),
+        agent_id=plan.agent_id,
+        project=plan.project,
+        environment=plan.environment,
+        fingerprint=plan.fingerprint,
+        commit=commit,
+        host=host,
+        pid=pid,
+    )
 
 
 def this_process() -> tuple[str, int]:
@@ -166,8 +184,9 @@ class Lease:
                     self._renewed = self._clock.now()
                     return
                 self._delete(mine)
-                if attempt == 0:
-                    self._clock.sleep(_backoff(self._owner.run_id))
+                if attempt > 0 or not self._fresh(others):
+                    break  # an established holder: no point in trying again
+                self._clock.sleep(_backoff(self._owner.run_id))
             raise self._held_by(others[0])
         finally:
             if self._mine is None:
@@ -256,6 +275,11 @@ class Lease:
                 continue
             live.append(lease)
         return sorted(live, key=lambda s: s.until, reverse=True)
+
+    def _fresh(self, others: list[_Seen]) -> bool:
+        """True when another lease was taken (or renewed) moments ago: maybe a dead heat."""
+        since = self._clock.now() - FRESH
+        return any(lease.until - self._ttl >= since for lease in others)
 
     def _dead(self, lease: _Seen) -> bool:
         """True for a lease left by a process of this host that no longer runs."""

@@ -1,8 +1,9 @@
 """The agent side of apply: the array and RAG fields one PATCH writes, and the checks around it.
 
-Owns what is compared before the PATCH (has someone else changed the agent since the plan?) and
-after it (does the agent read back as written?), and the version description. Pure functions
-over plan and model values: the executor does the calls.
+Owns what is compared (each entry's id, type and usage mode, never its name, plus RAG), the
+check before the PATCH (has someone else changed the agent since the plan?) and the version
+description. Pure functions over plan and model values: the executor does the calls, and
+`kbctl.apply.verification` checks the agent after the PATCH.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from kbctl.errors import ApplyError, ConcurrentChangeError, VerificationError
+from kbctl.errors import ApplyError, ConcurrentChangeError
 from kbctl.model import KbEntry, LiveAgent, RagSettings
 from kbctl.plan.types import AgentPlan
 
@@ -98,103 +99,7 @@ def check_unchanged(
     )
 
 
-def differences(
-    agent: LiveAgent, entries: tuple[KbEntry, ...], rag: RagSettings | None
-) -> list[str]:
-    """How `agent` differs from the array and RAG fields kbctl wrote (empty: it does not)."""
-    want, got = shape(entries), shape(agent.knowledge_base)
-    problems: list[str] = []
-    if want != got:
-        missing = sorted(set(want) - set(got))
-        extra = sorted(set(got) - set(want))
-        dupes = len(got) - len(set(got))
-        problems.append(
-            f"knowledge_base differs: missing {_ids(missing)}, unexpected {_ids(extra)}"
-            + (f", {dupes} duplicate(s)" if dupes else "")
-        )
-    for name, value in rag.items() if rag is not None else ():
-        if getattr(agent.rag, name) != value:
-            problems.append(f"rag.{name} is {getattr(agent.rag, name)!r}, not {value!r}")
-    return problems
-
-
-def verify(
-    plan: AgentPlan,
-    written: LiveAgent,
-    entries: tuple[KbEntry, ...],
-    rag: RagSettings | None,
-    reread: Callable[[], LiveAgent],
-    writer: Callable[[LiveAgent], str] = lambda agent: "",
-) -> None:
-    """Check the agent as the PATCH answered it; read it again only when that answer differs.
-
-    A re-read showing another version than the PATCH made means someone wrote after kbctl: that
-    is a lost race (ConcurrentChangeError, exit 4), not a failed write.
-
-    Raises:
-        ConcurrentChangeError: the re-read agent is another version, not what kbctl wrote.
-        VerificationError: the agent kbctl's own write produced is not what it sent.
-    """
-    if not differences(written, entries, rag):
-        return
-    readback = reread()
-    problems = differences(readback, entries, rag)
-    if not problems:
-        return
-    if _other_version(written, readback):
-        raise overwritten(plan, written, readback, problems, deleted=False, writer=writer)
-    raise VerificationError(
-        f"The agent {plan.agent_id}, read back after the update, is not what kbctl wrote",
-        detail="\n".join(problems),
-        hint=(
-            "Superseded documents were not deleted. Check the agent in the dashboard, then "
-            "run kbctl plan and apply again."
-        ),
-    )
-
-
-def overwritten(
-    plan: AgentPlan,
-    written: LiveAgent,
-    current: LiveAgent,
-    problems: list[str],
-    *,
-    deleted: bool,
-    writer: Callable[[LiveAgent], str] = lambda agent: "",
-) -> ConcurrentChangeError:
-    """The exit-4 error of a run whose write was replaced by someone else's (it lost the race)."""
-    done = (
-        "Superseded documents were deleted only where nothing used them any more."
-        if deleted
-        else "Superseded documents were not deleted."
-    )
-    return ConcurrentChangeError(
-        f"The agent {plan.agent_id} was changed by someone else after kbctl updated it",
-        detail="\n".join(
-            [
-                f"kbctl wrote version {written.version_id or '(unknown)'}; the agent now is "
-                f"version {current.version_id or '(unknown)'}, written after it." + writer(current),
-                *problems,
-                done,
-            ]
-        ),
-        hint=(
-            "Another run (or a person in the dashboard) won the race: its state is the live one. "
-            "Run kbctl plan to see it, then kbctl apply again if the manifest should win."
-        ),
-    )
-
-
-def _other_version(written: LiveAgent, current: LiveAgent) -> bool:
-    """True unless both are known to be the same agent version."""
-    return written.version_id is None or written.version_id != current.version_id
-
-
 def _version_note(planned: LiveAgent, current: LiveAgent) -> str:
     if current.version_id is None or current.version_id == planned.version_id:
         return ""
     return f" The agent is now version {current.version_id} (was {planned.version_id})."
-
-
-def _ids(items: list[tuple[str, str, str]]) -> str:
-    return ", ".join(f"{i} ({t}, {m})" for i, t, m in items) or "none"

@@ -72,10 +72,27 @@ class PlainProgress(_Base):
         super().__init__(clock)
         self.stream = stream
         self._status: dict[str, IndexStatus] = {}
+        self._last_line = clock.monotonic()
+        self._waiting_since: float | None = None
+        self._budget = 0.0
 
     def _line(self, text: str) -> None:
         self.stream.write(f"{utc_iso(self.clock.now())}  {text}\n")
         self.stream.flush()
+        self._last_line = self.clock.monotonic()
+
+    def _heartbeat(self) -> None:
+        """While the gate waits, a line at least every HEARTBEAT_SECONDS (CI kills silent jobs)."""
+        if self._waiting_since is None:
+            return
+        now = self.clock.monotonic()
+        if now - self._last_line < HEARTBEAT_SECONDS:
+            return
+        pending = sum(1 for s in self._status.values() if s is not IndexStatus.SUCCEEDED)
+        self._line(
+            f"still waiting for {pending} index(es) "
+            f"({now - self._waiting_since:.0f} s of {self._budget:.0f} s)"
+        )
 
     def note(self, message: str) -> None:
         """A line outside the events (no changes, skipped agents)."""
@@ -88,11 +105,14 @@ class PlainProgress(_Base):
     def plan_started(self, plan: AgentPlan) -> None:
         self.agent = plan.agent_id
         self._status.clear()
+        self._budget = plan.policy.index_timeout
+        self._waiting_since = None
         self._line(
             f"applying {plan.project}/{plan.environment} to agent {plan.agent_id}: {_counts(plan)}"
         )
 
     def phase_started(self, phase: Phase, total: int) -> None:
+        self._waiting_since = self.clock.monotonic() if phase is Phase.INDEX else None
         self._line(_PHASE_TEXT[phase].format(n=total))
 
     def document_created(self, key: str, doc_id: str, *, reused: bool) -> None:
@@ -106,6 +126,7 @@ class PlainProgress(_Base):
 
     def index_progress(self, key: str, status: IndexStatus, pct: float) -> None:
         if self._status.get(key) is status:
+            self._heartbeat()
             return
         self._status[key] = status
         if status is IndexStatus.SUCCEEDED:
@@ -116,6 +137,7 @@ class PlainProgress(_Base):
             self._line(f"index of {key}: {status.value}")
 
     def gate_passed(self, indexed: int) -> None:
+        self._waiting_since = None
         self._line(f"index gate passed: {indexed} document(s) indexed")
 
     def checks_finished(self, stage: CheckStage, report: ChecksReport) -> None:
@@ -233,6 +255,9 @@ class _Counts:
 
 
 _MAX_ROWS = 12
+#: Silence after which the next index poll prints a "still waiting" line (polls come at least
+#: every 10 s, so CI logs never stay silent for more than 15 s while the gate waits).
+HEARTBEAT_SECONDS = 5.0
 
 
 class LiveProgress(_Base):
@@ -246,11 +271,17 @@ class LiveProgress(_Base):
         self._phases: dict[Phase, _Counts] = {}
         self._rows: dict[str, _Row] = {}
         self._tick = 0
+        self._index_since: float | None = None
+        self._budget = 0.0
 
     def _start(self) -> Live:
         if self._live is None:
+            # get_renderable: redrawn on every refresh, so the elapsed time ticks on its own.
             self._live = Live(
-                self._render(), console=self.console, refresh_per_second=8, transient=False
+                console=self.console,
+                refresh_per_second=8,
+                transient=False,
+                get_renderable=self._render,
             )
             self._live.start()
         return self._live
@@ -284,6 +315,9 @@ class LiveProgress(_Base):
         for phase, counts in self._phases.items():
             mark = "✓" if counts.total and counts.done >= counts.total else "…"
             extra = f"  ({', '.join(counts.extra)})" if counts.extra else ""
+            if phase is Phase.INDEX and mark == "…" and self._index_since is not None:
+                waited = self.clock.monotonic() - self._index_since
+                extra += f"  {waited:.0f} s of {self._budget:.0f} s"
             lines.append(Text(f"  {mark} {phase.value:<8} {counts.done}/{counts.total}{extra}"))
         busy = sorted(self._rows.items(), key=lambda kv: -kv[1].updated)[:_MAX_ROWS]
         if busy:
@@ -306,6 +340,8 @@ class LiveProgress(_Base):
         )
         self._phases.clear()
         self._rows.clear()
+        self._budget = plan.policy.index_timeout
+        self._index_since = None
         for change in plan.changes:
             if change.action is not Action.NOOP and change.action is not Action.DELETE:
                 self._set(change.key, "pending", "dim")
@@ -313,6 +349,8 @@ class LiveProgress(_Base):
 
     def phase_started(self, phase: Phase, total: int) -> None:
         self._phases[phase] = _Counts(0, total)
+        if phase is Phase.INDEX:
+            self._index_since = self.clock.monotonic()
         self._refresh()
 
     def _bump(self, phase: Phase, extra: str | None = None) -> None:

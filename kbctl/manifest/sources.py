@@ -9,7 +9,6 @@ exactly once, through `containment` (never outside the repository).
 
 from __future__ import annotations
 
-import glob as globlib
 import os
 from collections.abc import Callable
 from pathlib import PurePath
@@ -18,6 +17,7 @@ from urllib.parse import urlsplit
 from kbctl.identity import canonical_text, canonical_text_bytes, content_hash
 from kbctl.manifest.containment import RefusedPath, is_inside, read_contained
 from kbctl.manifest.decl import Loaded, Loc, SourceKind, Where
+from kbctl.manifest.globbing import contained_glob, split_pattern
 from kbctl.model import DocType
 
 TEXT_SUFFIXES = (".md", ".markdown", ".txt")
@@ -111,29 +111,25 @@ def glob_keys(
     None when the pattern reaches outside the repository.
 
     A pattern whose fixed part (before the first wildcard) leaves the repository is refused
-    before anything is listed; matches that escape through symlinks are refused when read.
+    before anything is listed; the walk never enters a directory outside it (`globbing`), and
+    matched files that escape through symlinks are refused when read.
     """
-    root = os.fspath(where.base_dir)
-    fixed: list[str] = []
-    for part in PurePath(pattern).parts:
-        if globlib.has_magic(part):
-            break
-        fixed.append(part)
-    if not is_inside(os.path.realpath(os.path.join(root, *fixed)), where.root):
+    fixed, _ = split_pattern(pattern)
+    if not is_inside(os.path.realpath(os.path.join(where.base_dir, *fixed)), where.root):
         report(
             loc,
             f"glob '{pattern}' reaches outside the repository: documents must be files inside it",
         )
         return None
+    found, escapes = contained_glob(pattern, where.base_dir, where.root, files_only=files_only)
+    for folder in escapes:
+        report(
+            loc,
+            f"glob '{pattern}' does not enter {_normal_key(folder)}: it resolves outside the "
+            "repository (symlinks are followed)",
+        )
     return sorted(
-        {
-            _normal_key(rel)
-            for rel in globlib.glob(pattern, root_dir=root, recursive=True)
-            if not (
-                files_only
-                and (rel.endswith(SIDECAR_SUFFIX) or os.path.isdir(os.path.join(root, rel)))
-            )
-        }
+        {_normal_key(rel) for rel in found if not (files_only and rel.endswith(SIDECAR_SUFFIX))}
     )
 
 

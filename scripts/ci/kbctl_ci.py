@@ -1,7 +1,17 @@
 #!/usr/bin/env python3
-"""Helpers for kbctl's GitHub Actions integration (called by kbctl-run.sh; standard library only).
+"""Helpers for kbctl's GitHub Actions integration (called by kbctl-run.sh; standard library only,
+PyYAML used when present).
 
-    kbctl_ci.py body --kind plan|drift --out-dir DIR   the sticky PR comment / drift issue body
+    kbctl_ci.py body --kind plan|drift --out-dir DIR [--name NAME]
+                                                        the sticky PR comment / drift issue body
+    kbctl_ci.py changes --changed FILE [--prefix P] [--manifest F]... [--paths GLOBS]
+                                                        which changed files kbctl reads (ci_changes)
+    kbctl_ci.py plan-result --plan P --environment E --exit N [--allow-destroy]
+    kbctl_ci.py apply-result --events F --exit N --command apply|rollback
+                                                        kbctl's conclusion as key=value lines
+    kbctl_ci.py progress                                --json events (stdin) → human lines
+    kbctl_ci.py export-vars                             $KBCTL_VARS (JSON) → NAME\0VALUE\0 pairs
+    kbctl_ci.py slug TEXT                               TEXT as [a-z0-9-]+ (names, artifacts)
     kbctl_ci.py plan-annotations PLAN.json              ::warning/::error lines for plan findings
                                                         (kbctl-run.sh does not call it: `kbctl
                                                         plan` annotates when GITHUB_ACTIONS=true)
@@ -10,8 +20,10 @@
 
 `body` combines the Markdown plan of every environment planned so far in the job (files
 `<kind>-<env>.md|.json|.exit|.err` in DIR, in the order of `<kind>-environments`) under a hidden
-marker, and keeps the whole under GitHub's comment limit: environments whose plan does not fit
-are shown by their summary only, with a pointer to the run's step summary and artifacts.
+marker (`<!-- kbctl-plan -->`, or `<!-- kbctl-plan[NAME] -->` for a named project, so two
+projects in one repository keep separate comments and issues), and keeps the whole under
+GitHub's comment limit: environments whose plan does not fit are shown by their summary only,
+with a pointer to the run's step summary and artifacts.
 """
 
 from __future__ import annotations
@@ -144,12 +156,25 @@ def head_of(markdown: str, budget: int, note: str) -> str:
     return f"{head}\n\n{note}"
 
 
-def build_body(kind: str, out_dir: Path) -> str:
+def marker(kind: str, name: str = "") -> str:
+    """The hidden marker of a project's comment (plan) or issue (drift)."""
+    base = MARKERS[kind]
+    return base if not name else base.replace(" -->", f"[{name}] -->")
+
+
+def slug(text: str) -> str:
+    """`text` as lowercase letters, digits and single dashes (never empty)."""
+    cleaned = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return cleaned or "kbctl"
+
+
+def build_body(kind: str, out_dir: Path, name: str = "") -> str:
     envs = [line.strip() for line in read(out_dir / f"{kind}-environments").splitlines()]
     envs = [env for env in envs if env]
     share = (LIMIT - 1_000) // max(len(envs), 1)
     sections = [Section(kind, env, out_dir, share) for env in envs]
-    header = [MARKERS[kind], f"## {TITLES[kind]}"]
+    title = f"{TITLES[kind]}: {name}" if name else TITLES[kind]
+    header = [marker(kind, name), f"## {title}"]
     facts = []
     sha = head_sha()
     if sha:
@@ -288,20 +313,119 @@ def escape_property(text: str) -> str:
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+def _key_values(values: dict[str, object]) -> str:
+    lines = []
+    for key, value in values.items():
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        lines.append(f"{key}={' '.join(text.split())}")
+    return "\n".join(lines) + "\n"
+
+
+# Variables the action never takes from the repository's configuration variables.
+RESERVED_VARS = re.compile(
+    r"^(PATH|HOME|SHELL|IFS|ENV|BASH_ENV|PYTHON.*|LD_.*|GITHUB_.*|RUNNER_.*|ACTIONS_.*|KBCTL_.*|CI)$"
+)
+
+
+def export_vars(text: str, environ: dict[str, str]) -> bytes:
+    """NAME\0VALUE\0 pairs for the JSON object `text` (`toJSON(vars)`), so manifests can read
+    any configuration variable as ${NAME}; names already set or reserved are left out."""
+    try:
+        data = json.loads(text or "{}")
+    except ValueError:
+        return b""
+    out = b""
+    if not isinstance(data, dict):
+        return out
+    for name, value in sorted(data.items()):
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            continue
+        if RESERVED_VARS.match(name.upper()) or name in environ or not isinstance(value, str):
+            continue
+        if "\0" in value:
+            continue
+        out += name.encode() + b"\0" + value.encode() + b"\0"
+    return out
+
+
 def main(argv: list[str]) -> int:
+    import ci_changes
+    import ci_results
+
     parser = argparse.ArgumentParser(prog="kbctl_ci.py")
     sub = parser.add_subparsers(dest="cmd", required=True)
     body = sub.add_parser("body")
     body.add_argument("--kind", choices=sorted(MARKERS), required=True)
     body.add_argument("--out-dir", type=Path, required=True)
+    body.add_argument("--name", default="")
     sub.add_parser("plan-annotations").add_argument("path", type=Path)
     sub.add_parser("validate-annotations").add_argument("path", type=Path)
     sub.add_parser("apply-summary").add_argument("path", type=Path)
+    changes = sub.add_parser("changes")
+    changes.add_argument("--changed", type=Path, required=True)
+    changes.add_argument("--prefix", default="")
+    changes.add_argument("--manifest", action="append", default=[])
+    changes.add_argument("--paths", default="")
+    plan = sub.add_parser("plan-result")
+    plan.add_argument("--plan", type=Path, required=True)
+    plan.add_argument("--environment", required=True)
+    plan.add_argument("--exit", type=int, required=True)
+    plan.add_argument("--allow-destroy", action="store_true")
+    applied = sub.add_parser("apply-result")
+    applied.add_argument("--events", type=Path, required=True)
+    applied.add_argument("--exit", type=int, required=True)
+    applied.add_argument("--command", default="apply")
+    sub.add_parser("progress")
+    sub.add_parser("export-vars")
+    sub.add_parser("slug").add_argument("text")
     args = parser.parse_args(argv)
     if args.cmd == "body":
-        sys.stdout.write(build_body(args.kind, args.out_dir))
+        sys.stdout.write(build_body(args.kind, args.out_dir, args.name))
     elif args.cmd == "apply-summary":
         sys.stdout.write(apply_summary(args.path))
+    elif args.cmd == "changes":
+        prefix = args.prefix.strip("/")
+        join = (lambda p: f"{prefix}/{p}") if prefix else (lambda p: p)
+        files = [Path(m) for m in args.manifest] or sorted(Path("manifests").glob("*.yaml"))
+        dirs = sorted({join(str(f.parent)) for f in files} or {join("manifests")})
+        changed = [line.strip() for line in read(args.changed).splitlines()]
+        relevant, reason = ci_changes.relevant_changes(
+            changed, [(f, join(str(f))) for f in files], dirs, args.paths.split()
+        )
+        sys.stdout.write(
+            _key_values({"changed": bool(relevant), "count": len(relevant), "reason": reason or ""})
+        )
+        for path in relevant:
+            print(f"file={path}")
+    elif args.cmd == "plan-result":
+        outcome = ci_results.plan_result(args.plan, args.environment, args.exit, args.allow_destroy)
+        sys.stdout.write(
+            _key_values(
+                {
+                    "status": outcome.status,
+                    "ok": outcome.ok,
+                    "has-changes": outcome.has_changes,
+                    "message": outcome.message,
+                }
+            )
+        )
+    elif args.cmd == "apply-result":
+        outcome = ci_results.apply_result(args.events, args.exit, args.command)
+        sys.stdout.write(
+            _key_values(
+                {
+                    "status": outcome.status,
+                    "ok": outcome.ok,
+                    "message": outcome.message,
+                }
+            )
+        )
+    elif args.cmd == "progress":
+        ci_results.progress(sys.stdin, sys.stdout)
+    elif args.cmd == "export-vars":
+        sys.stdout.buffer.write(export_vars(os.environ.get("KBCTL_VARS", ""), dict(os.environ)))
+    elif args.cmd == "slug":
+        print(slug(args.text))
     else:
         is_plan = args.cmd == "plan-annotations"
         lines = plan_annotations(args.path) if is_plan else validate_annotations(args.path)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +23,7 @@ from kbctl.plan.planner import plan_target
 from kbctl.provider.elevenlabs import ElevenLabsProvider
 from tests.apply.conftest import Workspace, docs
 from tests.apply.interleave import interleaved_provider, other_provider
+from tests.snapshots.kit import STAGING_AGENT, Bench, make_bench, text_of
 
 PATCH_AGENT = r"^/v1/convai/agents/agent_1$"
 CREATE_TEXT = "POST /v1/convai/knowledge-base/text"
@@ -222,3 +225,27 @@ def test_the_agent_version_names_the_run(ws: Workspace) -> None:
     agent = ws.world.agent(ws.agent_id)
     assert agent is not None
     assert "(run feed1234)" in str(ws.world.agent_version(ws.agent_id, agent.version_id))
+
+
+@pytest.fixture
+def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bench]:
+    yield from make_bench(tmp_path, monkeypatch)
+
+
+def test_kbctl_apply_exits_4_and_says_which_run_holds_the_agent(bench: Bench) -> None:
+    bench.manifest({"a": text_of("alpha")})
+    until = utc_iso(bench.clock.now() + TTL - 30)  # renewed 30 s ago: an established holder
+    name = (
+        f"{PREFIX}{STAGING_AGENT} · run 5eed5eed · until {until} · demo/staging"
+        " · commit 0123456789ab · plan fedcba987654 · ci-runner-7:4242"
+    )
+    bench.world.create_folder(name)
+    writes = bench.write_calls()
+    out = bench.run("apply", "-e", "staging", "--auto-approve")
+    assert out.exit_code == 4, out.output
+    assert "Another kbctl run is applying to agent agent_staging: run 5eed5eed" in out.output
+    assert "commit 0123456789ab" in out.output and "Hint:" in out.output
+    assert "Traceback" not in out.output
+    assert bench.write_calls() == writes + 2  # its own lease folder, created and removed
+    assert bench.entries() == []
+    assert bench.store.snapshots("staging") == ()  # nothing happened, nothing to record

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import datetime
+from itertools import pairwise
 
 from rich.console import Console
 
 from kbctl.cli.progress import JsonProgress, LiveProgress, PlainProgress, make_progress
-from tests.apply.conftest import Workspace, docs
+from tests.apply.conftest import Workspace, WorkspaceFactory, docs
 
 
 def test_plain_lines_are_timestamped_and_index_polls_print_on_change(ws: Workspace) -> None:
@@ -54,3 +56,19 @@ def test_make_progress_picks_the_drawing(ws: Workspace) -> None:
     assert isinstance(make_progress(ws.clock, out, as_json=True, tty=True), JsonProgress)
     assert isinstance(make_progress(ws.clock, out, as_json=False, tty=True), LiveProgress)
     assert isinstance(make_progress(ws.clock, out, as_json=False, tty=False), PlainProgress)
+
+
+def test_plain_lines_keep_a_heartbeat_while_the_gate_waits(
+    make_workspace: WorkspaceFactory,
+) -> None:
+    ws = make_workspace(index_seconds=90.0)
+    out = io.StringIO()
+    with PlainProgress(ws.clock, out) as progress:
+        ws.apply(ws.target(docs(2)), events=progress)
+    lines = out.getvalue().splitlines()
+    beats = [line for line in lines if "still waiting for" in line]
+    assert beats, out.getvalue()
+    assert "still waiting for 2 index(es) (" in beats[0] and " s of 180 s)" in beats[0]
+    stamps = [datetime.strptime(line[:20], "%Y-%m-%dT%H:%M:%SZ") for line in lines]
+    gaps = [(b - a).total_seconds() for a, b in pairwise(stamps)]
+    assert max(gaps) <= 15, gaps  # CI logs are never silent for long

@@ -6,12 +6,13 @@ the SDK's own models (the default only constructs them leniently and would let a
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import openai
 import pytest
-from openai import OpenAI
+from openai import AsyncOpenAI, OpenAI
 
 from kbctl.clock import SystemClock
 from kbctl.emulator import EmulatorConfig, EmulatorServer, build_app
@@ -167,8 +168,7 @@ def test_file_batches(sdk: OpenAI) -> None:
             {"file_id": a.id, "attributes": {"dept": "hr"}},
             {"file_id": b.id, "chunking_strategy": STATIC},  # type: ignore[list-item]
         ],
-        poll_interval_ms=50,
-    )
+    )  # polls at the server's `openai-poll-after-ms` hint
     assert batch.status == "completed" and batch.file_counts.completed == 2
     assert batch.object == "vector_store.files_batch"
     listed = {f.id: f for f in batches.list_files(batch.id, vector_store_id=STORE)}
@@ -220,3 +220,17 @@ def test_errors_map_to_sdk_exceptions(sdk: OpenAI, server: EmulatorServer) -> No
     assert denied.value.code == "invalid_api_key"
     assert "sk-wrong" not in denied.value.message
     intruder.close()
+
+
+def test_async_client(server: EmulatorServer) -> None:
+    async def run() -> tuple[str, int, list[str]]:
+        async with AsyncOpenAI(
+            api_key=KEY, base_url=server.url + "/v1", _strict_response_validation=True
+        ) as client:
+            batch = await client.vector_stores.file_batches.upload_and_poll(
+                STORE, files=[("a.md", HANDBOOK.encode()), ("b.md", b"gift cards")]
+            )
+            found = await client.vector_stores.search(STORE, query="gift cards")
+            return batch.status, batch.file_counts.completed, [h.filename for h in found.data]
+
+    assert asyncio.run(run()) == ("completed", 2, ["b.md"])

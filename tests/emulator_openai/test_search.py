@@ -163,3 +163,13 @@ def test_filters(
     for hit in hits:
         if by_id[hit["file_id"]] == "bare":
             assert hit["attributes"] is None
+
+
+def test_terms_ignore_case_and_light_inflection(instant: httpx.Client) -> None:
+    store = new_store(instant)
+    en = upload(instant, "Keep every RECEIPT.", "en.md")
+    ru = upload(instant, "Ёлки и подарки", "ru.md")
+    attach(instant, store, en)
+    attach(instant, store, ru)
+    assert [h["file_id"] for h in search(instant, store, "receipts")["data"]] == [en]
+    assert [h["file_id"] for h in search(instant, store, "елки")["data"]] == [ru]

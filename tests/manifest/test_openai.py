@@ -136,9 +136,7 @@ def test_the_openai_key_is_never_interpolated_into_the_store(project: Project) -
     assert "sk-proj-abcdefgh12345" not in result.output
 
 
-def test_base_url_variables_follow_the_provider(
-    project: Project, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_base_url_variables_follow_the_provider(project: Project) -> None:
     kb(project, "manifests/kb/a.md")
     project.manifest(
         "version: 1\nproject: voice\ndocuments:\n  - file: kb/a.md\n"
@@ -150,12 +148,12 @@ def test_base_url_variables_follow_the_provider(
         "documents:\n  - file: kb/a.md\nenvironments:\n  local: {}\n",
         "manifests/search.yaml",
     )
-    monkeypatch.setenv("ELEVENLABS_BASE_URL", "http://127.0.0.1:1/eleven")
-    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:2/v1")
-    session = Session(FakeClock(), environ=dict(os.environ))
-    targets: dict[ProviderKind, Target] = {
-        t.provider: t for t in load_targets(session, (), "local")
+    environ = {
+        "ELEVENLABS_BASE_URL": "http://127.0.0.1:1/eleven",
+        "OPENAI_BASE_URL": "http://127.0.0.1:2/v1",
     }
+    session = Session(FakeClock(), environ=environ, cwd=project.root)
+    targets = {t.provider: t for t in load_targets(session, (), "local")}
     assert targets[ProviderKind.ELEVENLABS].base_url == "http://127.0.0.1:1/eleven"
     assert targets[ProviderKind.OPENAI].base_url == "http://127.0.0.1:2/v1"
 

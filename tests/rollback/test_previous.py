@@ -9,16 +9,19 @@ request, then `kbctl rollback -e staging --to previous` runs through the CLI.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 
 import httpx
 import pytest
 
 from kbctl.apply import ApplyOptions, NullEvents, apply_agent_plan
+from kbctl.errors import InterruptedRunError
 from kbctl.provider.elevenlabs import ElevenLabsProvider
 from kbctl.provider.http import ApiClient
 from kbctl.snapshots.hook import SnapshotHook
-from kbctl.snapshots.record import IN_PROGRESS
+from kbctl.snapshots.record import IN_PROGRESS, INTERRUPTED
 from kbctl.snapshots.rollback import plan_rollback, prepare_rollback
+from kbctl.stop import StopSignal
 from tests.apply.interleave import Interleaver
 from tests.snapshots.kit import API_KEY, Bench, text_of
 
@@ -43,13 +46,44 @@ def killed(bench: Bench, method: str, path: str, *, after: bool, rollback_to: st
     the workspace keeps what the requests did up to there.
     """
     frozen = bench.root / "frozen"
-    layer = Interleaver(bench.app)
 
     def kill(_: str) -> None:
-        shutil.copytree(bench.store.root, frozen)
+        while True:  # other workers may be rewriting the checkpoint: copy a consistent folder
+            try:
+                shutil.copytree(bench.store.root, frozen)
+                break
+            except shutil.Error:
+                shutil.rmtree(frozen, ignore_errors=True)
         raise Killed
 
-    (layer.after if after else layer.before)(method, path, kill)
+    with pytest.raises(Killed):
+        _run(bench, (method, path, after, kill), rollback_to, StopSignal())
+    shutil.rmtree(bench.store.root)
+    shutil.move(frozen, bench.store.root)
+    bench.clock.advance(5)
+
+
+def interrupted(
+    bench: Bench, method: str, path: str, *, after: bool, rollback_to: str = ""
+) -> None:
+    """Like `killed`, but a SIGINT: the run stops at its next safe point and records it."""
+    stop = StopSignal()
+    with pytest.raises(InterruptedRunError):
+        _run(bench, (method, path, after, lambda _: stop.request()), rollback_to, stop)
+    newest = bench.store.snapshots("staging")[0]
+    assert newest.outcome == INTERRUPTED
+    bench.clock.advance(5)
+
+
+def _run(
+    bench: Bench,
+    trigger: tuple[str, str, bool, Callable[[str], None]],
+    rollback_to: str,
+    stop: StopSignal,
+) -> None:
+    method, path, after, action = trigger
+    layer = Interleaver(bench.app)
+    (layer.after if after else layer.before)(method, path, action)
     client = ApiClient(
         "https://emulator.kbctl.test",
         API_KEY,
@@ -70,24 +104,20 @@ def killed(bench: Bench, method: str, path: str, *, after: bool, rollback_to: st
         )
     else:
         target = bench.target()
-        live = provider.read_state(target.agent_id, target.project, target.environment)
         plan = bench.plan()
-        assert live.fingerprint() == plan.fingerprint
         hook = SnapshotHook(bench.store, bench.clock, provider)
-    with pytest.raises(Killed):
+    try:
         apply_agent_plan(
             plan,
             target,
             provider,
             bench.clock,
             events=hook.events(NullEvents()),
-            options=ApplyOptions(poll_initial=1.0, poll_max=2.0),
+            options=ApplyOptions(poll_initial=1.0, poll_max=2.0, stop=stop),
             hook=hook,
         )
-    client.close()
-    shutil.rmtree(bench.store.root)
-    shutil.move(frozen, bench.store.root)
-    bench.clock.advance(5)
+    finally:
+        client.close()
 
 
 def rollback_previous(bench: Bench) -> str:
@@ -183,3 +213,31 @@ def test_a_rollback_killed_after_its_patch_resumes_rather_than_flipping_back(
     assert bench.kb_state() == v1
     rollback_previous(bench)
     assert bench.kb_state() == v1  # the resumed rollback keeps v1 (and cleans up)
+
+
+def test_an_apply_interrupted_after_its_patch_is_the_run_previous_undoes(bench: Bench) -> None:
+    _, v1 = three_versions(bench)
+    interrupted(bench, "PATCH", PATCH_AGENT, after=True)  # stops before its deletions
+    assert bench.kb_state() != v1
+    rollback_previous(bench)
+    assert bench.kb_state() == v1
+
+
+def test_an_apply_interrupted_before_its_patch_changed_nothing(bench: Bench) -> None:
+    v0, v1 = three_versions(bench)
+    interrupted(bench, "POST", r"/knowledge-base/text$", after=True)  # while uploading
+    assert bench.kb_state() == v1
+    rollback_previous(bench)
+    assert bench.kb_state() == v0
+
+
+def test_a_rollback_interrupted_after_its_patch_resumes_toward_its_target(bench: Bench) -> None:
+    _, v1 = three_versions(bench)
+    bench.apply()
+    v2 = bench.kb_state()
+    interrupted(bench, "PATCH", PATCH_AGENT, after=True, rollback_to="previous")
+    assert bench.kb_state() == v1  # swapped back; v2's documents not yet deleted
+    rollback_previous(bench)  # continues (the clean-up), does not flip back to v2
+    assert bench.kb_state() == v1
+    rollback_previous(bench)
+    assert bench.kb_state() == v2

@@ -1,9 +1,8 @@
-"""Fixtures for the GitHub Actions tests: the repository's workflow files, and a throwaway copy of
-the repository (manifests, action, scripts, workflows) pushed to a local bare origin."""
+"""Fixtures for the GitHub Actions tests: the repository's workflow files, the adoption snippet of
+docs/github-actions.md, and fake `python`/`python3` commands that stand in for pip and venv."""
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -11,21 +10,30 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
-KBCTL_WORKFLOWS = ("kbctl-plan.yml", "kbctl-apply.yml", "kbctl-drift.yml", "kbctl-rollback.yml")
+KBCTL_WORKFLOWS = ("kbctl.yml",)
+ALL_WORKFLOWS = tuple(sorted(p.name for p in WORKFLOWS.glob("*.yml")))
 ACTION = ROOT / "action.yml"
+DOCS = ROOT / "docs" / "github-actions.md"
 
-# The parts of the repository a user's repository would have (plus kbctl's source, which the
-# action installs from): copied into a temporary origin for every runner test.
-REPO_PARTS = ("action.yml", "scripts", ".github", "manifests", "pyproject.toml")
+
+def adoption_snippet() -> str:
+    """The caller workflow docs/github-actions.md tells users to copy (the YAML block after the
+    `<!-- adoption-snippet -->` marker)."""
+    text = DOCS.read_text(encoding="utf-8")
+    after = text.split("<!-- adoption-snippet -->", 1)[1]
+    block = after.split("```yaml\n", 1)[1].split("```", 1)[0]
+    return block
 
 
 @pytest.fixture
 def fake_bin(tmp_path: Path) -> Path:
-    """A PATH folder whose `python` records `python -m pip …` instead of installing (kbctl is
-    already installed in the test's environment) and runs everything else with this Python."""
+    """A PATH folder whose `python` and `python3` record `-m pip …` instead of installing (kbctl
+    is already installed in the test's environment), make `-m venv DIR` a folder with the same
+    fake python and the real kbctl, and run everything else with this Python."""
     folder = tmp_path / "fakebin"
     folder.mkdir()
     log = tmp_path / "pip.log"
+    kbctl = Path(sys.executable).parent / "kbctl"
     script = folder / "python"
     script.write_text(
         "#!/usr/bin/env bash\n"
@@ -33,10 +41,18 @@ def fake_bin(tmp_path: Path) -> Path:
         f'  echo "$*" >> "{log}"\n'
         "  exit 0\n"
         "fi\n"
+        'if [ "${1:-}" = "-m" ] && [ "${2:-}" = "venv" ]; then\n'
+        f'  echo "venv $3" >> "{log}"\n'
+        '  mkdir -p "$3/bin"\n'
+        f'  cp "{script}" "$3/bin/python"\n'
+        f'  ln -sf "{kbctl}" "$3/bin/kbctl"\n'
+        "  exit 0\n"
+        "fi\n"
         f'exec "{sys.executable}" "$@"\n',
         encoding="utf-8",
     )
     script.chmod(0o755)
+    (folder / "python3").symlink_to(script)
     return folder
 
 
@@ -46,19 +62,3 @@ def kbctl_bin() -> Path:
     folder = Path(sys.executable).parent
     assert (folder / "kbctl").exists(), "kbctl is not installed in the test environment"
     return folder
-
-
-@pytest.fixture
-def repo_copy(tmp_path: Path) -> Path:
-    """A copy of the repository's user-facing parts, without local state."""
-    dest = tmp_path / "repo"
-    dest.mkdir()
-    for part in REPO_PARTS:
-        src = ROOT / part
-        if src.is_dir():
-            shutil.copytree(
-                src, dest / part, ignore=shutil.ignore_patterns("__pycache__", ".kbctl")
-            )
-        elif src.exists():
-            shutil.copy2(src, dest / part)
-    return dest

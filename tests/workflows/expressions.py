@@ -26,6 +26,10 @@ _TOKEN = re.compile(
 _STATUS = re.compile(r"\b(success|failure|cancelled|always)\s*\(")
 
 
+class _Filtered(list):  # type: ignore[type-arg]
+    """The result of `x.*`: property access maps over its items, as in GitHub."""
+
+
 class ExpressionError(ValueError):
     """An expression the evaluator does not understand."""
 
@@ -197,9 +201,18 @@ class _Parser:
             if token == ("op", "."):
                 self.take()
                 name = self.take()
+                if name[0] == "star":
+                    items = value.values() if isinstance(value, Mapping) else value
+                    value = _Filtered(items if isinstance(items, (list, type({}.values()))) else [])
+                    continue
                 if name[0] not in ("name", "num"):
                     raise ExpressionError(f"bad property in {self.text!r}")
-                value = get_property(value, name[1])
+                if isinstance(value, _Filtered):
+                    value = _Filtered(
+                        v for v in (get_property(item, name[1]) for item in value) if v is not None
+                    )
+                else:
+                    value = get_property(value, name[1])
             elif token == ("op", "["):
                 self.take()
                 index = self.or_()

@@ -1,13 +1,21 @@
 """A fake GitHub Actions runner: walks a workflow's jobs and steps in order, evaluates the `${{ }}`
-expressions they use, expands `uses: ./` into the composite action's steps, and runs every `run:`
-script with bash in a checkout of a local git repository, with the `GITHUB_*` files a real runner
-provides. Third-party actions (checkout, setup-python, upload-artifact, github-script) are not run:
-their evaluated `with:` and `env:` are recorded for the test to check. Each job gets a fresh clone
-of the origin repository (what actions/checkout does) and a fresh RUNNER_TEMP.
+expressions they use, expands `uses: ./` (and `uses: OWNER/REPO@REF` for the repositories it is
+given, e.g. kbctl's own action) into the composite action's steps, calls reusable workflows
+(`jobs.<id>.uses`) with their inputs, secrets and outputs, and runs every `run:` script with bash
+in a checkout of a local git repository, with the `GITHUB_*` files a real runner provides.
+
+Of the third-party actions, upload-artifact and download-artifact are emulated (a per-run store,
+names must be unique as in GitHub), github-script runs under node against a fake API when the
+test gives one (`github_api`), and the others (checkout, setup-python) are recorded: their
+evaluated `with:` and `env:` are kept for the test to check. Each job gets a fresh clone of the
+origin repository (what actions/checkout does) and a fresh RUNNER_TEMP. Environments listed in
+`pending_approval` leave their jobs `waiting`; `ConcurrencyBoard` models who holds which
+concurrency group.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -20,6 +28,8 @@ from typing import Any
 import yaml
 
 from tests.workflows.expressions import Context, Status, condition, interpolate, to_string
+
+HARNESS = Path(__file__).with_name("github_script_harness.js")
 
 
 def load_yaml(path: Path) -> dict[str, Any]:
@@ -54,8 +64,10 @@ class JobResult:
     """What one job did."""
 
     name: str
-    result: str  # success | failure | skipped
+    result: str  # success | failure | skipped | waiting (for approval) | queued | cancelled
     environment: Any = None
+    outputs: dict[str, str] = field(default_factory=dict)
+    called: WorkflowRun | None = None  # a reusable workflow's jobs
     concurrency: Any = None
     workspace: Path | None = None
     runner_temp: Path | None = None
@@ -89,7 +101,45 @@ class WorkflowRun:
     jobs: dict[str, JobResult]
 
     def job(self, name: str) -> JobResult:
-        return self.jobs[name]
+        """A job by id; `caller/callee` (or the callee id alone) reaches into reusable workflows."""
+        if name in self.jobs:
+            return self.jobs[name]
+        head, _, rest = name.partition("/")
+        if rest and head in self.jobs and self.jobs[head].called is not None:
+            called = self.jobs[head].called
+            assert called is not None
+            return called.job(rest)
+        for job in self.jobs.values():
+            if job.called is not None:
+                try:
+                    return job.called.job(name)
+                except KeyError:
+                    continue
+        raise KeyError(name)
+
+
+@dataclass
+class ConcurrencyBoard:
+    """Concurrency groups across runs, GitHub's way: one job in progress (or waiting for an
+    approval) per group, one pending behind it; a newer pending job cancels the older one."""
+
+    holders: dict[str, str] = field(default_factory=dict)
+    pending: dict[str, str] = field(default_factory=dict)
+    cancelled: list[str] = field(default_factory=list)
+
+    def enter(self, group: str, job: str) -> str:
+        """`run` when `job` may start now, else `queued` (an older pending job is cancelled)."""
+        if group not in self.holders:
+            self.holders[group] = job
+            return "run"
+        if group in self.pending:
+            self.cancelled.append(self.pending[group])
+        self.pending[group] = job
+        return "queued"
+
+    def leave(self, group: str, job: str) -> None:
+        if self.holders.get(group) == job:
+            del self.holders[group]
 
 
 def _parse_kv_file(path: Path) -> dict[str, str]:
@@ -134,6 +184,15 @@ class FakeRunner:
         secrets: dict[str, str] | None = None,
         path_prefix: list[Path] | None = None,
         repository: str = "acme/kb",
+        action_repos: dict[str, Path] | None = None,
+        environment_secrets: dict[str, dict[str, str]] | None = None,
+        github_api: dict[str, Any] | None = None,
+        pending_approval: set[str] | None = None,
+        board: ConcurrencyBoard | None = None,
+        artifacts: dict[str, Path] | None = None,
+        run_attempt: int = 1,
+        before_job: dict[str, Any] | None = None,
+        run_id: str = "4242",
     ) -> None:
         self.origin = origin
         self.work = work
@@ -146,6 +205,16 @@ class FakeRunner:
         self.secrets = secrets or {}
         self.path_prefix = path_prefix or []
         self.repository = repository
+        self.action_repos = action_repos or {}
+        self.environment_secrets = environment_secrets or {}
+        self.github_api = github_api
+        self.api_calls: list[tuple[str, dict[str, Any]]] = []
+        self.pending_approval = pending_approval or set()
+        self.board = board if board is not None else ConcurrencyBoard()
+        self.artifacts: dict[str, Path] = artifacts if artifacts is not None else {}
+        self.run_attempt = run_attempt
+        self.before_job = before_job or {}
+        self.run_id = run_id
         self.counter = 0
         work.mkdir(parents=True, exist_ok=True)
         self.event_path = work / "event.json"
@@ -166,7 +235,8 @@ class FakeRunner:
             "sha": self.sha,
             "workspace": str(workspace),
             "job": job,
-            "run_id": "4242",
+            "run_id": self.run_id,
+            "run_attempt": str(self.run_attempt),
             "server_url": "https://github.com",
             "action_path": str(workspace),
         }
@@ -187,7 +257,8 @@ class FakeRunner:
             "GITHUB_SHA": self.sha,
             "GITHUB_REF": f"refs/heads/{self.ref_name}",
             "GITHUB_REF_NAME": self.ref_name,
-            "GITHUB_RUN_ID": "4242",
+            "GITHUB_RUN_ID": self.run_id,
+            "GITHUB_RUN_ATTEMPT": str(self.run_attempt),
             "GITHUB_SERVER_URL": "https://github.com",
             "GITHUB_JOB": job,
             "RUNNER_TEMP": str(runner_temp),
@@ -197,11 +268,21 @@ class FakeRunner:
 
     # -- jobs -------------------------------------------------------------------------------
 
-    def run_workflow(self, workflow: Path) -> WorkflowRun:
+    def run_workflow(
+        self,
+        workflow: Path,
+        inputs: dict[str, Any] | None = None,
+        secrets: dict[str, str] | None = None,
+    ) -> WorkflowRun:
         data = load_yaml(workflow)
         jobs: dict[str, Any] = data["jobs"]
         results: dict[str, JobResult] = {}
         pending = list(jobs)
+        scope = _Scope(
+            self.inputs if inputs is None else inputs,
+            self.secrets if secrets is None else secrets,
+            called=inputs is not None,
+        )
         while pending:
             ready = [
                 name
@@ -211,8 +292,19 @@ class FakeRunner:
             assert ready, f"cycle in needs: {pending}"
             name = ready[0]
             pending.remove(name)
-            results[name] = self.run_job(name, jobs[name], data.get("env", {}), results)
+            results[name] = self.run_job(name, jobs[name], data.get("env", {}), results, scope)
         return WorkflowRun(results)
+
+    def resolve(self, uses: str, kind: str) -> Path:
+        """A local path for `uses:` — `./…` in the checkout, `OWNER/REPO[/PATH]@REF` in one of
+        `action_repos` (the ref is ignored: the test's copy is the version under test)."""
+        if uses.startswith("./"):
+            raise ValueError("resolved against the workspace")
+        target, _, _ref = uses.partition("@")
+        parts = target.split("/")
+        repo = "/".join(parts[:2])
+        assert repo in self.action_repos, f"{kind} {uses}: not a repository the test provides"
+        return self.action_repos[repo].joinpath(*parts[2:])
 
     def run_job(
         self,
@@ -220,18 +312,22 @@ class FakeRunner:
         job: dict[str, Any],
         workflow_env: dict[str, Any],
         done: dict[str, JobResult],
+        scope: _Scope | None = None,
     ) -> JobResult:
+        scope = scope or _Scope(self.inputs, self.secrets)
         needs = _needs(job)
-        needs_ctx = {n: {"result": done[n].result, "outputs": {}} for n in needs}
+        needs_ctx = {n: {"result": done[n].result, "outputs": done[n].outputs} for n in needs}
         status = Status(
-            failed=any(done[n].result == "failure" for n in needs),
-            skipped_needs=any(done[n].result == "skipped" for n in needs),
+            failed=any(done[n].result in ("failure", "cancelled") for n in needs),
+            skipped_needs=any(done[n].result in ("skipped", "waiting", "queued") for n in needs),
         )
+        if any(done[n].result in ("waiting", "queued") for n in needs):
+            return JobResult(name, "queued")  # its needs have not finished: it has not started
         ctx_values: dict[str, Any] = {
             "github": self.github_context(self.work, name),
-            "inputs": self.inputs,
+            "inputs": scope.inputs,
             "vars": self.vars,
-            "secrets": self.secrets,
+            "secrets": scope.secrets,
             "needs": needs_ctx,
             "env": {},
             "matrix": {},
@@ -239,6 +335,96 @@ class FakeRunner:
         ctx = Context(ctx_values, status)
         if not condition(job.get("if"), ctx):
             return JobResult(name, "skipped")
+        if "uses" in job:
+            return self.call_workflow(name, job, ctx)
+        environment = interpolate(job.get("environment"), ctx)
+        env_name = environment.get("name") if isinstance(environment, dict) else environment
+        concurrency = _interpolate_tree(job.get("concurrency"), ctx)
+        group = concurrency.get("group") if isinstance(concurrency, dict) else concurrency
+        job_id = f"{self.run_id}/{self.run_attempt}/{name}"
+        if group and self.board.enter(str(group), job_id) == "queued":
+            return JobResult(name, "queued", environment=environment, concurrency=concurrency)
+        if env_name in self.pending_approval:
+            # Waits for a reviewer, holding its concurrency group, as GitHub does.
+            return JobResult(name, "waiting", environment=environment, concurrency=concurrency)
+        if env_name in self.environment_secrets:
+            ctx_values["secrets"] = {**scope.secrets, **self.environment_secrets[env_name]}
+        hook = self.before_job.get(name)
+        if hook is not None:
+            hook()
+        result = self._run_job_steps(name, job, workflow_env, ctx, ctx_values)
+        result.environment = environment
+        result.concurrency = concurrency
+        if group:
+            self.board.leave(str(group), job_id)
+        return result
+
+    def call_workflow(self, name: str, job: dict[str, Any], ctx: Context) -> JobResult:
+        """A job that calls a reusable workflow: its inputs (with the callee's defaults and
+        types), secrets (`inherit` or a mapping) and outputs."""
+        uses = str(job["uses"])
+        if uses.startswith("./"):
+            path = self.origin_file(uses[2:])
+        else:
+            path = self.resolve(uses, "workflow")
+        callee = load_yaml(path)
+        call = callee["on"]["workflow_call"] or {}
+        given = {k: interpolate(v, ctx) for k, v in (job.get("with") or {}).items()}
+        unknown = set(given) - set(call.get("inputs") or {})
+        assert not unknown, f"{name}: unknown inputs {unknown}"
+        inputs: dict[str, Any] = {}
+        for key, spec in (call.get("inputs") or {}).items():
+            value = given.get(
+                key, spec.get("default", "" if spec.get("type") != "boolean" else False)
+            )
+            if spec.get("type") == "boolean" and isinstance(value, str):
+                value = value.lower() == "true"
+            if spec.get("type") == "string":
+                value = to_string(value)
+            if spec.get("required") and key not in given:
+                raise AssertionError(f"{name}: input {key} is required")
+            inputs[key] = value
+        secrets_spec = job.get("secrets")
+        if secrets_spec == "inherit":
+            secrets = dict(ctx.values["secrets"])
+        else:
+            secrets = {k: to_string(interpolate(v, ctx)) for k, v in (secrets_spec or {}).items()}
+            declared = set(call.get("secrets") or {})
+            assert set(secrets) <= declared, f"{name}: undeclared secrets {set(secrets) - declared}"
+        run = self.run_workflow(path, inputs=inputs, secrets=secrets)
+        results = [j.result for j in run.jobs.values()]
+        result = "failure" if any(r in ("failure", "cancelled") for r in results) else "success"
+        if any(r in ("waiting", "queued") for r in results):
+            result = "waiting"
+        out_ctx = Context(
+            {
+                **ctx.values,
+                "jobs": {
+                    k: {"result": j.result, "outputs": j.outputs} for k, j in run.jobs.items()
+                },
+            }
+        )
+        outputs = {
+            key: to_string(interpolate(spec.get("value", ""), out_ctx))
+            for key, spec in (call.get("outputs") or {}).items()
+        }
+        return JobResult(name, result, outputs=outputs, called=run)
+
+    def origin_file(self, path: str) -> Path:
+        """A file of the origin repository at the run's commit (for `uses: ./…` workflows)."""
+        dest = self.work / "callee" / path
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(_git(["show", f"{self.sha}:{path}"], self.origin), encoding="utf-8")
+        return dest
+
+    def _run_job_steps(
+        self,
+        name: str,
+        job: dict[str, Any],
+        workflow_env: dict[str, Any],
+        ctx: Context,
+        ctx_values: dict[str, Any],
+    ) -> JobResult:
 
         self.counter += 1
         root = self.work / f"job-{self.counter}-{name}"
@@ -255,14 +441,7 @@ class FakeRunner:
         for key, value in {**workflow_env, **job.get("env", {})}.items():
             env[key] = to_string(interpolate(value, ctx))
         ctx_values["env"] = env
-        result = JobResult(
-            name,
-            "success",
-            environment=interpolate(job.get("environment"), ctx),
-            concurrency=_interpolate_tree(job.get("concurrency"), ctx),
-            workspace=workspace,
-            runner_temp=runner_temp,
-        )
+        result = JobResult(name, "success", workspace=workspace, runner_temp=runner_temp)
         job_status = Status()
         ctx.status = job_status
         state = _JobState(
@@ -285,6 +464,11 @@ class FakeRunner:
                 job_status.failed = True
         result.result = "failure" if job_status.failed else "success"
         result.summary = "".join(state.summaries)
+        # Job outputs are evaluated at the end, whatever the steps' outcomes.
+        ctx.status = Status(failed=job_status.failed)
+        result.outputs = {
+            key: to_string(interpolate(value, ctx)) for key, value in job.get("outputs", {}).items()
+        }
         return result
 
     # -- steps ------------------------------------------------------------------------------
@@ -319,13 +503,93 @@ class FakeRunner:
         }
         record.env = step_env
         record.with_ = {k: interpolate(v, ctx) for k, v in step.get("with", {}).items()}
+        uses = record.uses or ""
+        action = uses.partition("@")[0]
         if "run" in step:
             self._run_script(record, step, ctx, state, step_env, action_path)
-        elif record.uses is not None and record.uses.startswith("./"):
-            self._run_composite(record, ctx, state, step_env)
+        elif uses.startswith("./"):
+            self._run_composite(record, ctx, state, step_env, state.workspace / uses)
+        elif "/".join(action.split("/")[:2]) in self.action_repos:
+            self._run_composite(record, ctx, state, step_env, self.resolve(uses, "action"))
+        elif action == "actions/upload-artifact":
+            self._upload_artifact(record)
+        elif action == "actions/download-artifact":
+            self._download_artifact(record)
+        elif action == "actions/github-script" and self.github_api is not None:
+            self._github_script(record, state)
         else:
             record.outcome = "success"  # a third-party action: recorded, not run
         return record
+
+    def _upload_artifact(self, record: StepResult) -> None:
+        """Files matching `path` (lines; the folder itself for a folder), under `name`; a name
+        already used in this run fails, as in GitHub (actions/upload-artifact v4+)."""
+        name = to_string(record.with_.get("name")) or "artifact"
+        if name in self.artifacts:
+            record.outcome = "failure"
+            record.output = f"Failed to CreateArtifact: an artifact named {name} already exists"
+            return
+        found: list[Path] = []
+        for line in to_string(record.with_.get("path")).splitlines():
+            line = line.strip()
+            if line:
+                found += [Path(p) for p in sorted(glob.glob(line, recursive=True))]
+        files = [f for p in found for f in ([p] if p.is_file() else sorted(p.rglob("*")))]
+        files = [f for f in files if f.is_file()]
+        if not files and to_string(record.with_.get("if-no-files-found")) == "error":
+            record.outcome = "failure"
+            return
+        store = self.work / "artifacts" / name
+        store.mkdir(parents=True)
+        roots = [p if p.is_dir() else p.parent for p in found]
+        common = Path(os.path.commonpath([str(r) for r in roots])) if roots else store
+        for file in files:
+            dest = store / file.relative_to(common)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(file, dest)
+        self.artifacts[name] = store
+        record.outcome = "success"
+        record.outputs = {"artifact-id": str(len(self.artifacts))}
+
+    def _download_artifact(self, record: StepResult) -> None:
+        name = to_string(record.with_.get("name"))
+        dest = Path(to_string(record.with_.get("path")) or ".")
+        if name not in self.artifacts:
+            record.outcome = "failure"
+            record.output = f"Unable to download artifact(s): Artifact not found for name: {name}"
+            return
+        shutil.copytree(self.artifacts[name], dest, dirs_exist_ok=True)
+        record.outcome = "success"
+
+    def _github_script(self, record: StepResult, state: _JobState) -> None:
+        """Run the script under node against the fake API in `github_api`; its writes are
+        appended to `api_calls`, its core.setOutput values become the step's outputs."""
+        node = shutil.which("node")
+        assert node is not None, "node is needed to run github-script steps"
+        self.counter += 1
+        files = state.runner_temp / "_runner_files"
+        files.mkdir(exist_ok=True)
+        script = files / f"github-script-{self.counter}.js"
+        script.write_text(to_string(record.with_.get("script")), encoding="utf-8")
+        state_file = files / f"api-{self.counter}.json"
+        api = {**(self.github_api or {}), "sha": self.sha}
+        state_file.write_text(json.dumps(api), encoding="utf-8")
+        calls_file = files / f"calls-{self.counter}.json"
+        output_file = files / f"output-{self.counter}"
+        proc = subprocess.run(
+            [node, str(HARNESS), str(state_file), str(script), str(calls_file)],
+            env={"PATH": "/usr/bin:/bin", **record.env, "GITHUB_OUTPUT": str(output_file)},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        record.exit_code = proc.returncode
+        record.output = proc.stdout + proc.stderr
+        record.outcome = "success" if proc.returncode == 0 else "failure"
+        if calls_file.exists():
+            self.api_calls += [(m, p) for m, p in json.loads(calls_file.read_text())]
+        record.outputs = _parse_kv_file(output_file)
 
     def _run_script(
         self,
@@ -385,10 +649,14 @@ class FakeRunner:
         state.extra_path[:0] = [p for p in path_file.read_text().splitlines() if p.strip()]
 
     def _run_composite(
-        self, record: StepResult, outer: Context, state: _JobState, step_env: dict[str, str]
+        self,
+        record: StepResult,
+        outer: Context,
+        state: _JobState,
+        step_env: dict[str, str],
+        action_dir: Path,
     ) -> None:
-        assert record.uses is not None
-        action_dir = (state.workspace / record.uses).resolve()
+        action_dir = action_dir.resolve()
         action = load_yaml(action_dir / "action.yml")
         assert action["runs"]["using"] == "composite"
         inputs: dict[str, Any] = {}
@@ -434,6 +702,16 @@ class FakeRunner:
         record.outcome = "failure" if status.failed else "success"
         record.output = "\n".join(r.output for r in record.inner if r.output)
         state.env.update({k: v for k, v in inner_state.env.items() if k not in step_env})
+
+
+@dataclass
+class _Scope:
+    """What a workflow's jobs see as `inputs` and `secrets` (a called workflow: what its caller
+    passed)."""
+
+    inputs: dict[str, Any]
+    secrets: dict[str, str]
+    called: bool = False
 
 
 @dataclass

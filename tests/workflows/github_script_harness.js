@@ -2,9 +2,10 @@
 //
 //   node github_script_harness.js STATE.json SCRIPT.js CALLS.json
 //
-// STATE.json: { "comments": [...], "issues": [...], "issue_number": N }. The script runs the way
-// github-script runs it: an async function body with github, context, core and require. Every
-// call to a writing endpoint is recorded in CALLS.json as [method, params].
+// STATE.json: { "comments": [...], "issues": [...], "issue_number": N, "sha": SHA,
+// "pulls_for_commit": {SHA: [...]} }. The script runs the way github-script runs it: an async
+// function body with github, context, core and require. Every call to a writing endpoint is
+// recorded in CALLS.json as [method, params]; core.setOutput writes to $GITHUB_OUTPUT.
 'use strict';
 const fs = require('fs');
 
@@ -19,6 +20,11 @@ const record = (method) => async (params) => {
 const github = {
   paginate: async (method, params) => (await method(params)).data,
   rest: {
+    repos: {
+      listPullRequestsAssociatedWithCommit: async (params) => ({
+        data: (state.pulls_for_commit || {})[params.commit_sha] || [],
+      }),
+    },
     issues: {
       listComments: async () => ({ data: state.comments || [] }),
       listForRepo: async (params) => ({
@@ -40,8 +46,16 @@ const context = {
   issue: { number: state.issue_number || 0 },
   serverUrl: 'https://github.com',
   runId: 4242,
+  sha: state.sha || '',
 };
-const core = { info: (message) => console.log(message) };
+const core = {
+  info: (message) => console.log(message),
+  setOutput: (name, value) => {
+    if (process.env.GITHUB_OUTPUT) {
+      fs.appendFileSync(process.env.GITHUB_OUTPUT, `${name}=${value}\n`);
+    }
+  },
+};
 
 const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor;
 const script = fs.readFileSync(scriptPath, 'utf8');

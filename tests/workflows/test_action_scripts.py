@@ -1,8 +1,13 @@
-"""The action's helper scripts on their own: input checks, installation, snapshot commits."""
+"""The action's helper scripts on their own: input checks, installation from the lock, reading
+kbctl's result, and the state branch that keeps the snapshots."""
 
 from __future__ import annotations
 
+import json
+import re
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,26 +70,35 @@ def test_an_api_key_input_is_masked_and_never_echoed(tmp_path: Path) -> None:
     ("version", "requirement"),
     [("", "SOURCE"), ("0.1.0", "kbctl==0.1.0"), ("kbctl>=0.1,<1", "kbctl>=0.1,<1")],
 )
-def test_install_from_the_action_source_or_pypi_once_per_job(
+def test_install_goes_into_its_own_venv_from_the_lock_once_per_job(
     tmp_path: Path, fake_bin: Path, version: str, requirement: str
 ) -> None:
     source = tmp_path / "action"
     source.mkdir()
     (source / "pyproject.toml").write_text("[project]\nname = 'kbctl'\n")
-    (fake_bin / "kbctl").write_text("#!/bin/sh\nexit 0\n")
-    (fake_bin / "kbctl").chmod(0o755)
+    temp = tmp_path / "temp"
     env = {
         "KBCTL_VERSION": version,
         "KBCTL_SOURCE": str(source),
-        "RUNNER_TEMP": str(tmp_path / "temp"),
+        "RUNNER_TEMP": str(temp),
         "PATH": f"{fake_bin}:/usr/bin:/bin",
     }
     for _ in range(2):
+        env["GITHUB_OUTPUT"] = str(tmp_path / "out")
         result = run_script("install.sh", env, tmp_path)
         assert result.returncode == 0, result.stderr
     log = (tmp_path / "pip.log").read_text().splitlines()
+    (venv_line,) = [line for line in log if line.startswith("venv ")]
+    venv = venv_line.split(" ", 1)[1]
+    assert venv.startswith(str(temp / "kbctl-venv-"))  # never the job's own Python
+    lock = SCRIPTS / "requirements.lock"
     expected = str(source) if requirement == "SOURCE" else requirement
-    assert log == [f"-m pip install --quiet --disable-pip-version-check {expected}"]
+    pip = [line for line in log if not line.startswith("venv ")]
+    assert pip[0].endswith(f"install --require-hashes --no-deps -r {lock}")
+    assert pip[1].endswith(expected) and "--no-deps" in pip[1]
+    assert len(pip) == 2  # the second run reused the environment
+    outputs = (tmp_path / "out").read_text()
+    assert f"kbctl={venv}/bin/kbctl" in outputs
 
 
 def test_install_without_a_source_asks_for_a_version(tmp_path: Path) -> None:
@@ -93,29 +107,185 @@ def test_install_without_a_source_asks_for_a_version(tmp_path: Path) -> None:
     assert "set the kbctl-version input" in result.stderr
 
 
-def test_snapshot_commit_stays_local_without_a_remote_and_touches_only_snapshots(
-    tmp_path: Path,
-) -> None:
-    git(["init", "--quiet", "-b", "main"], tmp_path)
-    (tmp_path / "README.md").write_text("hello\n")
-    git(["add", "README.md"], tmp_path)
-    git(["commit", "--quiet", "-m", "init"], tmp_path)
-    (tmp_path / "README.md").write_text("edited, not committed by kbctl\n")
-    snapshots = tmp_path / "state-snapshots" / "staging"
-    snapshots.mkdir(parents=True)
-    (snapshots / "20260101T000000Z-abcd1234.json").write_text("{}\n")
-    env = {"GITHUB_REF_NAME": "main", "GIT_CONFIG_NOSYSTEM": "1"}
+def test_the_lock_pins_every_runtime_dependency_by_hash() -> None:
+    import tomllib
 
-    result = run_script("commit-snapshots.sh", env, tmp_path, "staging", "apply")
-    assert result.returncode == 0, result.stderr
-    assert "::warning title=kbctl snapshots::No 'origin' remote" in result.stdout
-    assert git(["log", "-1", "--format=%s"], tmp_path).strip() == (
-        "kbctl: snapshots for staging apply [skip ci]"
+    lock = (SCRIPTS / "requirements.lock").read_text()
+    pinned = {
+        line.split("==")[0].lower()
+        for line in lock.splitlines()
+        if line and not line[0].isspace() and "==" in line
+    }
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for dependency in project["dependencies"]:
+        name = re.split(r"[<>=!~\[; ]", dependency, maxsplit=1)[0].lower().replace("_", "-")
+        assert name in pinned, f"{name} is not in requirements.lock"
+    assert "setuptools" in pinned  # builds kbctl from the action's source offline
+    blocks = re.split(r"\n(?=\S)", lock.split("\n\n", 1)[-1])
+    for block in blocks:
+        if "==" in block:
+            assert "--hash=sha256:" in block, block.splitlines()[0]
+
+
+# -- plan results: kbctl's answer, not its exit code ------------------------------------------
+
+
+def plan_run(tmp_path: Path, fake_bin: Path, kbctl_bin: Path, args: str) -> tuple[int, str, str]:
+    work = tmp_path / "work"
+    shutil.copytree(
+        ROOT / "manifests", work / "manifests", ignore=shutil.ignore_patterns("__pycache__")
     )
-    files = git(["show", "--name-only", "--format=", "HEAD"], tmp_path).split()
-    assert files == ["state-snapshots/staging/20260101T000000Z-abcd1234.json"]
-    assert "README.md" in git(["status", "--porcelain"], tmp_path)
+    outputs = tmp_path / "outputs"
+    env = {
+        "KBCTL_COMMAND": "plan",
+        "KBCTL_ENVIRONMENT": "staging",
+        "KBCTL_ARGS": args,
+        "RUNNER_TEMP": str(tmp_path / "temp"),
+        "GITHUB_OUTPUT": str(outputs),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
+        "ELEVENLABS_API_KEY": "sk_x",
+        "ELEVENLABS_AGENT_ID_STAGING": "agent_staging",
+        "ELEVENLABS_BASE_URL": f"emulator://{tmp_path / 'emu'}?index_seconds=0",
+        "PATH": f"{fake_bin}:{kbctl_bin}:/usr/bin:/bin",
+    }
+    result = run_script("kbctl-run.sh", env, work)
+    return result.returncode, outputs.read_text(), result.stdout + result.stderr
 
-    again = run_script("commit-snapshots.sh", env, tmp_path, "staging", "apply")
-    assert again.returncode == 0
-    assert "No new snapshots to commit." in again.stdout
+
+def test_a_usage_error_in_args_fails_the_plan_step(
+    tmp_path: Path, fake_bin: Path, kbctl_bin: Path
+) -> None:
+    # The old docs' example: flags `plan` does not have. Whatever kbctl exits with (click's 2,
+    # or 1), no plan was written, so the step fails.
+    code, outputs, log = plan_run(tmp_path, fake_bin, kbctl_bin, "--allow-destroy --concurrency 4")
+    assert code != 0, log
+    assert "status=error" in outputs
+    assert "has-changes" not in outputs
+
+
+def test_a_plan_with_changes_succeeds_with_its_status(
+    tmp_path: Path, fake_bin: Path, kbctl_bin: Path
+) -> None:
+    code, outputs, log = plan_run(tmp_path, fake_bin, kbctl_bin, "")
+    assert code == 0, log
+    assert "status=changes" in outputs and "has-changes=true" in outputs
+
+
+@pytest.mark.parametrize(
+    ("plan", "code", "status", "ok"),
+    [
+        ({"environment": "staging", "has_changes": True}, 2, "changes", True),
+        ({"environment": "staging", "has_changes": False}, 0, "no-changes", True),
+        (None, 2, "error", False),  # exit 2 without a plan: a usage error
+        (None, 0, "error", False),
+        ({"environment": "production", "has_changes": True}, 2, "error", False),  # not ours
+        ({"environment": "staging", "has_changes": False}, 2, "error", False),  # contradiction
+        ({"environment": "staging", "has_changes": True}, 1, "failing", False),
+        ({"environment": "staging", "has_changes": True}, 5, "refused", False),
+        (
+            {
+                "environment": "staging",
+                "has_changes": True,
+                "agents": [{"findings": [{"code": "protected", "message": "2 deletions"}]}],
+            },
+            2,
+            "refused",
+            False,
+        ),
+    ],
+)
+def test_plan_result_reads_the_plan_file(
+    tmp_path: Path, plan: dict[str, object] | None, code: int, status: str, ok: bool
+) -> None:
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        import ci_results
+    finally:
+        sys.path.pop(0)
+    path = tmp_path / "plan.json"
+    if plan is not None:
+        path.write_text(json.dumps(plan))
+    outcome = ci_results.plan_result(path, "staging", code, allow_destroy=False)
+    assert (outcome.status, outcome.ok) == (status, ok)
+
+
+# -- the state branch ---------------------------------------------------------------------------
+
+
+def checkout_with_origin(tmp_path: Path) -> tuple[Path, Path]:
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    (seed / "README.md").write_text("hello\n")
+    git(["init", "--quiet", "-b", "main"], seed)
+    git(["add", "-A"], seed)
+    git(["commit", "--quiet", "-m", "init"], seed)
+    origin = tmp_path / "origin.git"
+    git(["clone", "--quiet", "--bare", str(seed), str(origin)], tmp_path)
+    work = tmp_path / "work"
+    git(["clone", "--quiet", str(origin), str(work)], tmp_path)
+    return origin, work
+
+
+def write_snapshot(work: Path, name: str) -> None:
+    folder = work / "state-snapshots" / "staging"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text("{}\n")
+
+
+def test_snapshots_go_to_the_state_branch_and_come_back(tmp_path: Path) -> None:
+    origin, work = checkout_with_origin(tmp_path)
+    env = {
+        "KBCTL_STATE_BRANCH": "kbctl/state",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GITHUB_OUTPUT": str(tmp_path / "out"),
+    }
+    first = run_script("state-branch.sh", env, work, "fetch")
+    assert first.returncode == 0 and "No kbctl/state branch yet" in first.stdout
+    write_snapshot(work, "20260101T000000Z-aaaa1111.json")
+    (work / "README.md").write_text("edited, never committed by kbctl\n")
+    pushed = run_script("state-branch.sh", env, work, "push", "staging", "apply")
+    assert pushed.returncode == 0, pushed.stderr
+    assert "pushed=true" in (tmp_path / "out").read_text()
+    files = git(["ls-tree", "-r", "--name-only", "kbctl/state"], origin).split()
+    assert files == ["state-snapshots/staging/20260101T000000Z-aaaa1111.json"]
+    assert git(["log", "--format=%s", "main"], origin).split("\n")[0] == "init"  # main untouched
+    assert "README.md" in git(["status", "--porcelain"], work)
+    assert git(["rev-parse", "--abbrev-ref", "HEAD"], work).strip() == "main"
+
+    # Another job's checkout reads them, adds its own on top.
+    other = tmp_path / "other"
+    git(["clone", "--quiet", str(origin), str(other)], tmp_path)
+    fetched = run_script("state-branch.sh", env, other, "fetch")
+    assert "Read 1 snapshot record(s)" in fetched.stdout
+    assert (other / "state-snapshots/staging/20260101T000000Z-aaaa1111.json").exists()
+    write_snapshot(other, "20260102T000000Z-bbbb2222.json")
+    assert run_script("state-branch.sh", env, other, "push", "staging", "apply").returncode == 0
+    # Nothing new: nothing pushed.
+    again = run_script("state-branch.sh", env, other, "push", "staging", "apply")
+    assert "No new snapshots" in again.stdout
+    files = git(["ls-tree", "-r", "--name-only", "kbctl/state"], origin).split()
+    assert len(files) == 2
+
+
+def test_a_rejected_push_fails_at_once_with_the_servers_words(tmp_path: Path) -> None:
+    origin, work = checkout_with_origin(tmp_path)
+    hook = origin / "hooks" / "pre-receive"
+    hook.write_text(
+        "#!/bin/sh\n"
+        f'echo attempt >> "{tmp_path}/attempts"\n'
+        'echo "error: GH013: Repository rule violations found for refs/heads/kbctl/state." >&2\n'
+        "exit 1\n"
+    )
+    hook.chmod(0o755)
+    write_snapshot(work, "20260101T000000Z-aaaa1111.json")
+    env = {
+        "KBCTL_STATE_BRANCH": "kbctl/state",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GITHUB_OUTPUT": str(tmp_path / "out"),
+    }
+    result = run_script("state-branch.sh", env, work, "push", "staging", "apply")
+    assert result.returncode == 1
+    assert "::error title=kbctl snapshots not pushed::" in result.stdout
+    assert "GH013" in result.stdout
+    assert (tmp_path / "attempts").read_text().count("attempt") == 1  # no blind retries
+    assert "pushed=false" in (tmp_path / "out").read_text()

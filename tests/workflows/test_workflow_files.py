@@ -1,6 +1,8 @@
 """The GitHub workflows and action.yml: schema-valid (check-jsonschema's vendored GitHub schemas,
 offline) and following the rules that keep them safe: no expressions interpolated into scripts,
-minimal permissions, pinned actions, per-environment applies that queue instead of cancelling."""
+least permissions per job, third-party actions pinned by commit SHA, checkouts without kept
+credentials, timeouts everywhere, read and write keys under distinct names, apply and rollback
+only from the default branch and in lanes that never wait on each other."""
 
 from __future__ import annotations
 
@@ -12,16 +14,13 @@ from typing import Any
 
 import pytest
 
-from tests.workflows.conftest import ACTION, KBCTL_WORKFLOWS, ROOT, WORKFLOWS
+from tests.workflows.conftest import ACTION, ALL_WORKFLOWS, ROOT, WORKFLOWS, adoption_snippet
 from tests.workflows.fake_runner import load_yaml
 
-ALLOWED_ACTIONS = {
-    "actions/checkout@v4",
-    "actions/setup-python@v5",
-    "actions/upload-artifact@v4",
-    "actions/github-script@v7",
-    "./",
-}
+# owner/repo@<40 hex> # vX[.Y.Z]: the tag may move with Dependabot, the shape may not.
+PINNED = re.compile(r"^[\w.-]+/[\w.-]+(?:/[\w./-]+)?@[0-9a-f]{40}$")
+VERSION_COMMENT = re.compile(r"@[0-9a-f]{40} # v\d+(?:\.\d+)*\s*$")
+OWN = "kbctl/kbctl"  # kbctl's own action and workflow, released together (ref-pinned)
 
 
 def check_jsonschema(schema: str, *files: Path) -> subprocess.CompletedProcess[str]:
@@ -44,9 +43,22 @@ def all_steps(data: dict[str, Any]) -> list[dict[str, Any]]:
     return list(data["runs"]["steps"])
 
 
-def test_workflows_pass_the_github_workflows_schema() -> None:
-    files = [WORKFLOWS / name for name in KBCTL_WORKFLOWS]
+def sources() -> list[tuple[str, str, dict[str, Any]]]:
+    out = [(name, (WORKFLOWS / name).read_text(), workflow(name)) for name in ALL_WORKFLOWS]
+    out.append(("action.yml", ACTION.read_text(), load_yaml(ACTION)))
+    return out
+
+
+def test_workflows_and_the_adoption_snippet_pass_the_github_workflows_schema(
+    tmp_path: Path,
+) -> None:
+    snippet = tmp_path / "kbctl.yml"
+    snippet.write_text(adoption_snippet())
+    files = [WORKFLOWS / name for name in ALL_WORKFLOWS] + [snippet]
     result = check_jsonschema("vendor.github-workflows", *files)
+    assert result.returncode == 0, result.stdout + result.stderr
+    dependabot = ROOT / ".github" / "dependabot.yml"
+    result = check_jsonschema("vendor.dependabot", dependabot)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -61,7 +73,7 @@ def test_the_linter_rejects_a_broken_workflow(tmp_path: Path) -> None:
     assert check_jsonschema("vendor.github-workflows", broken).returncode != 0
 
 
-@pytest.mark.parametrize("name", [*KBCTL_WORKFLOWS, "action.yml"])
+@pytest.mark.parametrize("name", [*ALL_WORKFLOWS, "action.yml"])
 def test_scripts_never_interpolate_expressions(name: str) -> None:
     data = load_yaml(ACTION) if name == "action.yml" else workflow(name)
     for step in all_steps(data):
@@ -69,113 +81,112 @@ def test_scripts_never_interpolate_expressions(name: str) -> None:
             assert "${{" not in step["run"], f"{name}: {step.get('name')}: use env: instead"
 
 
-@pytest.mark.parametrize("name", [*KBCTL_WORKFLOWS, "action.yml"])
-def test_only_pinned_known_actions_are_used(name: str) -> None:
-    data = load_yaml(ACTION) if name == "action.yml" else workflow(name)
-    for step in all_steps(data):
-        if "uses" in step:
-            assert step["uses"] in ALLOWED_ACTIONS, step["uses"]
+def test_third_party_actions_are_pinned_by_commit_with_a_version_comment() -> None:
+    for name, text, data in sources():
+        uses = [s["uses"] for s in all_steps(data) if "uses" in s]
+        uses += [j["uses"] for j in data.get("jobs", {}).values() if "uses" in j]
+        for ref in uses:
+            if ref.startswith("./") or ref.startswith(f"{OWN}@") or ref.startswith(f"{OWN}/"):
+                continue
+            assert PINNED.match(ref), f"{name}: {ref} is not pinned by commit"
+            line = next(line for line in text.splitlines() if ref in line)
+            assert VERSION_COMMENT.search(line), f"{name}: {line.strip()} lacks '# vX.Y.Z'"
 
 
-@pytest.mark.parametrize(
-    ("name", "permissions"),
-    [
-        ("kbctl-plan.yml", {"contents": "read", "pull-requests": "write"}),
-        ("kbctl-apply.yml", {"contents": "write"}),
-        ("kbctl-drift.yml", {"contents": "read", "issues": "write"}),
-        ("kbctl-rollback.yml", {"contents": "write"}),
-    ],
-)
-def test_permissions_are_minimal(name: str, permissions: dict[str, str]) -> None:
-    data = workflow(name)
-    assert data["permissions"] == permissions
-    for job in data["jobs"].values():
-        assert "permissions" not in job
+def test_checkouts_keep_no_credentials() -> None:
+    for name, _, data in sources():
+        for step in all_steps(data):
+            if str(step.get("uses", "")).startswith("actions/checkout@"):
+                assert step.get("with", {}).get("persist-credentials") is False, name
+
+
+def test_every_job_has_a_timeout_and_its_own_least_permissions() -> None:
+    for name in ALL_WORKFLOWS:
+        data = workflow(name)
+        assert data.get("permissions") in ({}, {"contents": "read"}), name
+        for job_id, job in data["jobs"].items():
+            if "uses" in job:
+                continue
+            assert isinstance(job.get("timeout-minutes"), int), f"{name}: {job_id}"
+            assert "permissions" in job or data["permissions"] == {"contents": "read"}, job_id
 
 
 def test_no_workflow_runs_untrusted_code_with_secrets() -> None:
-    for name in KBCTL_WORKFLOWS:
-        assert "pull_request_target" not in workflow(name)["on"], name
+    for name in ALL_WORKFLOWS:
+        assert "pull_request_target" not in str(workflow(name)["on"]), name
 
 
-def test_plan_runs_on_pull_requests_touching_manifests_and_handles_forks() -> None:
-    data = workflow("kbctl-plan.yml")
-    assert "manifests/**" in data["on"]["pull_request"]["paths"]
-    assert data["concurrency"]["cancel-in-progress"] is True
-    steps = data["jobs"]["plan"]["steps"]
-    source = next(s for s in steps if s.get("id") == "source")
-    assert "github.event.pull_request.head.repo.full_name" in source["env"]["HEAD_REPO"]
-    commands = [s["with"]["command"] for s in steps if s.get("uses") == "./"]
-    assert commands == ["validate", "plan", "plan"]
-    # Every step that needs secrets or a write token is skipped for forks.
-    for step in steps:
-        uses_secrets = "secrets." in str(step.get("env", ""))
-        if uses_secrets or step.get("uses") == "actions/github-script@v7":
-            assert "steps.source.outputs.fork == 'false'" in step["if"], step.get("name")
+def kbctl_jobs() -> dict[str, Any]:
+    jobs: dict[str, Any] = workflow("kbctl.yml")["jobs"]
+    return jobs
 
 
-def test_apply_goes_staging_then_production_in_queued_environments() -> None:
-    data = workflow("kbctl-apply.yml")
-    push = data["on"]["push"]
-    assert push["branches"] == ["main"]
-    assert "state-snapshots/**" in push["paths-ignore"]
-    choice = data["on"]["workflow_dispatch"]["inputs"]["environment"]
-    assert choice["type"] == "choice"
-    staging, production = data["jobs"]["staging"], data["jobs"]["production"]
-    assert staging["environment"] == "staging"
-    assert production["environment"] == "production"
-    assert production["needs"] == "staging"
-    for env, job in (("staging", staging), ("production", production)):
-        assert job["concurrency"] == {"group": f"kbctl-apply-{env}", "cancel-in-progress": False}
-        (apply,) = (s for s in job["steps"] if s.get("uses") == "./")
-        assert apply["with"]["command"] == "apply"
-        assert apply["with"]["environment"] == env
-        assert apply["with"]["commit-snapshots"] == "true"
-        assert apply["env"]["ELEVENLABS_API_KEY"] == "${{ secrets.ELEVENLABS_API_KEY }}"
-    assert (
-        "vars.ELEVENLABS_AGENT_ID_STAGING"
-        in staging["steps"][1]["env"]["ELEVENLABS_AGENT_ID_STAGING"]
-    )
-    assert "vars.ELEVENLABS_AGENT_ID" in production["steps"][1]["env"]["ELEVENLABS_AGENT_ID"]
+def secret_names(job: dict[str, Any]) -> set[str]:
+    return set(re.findall(r"secrets\.([A-Z0-9_]+)", str(job)))
 
 
-def test_rollback_shares_the_apply_queue_of_its_environment() -> None:
-    data = workflow("kbctl-rollback.yml")
-    inputs = data["on"]["workflow_dispatch"]["inputs"]
-    assert inputs["environment"]["options"] == ["staging", "production"]
-    assert inputs["snapshot"]["default"] == "previous"
-    job = data["jobs"]["rollback"]
-    assert job["environment"] == "${{ inputs.environment }}"
-    assert job["concurrency"] == {
-        "group": "kbctl-apply-${{ inputs.environment }}",
-        "cancel-in-progress": False,
-    }
+def test_read_and_write_keys_have_distinct_names_and_jobs() -> None:
+    for job_id, job in kbctl_jobs().items():
+        names = secret_names(job)
+        if job_id.startswith(("apply-", "rollback")):
+            assert names == {"ELEVENLABS_WRITE_API_KEY"}, job_id
+            assert job["environment"], job_id  # an environment secret, behind its rules
+        else:
+            assert names <= {"ELEVENLABS_READ_API_KEY", "ELEVENLABS_READ_API_KEY_PRODUCTION"}
+            assert "environment" not in job, job_id
 
 
-def test_drift_runs_daily() -> None:
-    data = workflow("kbctl-drift.yml")
-    (schedule,) = data["on"]["schedule"]
-    minute, hour, *rest = schedule["cron"].split()
-    assert rest == ["*", "*", "*"] and minute.isdigit() and hour.isdigit()
-    commands = [
-        s["with"]["command"] for s in data["jobs"]["drift"]["steps"] if s.get("uses") == "./"
-    ]
-    assert commands.count("drift") == 2
+def test_apply_and_rollback_run_only_from_the_default_branch_in_separate_lanes() -> None:
+    jobs = kbctl_jobs()
+    guard = "github.ref == format('refs/heads/{0}', inputs.default-branch"
+    lanes = {}
+    for job_id in ("apply-staging", "apply-production", "rollback"):
+        job = jobs[job_id]
+        assert guard in job["if"], job_id
+        assert job["concurrency"]["cancel-in-progress"] is False
+        lanes[job_id] = job["concurrency"]["group"]
+    assert "-rollback-" in lanes["rollback"]
+    assert all("-apply-" in lanes[j] for j in ("apply-staging", "apply-production"))
+    assert jobs["plan"]["concurrency"]["cancel-in-progress"] is True
+
+
+def test_the_required_plan_check_always_runs() -> None:
+    snippet = load_yaml_text(adoption_snippet())
+    pull_request = snippet["on"]["pull_request"]
+    assert "paths" not in pull_request and "paths-ignore" not in pull_request
+    assert {"labeled", "unlabeled"} <= set(pull_request["types"])
+    plan = kbctl_jobs()["plan"]
+    assert plan["name"] == "kbctl plan" and plan["if"] == "github.event_name == 'pull_request'"
+
+
+def test_the_adoption_snippet_is_about_twenty_lines() -> None:
+    lines = [line for line in adoption_snippet().splitlines() if line.strip()]
+    assert len(lines) <= 30
+
+
+def load_yaml_text(text: str) -> dict[str, Any]:
+    import yaml
+
+    data = yaml.safe_load(text)
+    if True in data:
+        data["on"] = data.pop(True)
+    assert isinstance(data, dict)
+    return data
 
 
 def test_action_inputs_and_outputs() -> None:
     action = load_yaml(ACTION)
     assert action["runs"]["using"] == "composite"
-    assert {"command", "environment", "manifest", "args", "python-version", "kbctl-version"} <= set(
+    assert {"command", "environment", "plan-file", "state-branch", "allow-destroy"} <= set(
         action["inputs"]
     )
-    assert action["inputs"]["python-version"]["default"] == "3.11"
-    assert {"exit-code", "plan-json", "plan-markdown", "body"} <= set(action["outputs"])
+    assert action["inputs"]["python-version"]["default"] == ""  # the job's Python stays
+    assert {"status", "exit-code", "applied", "snapshots-pushed", "body"} <= set(action["outputs"])
     for step in action["runs"]["steps"]:
         if "run" in step:
             assert step["shell"] == "bash"
-            script = re.search(r"scripts/ci/[\w.-]+", step["run"])
-            assert script and (ROOT / script.group(0)).is_file()
+            for script in re.findall(r"scripts/ci/[\w.-]+", step["run"]):
+                assert (ROOT / script).is_file()
 
 
 def test_helper_scripts_are_valid_bash() -> None:

@@ -1,0 +1,139 @@
+"""After the PATCH: is the agent what this run wrote, and if it is not, who won the race?
+
+Owns the verification of the agent the PATCH answered (read again only when that answer differs),
+the final check after the deletions, and naming the writer of a version (its description, which
+kbctl fills with the run id and commit). A newer version that is not what kbctl wrote is a lost
+race (`ConcurrentChangeError`, exit 4); kbctl's own version differing is a failed write
+(`VerificationError`, exit 1). Reads only; never writes the agent back.
+"""
+
+from __future__ import annotations
+
+from kbctl.apply.swap import shape
+from kbctl.errors import ApiError, ConcurrentChangeError, VerificationError
+from kbctl.model import KbEntry, LiveAgent, RagSettings
+from kbctl.plan.types import AgentPlan
+from kbctl.provider.base import Provider
+
+#: What the agent must look like after a run: the agent as written (or as found, when no
+#: PATCH was needed), the array and the RAG fields that decide it.
+Expected = tuple[LiveAgent, tuple[KbEntry, ...], RagSettings | None]
+
+
+def who_wrote(provider: Provider, agent: LiveAgent) -> str:
+    """` Version V was committed as "…".` (who wrote the agent as it is), or "" when unknown."""
+    if agent.version_id is None:
+        return ""
+    try:
+        text = provider.version_description(agent.id, agent.version_id)
+    except ApiError:
+        return ""
+    return f' Version {agent.version_id} was committed as "{text}".' if text else ""
+
+
+def verify_written(
+    provider: Provider,
+    plan: AgentPlan,
+    written: LiveAgent,
+    entries: tuple[KbEntry, ...],
+    rag: RagSettings | None,
+) -> None:
+    """Check the agent as the PATCH answered it; read it again only when that answer differs.
+
+    Raises:
+        ConcurrentChangeError: the re-read agent is another version, not what kbctl wrote.
+        VerificationError: the agent kbctl's own write produced is not what it sent.
+        ApiError: the re-read failed.
+    """
+    if not differences(written, entries, rag):
+        return
+    readback = provider.get_agent(plan.agent_id)
+    problems = differences(readback, entries, rag)
+    if not problems:
+        return
+    if _other_version(written, readback):
+        raise overwritten(provider, plan, written, readback, problems, deleted=False)
+    raise VerificationError(
+        f"The agent {plan.agent_id}, read back after the update, is not what kbctl wrote",
+        detail="\n".join(problems),
+        hint=(
+            "Superseded documents were not deleted. Check the agent in the dashboard, then "
+            "run kbctl plan and apply again."
+        ),
+    )
+
+
+def check_still_ours(provider: Provider, plan: AgentPlan, expected: Expected) -> None:
+    """After the deletions: the agent must still be what this run left, else it lost a race.
+
+    Raises:
+        ConcurrentChangeError: someone wrote the agent after this run (exit 4).
+        ApiError: the agent could not be read.
+    """
+    written, entries, rag = expected
+    current = provider.get_agent(plan.agent_id)
+    problems = differences(current, entries, rag)
+    if problems:
+        raise overwritten(provider, plan, written, current, problems, deleted=True)
+
+
+def differences(
+    agent: LiveAgent, entries: tuple[KbEntry, ...], rag: RagSettings | None
+) -> list[str]:
+    """How `agent` differs from the array and RAG fields kbctl wrote (empty: it does not)."""
+    want, got = shape(entries), shape(agent.knowledge_base)
+    problems: list[str] = []
+    if want != got:
+        missing = sorted(set(want) - set(got))
+        extra = sorted(set(got) - set(want))
+        dupes = len(got) - len(set(got))
+        problems.append(
+            f"knowledge_base differs: missing {_ids(missing)}, unexpected {_ids(extra)}"
+            + (f", {dupes} duplicate(s)" if dupes else "")
+        )
+    for name, value in rag.items() if rag is not None else ():
+        if getattr(agent.rag, name) != value:
+            problems.append(f"rag.{name} is {getattr(agent.rag, name)!r}, not {value!r}")
+    return problems
+
+
+def overwritten(
+    provider: Provider,
+    plan: AgentPlan,
+    written: LiveAgent,
+    current: LiveAgent,
+    problems: list[str],
+    *,
+    deleted: bool,
+) -> ConcurrentChangeError:
+    """The exit-4 error of a run whose write was replaced by someone else's (it lost the race)."""
+    done = (
+        "Superseded documents were deleted only where nothing used them any more."
+        if deleted
+        else "Superseded documents were not deleted."
+    )
+    return ConcurrentChangeError(
+        f"The agent {plan.agent_id} was changed by someone else after kbctl updated it",
+        detail="\n".join(
+            [
+                f"kbctl wrote version {written.version_id or '(unknown)'}; the agent now is "
+                f"version {current.version_id or '(unknown)'}, written after it."
+                + who_wrote(provider, current),
+                *problems,
+                done,
+            ]
+        ),
+        hint=(
+            "Another run (or a person in the dashboard) won the race: its state is the live one. "
+            "Run kbctl plan to see it, then kbctl apply again if the manifest should win."
+        ),
+    )
+
+
+def _other_version(written: LiveAgent, current: LiveAgent) -> bool:
+    """True unless both are known to be the same agent version."""
+    return written.version_id is None or written.version_id != current.version_id
+
+
+def _ids(items: list[tuple[str, str, str]]) -> str:
+    return ", ".join(f"{i} ({t}, {m})" for i, t, m in items) or "none"

@@ -1,0 +1,58 @@
+"""Leftovers of a crashed run whose index failed for good converge in one rerun.
+
+A run killed while waiting at the gate leaves its uploads as managed orphans. When their index
+had already failed (`rag_limit_exceeded`: the quota was full then), reusing them would replay
+that old answer at the gate; the rerun deletes them and uploads the content afresh instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from kbctl.errors import IndexGateError
+from kbctl.model import IndexStatus
+from tests.apply.conftest import Workspace, WorkspaceFactory, docs
+from tests.apply.test_interrupts import Crash, CrashAt
+
+
+def _crashed_over_quota(make_workspace: WorkspaceFactory) -> tuple[Workspace, set[str]]:
+    ws = make_workspace(rag_quota_bytes=1500)  # room for one document's index, not three
+    target = ws.target(docs(3))
+    with pytest.raises(Crash):
+        ws.apply(target, events=CrashAt("index_progress", 3))
+    failed = {i.document_id for i in ws.world.indexes() if i.status == "rag_limit_exceeded"}
+    assert len(failed) == 2
+    return ws, failed
+
+
+def test_a_leftover_whose_index_failed_for_good_is_uploaded_afresh_in_one_rerun(
+    make_workspace: WorkspaceFactory,
+) -> None:
+    ws, failed = _crashed_over_quota(make_workspace)
+    ws.world.config = replace(ws.world.config, rag_quota_bytes=10**7)  # quota freed meanwhile
+    target = ws.target(docs(3))
+    result = ws.apply(target)  # exit 0 at the first rerun, not 3
+    assert failed <= {d.id for d in result.deleted}
+    assert len(result.created) == 2 and len(result.reused) == 1
+    assert not result.kept
+    ws.assert_converged(target)
+    assert all(ws.world.document(i) is None for i in failed)
+
+
+def test_a_fresh_copy_that_fails_again_stops_at_the_gate_and_leaves_nothing(
+    make_workspace: WorkspaceFactory,
+) -> None:
+    ws, failed = _crashed_over_quota(make_workspace)
+    target = ws.target(docs(3))
+    with pytest.raises(IndexGateError) as info:
+        ws.apply(target)  # the quota is still full: the fresh index fails too, honestly
+    assert "rag_limit_exceeded" in (info.value.detail or "")
+    assert not ws.agent_ids()
+    assert all(ws.world.document(i) is None for i in failed)
+    statuses = {
+        ws.provider.index_state(d.id, "multilingual_e5_large_instruct").status
+        for d in ws.live(target).documents
+    }
+    assert IndexStatus.RAG_LIMIT_EXCEEDED not in statuses
