@@ -290,6 +290,8 @@ class LiveDocument:
     doc_type: DocType
     size_bytes: int
     marker: Marker | None  # None: not kbctl's for this project+environment
+    created_at: int | None = None  # unix seconds, from the listing's metadata (None: not given)
+    updated_at: int | None = None  # later than created_at: edited in place (or refreshed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,7 +321,7 @@ class RagQuota:
     """Workspace RAG index usage (overview endpoint)."""
 
     used_bytes: int
-    max_bytes: int
+    max_bytes: int | None  # None: the API did not say (unknown, never 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,6 +331,7 @@ class LiveState:
     agent: LiveAgent
     documents: tuple[LiveDocument, ...]  # sorted by id
     quota: RagQuota | None = None
+    warnings: tuple[str, ...] = ()  # reads that were tolerated (e.g. a listing cut short)
 
     def fingerprint(self) -> str:
         """sha256 of the state a plan depends on (the quota is left out: it moves on its own)."""

@@ -10,8 +10,9 @@ injected `Clock`; every report goes through `ApplyEvents`; every failure is a `K
 Why each step is safe to interrupt: uploads carry kbctl's marker, so a document created by a run
 that dies is a managed orphan the next plan reuses (same hash) or deletes (other hash); the
 agent is written once, with the whole array, so it never holds duplicates; deletions come last
-and only touch documents no other agent (or branch) uses. A reused leftover whose index failed
-for good is deleted and uploaded afresh, so a crash at the gate never needs two reruns.
+and only touch documents no other agent (or branch) uses; only orphans nobody wants go first,
+so the quota they hold cannot fail the gate. A reused leftover whose index failed for good is
+deleted and uploaded afresh, so a crash at the gate never needs two reruns.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from kbctl.model import (
     LiveState,
     Target,
 )
+from kbctl.plan.matching import ORPHAN
 from kbctl.plan.types import Action, AgentPlan, DocumentChange
 from kbctl.provider.base import AgentBranchesApi, IndexState, Provider
 
@@ -167,7 +169,10 @@ class _Run:
         started = self.clock.monotonic()
         warnings = check_guards(self.plan, allow_destroy=self.options.allow_destroy)
         specs = upload_specs(self.plan, self.target)
-        self.lease.acquire()  # one run at a time per agent: see kbctl.apply.lease
+        try:
+            self.lease.acquire()  # one run at a time per agent: see kbctl.apply.lease
+        except ApiError as err:
+            raise self._api_failure("taking the agent's lease", err) from err
         try:
             return self._leased(started, warnings, specs)
         finally:
@@ -196,11 +201,13 @@ class _Run:
                 max_workers=max(1, self.options.concurrency), thread_name_prefix="kbctl-apply"
             )
             try:
+                if any(d.reason == ORPHAN for d in self.plan.deletions):
+                    self._timed(Phase.DELETE, lambda: self._delete(pool, orphans=True))
                 self._timed(Phase.CREATE, lambda: self._prepare(pool, specs))
                 self._timed(Phase.INDEX, lambda: self._wait(pool))
                 self._timed(Phase.CHECKS, lambda: self._check_before_swap(pool))
                 self._timed(Phase.SWAP, lambda: self._swap(pool, live))
-                self._timed(Phase.DELETE, lambda: self._delete(pool))
+                self._timed(Phase.DELETE, lambda: self._delete(pool, orphans=False))
                 self._check_still_ours()
                 self._timed(Phase.CHECKS, lambda: self.checks.after_swap(self._ids(), pool.map))
             finally:
@@ -422,8 +429,15 @@ class _Run:
     # ----------------------------------------------------------------------------------------
     # Step 6: delete superseded documents nothing else depends on (never `force`).
 
-    def _delete(self, pool: Executor) -> None:
-        deletions = self.plan.deletions
+    def _delete(self, pool: Executor, *, orphans: bool) -> None:
+        """Delete the plan's orphans (before the uploads) or the rest (after the swap).
+
+        Orphans are attached to no agent of the run and wanted by no one, so they go first:
+        the RAG quota their indexes hold must not make this run's new documents fail the gate
+        (which would keep them, and the failure, forever). Everything the agent still uses
+        waits for the swap that frees it.
+        """
+        deletions = [d for d in self.plan.deletions if (d.reason == ORPHAN) is orphans]
         if not deletions:
             return
         self.events.phase_started(Phase.DELETE, len(deletions))

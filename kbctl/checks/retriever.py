@@ -113,7 +113,7 @@ class SearchRetriever:
 
 
 class RagQuerier(Protocol):
-    """The part of `kbctl.provider.branches.AgentBranches` a `RagQueryRetriever` needs."""
+    """What a `RagQueryRetriever` needs (`kbctl.provider.elevenlabs.branches.AgentBranches`)."""
 
     def rag_query(
         self, agent_id: str, query: str, *, branch_id: str | None = None

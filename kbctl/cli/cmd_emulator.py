@@ -162,7 +162,7 @@ def serve_cmd(
         edit_drops_indexes=not keep_indexes_on_edit,
         protect_main=protect_main,
         no_rag_query=no_rag_query,
-        vector_stores=vector_stores,
+        vector_store=vector_stores,
         seed=seed,
     )
     run_server(

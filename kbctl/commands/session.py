@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Protocol
 from kbctl.clock import Clock
 from kbctl.errors import ManifestError, UsageError
 from kbctl.model import ProviderKind, Target
-from kbctl.provider.branches import AgentBranches
 from kbctl.provider.elevenlabs import ElevenLabsProvider
+from kbctl.provider.elevenlabs.branches import AgentBranches
 from kbctl.provider.http import ApiClient, wsgi_transport
 from kbctl.provider.retry import RetryListener, ignore_retries
 from kbctl.stop import StopSignal

@@ -45,7 +45,7 @@ class EmulatorConfig:
     no_rag_query: bool = False  # the rag-query endpoint answers 404, as older deployments do
     # OpenAI vector stores (`kbctl.emulator.openai`): stores to pre-create (`--vector-store`),
     # then behaviour the reference marks UNCONFIRMED.
-    vector_stores: tuple[str, ...] = ()
+    vector_store: tuple[str, ...] = ()
     openai_reattach: str = "existing"  # attaching an attached File: existing | replace | error
     openai_attributes_update: str = "replace"  # replace | merge
     openai_file_delete_detaches: bool = True  # False: the store keeps listing a deleted File
@@ -84,7 +84,7 @@ class EmulatorConfig:
 def _openai_problems(config: EmulatorConfig) -> list[str]:
     problems = [
         f"vector store id {vs!r} must start with vs_ and hold only letters, digits, _ and -"
-        for vs in config.vector_stores
+        for vs in config.vector_store
         if not re.fullmatch(r"vs_[A-Za-z0-9_-]+", vs)
     ]
     if config.openai_reattach not in ("existing", "replace", "error"):

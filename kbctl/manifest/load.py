@@ -114,7 +114,18 @@ def select_targets(
         for m in manifests
         if m not in chosen
     )
-    return Selection(tuple(m.resolve(environment, environ) for m in chosen), notes)
+    if len(chosen) == 1:
+        return Selection((chosen[0].resolve(environment, environ),), notes)
+    targets: list[Target] = []
+    errors: list[Diagnostic] = []
+    for manifest in chosen:  # every manifest's problems at once, not the first one's
+        result = resolve(manifest.decl, environment, environ, strict=True)
+        errors.extend(result.errors)
+        if result.target is not None:
+            targets.append(result.target)
+    if errors:
+        raise manifest_error(errors)
+    return Selection(tuple(targets), notes)
 
 
 def load_manifests(paths: Sequence[Path], environ: Mapping[str, str]) -> tuple[Manifest, ...]:

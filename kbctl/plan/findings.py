@@ -42,8 +42,8 @@ def findings_for(inputs: FindingInputs) -> tuple[Finding, ...]:
     out: list[Finding] = []
     if inputs.previous_model is not None:
         out.append(_model_change(inputs))
-    if inputs.quota is not None:
-        out.append(_quota(inputs.changes, inputs.quota))
+    if inputs.quota is not None and inputs.quota.max_bytes is not None:  # unknown: no finding
+        out.append(_quota(inputs.changes, inputs.quota.used_bytes, inputs.quota.max_bytes))
     removed = [d for d in inputs.deletions if d.reason == "removed"]
     if len(removed) > inputs.policy.max_deletes:
         out.append(
@@ -110,12 +110,11 @@ def _model_change(inputs: FindingInputs) -> Finding:
     return Finding("model_change", Severity.WARNING, message)
 
 
-def _quota(changes: tuple[DocumentChange, ...], quota: RagQuota) -> Finding:
+def _quota(changes: tuple[DocumentChange, ...], used: int, limit: int) -> Finding:
     to_index = [c for c in changes if c.needs_index and c.reuse_id is None]
     size = sum(c.size_bytes or 0 for c in to_index)
     unknown = sum(1 for c in to_index if c.size_bytes is None)
     extra = f" (+ {_count(unknown, 'URL document')} of unknown size)" if unknown else ""
-    used, limit = quota.used_bytes, quota.max_bytes
     if used + size > limit:
         return Finding(
             "quota_exceeded",

@@ -97,7 +97,7 @@ class BranchInfo:
 
 
 class AgentBranchesApi(Protocol):
-    """An agent's own retrieval, branches and traffic split (`kbctl.provider.branches`)."""
+    """An agent's own retrieval, branches and traffic split (`AgentBranches` implements it)."""
 
     def rag_query(
         self, agent_id: str, query: str, *, branch_id: str | None = None

@@ -5,8 +5,8 @@ Owns the base URL, the `xi-api-key` header, timeouts, the retry loop (waiting th
 is replaced in response bodies before anything parses them, so live data holding the key never
 reaches output, plan files or snapshots. It knows nothing about endpoints' meaning
 (`kbctl.provider.elevenlabs` does). Its one seam is `transport=`: the in-process emulator is an
-httpx transport like any other, built by the caller. No httpx exception (whose request carries
-the header) is chained to a kbctl error.
+httpx transport like any other (`wsgi_transport(app)`), chosen by the caller. No httpx exception
+(whose request carries the header) is chained to a kbctl error.
 
 Retry policy (reference §1.5):
 - idempotent requests (GET, PUT, PATCH, DELETE, and POSTs the caller marks idempotent such as the
@@ -29,9 +29,6 @@ from typing import TYPE_CHECKING, Final
 
 import httpx
 
-if TYPE_CHECKING:
-    from _typeshed.wsgi import WSGIApplication
-
 from kbctl import __version__
 from kbctl.clock import Clock
 from kbctl.errors import AuthError, UsageError
@@ -47,9 +44,13 @@ from kbctl.provider.limiter import Limiter
 from kbctl.provider.redaction import Redactor
 from kbctl.provider.retry import Backoff, RetryListener, RetryNotice, ignore_retries, retry_after
 
-__all__ = ["AmbiguousWriteError", "ApiClient", "FilePart", "Params"]
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+
+__all__ = ["AmbiguousWriteError", "ApiClient", "FilePart", "Params", "wsgi_transport"]
 
 _IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
+_PERMANENT_5XX: Final = frozenset({501, 505})  # not implemented: asking again cannot help
 
 #: Query parameters: lists go out as repeated keys (`?types=text&types=url`).
 Params = Mapping[str, str | int | float | bool | Sequence[str] | None]
@@ -102,8 +103,7 @@ class ApiClient:
         on_retry: RetryListener = ignore_retries,
     ) -> None:
         """Args:
-        base_url: `https://…` or `http://…` (with `transport`, any URL the transport serves,
-            e.g. `http://emulator` for an `httpx.WSGITransport` over the emulator).
+        base_url: `https://…` or `http://…` (any URL the transport serves, with `transport`).
         api_key: the key; missing → `AuthError` naming `api_key_env` at the first request.
         seed: seeds the backoff jitter (tests).
         transport: the httpx transport to send through (default: the network).
@@ -146,9 +146,6 @@ class ApiClient:
     def __repr__(self) -> str:
         return f"ApiClient(base_url={self.base_url!r}, api_key_env={self.api_key_env!r})"
 
-    # ---------------------------------------------------------------------------------------
-    # Lifecycle
-
     def close(self) -> None:
         """Release the connections."""
         self._http.close()
@@ -164,8 +161,7 @@ class ApiClient:
 
     def get_json(self, path: str, *, params: Params | None = None, route: str = "") -> object:
         """GET and parse the JSON answer."""
-        answer = self._request("GET", path, params=params, route=route)
-        return self._parse_json("GET", path, answer)
+        return self._parse_json("GET", path, self._request("GET", path, params=params, route=route))
 
     def get_bytes(self, path: str, *, params: Params | None = None, route: str = "") -> bytes:
         """GET a raw answer (e.g. document content) as the server sent it, minus the key."""
@@ -276,7 +272,8 @@ class ApiClient:
                 return outcome
             retryable = status == 429 or (
                 idempotent
-                and (status == 408 or status >= 500 or (status == 409 and retry_conflict))
+                and (status in (408, 409) or (status >= 500 and status not in _PERMANENT_5XX))
+                and (status != 409 or retry_conflict)
             )
             if retryable and attempt < self.max_retries:
                 delay = retry_after(outcome.retry_after_ms, outcome.retry_after, self._clock.now())

@@ -55,12 +55,8 @@ def render_status(status: AgentStatus) -> RenderableType:
     quota = status.quota
     if quota is not None:
         share = f" ({quota.used_bytes / quota.max_bytes:.0%})" if quota.max_bytes else ""
-        lines.append(
-            Text(
-                f"RAG quota: {format_size(quota.used_bytes)} of "
-                f"{format_size(quota.max_bytes)} used{share}"
-            )
-        )
+        limit = "an unknown limit" if quota.max_bytes is None else format_size(quota.max_bytes)
+        lines.append(Text(f"RAG quota: {format_size(quota.used_bytes)} of {limit} used{share}"))
     style = "green" if not status.has_changes else "yellow"
     lines.append(Text(status.drift_line, style=style))
     lines.append(Text(""))

@@ -143,7 +143,8 @@ class Snapshot:
 
     @property
     def changed(self) -> bool:
-        """True for an "after" snapshot of a run that changed the agent (or finished applying)."""
+        """True for an "after" snapshot of a run that says it changed the agent (or finished
+        applying). `previous` does not trust it alone: see `kbctl.snapshots.history`."""
         return self.kind is SnapshotKind.AFTER and (
             self.outcome == APPLIED or self.done.agent_updated
         )

@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import pytest
 
+from kbctl.apply import RecordingEvents
 from kbctl.errors import IndexGateError
 from kbctl.model import IndexStatus
 from tests.apply.conftest import Workspace, WorkspaceFactory, docs
@@ -56,3 +57,20 @@ def test_a_fresh_copy_that_fails_again_stops_at_the_gate_and_leaves_nothing(
         for d in ws.live(target).documents
     }
     assert IndexStatus.RAG_LIMIT_EXCEEDED not in statuses
+
+
+def test_orphans_nobody_wants_go_before_the_uploads_and_free_their_quota(
+    make_workspace: WorkspaceFactory,
+) -> None:
+    """The crashed run's uploads hold the quota; the manifest moved on. They are deleted first,
+    so the new document's index fits: one rerun, exit 0 (not 3 forever)."""
+    ws, _ = _crashed_over_quota(make_workspace)
+    leftovers = {d.id for d in ws.world.documents() if d.doc_type == "text"}
+    target = ws.target(docs(1, "other/o"))
+    events = RecordingEvents()
+    result = ws.apply(target, events=events)
+    assert {d.id for d in result.deleted} == leftovers
+    names = events.names()
+    first_delete = names.index("document_deleted")
+    assert first_delete < names.index("document_created")  # before the upload
+    ws.assert_converged(target)

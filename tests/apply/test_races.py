@@ -49,6 +49,7 @@ def test_a_write_landing_right_after_the_patch_is_a_lost_race_exit_4(ws: Workspa
     err = info.value
     assert err.exit_code == ExitCode.STALE  # never 1 ("read back ... not what kbctl wrote")
     assert "after kbctl updated it" in err.summary
+    assert "was committed as" in (err.detail or "")  # who wrote the live version
     assert "won the race" in (err.hint or "")
     assert ws.agent_ids() == []  # the other writer's state stands; kbctl did not fight back
 

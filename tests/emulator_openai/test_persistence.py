@@ -1,5 +1,5 @@
 """The OpenAI side persisted in the emulator's state folder (subfolder `openai/`): a clean
-shutdown and a crash (journal only) both reload to the same answers; `vector_stores` settings on
+shutdown and a crash (journal only) both reload to the same answers; `vector_store` settings on
 `emulator://` URLs and `kbctl emulator serve --vector-store`."""
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def test_reload_gives_the_same_answers(tmp_path: Path, clean: bool) -> None:
 
 def test_url_settings_precreate_a_store_once(tmp_path: Path) -> None:
     clock = FakeClock()
-    url = f"emulator://{tmp_path / 'emu'}?vector_stores=vs_local&index_seconds=0"
+    url = f"emulator://{tmp_path / 'emu'}?vector_store=vs_local&index_seconds=0"
     with make_client(open_emulator(url, clock)) as client:
         first = ok(client.get("/vector_stores/vs_local"))
         ok(client.post("/vector_stores/vs_local", json={"name": "renamed"}))

@@ -26,7 +26,7 @@ STATIC = {"type": "static", "static": {"max_chunk_size_tokens": 100, "chunk_over
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[EmulatorServer]:
     config = EmulatorConfig(
-        index_seconds=0.3, api_key=KEY, vector_stores=(STORE,), fail_index_containing=("BROKEN",)
+        index_seconds=0.3, api_key=KEY, vector_store=(STORE,), fail_index_containing=("BROKEN",)
     )
     with EmulatorServer(build_app(config, SystemClock(), tmp_path / "state"), port=0) as srv:
         yield srv
@@ -234,3 +234,16 @@ def test_async_client(server: EmulatorServer) -> None:
             return batch.status, batch.file_counts.completed, [h.filename for h in found.data]
 
     assert asyncio.run(run()) == ("completed", 2, ["b.md"])
+
+
+@pytest.mark.slow
+def test_sdk_retries_injected_failures_without_duplicates(tmp_path: Path) -> None:
+    # seed 1 with fail_rate 0.5: four injected 500/503 answers across three creates, never
+    # three in a row, so the SDK's own retries (with its real backoff) get every create through
+    config = EmulatorConfig(api_key=KEY, fail_rate=0.5, seed=1)
+    with EmulatorServer(build_app(config, SystemClock(), None), port=0) as srv:
+        client = OpenAI(api_key=KEY, base_url=srv.url + "/v1", _strict_response_validation=True)
+        made = [client.vector_stores.create(name=f"kb{i}").id for i in range(3)]
+        client.close()
+        assert [vs["id"] for vs in srv.app.openai.world.stores()] == made
+        assert srv.app.openai.injected == {"fail_rate": 4}

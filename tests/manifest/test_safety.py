@@ -311,3 +311,18 @@ def test_validate_with_an_environment_skips_the_others_too(project: Project) -> 
     missing = CliRunner().invoke(cli, ["validate", "-e", "qa"])
     assert missing.exit_code == 1
     assert "unknown environment 'qa'" in missing.output
+
+
+def test_problems_of_every_manifest_with_the_environment_are_reported(project: Project) -> None:
+    for name in ("alpha", "beta"):
+        project.manifest(
+            f"version: 1\nproject: {name}\nenvironments:\n"
+            f"  staging:\n    agent_id: ${{KB_{name.upper()}_AGENT}}\n",
+            f"manifests/{name}.yaml",
+        )
+    result = CliRunner().invoke(cli, ["plan", "-e", "staging"], env={"KB_ALPHA_AGENT": None})
+    assert result.exit_code == 1
+    assert "Error: 2 problems in manifests/alpha.yaml, manifests/beta.yaml" in result.output
+    assert "manifests/alpha.yaml:5 at environments.staging.agent_id" in result.output
+    assert "environment variable KB_BETA_AGENT is not set" in result.output
+    assert "Hint: set KB_ALPHA_AGENT, KB_BETA_AGENT" in result.output

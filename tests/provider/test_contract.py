@@ -7,15 +7,12 @@ PATCH, dependents, delete outcomes, and a correct read under injected faults and
 
 from __future__ import annotations
 
-import dataclasses
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import httpx
 import pytest
 
-from kbctl.clock import FakeClock
-from kbctl.emulator import EmulatorApp, EmulatorConfig, World
+from kbctl.emulator import World
 from kbctl.errors import AuthError, NotFoundError
 from kbctl.identity import content_hash, document_name
 from kbctl.model import (
@@ -29,57 +26,10 @@ from kbctl.model import (
 )
 from kbctl.provider.base import DeleteOutcome
 from kbctl.provider.elevenlabs import ElevenLabsProvider
-from kbctl.provider.http import ApiClient
 
-KEY = "emulator-test-key-42"
-AGENT = "agent_test"
-MODEL = "e5_mistral_7b_instruct"
+from .conftest import AGENT, EMULATOR_KEY, MODEL, Rig
 
-
-@dataclasses.dataclass
-class Rig:
-    """One emulated workspace and the provider that talks to it."""
-
-    world: World
-    app: EmulatorApp
-    client: ApiClient
-    provider: ElevenLabsProvider
-    clock: FakeClock
-
-    def reconfigure(self, **changes: object) -> None:
-        self.world.config = dataclasses.replace(self.world.config, **changes)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def make_rig(clock: FakeClock) -> Iterator[Callable[..., Rig]]:
-    clients: list[ApiClient] = []
-
-    def make(
-        *, max_concurrency: int = 8, client_key: str = KEY, max_retries: int = 5, **config: object
-    ) -> Rig:
-        world = World(EmulatorConfig(**config), clock)  # type: ignore[arg-type]
-        world.create_agent(AGENT, name="Birby")
-        app = EmulatorApp(world)
-        client = ApiClient(
-            "http://emulator",
-            client_key,
-            clock,
-            transport=httpx.WSGITransport(app=app),
-            seed=1,
-            max_concurrency=max_concurrency,
-            max_retries=max_retries,
-        )
-        clients.append(client)
-        return Rig(world, app, client, ElevenLabsProvider(client), clock)
-
-    yield make
-    for client in clients:
-        client.close()
-
-
-@pytest.fixture
-def rig(make_rig: Callable[..., Rig]) -> Rig:
-    return make_rig()
+KEY = EMULATOR_KEY
 
 
 def name_of(key: str, text: str, project: str = "birby", env: str = "staging") -> str:
@@ -292,6 +242,22 @@ def test_creates_under_random_faults_never_duplicate(make_rig: Callable[..., Rig
     assert {d.name: d.id for d in rig.world.documents()} == made
     assert rig.app.injected.get("fail_after_write_rate", 0) > 0
     assert rig.app.injected.get("fail_rate", 0) > 0
+    no_internal_errors(rig)
+
+
+def test_ambiguous_create_recovery_costs_the_same_in_a_large_workspace(
+    make_rig: Callable[..., Rig],
+) -> None:
+    """A 500 after the write, in a workspace of 600 documents (6 pages): found on the first page
+    of the name search, newest first, without paging through the workspace."""
+    rig = make_rig()
+    for i in range(600):
+        rig.world.add_document("text", f"filler {i:03}", f"f{i}" * 200)
+    rig.reconfigure(fail_after_write_rate=1.0)
+    name = name_of("late.md", "late body")
+    doc_id = rig.provider.create_document(text_spec("late.md", "late body"), name)
+    assert [d.id for d in rig.world.documents() if d.name == name] == [doc_id]
+    assert rig.client.route_calls["GET /v1/convai/knowledge-base"] <= 2
     no_internal_errors(rig)
 
 

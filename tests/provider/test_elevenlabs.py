@@ -62,11 +62,7 @@ class Routes:
 
 
 def agent_body(kb: list[dict[str, object]] | None = None, rag: object = None) -> dict[str, object]:
-    prompt: dict[str, object] = {"prompt": "hi"}
-    if kb is not None:
-        prompt["knowledge_base"] = kb
-    if rag is not None:
-        prompt["rag"] = rag
+    prompt: dict[str, object] = {"prompt": "hi", "knowledge_base": kb or [], "rag": rag or {}}
     return {
         "agent_id": "agent_1",
         "name": "Birby",
@@ -196,23 +192,59 @@ def test_read_state_without_quota(make_client: MakeClient) -> None:
 
 
 @pytest.mark.parametrize(
-    "config",
+    ("config", "where"),
     [
-        {},
-        {"conversation_config": None},
-        {"conversation_config": {"agent": None}},
-        {"conversation_config": {"agent": {"prompt": None}}},
-        {"conversation_config": {"agent": {"prompt": {"knowledge_base": None, "rag": None}}}},
+        ({}, "conversation_config"),
+        ({"conversation_config": None}, "conversation_config"),
+        ({"conversation_config": {}}, "conversation_config.agent"),
+        ({"conversation_config": {"agent": None}}, "conversation_config.agent"),
+        ({"conversation_config": {"agent": {"prompt": None}}}, "conversation_config.agent.prompt"),
+        ({"conversation_config": {"agent": {"prompt": {"rag": {}}}}}, "prompt.knowledge_base"),
+        (
+            {"conversation_config": {"agent": {"prompt": {"knowledge_base": None, "rag": {}}}}},
+            "prompt.knowledge_base",
+        ),
+        (
+            {"conversation_config": {"agent": {"prompt": {"knowledge_base": {}, "rag": {}}}}},
+            "prompt.knowledge_base",
+        ),
+        (
+            {"conversation_config": {"agent": {"prompt": {"knowledge_base": "d1", "rag": {}}}}},
+            "prompt.knowledge_base",
+        ),
+        ({"conversation_config": {"agent": {"prompt": {"knowledge_base": []}}}}, "prompt.rag"),
+        (
+            {"conversation_config": {"agent": {"prompt": {"knowledge_base": [], "rag": []}}}},
+            "prompt.rag",
+        ),
+        (
+            {
+                "conversation_config": {
+                    "agent": {
+                        "prompt": {"knowledge_base": [{"type": "text", "id": "d1"}], "rag": {}}
+                    }
+                }
+            },
+            "knowledge_base[0].name",
+        ),
     ],
 )
-def test_agent_with_absent_or_null_parts(
-    make_client: MakeClient, config: dict[str, object]
+def test_a_partial_agent_answer_is_a_protocol_error_and_nothing_is_written(
+    make_client: MakeClient, config: dict[str, object], where: str
 ) -> None:
-    routes = Routes({("GET", AGENT): httpx.Response(200, json={"agent_id": "agent_1", **config})})
-    agent = provider(make_client, routes).get_agent("agent_1")
-    assert agent.knowledge_base == ()
-    assert agent.rag == RagSettings()
-    assert agent.version_id is None and agent.branch_id is None
+    """Reading "no documents attached" from a partial answer would detach everything."""
+    routes = Routes(
+        {
+            ("GET", AGENT): httpx.Response(200, json={"agent_id": "agent_1", **config}),
+            ("GET", KB): paged([]),
+            ("GET", f"{KB}/rag-index"): quota_answer(),
+        }
+    )
+    with pytest.raises(ProtocolError) as info:
+        provider(make_client, routes).read_state("agent_1", "birby", "staging")
+    assert where in (info.value.detail or "")
+    assert "Nothing was written" in (info.value.hint or "")
+    assert [r.method for r in routes.requests] == ["GET"]
 
 
 def test_agent_rag_partial_and_null_fields(make_client: MakeClient) -> None:
@@ -251,7 +283,6 @@ def test_agent_entry_kbctl_cannot_represent_is_an_error(
 @pytest.mark.parametrize(
     "page",
     [
-        {"documents": [], "has_more": True},  # no cursor to follow
         {"documents": [], "has_more": True, "next_cursor": "same"},  # the cursor repeats
         {"documents": {"a": 1}, "has_more": False},
         {"documents": [{"type": "text", "name": "no id"}], "has_more": False},
@@ -341,18 +372,46 @@ def test_ambiguous_create_reuses_the_document_that_was_created(make_client: Make
     assert first_list.url.params["search"] == name
 
 
-def test_ambiguous_create_falls_back_to_full_listing(make_client: MakeClient) -> None:
+def test_ambiguous_create_recovery_is_bounded_whatever_the_workspace_size(
+    make_client: MakeClient,
+) -> None:
+    """Search misses it: the newest page finds it; no cursor is ever followed (issue: O(1))."""
     name = mine("a.md")
+    old = [summary(f"old{i:04}", f"doc {i}") for i in range(500)]
 
     def listing(request: httpx.Request) -> httpx.Response:
-        if "search" in request.url.params:  # the search index missed it
+        params = request.url.params
+        assert "cursor" not in params  # first pages only
+        if "search" in params:  # the search index missed it
             return httpx.Response(200, json={"documents": [], "has_more": False})
-        return httpx.Response(200, json={"documents": [summary("d1", name)], "has_more": False})
+        assert (params["sort_by"], params["sort_direction"]) == ("created_at", "desc")
+        newest = [summary("d1", name), *old][: int(params["page_size"])]
+        return httpx.Response(200, json={"documents": newest, "has_more": True, "next_cursor": "c"})
 
     routes = Routes(
         {("POST", f"{KB}/text"): httpx.Response(504, text="gateway"), ("GET", KB): listing}
     )
     assert provider(make_client, routes).create_document(spec(DocType.TEXT, b"x"), name) == "d1"
+    lists = [r for r in routes.requests if r.method == "GET"]
+    assert len(lists) == 2
+    assert lists[0].url.params["search"] == name
+    assert lists[0].url.params["sort_by"] == "created_at"
+
+
+def test_ambiguous_create_retry_is_reported(make_client: MakeClient) -> None:
+    from kbctl.provider.retry import RetryNotice
+
+    notices: list[RetryNotice] = []
+    answers = [httpx.Response(502, text="bad"), httpx.Response(200, json={"id": "d9"})]
+    routes = Routes(
+        {
+            ("POST", f"{KB}/text"): lambda request: answers.pop(0),
+            ("GET", KB): httpx.Response(200, json={"documents": [], "has_more": False}),
+        }
+    )
+    p = provider(make_client, routes, on_retry=notices.append)
+    assert p.create_document(spec(DocType.TEXT, b"x"), "N") == "d9"
+    assert [(n.method, n.reason, n.attempt) for n in notices] == [("POST", "HTTP 502", 2)]
 
 
 def test_ambiguous_create_that_did_not_happen_is_retried(

@@ -7,6 +7,7 @@ only from the default branch and in lanes that never wait on each other."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -193,3 +194,35 @@ def test_helper_scripts_are_valid_bash() -> None:
     for script in sorted((ROOT / "scripts" / "ci").glob("*.sh")):
         result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
         assert result.returncode == 0, f"{script.name}: {result.stderr}"
+
+
+def test_zizmor_finds_nothing_in_the_workflows_the_action_or_the_adoption_snippet(
+    tmp_path: Path,
+) -> None:
+    zizmor = shutil.which("zizmor", path=f"{Path(sys.executable).parent}:/usr/bin:/bin")
+    if zizmor is None:
+        pytest.skip("zizmor is not installed")
+    snippet = tmp_path / "repo" / ".github" / "workflows" / "kbctl.yml"
+    snippet.parent.mkdir(parents=True)
+    snippet.write_text(adoption_snippet())
+    config = ROOT / ".github" / "zizmor.yml"
+    for targets in ([ROOT / ".github" / "workflows", ACTION], [snippet.parent]):
+        result = subprocess.run(
+            [zizmor, "--offline", "--config", str(config), *map(str, targets)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_shellcheck_finds_nothing_in_the_action_scripts() -> None:
+    shellcheck = shutil.which("shellcheck", path=f"{Path(sys.executable).parent}:/usr/bin:/bin")
+    if shellcheck is None:
+        pytest.skip("shellcheck is not installed")
+    scripts = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "scripts" / "ci").glob("*.sh"))
+    result = subprocess.run(
+        [shellcheck, "-x", *scripts], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

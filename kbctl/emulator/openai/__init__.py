@@ -21,11 +21,11 @@ from kbctl.emulator.workspace.persistence import Store
 
 def open_openai(config: EmulatorConfig, clock: Clock, state: Path | None = None) -> OpenAIApp:
     """The OpenAI side of an emulator: persisted under `state/openai/` when `state` is given,
-    with the stores of `config.vector_stores` created if missing."""
+    with the stores of `config.vector_store` created if missing."""
     world = OpenAIWorld(config, clock)
     if state is not None:
         world.attach_store(Store(state / SUBFOLDER))
-    for store_id in config.vector_stores:
+    for store_id in config.vector_store:
         world.ensure_store(store_id)
     world.flush()
     return OpenAIApp(world)

@@ -15,7 +15,7 @@ from kbctl.errors import ProtocolError
 from kbctl.model import KbEntry, LiveAgent, RagSettings
 from kbctl.provider import wire
 from kbctl.provider.base import AgentBranchesApi, BranchInfo, RagChunk
-from kbctl.provider.elevenlabs import _agent
+from kbctl.provider.elevenlabs.shapes import agent as _agent
 from kbctl.provider.http import ApiClient
 from kbctl.provider.wire import ShapeError
 

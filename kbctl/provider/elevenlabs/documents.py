@@ -1,0 +1,319 @@
+"""Knowledge-base documents over the wire: list, find, create, rename, read, dependents, delete.
+
+Owns the document endpoints' paths and bodies, and the recovery of an ambiguous create (a 5xx or
+timeout on POST): the document is looked for with bounded queries (first page of the listing,
+newest first), never a full scan, so recovery costs O(1) requests whatever the workspace size.
+It must not decide what to create or delete (the planner and executor do).
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Callable
+from typing import Final
+
+from kbctl.errors import (
+    ApiError,
+    AuthError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    UsageError,
+)
+from kbctl.identity import parse_marker
+from kbctl.model import DocType, DocumentSpec, LiveDocument
+from kbctl.provider import wire
+from kbctl.provider.base import BranchRef, DeleteOutcome, Dependents, SearchHit
+from kbctl.provider.elevenlabs.paging import pages
+from kbctl.provider.elevenlabs.shapes import (
+    KB,
+    MAX_PAGE_SIZE,
+    Listed,
+    doc_not_found,
+    listed,
+    reading,
+    search_snippet,
+    seg,
+)
+from kbctl.provider.http import AmbiguousWriteError, ApiClient, FilePart, Params
+
+#: Statuses a refused delete (document still in use) may come with: the real one is UNCONFIRMED.
+IN_USE_STATUSES: Final = frozenset({400, 409, 412, 423})
+_IN_USE_WORDS: Final = (
+    "in use",
+    "in_use",
+    "used by",
+    "dependent",
+    "depend",
+    "attached",
+    "referenced",
+)
+_LIST_ROUTE: Final = "GET /v1/convai/knowledge-base"
+
+
+class Documents:
+    """The document endpoints, through one `ApiClient`."""
+
+    def __init__(self, client: ApiClient, page_size: int) -> None:
+        self._client = client
+        self._page_size = page_size
+
+    # ---------------------------------------------------------------------------------------
+    # Reading
+
+    def listing(
+        self,
+        *,
+        search: str | None = None,
+        warnings: list[str] | None = None,
+        newest_first: bool = False,
+        first_page_only: bool = False,
+    ) -> list[Listed]:
+        """Documents of the listing (every page unless `first_page_only`); entries of unknown
+        types are skipped."""
+        params: Params = {"page_size": self._page_size, "search": search}
+        if newest_first:
+            params = {**params, "sort_by": "created_at", "sort_direction": "desc"}
+            if first_page_only:
+                params = {**params, "page_size": MAX_PAGE_SIZE}
+        out: list[Listed] = []
+        limit = 1 if first_page_only else None
+        with reading("GET", KB):
+            for page in pages(
+                self._client,
+                KB,
+                params,
+                _LIST_ROUTE,
+                page_size=self._page_size,
+                warnings=warnings,
+                limit=limit,
+            ):
+                for i, item in enumerate(wire.field_list(page, "documents", "page")):
+                    entry = listed(item, f"documents[{i}]")
+                    if entry is not None:
+                        out.append(entry)
+        return out
+
+    def find_by_name(self, name: str) -> tuple[LiveDocument, ...]:
+        """Every document named exactly `name`: the prefix `search` first, then a full listing
+        when that finds nothing (the reference says `search` can miss documents)."""
+        found = [d for d in self.listing(search=name) if d.name == name]
+        if not found:
+            found = [d for d in self.listing() if d.name == name]
+        return _live(found)
+
+    def find_recent_by_name(self, name: str) -> tuple[LiveDocument, ...]:
+        """Documents named exactly `name` among the newest: the first page of the name search,
+        newest first, then (`search` can miss documents) the first page of the whole listing,
+        newest first. At most two requests, whatever the size of the workspace."""
+        found = [
+            d
+            for d in self.listing(search=name, newest_first=True, first_page_only=True)
+            if d.name == name
+        ]
+        if not found:
+            newest = self.listing(newest_first=True, first_page_only=True)
+            found = [d for d in newest if d.name == name]
+        return _live(found)
+
+    def named(self, prefix: str) -> tuple[LiveDocument, ...]:
+        """Every document whose name starts with `prefix` (all pages of the full listing, never
+        the name `search`, which can miss documents)."""
+        found = [d for d in self.listing() if d.name.startswith(prefix)]
+        return tuple(
+            LiveDocument(d.id, d.name, d.doc_type, d.size_bytes, None, d.created_at, d.updated_at)
+            for d in sorted({d.id: d for d in found}.values(), key=lambda d: d.id)
+        )
+
+    def url(self, doc_id: str) -> str | None:
+        """The source URL of a URL document (None for other types), from its detail."""
+        path = f"{KB}/{seg(doc_id)}"
+        try:
+            data = self._client.get_json(path, route="GET /v1/convai/knowledge-base/{id}")
+        except NotFoundError as exc:
+            raise doc_not_found(exc, doc_id) from None
+        with reading("GET", path):
+            detail = wire.obj(data, "document")
+            if wire.opt_str(detail, "type", "document") != DocType.URL.value:
+                return None
+            return wire.opt_str(detail, "url", "document")
+
+    def content(self, doc_id: str) -> bytes:
+        """The content as the API returns it (raw text, not JSON; the key redacted)."""
+        path = f"{KB}/{seg(doc_id)}/content"
+        try:
+            return self._client.get_bytes(path, route="GET /v1/convai/knowledge-base/{id}/content")
+        except NotFoundError as exc:
+            raise doc_not_found(exc, doc_id) from None
+
+    def dependents(self, doc_id: str) -> Dependents:
+        """Agents and branches that use the document (every page)."""
+        path = f"{KB}/{seg(doc_id)}/dependent-agents"
+        agent_ids: dict[str, None] = {}
+        branches: dict[tuple[str, str], BranchRef] = {}
+        unknown = 0
+        route = "GET /v1/convai/knowledge-base/{id}/dependent-agents"
+        try:
+            with reading("GET", path):
+                for page in pages(self._client, path, {}, route, page_size=self._page_size):
+                    for i, item in enumerate(wire.field_list(page, "agents", "page")):
+                        where = f"agents[{i}]"
+                        found = wire.obj(item, where)
+                        ident = wire.opt_str(found, "id", where)
+                        if wire.opt_str(found, "type", where) == "available" and ident:
+                            agent_ids[ident] = None
+                        else:  # an agent the key cannot see (or a kind kbctl does not know)
+                            unknown += 1
+                    for i, item in enumerate(wire.field_list(page, "branches", "page")):
+                        where = f"branches[{i}]"
+                        branch = wire.obj(item, where)
+                        ref = BranchRef(
+                            agent_id=wire.req_str(branch, "agent_id", where),
+                            branch_id=wire.req_str(branch, "branch_id", where),
+                            is_main=wire.opt_bool(branch, "is_main", where) is True,
+                        )
+                        branches[(ref.agent_id, ref.branch_id)] = ref
+        except NotFoundError as exc:
+            raise doc_not_found(exc, doc_id) from None
+        return Dependents(tuple(agent_ids), tuple(branches.values()), unknown)
+
+    def search(self, query: str, limit: int) -> tuple[SearchHit, ...]:
+        """Knowledge-base content search, best first, at most `limit` hits."""
+        if limit <= 0:
+            return ()
+        path = f"{KB}/search"
+        hits: list[SearchHit] = []
+        params: Params = {"query": query, "page_size": min(limit, MAX_PAGE_SIZE)}
+        route = "GET /v1/convai/knowledge-base/search"
+        with reading("GET", path):
+            for page in pages(self._client, path, params, route, page_size=self._page_size):
+                for i, item in enumerate(wire.field_list(page, "results", "page")):
+                    where = f"results[{i}]"
+                    result = wire.obj(item, where)
+                    doc = wire.field_obj(result, "document", where)
+                    if doc is None:
+                        continue
+                    hits.append(
+                        SearchHit(
+                            document_id=wire.req_str(doc, "id", f"{where}.document"),
+                            name=wire.opt_str(doc, "name", f"{where}.document") or "",
+                            score=wire.opt_float(result, "score", where) or 0.0,
+                            snippet=search_snippet(result),
+                        )
+                    )
+                if len(hits) >= limit:
+                    break
+        return tuple(hits[:limit])
+
+    # ---------------------------------------------------------------------------------------
+    # Writing
+
+    def create(self, spec: DocumentSpec, name: str) -> str:
+        """Create the document; after an ambiguous failure, reuse the one that got created."""
+        return self._create_named(name, lambda: self._create_once(spec, name))
+
+    def create_folder(self, name: str) -> str:
+        """Create an empty root folder; after an ambiguous failure, reuse the one that got made."""
+        path = f"{KB}/folder"
+
+        def once() -> str:
+            data = self._client.send_json("POST", path, {"name": name}, route=f"POST {path}")
+            with reading("POST", path):
+                return wire.req_str(wire.obj(data, "answer"), "id", "answer")
+
+        return self._create_named(name, once)
+
+    def _create_named(self, name: str, create: Callable[[], str]) -> str:
+        """Run `create`; when its answer is lost, look for `name` (bounded) before trying again."""
+        attempt = 0
+        while True:
+            try:
+                return create()
+            except AmbiguousWriteError as exc:
+                found = self.find_recent_by_name(name)
+                if found:
+                    return found[0].id
+                if attempt >= self._client.max_retries:
+                    raise exc.cause from None
+                reason = f"HTTP {exc.status}" if exc.status else "connection lost"
+                self._client.wait_before_retry(attempt, method="POST", path=exc.path, reason=reason)
+                attempt += 1
+
+    def rename(self, doc_id: str, name: str) -> None:
+        """PATCH the document's name in place."""
+        path = f"{KB}/{seg(doc_id)}"
+        try:
+            self._client.send_json(
+                "PATCH", path, {"name": name}, route="PATCH /v1/convai/knowledge-base/{id}"
+            )
+        except NotFoundError as exc:
+            raise doc_not_found(exc, doc_id) from None
+
+    def delete(self, doc_id: str) -> DeleteOutcome:
+        """DELETE without `force`: deleted, already gone, or refused because it is in use.
+
+        A 403 is a permission problem (`PermissionDeniedError`), never "in use"."""
+        path = f"{KB}/{seg(doc_id)}"
+        try:
+            self._client.send_json(
+                "DELETE",
+                path,
+                retry_conflict=False,  # a 409 here is the answer "in use", not a hiccup
+                route="DELETE /v1/convai/knowledge-base/{id}",
+            )
+        except NotFoundError:
+            return DeleteOutcome.GONE
+        except (AuthError, PermissionDeniedError, RateLimitedError):
+            raise
+        except ApiError as exc:
+            if _refused_in_use(exc):
+                return DeleteOutcome.IN_USE
+            raise
+        return DeleteOutcome.DELETED
+
+    def _create_once(self, spec: DocumentSpec, name: str) -> str:
+        match spec.doc_type:
+            case DocType.TEXT:
+                path = f"{KB}/text"
+                body = {"text": spec.content.decode("utf-8"), "name": name}
+                data = self._client.send_json("POST", path, body, route=f"POST {path}")
+            case DocType.URL:
+                path = f"{KB}/url"
+                url = spec.url if spec.url is not None else spec.content.decode("utf-8")
+                data = self._client.send_json(
+                    "POST", path, {"url": url, "name": name}, route=f"POST {path}"
+                )
+            case DocType.FILE:
+                path = f"{KB}/file"
+                filename = spec.filename or spec.key.rsplit("/", 1)[-1]
+                kind = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+                data = self._client.post_multipart(
+                    path,
+                    files={"file": FilePart(filename, spec.content, kind)},
+                    fields={"name": name},
+                    route=f"POST {path}",
+                )
+            case DocType.FOLDER:
+                raise UsageError(f"kbctl does not create folders ({spec.key})")
+        with reading("POST", path):
+            return wire.req_str(wire.obj(data, "answer"), "id", "answer")
+
+
+def _live(found: list[Listed]) -> tuple[LiveDocument, ...]:
+    unique = {d.id: d for d in found}
+    return tuple(
+        LiveDocument(
+            d.id, d.name, d.doc_type, d.size_bytes, parse_marker(d.name), d.created_at, d.updated_at
+        )
+        for d in sorted(unique.values(), key=lambda d: d.id)
+    )
+
+
+def _refused_in_use(exc: ApiError) -> bool:
+    """Whether a failed delete is the API's "still in use" refusal (status UNCONFIRMED)."""
+    if exc.status is None or not 400 <= exc.status < 500 or exc.status in (403, 422):
+        return False
+    if exc.status in IN_USE_STATUSES:
+        return True
+    said = " ".join(p for p in (exc.code, exc.summary) if p).lower()
+    return any(word in said for word in _IN_USE_WORDS)

@@ -1,0 +1,208 @@
+"""RAG indexes over the wire: one document's index, many documents' at once, the quota.
+
+Owns the per-document `…/{id}/rag-index` endpoints, the batch `POST …/knowledge-base/rag-index`
+(≤ 100 items per request; `create_if_missing` false to read, true to request) and the workspace
+overview. The batch answer's shape is UNCONFIRMED, so both readings are accepted: a map keyed by
+document id (or by item position), or a list in item order; an item may be wrapped
+(`{status: success, data}` / `{status: failure, …}`) or bare. Where the batch endpoint is absent
+(404/405/501) kbctl falls back to one request per document, and remembers it. A document the
+answer leaves out is read on its own. It must not decide which documents need an index.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Final
+
+from kbctl.errors import ApiError, NotFoundError
+from kbctl.model import IndexStatus, RagQuota
+from kbctl.provider import wire
+from kbctl.provider.base import IndexState
+from kbctl.provider.elevenlabs.shapes import KB, doc_not_found, index, reading, seg
+from kbctl.provider.http import ApiClient
+from kbctl.provider.wire import JsonObject, ShapeError
+
+BATCH_MAX: Final = 100
+BATCH_PATH: Final = f"{KB}/rag-index"
+_BATCH_ROUTE: Final = "POST /v1/convai/knowledge-base/rag-index"
+_ABSENT: Final = frozenset({404, 405, 501})  # the batch endpoint does not exist here
+
+
+@dataclass(frozen=True, slots=True)
+class _Refusal:
+    """A batch item the API answered with `{status: failure, …}`."""
+
+    code: int | None
+    status: str
+    message: str
+
+
+class Indexes:
+    """The index endpoints, through one `ApiClient`."""
+
+    def __init__(self, client: ApiClient) -> None:
+        self._client = client
+        self._batch_absent = False
+        self._lock = threading.Lock()
+
+    def state(self, doc_id: str, model: str) -> IndexState:
+        """The document's index for `model`, or NOT_INDEXED (one GET)."""
+        path = f"{KB}/{seg(doc_id)}/rag-index"
+        try:
+            data = self._client.get_json(path, route="GET /v1/convai/knowledge-base/{id}/rag-index")
+        except NotFoundError as exc:
+            raise doc_not_found(exc, doc_id) from None
+        with reading("GET", path):
+            root = wire.obj(data, "answer")
+            for i, item in enumerate(wire.field_list(root, "indexes", "answer")):
+                where = f"indexes[{i}]"
+                entry = wire.obj(item, where)
+                if wire.opt_str(entry, "model", where) == model:
+                    return index(entry, where)
+        return IndexState(IndexStatus.NOT_INDEXED)
+
+    def request(self, doc_id: str, model: str) -> IndexState:
+        """Start (or get) the index for `model`: the endpoint is get-or-create, so retried."""
+        path = f"{KB}/{seg(doc_id)}/rag-index"
+        try:
+            data = self._client.send_json(
+                "POST",
+                path,
+                {"model": model},
+                idempotent=True,
+                route="POST /v1/convai/knowledge-base/{id}/rag-index",
+            )
+        except NotFoundError as exc:
+            raise doc_not_found(exc, doc_id) from None
+        with reading("POST", path):
+            return index(wire.obj(data, "answer"), "answer")
+
+    def states(self, doc_ids: Iterable[str], model: str) -> dict[str, IndexState]:
+        """Every document's index for `model` (NOT_INDEXED where there is none), ⌈N/100⌉ batch
+        requests; nothing is created."""
+        return self._many(list(dict.fromkeys(doc_ids)), model, create=False)
+
+    def request_many(self, doc_ids: Iterable[str], model: str) -> dict[str, IndexState]:
+        """Start (or get) every document's index for `model`, ⌈N/100⌉ batch requests."""
+        return self._many(list(dict.fromkeys(doc_ids)), model, create=True)
+
+    def quota(self) -> RagQuota:
+        """The workspace RAG usage overview; a limit the API does not give is None (unknown)."""
+        path = f"{KB}/rag-index"
+        data = self._client.get_json(path, route="GET /v1/convai/knowledge-base/rag-index")
+        with reading("GET", path):
+            root = wire.obj(data, "answer")
+            return RagQuota(
+                used_bytes=wire.opt_int(root, "total_used_bytes", "answer") or 0,
+                max_bytes=wire.opt_int(root, "total_max_bytes", "answer"),
+            )
+
+    # ---------------------------------------------------------------------------------------
+
+    def _many(self, ids: list[str], model: str, *, create: bool) -> dict[str, IndexState]:
+        one = self.request if create else self.state
+        out: dict[str, IndexState] = {}
+        for start in range(0, len(ids), BATCH_MAX):
+            chunk = ids[start : start + BATCH_MAX]
+            answered = None if self._batch_absent else self._batch(chunk, model, create)
+            if answered is None:
+                out.update(self._one_by_one(chunk, model, one))
+                continue
+            out.update(answered)
+            missing = [d for d in chunk if d not in answered]
+            out.update(self._one_by_one(missing, model, one))
+        return out
+
+    def _batch(self, ids: list[str], model: str, create: bool) -> dict[str, IndexState] | None:
+        """One batch request; None when the endpoint does not exist here."""
+        items = [{"document_id": d, "create_if_missing": create, "model": model} for d in ids]
+        try:
+            data = self._client.send_json(
+                "POST", BATCH_PATH, {"items": items}, idempotent=True, route=_BATCH_ROUTE
+            )
+        except ApiError as exc:
+            if exc.status in _ABSENT:
+                with self._lock:
+                    self._batch_absent = True
+                return None
+            raise
+        out: dict[str, IndexState] = {}
+        with reading("POST", BATCH_PATH):
+            for doc_id, value in _pairs(data, ids):
+                where = f"answer[{doc_id!r}]"
+                item = _item(value, where)
+                if isinstance(item, IndexState):
+                    out[doc_id] = item
+                else:
+                    out[doc_id] = self._refused(doc_id, item)
+        return out
+
+    def _refused(self, doc_id: str, refusal: _Refusal) -> IndexState:
+        said = f"{refusal.status} {refusal.message}".lower()
+        if "index" in refusal.status.lower() and (refusal.code == 404 or "not_found" in said):
+            return IndexState(IndexStatus.NOT_INDEXED)  # no index for the model (a read)
+        detail = f"POST {BATCH_PATH}: {doc_id}: {refusal.status}: {refusal.message}"
+        if refusal.code == 404 or "document_not_found" in said:
+            raise NotFoundError(
+                f"Document {doc_id} not found in this workspace",
+                method="POST",
+                path=BATCH_PATH,
+                status=404,
+                code=refusal.status,
+                detail=detail,
+                hint="It may have been deleted meanwhile; re-run `kbctl plan`.",
+            )
+        raise ApiError(
+            f"The API refused the index of document {doc_id}: {refusal.message or refusal.status}",
+            method="POST",
+            path=BATCH_PATH,
+            status=refusal.code,
+            code=refusal.status,
+            detail=detail,
+        )
+
+    def _one_by_one(
+        self, ids: Sequence[str], model: str, one: Callable[[str, str], IndexState]
+    ) -> dict[str, IndexState]:
+        if not ids:
+            return {}
+        workers = max(1, min(len(ids), self._client.concurrency_limit))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            states = list(pool.map(lambda d: one(d, model), ids))
+        return dict(zip(ids, states, strict=True))
+
+
+def _pairs(data: object, ids: list[str]) -> list[tuple[str, object]]:
+    """(document id, item) from either answer shape."""
+    if isinstance(data, list):
+        if len(data) != len(ids):
+            raise ShapeError(f"answer: {len(data)} items for {len(ids)} documents")
+        return list(zip(ids, data, strict=True))
+    root = wire.obj(data, "answer")
+    if any(d in root for d in ids):
+        return [(d, root[d]) for d in ids if d in root]
+    positions = {str(i): d for i, d in enumerate(ids)}
+    if root and all(k in positions for k in root):
+        return [(positions[k], v) for k, v in root.items()]
+    if not root:
+        return []
+    raise ShapeError(f"answer: keys {sorted(root)[:3]} are neither document ids nor positions")
+
+
+def _item(value: object, where: str) -> IndexState | _Refusal:
+    entry: JsonObject = wire.obj(value, where)
+    data = wire.field_obj(entry, "data", where)
+    if data is not None:
+        return index(data, f"{where}.data")
+    if wire.opt_str(entry, "status", where) == "failure":
+        return _Refusal(
+            code=wire.opt_int(entry, "error_code", where),
+            status=wire.opt_str(entry, "error_status", where) or "failure",
+            message=wire.opt_str(entry, "error_message", where) or "",
+        )
+    if "model" in entry:  # a bare RagDocumentIndexResponseModel
+        return index(entry, where)
+    raise ShapeError(f"{where}: neither an index nor a success/failure result")

@@ -1,0 +1,180 @@
+"""`ElevenLabsProvider`: the `Provider` protocol over the ElevenLabs KB and agent endpoints.
+
+Owns `read_state` (which documents concern a target) and hands every other call to the noun
+that owns its endpoints: `Documents`, `Agents`, `Indexes`. All HTTP goes through one `ApiClient`
+(retries, errors, redaction live there); wire dicts never leave `kbctl.provider`. It must not
+decide anything the planner or executor decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from kbctl.errors import UsageError
+from kbctl.identity import parse_marker
+from kbctl.model import (
+    DocumentSpec,
+    KbEntry,
+    LiveAgent,
+    LiveDocument,
+    LiveState,
+    Marker,
+    RagQuota,
+    RagSettings,
+)
+from kbctl.provider.base import DeleteOutcome, Dependents, IndexState, Provider, SearchHit
+from kbctl.provider.elevenlabs.agents import Agents
+from kbctl.provider.elevenlabs.documents import Documents
+from kbctl.provider.elevenlabs.indexes import Indexes
+from kbctl.provider.elevenlabs.shapes import MAX_PAGE_SIZE
+from kbctl.provider.http import ApiClient
+
+
+class ElevenLabsProvider:
+    """The ElevenLabs API (or the emulator) as a `kbctl.provider.base.Provider`."""
+
+    def __init__(self, client: ApiClient, *, page_size: int = MAX_PAGE_SIZE) -> None:
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise UsageError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+        self._client = client
+        self.documents = Documents(client, page_size)
+        self.agents = Agents(client)
+        self.indexes = Indexes(client)
+
+    def read_state(
+        self, agent_id: str, project: str, environment: str, *, with_quota: bool = True
+    ) -> LiveState:
+        """1 agent read + the list pages + 1 quota read (when `with_quota`), nothing more.
+
+        A listing the API cut short (more pages announced, no cursor) is read as far as it goes
+        and said in `LiveState.warnings`."""
+        agent = self.agents.get(agent_id)
+        warnings: list[str] = []
+        listed = self.documents.listing(warnings=warnings)
+        quota = self.indexes.quota() if with_quota else None
+
+        def ours(name: str) -> Marker | None:
+            marker = parse_marker(name)
+            if marker and marker.project == project and marker.environment == environment:
+                return marker
+            return None
+
+        attached = {entry.id for entry in agent.knowledge_base}
+        docs: dict[str, LiveDocument] = {}
+        for item in listed:
+            marker = ours(item.name)
+            if marker is not None or item.id in attached:
+                docs[item.id] = LiveDocument(
+                    item.id,
+                    item.name,
+                    item.doc_type,
+                    item.size_bytes,
+                    marker,
+                    item.created_at,
+                    item.updated_at,
+                )
+        for entry in agent.knowledge_base:
+            if entry.id not in docs:  # not in the root listing (e.g. a folder or in a folder)
+                docs[entry.id] = LiveDocument(
+                    entry.id, entry.name, entry.doc_type, 0, ours(entry.name)
+                )
+        documents = tuple(sorted(docs.values(), key=lambda d: d.id))
+        return LiveState(agent=agent, documents=documents, quota=quota, warnings=tuple(warnings))
+
+    # ---------------------------------------------------------------------------------------
+    # Agents
+
+    def get_agent(self, agent_id: str) -> LiveAgent:
+        """Read the agent alone (one GET)."""
+        return self.agents.get(agent_id)
+
+    def version_description(self, agent_id: str, version_id: str) -> str | None:
+        """The description an agent version was committed with, if any."""
+        return self.agents.version_description(agent_id, version_id)
+
+    def update_agent(
+        self,
+        agent_id: str,
+        knowledge_base: Sequence[KbEntry],
+        rag: RagSettings | None,
+        description: str,
+    ) -> LiveAgent:
+        """One PATCH with the complete `knowledge_base` array and the managed RAG fields."""
+        return self.agents.update(agent_id, knowledge_base, rag, description)
+
+    # ---------------------------------------------------------------------------------------
+    # Documents
+
+    def find_documents_by_name(self, name: str) -> tuple[LiveDocument, ...]:
+        """Every document named exactly `name` (name search, then the full listing)."""
+        return self.documents.find_by_name(name)
+
+    def find_recent_documents_by_name(self, name: str) -> tuple[LiveDocument, ...]:
+        """Documents named exactly `name` among the newest (at most two requests)."""
+        return self.documents.find_recent_by_name(name)
+
+    def documents_named(self, prefix: str) -> tuple[LiveDocument, ...]:
+        """Every document whose name starts with `prefix` (the full listing, never `search`)."""
+        return self.documents.named(prefix)
+
+    def document_url(self, doc_id: str) -> str | None:
+        """The source URL of a URL document (None for other types), from its detail."""
+        return self.documents.url(doc_id)
+
+    def document_content(self, doc_id: str) -> bytes:
+        """The content as the API returns it (raw text, not JSON), e.g. to hash live content."""
+        return self.documents.content(doc_id)
+
+    def dependents(self, doc_id: str) -> Dependents:
+        """Agents and branches that use the document (every page)."""
+        return self.documents.dependents(doc_id)
+
+    def search(self, query: str, limit: int) -> tuple[SearchHit, ...]:
+        """Knowledge-base content search, best first, at most `limit` hits."""
+        return self.documents.search(query, limit)
+
+    def create_document(self, spec: DocumentSpec, name: str) -> str:
+        """Create the document; after an ambiguous failure, reuse the one that got created
+        (found with bounded queries, never a full scan)."""
+        return self.documents.create(spec, name)
+
+    def create_folder(self, name: str) -> str:
+        """Create an empty root folder (bounded recovery of an ambiguous create, as documents)."""
+        return self.documents.create_folder(name)
+
+    def rename_document(self, doc_id: str, name: str) -> None:
+        """PATCH the document's name in place."""
+        self.documents.rename(doc_id, name)
+
+    def delete_document(self, doc_id: str) -> DeleteOutcome:
+        """DELETE without `force`: deleted, already gone, or refused because it is in use."""
+        return self.documents.delete(doc_id)
+
+    # ---------------------------------------------------------------------------------------
+    # Indexes
+
+    def index_state(self, doc_id: str, model: str) -> IndexState:
+        """The document's index for `model`, or NOT_INDEXED."""
+        return self.indexes.state(doc_id, model)
+
+    def index_states(self, doc_ids: Iterable[str], model: str) -> dict[str, IndexState]:
+        """Many documents' indexes for `model` in ⌈N/100⌉ batch requests (nothing created;
+        one GET per document where the batch endpoint is absent)."""
+        return self.indexes.states(doc_ids, model)
+
+    def request_index(self, doc_id: str, model: str) -> IndexState:
+        """Start (or get) the index for `model`: the endpoint is get-or-create, so retried."""
+        return self.indexes.request(doc_id, model)
+
+    def request_indexes(self, doc_ids: Iterable[str], model: str) -> dict[str, IndexState]:
+        """Start (or get) many documents' indexes for `model` in ⌈N/100⌉ batch requests."""
+        return self.indexes.request_many(doc_ids, model)
+
+    def quota(self) -> RagQuota:
+        """The workspace RAG usage overview (`max_bytes` None when the API does not say)."""
+        return self.indexes.quota()
+
+
+def _conforms(provider: ElevenLabsProvider) -> Provider:
+    """Never called: makes mypy check that `ElevenLabsProvider` implements `Provider`."""
+    return provider
