@@ -43,7 +43,7 @@ from pathlib import Path
 
 import httpx
 
-from kbctl.apply import ApplyOptions, NullEvents, apply_agent_plan
+from kbctl.apply import ApplyOptions, apply_agent_plan, ignore
 from kbctl.clock import SystemClock
 from kbctl.emulator import EmulatorApp, EmulatorConfig, World
 from kbctl.identity import canonical_text, content_hash, document_name
@@ -126,7 +126,7 @@ class Bench:
             base,
             self.provider,
             self.clock,
-            events=NullEvents(),
+            events=ignore,
             options=ApplyOptions(concurrency=16),
         )
         self.world.config = replace(
@@ -142,7 +142,7 @@ class Bench:
         started = time.perf_counter()
         live = self.provider.read_state(AGENT, PROJECT, ENV)
         plan = plan_target(desired, live)
-        events = NullEvents()
+        events = ignore
         hook = None
         if with_snapshots:
             from kbctl.snapshots.hook import SnapshotHook
@@ -154,7 +154,7 @@ class Bench:
             desired,
             self.provider,
             self.clock,
-            events=hook.events(events) if hook is not None else events,
+            events=events,
             options=ApplyOptions(concurrency=self.args.concurrency),
             hook=hook,
         )

@@ -4,7 +4,7 @@
 snapshots watch. See `executor` for the order and why each step is safe to interrupt.
 """
 
-from kbctl.apply.events import ApplyEvents, NullEvents, Phase, RecordingEvents
+from kbctl.apply.events import ApplyEvent, EventSink, Phase, RecordingEvents, ignore
 from kbctl.apply.executor import apply_agent_plan
 from kbctl.apply.types import (
     DEFAULT_CONCURRENCY,
@@ -18,15 +18,16 @@ from kbctl.apply.types import (
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
-    "ApplyEvents",
+    "ApplyEvent",
     "ApplyHook",
     "ApplyOptions",
     "ApplyResult",
     "DocOutcome",
-    "NullEvents",
+    "EventSink",
     "NullHook",
     "Outcome",
     "Phase",
     "RecordingEvents",
     "apply_agent_plan",
+    "ignore",
 ]

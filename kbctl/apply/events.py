@@ -1,18 +1,20 @@
-"""What apply reports while it runs: the `ApplyEvents` protocol and two plain implementations.
+"""What apply reports while it runs: events as small frozen values, and the sink they go to.
 
-The executor never prints. It calls these hooks (Terraform's hooks, in spirit) and
-`kbctl.cli.progress` draws them: a live table on a TTY, timestamped lines in CI, JSON lines for
-machines. Events are emitted from the thread that called `apply_agent_plan` only (workers hand
-their results back first), so implementations need no locking of their own.
+The executor never prints. It hands each thing that happened to an `EventSink` (a plain callable,
+Terraform's hooks in spirit) and `kbctl.cli.progress` draws them: a live table on a TTY,
+timestamped lines in CI, JSON lines for machines. Events are emitted from the thread that called
+`apply_agent_plan` only (workers hand their results back first), so sinks need no locking.
 
-`NullEvents` ignores everything; `RecordingEvents` keeps every call for tests.
+A new event is one class here plus the cases of the sinks that care; `ApplyEvent` is the closed
+union sinks match on. `ignore` drops everything; `RecordingEvents` keeps every event for tests.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import TypeVar
 
 from kbctl.checks.gate import CheckStage
 from kbctl.checks.report import ChecksReport
@@ -31,155 +33,147 @@ class Phase(StrEnum):
     CLEANUP = "cleanup"  # after a failed gate: remove what this run created
 
 
-class ApplyEvents(Protocol):
-    """Progress of one apply, one call per thing that happened."""
+@dataclass(frozen=True, slots=True)
+class PlanStarted:
+    """Apply of `plan` begins (after the guards passed)."""
 
-    def plan_started(self, plan: AgentPlan) -> None:
-        """Apply of `plan` begins (after the guards passed)."""
-        ...
-
-    def phase_started(self, phase: Phase, total: int) -> None:
-        """A step of §5 begins; `total` is how many items it has (0 for the swap)."""
-        ...
-
-    def document_created(self, key: str, doc_id: str, *, reused: bool) -> None:
-        """A document was uploaded, or a managed orphan with the wanted content was reused."""
-        ...
-
-    def document_renamed(self, key: str, doc_id: str, name: str) -> None:
-        """A kept document got its new name."""
-        ...
-
-    def index_progress(self, key: str, status: IndexStatus, pct: float) -> None:
-        """The index of `key` was read (after a request or a poll)."""
-        ...
-
-    def gate_passed(self, indexed: int) -> None:
-        """Every document that needed an index has one; the agent may now be changed."""
-        ...
-
-    def checks_finished(self, stage: CheckStage, report: ChecksReport) -> None:
-        """The retrieval checks ran (before or after the swap); `report` has every result."""
-        ...
-
-    def agent_updated(self, agent_id: str, version_id: str | None) -> None:
-        """The agent's `knowledge_base` (and RAG settings) were written and verified."""
-        ...
-
-    def document_deleted(self, key: str, doc_id: str) -> None:
-        """A superseded (or, after a failed gate, just-created) document was deleted."""
-        ...
-
-    def document_kept(self, key: str, doc_id: str, reason: str) -> None:
-        """A document apply meant to delete stays, and why."""
-        ...
-
-    def warning(self, message: str) -> None:
-        """Something the user should know; apply goes on."""
-        ...
-
-    def finished(self, summary: str, seconds: float) -> None:
-        """The agent's apply completed: `summary` like `2 created, 1 replaced, 1 deleted`."""
-        ...
-
-
-class NullEvents:
-    """Ignores every event."""
-
-    def plan_started(self, plan: AgentPlan) -> None:
-        pass
-
-    def phase_started(self, phase: Phase, total: int) -> None:
-        pass
-
-    def document_created(self, key: str, doc_id: str, *, reused: bool) -> None:
-        pass
-
-    def document_renamed(self, key: str, doc_id: str, name: str) -> None:
-        pass
-
-    def index_progress(self, key: str, status: IndexStatus, pct: float) -> None:
-        pass
-
-    def gate_passed(self, indexed: int) -> None:
-        pass
-
-    def checks_finished(self, stage: CheckStage, report: ChecksReport) -> None:
-        pass
-
-    def agent_updated(self, agent_id: str, version_id: str | None) -> None:
-        pass
-
-    def document_deleted(self, key: str, doc_id: str) -> None:
-        pass
-
-    def document_kept(self, key: str, doc_id: str, reason: str) -> None:
-        pass
-
-    def warning(self, message: str) -> None:
-        pass
-
-    def finished(self, summary: str, seconds: float) -> None:
-        pass
+    plan: AgentPlan
 
 
 @dataclass(frozen=True, slots=True)
-class RecordedEvent:
-    """One call on `RecordingEvents`: the hook's name and its arguments."""
+class PhaseStarted:
+    """A step of §5 begins; `total` is how many items it has."""
 
+    phase: Phase
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentCreated:
+    """A document was uploaded, or (`reused`) a managed orphan with the wanted content."""
+
+    key: str
+    doc_id: str
+    reused: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRenamed:
+    """A kept document got its new name."""
+
+    key: str
+    doc_id: str
     name: str
-    args: tuple[object, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexProgress:
+    """The index of `key` was read (after a request or a poll)."""
+
+    key: str
+    status: IndexStatus
+    pct: float
+
+
+@dataclass(frozen=True, slots=True)
+class GatePassed:
+    """Every document that needed an index has one; the agent may now be changed."""
+
+    indexed: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChecksFinished:
+    """The retrieval checks ran (before or after the swap); `report` has every result."""
+
+    stage: CheckStage
+    report: ChecksReport
+
+
+@dataclass(frozen=True, slots=True)
+class AgentUpdated:
+    """The agent's `knowledge_base` (and RAG settings) were written and verified."""
+
+    agent_id: str
+    version_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentDeleted:
+    """A superseded (or, after a failed gate, just-created) document was deleted."""
+
+    key: str
+    doc_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentKept:
+    """A document apply meant to delete stays, and why."""
+
+    key: str
+    doc_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyWarning:
+    """Something the user should know; apply goes on."""
+
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The agent's apply completed: `summary` like `2 created, 1 replaced, 1 deleted`."""
+
+    summary: str
+    seconds: float
+
+
+ApplyEvent = (
+    PlanStarted
+    | PhaseStarted
+    | DocumentCreated
+    | DocumentRenamed
+    | IndexProgress
+    | GatePassed
+    | ChecksFinished
+    | AgentUpdated
+    | DocumentDeleted
+    | DocumentKept
+    | ApplyWarning
+    | Finished
+)
+
+#: Where events go: any callable taking one event.
+EventSink = Callable[[ApplyEvent], None]
+
+E = TypeVar("E", bound=ApplyEvent)
+
+
+def event_name(event: ApplyEvent) -> str:
+    """The event's wire name: `PhaseStarted` → `phase_started` (`--json`'s `event` field)."""
+    name = type(event).__name__.removeprefix("Apply")
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+
+def ignore(event: ApplyEvent) -> None:
+    """A sink that drops every event."""
 
 
 class RecordingEvents:
-    """Keeps every event, in order, for tests to assert on."""
+    """A sink that keeps every event, in order, for tests to assert on."""
 
     def __init__(self) -> None:
-        self.events: list[RecordedEvent] = []
+        self.events: list[ApplyEvent] = []
+
+    def __call__(self, event: ApplyEvent) -> None:
+        self.events.append(event)
 
     def names(self) -> list[str]:
-        """The hook names, in order."""
-        return [e.name for e in self.events]
+        """The events' wire names (`plan_started`, …), in order."""
+        return [event_name(e) for e in self.events]
 
-    def of(self, name: str) -> list[tuple[object, ...]]:
-        """The arguments of every call of one hook."""
-        return [e.args for e in self.events if e.name == name]
-
-    def _add(self, name: str, *args: object) -> None:
-        self.events.append(RecordedEvent(name, args))
-
-    def plan_started(self, plan: AgentPlan) -> None:
-        self._add("plan_started", plan.agent_id)
-
-    def phase_started(self, phase: Phase, total: int) -> None:
-        self._add("phase_started", phase, total)
-
-    def document_created(self, key: str, doc_id: str, *, reused: bool) -> None:
-        self._add("document_created", key, doc_id, reused)
-
-    def document_renamed(self, key: str, doc_id: str, name: str) -> None:
-        self._add("document_renamed", key, doc_id, name)
-
-    def index_progress(self, key: str, status: IndexStatus, pct: float) -> None:
-        self._add("index_progress", key, status, pct)
-
-    def gate_passed(self, indexed: int) -> None:
-        self._add("gate_passed", indexed)
-
-    def checks_finished(self, stage: CheckStage, report: ChecksReport) -> None:
-        self._add("checks_finished", stage, report)
-
-    def agent_updated(self, agent_id: str, version_id: str | None) -> None:
-        self._add("agent_updated", agent_id, version_id)
-
-    def document_deleted(self, key: str, doc_id: str) -> None:
-        self._add("document_deleted", key, doc_id)
-
-    def document_kept(self, key: str, doc_id: str, reason: str) -> None:
-        self._add("document_kept", key, doc_id, reason)
-
-    def warning(self, message: str) -> None:
-        self._add("warning", message)
-
-    def finished(self, summary: str, seconds: float) -> None:
-        self._add("finished", summary, seconds)
+    def of(self, kind: type[E]) -> list[E]:
+        """Every event of one kind, in order."""
+        return [e for e in self.events if isinstance(e, kind)]

@@ -5,7 +5,7 @@ agent's lease (one run at a time, `kbctl.apply.lease`), checks that the live sta
 one the plan was made from (fingerprint), then carries out the plan's changes, `knowledge_base`
 array and deletions as they are, and finally checks the agent is still what it wrote
 (`kbctl.apply.verification`: a later writer won the race, exit 4). Every wait goes through the
-injected `Clock`; every report goes through `ApplyEvents`; every failure is a `KbctlError`.
+injected `Clock`; every report goes through `EventSink`; every failure is a `KbctlError`.
 
 Why each step is safe to interrupt: uploads carry kbctl's marker, so a document created by a run
 that dies is a managed orphan the next plan reuses (same hash) or deletes (other hash); the
@@ -24,7 +24,20 @@ from threading import Event
 from typing import assert_never
 
 from kbctl.apply.deletions import delete_created, delete_superseded
-from kbctl.apply.events import ApplyEvents, Phase
+from kbctl.apply.events import (
+    AgentUpdated,
+    ApplyWarning,
+    DocumentCreated,
+    DocumentDeleted,
+    DocumentKept,
+    DocumentRenamed,
+    EventSink,
+    Finished,
+    GatePassed,
+    Phase,
+    PhaseStarted,
+    PlanStarted,
+)
 from kbctl.apply.gate import IndexGate, gate_error
 from kbctl.apply.guards import check_guards, upload_specs, uploads
 from kbctl.apply.lease import Lease, lease_owner, renewing
@@ -73,7 +86,7 @@ def apply_agent_plan(
     provider: Provider,
     clock: Clock,
     *,
-    events: ApplyEvents,
+    events: EventSink,
     options: ApplyOptions,
     hook: ApplyHook | None = None,
     agents: AgentBranchesApi | None = None,
@@ -120,7 +133,7 @@ class _Run:
         target: Target,
         provider: Provider,
         clock: Clock,
-        events: ApplyEvents,
+        events: EventSink,
         options: ApplyOptions,
         hook: ApplyHook,
         agents: AgentBranchesApi | None = None,
@@ -131,7 +144,8 @@ class _Run:
         self.provider = provider
         self.clock = clock
         self.lease = Lease(provider, clock, lease_owner(plan, options.run_id, options.commit))
-        events = renewing(events, self.lease.keep)
+        # One registration: the hook watches the same events the caller's sink gets.
+        events = renewing(hook.watch(events), self.lease.keep)
         self.events = events
         self.options = options
         self.hook = hook
@@ -191,7 +205,7 @@ class _Run:
                 hint="Run kbctl plan (or kbctl apply without a plan file) again.",
             )
         self.hook.before(self.target, live, self.plan)
-        self.events.plan_started(self.plan)
+        self.events(PlanStarted(self.plan))
         for message in warnings:
             self._warn(message)
         outcome = Outcome.FAILED
@@ -225,7 +239,7 @@ class _Run:
         finally:
             result = self._result(outcome, error, self.clock.monotonic() - started)
             self.hook.after(self.target, self.plan, result, self._live_after())
-        self.events.finished(summary_line(self.plan, result), result.seconds)
+        self.events(Finished(summary_line(self.plan, result), result.seconds))
         return result
 
     # ----------------------------------------------------------------------------------------
@@ -235,7 +249,7 @@ class _Run:
         work = [c for c in self.plan.changes if _needs_work(c)]
         if not work:
             return
-        self.events.phase_started(Phase.CREATE, len(work))
+        self.events(PhaseStarted(Phase.CREATE, len(work)))
         stop = Event()
         futures = [pool.submit(self._prepare_one, c, specs.get(c.key), stop) for c in work]
         try:
@@ -256,7 +270,7 @@ class _Run:
             if done.doc_id is not None and change.action in (Action.CREATE, Action.REPLACE):
                 record = DocOutcome(change.key, done.doc_id)
                 (self.created if done.created else self.reused).append(record)
-                self.events.document_created(change.key, done.doc_id, reused=not done.created)
+                self.events(DocumentCreated(change.key, done.doc_id, reused=not done.created))
             if done.error is not None:
                 stop.set()
                 first_error = first_error or done.error
@@ -320,13 +334,13 @@ class _Run:
         tracked = self.gate.tracked
         if tracked == 0:
             return
-        self.events.phase_started(Phase.INDEX, tracked)
+        self.events(PhaseStarted(Phase.INDEX, tracked))
         try:
             self.gate.wait(pool)
         except ApiError as err:
             raise self._api_failure("waiting for indexes", err) from err
         if not self.gate.failed:
-            self.events.gate_passed(len(self.gate.indexed))
+            self.events(GatePassed(len(self.gate.indexed)))
             return
         failed_ids = {f.doc_id for f in self.gate.failures}
         problems = self._cleanup(
@@ -342,7 +356,7 @@ class _Run:
 
     def _cleanup(self, pool: Executor, doomed: list[DocOutcome]) -> list[str]:
         """After a failed gate: delete what this run created; the problems, if any."""
-        self.events.phase_started(Phase.CLEANUP, len(doomed))
+        self.events(PhaseStarted(Phase.CLEANUP, len(doomed)))
         problems: list[str] = []
         notes = pool.map(lambda r: delete_created(self.provider, r.id), doomed)
         for record, note in zip(doomed, notes, strict=True):
@@ -378,7 +392,7 @@ class _Run:
             for change, _ in zip(renames, pool.map(self._rename, renames), strict=True):
                 assert change.live_id is not None and change.name is not None
                 self.renamed.append(DocOutcome(change.key, change.live_id))
-                self.events.document_renamed(change.key, change.live_id, change.name)
+                self.events(DocumentRenamed(change.key, change.live_id, change.name))
         except ApiError as err:
             raise self._api_failure("renaming documents", err) from err
         try:
@@ -394,7 +408,7 @@ class _Run:
             # Nothing to write: only indexes, renames or orphan clean-up were planned.
             self.expected = (current, current.knowledge_base, None)
             return
-        self.events.phase_started(Phase.SWAP, len(entries))
+        self.events(PhaseStarted(Phase.SWAP, len(entries)))
         try:
             updated = self.provider.update_agent(
                 self.plan.agent_id,
@@ -408,7 +422,7 @@ class _Run:
             verify_written(self.provider, self.plan, updated, entries, rag)
         except ApiError as err:
             raise self._api_failure("updating the agent", err) from err
-        self.events.agent_updated(self.plan.agent_id, updated.version_id)
+        self.events(AgentUpdated(self.plan.agent_id, updated.version_id))
 
     def _writer(self, agent: LiveAgent) -> str:
         return who_wrote(self.provider, agent)
@@ -440,7 +454,7 @@ class _Run:
         deletions = [d for d in self.plan.deletions if (d.reason == ORPHAN) is orphans]
         if not deletions:
             return
-        self.events.phase_started(Phase.DELETE, len(deletions))
+        self.events(PhaseStarted(Phase.DELETE, len(deletions)))
         agent_id = self.plan.agent_id
         futures = {
             pool.submit(delete_superseded, self.provider, agent_id, d.id): d for d in deletions
@@ -455,10 +469,10 @@ class _Run:
         """Record a deletion (note None) or a document kept, and report it."""
         if note is None:
             self.deleted.append(DocOutcome(key, doc_id))
-            self.events.document_deleted(key, doc_id)
+            self.events(DocumentDeleted(key, doc_id))
         else:
             self.kept.append(DocOutcome(key, doc_id, note))
-            self.events.document_kept(key, doc_id, note)
+            self.events(DocumentKept(key, doc_id, note))
 
     # ----------------------------------------------------------------------------------------
 
@@ -472,7 +486,7 @@ class _Run:
 
     def _warn(self, message: str) -> None:
         self.warnings.append(message)
-        self.events.warning(message)
+        self.events(ApplyWarning(message))
 
     def _api_failure(self, doing: str, err: ApiError) -> ApplyError:
         done = len(self.created) + len(self.reused)

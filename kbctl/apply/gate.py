@@ -17,7 +17,7 @@ from __future__ import annotations
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
-from kbctl.apply.events import ApplyEvents
+from kbctl.apply.events import EventSink, IndexProgress
 from kbctl.apply.remedies import GateReason, is_gate_failure, remedy
 from kbctl.clock import Clock
 from kbctl.errors import ApiError, IndexGateError
@@ -67,7 +67,7 @@ class IndexGate:
         self,
         provider: Provider,
         clock: Clock,
-        events: ApplyEvents,
+        events: EventSink,
         *,
         model: str,
         timeout: float,
@@ -99,7 +99,7 @@ class IndexGate:
     def track(self, key: str, doc_id: str, state: IndexState, requested_at: float) -> bool:
         """Record the answer to an index request; False when it already failed the gate."""
         self.tracked += 1
-        self._events.index_progress(key, state.status, state.progress)
+        self._events(IndexProgress(key, state.status, state.progress))
         if state.status is IndexStatus.SUCCEEDED:
             self.indexed.append(key)
             return True
@@ -187,7 +187,7 @@ class IndexGate:
 
     def _advance(self, job: _Job, state: IndexState, now: float) -> None:
         job.state = state
-        self._events.index_progress(job.key, state.status, state.progress)
+        self._events(IndexProgress(job.key, state.status, state.progress))
         if state.status is IndexStatus.SUCCEEDED:
             self._pending.remove(job)
             self.indexed.append(job.key)

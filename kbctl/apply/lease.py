@@ -45,9 +45,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import cast
 
-from kbctl.apply.events import ApplyEvents
+from kbctl.apply.events import ApplyEvent, EventSink
 from kbctl.clock import Clock, utc_iso
 from kbctl.errors import ApiError, ConcurrentChangeError, NotFoundError
 from kbctl.model import DocType, LiveDocument
@@ -352,30 +351,15 @@ def _backoff(run_id: str) -> float:
     return 0.5 + spread / 400
 
 
-class _Renewing:
-    """Forwards every call to the wrapped events, renewing the lease first (when due).
+def renewing(events: EventSink, keep: Callable[[], None]) -> EventSink:
+    """`events`, with `keep` called before each one (the lease renews itself as apply works).
 
     Events come often and from the thread that runs the apply (uploads, index polls, checks,
-    deletions), which is exactly when a long run must keep its lease. It forwards by name so
-    that it stays a faithful stand-in whatever the events protocol grows.
+    deletions), which is exactly when a long run must keep its lease.
     """
 
-    def __init__(self, inner: object, keep: Callable[[], None]) -> None:
-        self._inner = inner
-        self._keep = keep
+    def sink(event: ApplyEvent) -> None:
+        keep()
+        events(event)
 
-    def __getattr__(self, name: str) -> object:
-        attr = getattr(self._inner, name)
-        if not callable(attr):
-            return attr
-
-        def call(*args: object, **kwargs: object) -> object:
-            self._keep()
-            return attr(*args, **kwargs)
-
-        return call
-
-
-def renewing(events: ApplyEvents, keep: Callable[[], None]) -> ApplyEvents:
-    """`events`, with `keep` called before each one (the lease renews itself as apply works)."""
-    return cast(ApplyEvents, _Renewing(events, keep))
+    return sink

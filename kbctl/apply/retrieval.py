@@ -3,7 +3,7 @@
 Owns when apply runs the target's checks, with which retriever, and what it does with their
 reports: it builds the document set the agent is about to have from the plan's `knowledge_base`
 and the ids this run created or reused, runs `kbctl.checks.run_checks`, reports through
-`ApplyEvents`, and says whether apply must stop. The executor does the cleanup and raises
+`EventSink`, and says whether apply must stop. The executor does the cleanup and raises
 (`kbctl.checks.gate.checks_gate_error`). A target without checks costs no request.
 
 Which retriever: the agent's own retrieval (rag-query, falling back to the content search on
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from kbctl.apply.events import ApplyEvents, Phase
+from kbctl.apply.events import ChecksFinished, EventSink, Phase, PhaseStarted
 from kbctl.checks import (
     AutoRetriever,
     ChecksReport,
@@ -43,7 +43,7 @@ class RetrievalGate:
         target: Target,
         plan: AgentPlan,
         provider: Provider,
-        events: ApplyEvents,
+        events: EventSink,
         warn: Callable[[str], None],
         rag: RagQuerier | None = None,
     ) -> None:
@@ -103,7 +103,7 @@ class RetrievalGate:
         checks = self._target.checks
         if not checks:
             return None
-        self._events.phase_started(Phase.CHECKS, len(checks))
+        self._events(PhaseStarted(Phase.CHECKS, len(checks)))
         documents = planned_documents(self._plan.knowledge_base, ids_by_key)
         report = run_checks(
             checks,
@@ -116,5 +116,5 @@ class RetrievalGate:
             self.before = report
         else:
             self.after = report
-        self._events.checks_finished(stage, report)
+        self._events(ChecksFinished(stage, report))
         return report

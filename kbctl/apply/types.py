@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from kbctl.apply.events import EventSink
 from kbctl.checks.report import ChecksReport
 from kbctl.model import LiveState, Target
 from kbctl.plan.types import AgentPlan
@@ -140,9 +141,16 @@ class ApplyHook(Protocol):
         """At the end, success or failure; `live_after` is None when it could not be read."""
         ...
 
+    def watch(self, events: EventSink) -> EventSink:
+        """The sink the executor reports to: `events`, seen by the hook first (checkpoints)."""
+        ...
+
 
 class NullHook:
     """Does nothing."""
+
+    def watch(self, events: EventSink) -> EventSink:
+        return events
 
     def before(self, target: Target, live: LiveState, plan: AgentPlan) -> None:
         pass

@@ -17,14 +17,29 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Self, TextIO
+from typing import Self, TextIO, assert_never
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from kbctl.apply.events import Phase
+from kbctl.apply.events import (
+    AgentUpdated,
+    ApplyEvent,
+    ApplyWarning,
+    ChecksFinished,
+    DocumentCreated,
+    DocumentDeleted,
+    DocumentKept,
+    DocumentRenamed,
+    Finished,
+    GatePassed,
+    IndexProgress,
+    Phase,
+    PhaseStarted,
+    PlanStarted,
+)
 from kbctl.checks import ChecksReport, CheckStage, report_to_dict
 from kbctl.clock import Clock, utc_iso
 from kbctl.model import IndexStatus
@@ -60,6 +75,74 @@ class _Base:
 
     def close(self) -> None:
         """Stop drawing (idempotent)."""
+
+    def __call__(self, event: ApplyEvent) -> None:
+        """Draw one event (the `EventSink` of the executor)."""
+        match event:
+            case PlanStarted(plan=plan):
+                self.plan_started(plan)
+            case PhaseStarted(phase=phase, total=total):
+                self.phase_started(phase, total)
+            case DocumentCreated(key=key, doc_id=doc_id, reused=reused):
+                self.document_created(key, doc_id, reused=reused)
+            case DocumentRenamed(key=key, doc_id=doc_id, name=name):
+                self.document_renamed(key, doc_id, name)
+            case IndexProgress(key=key, status=status, pct=pct):
+                self.index_progress(key, status, pct)
+            case GatePassed(indexed=indexed):
+                self.gate_passed(indexed)
+            case ChecksFinished(stage=stage, report=report):
+                self.checks_finished(stage, report)
+            case AgentUpdated(agent_id=agent_id, version_id=version_id):
+                self.agent_updated(agent_id, version_id)
+            case DocumentDeleted(key=key, doc_id=doc_id):
+                self.document_deleted(key, doc_id)
+            case DocumentKept(key=key, doc_id=doc_id, reason=reason):
+                self.document_kept(key, doc_id, reason)
+            case ApplyWarning(message=message):
+                self.warning(message)
+            case Finished(summary=summary, seconds=seconds):
+                self.finished(summary, seconds)
+            case _:
+                assert_never(event)
+
+    # One method per event; each drawing overrides what it shows.
+
+    def plan_started(self, plan: AgentPlan) -> None:
+        pass
+
+    def phase_started(self, phase: Phase, total: int) -> None:
+        pass
+
+    def document_created(self, key: str, doc_id: str, *, reused: bool) -> None:
+        pass
+
+    def document_renamed(self, key: str, doc_id: str, name: str) -> None:
+        pass
+
+    def index_progress(self, key: str, status: IndexStatus, pct: float) -> None:
+        pass
+
+    def gate_passed(self, indexed: int) -> None:
+        pass
+
+    def checks_finished(self, stage: CheckStage, report: ChecksReport) -> None:
+        pass
+
+    def agent_updated(self, agent_id: str, version_id: str | None) -> None:
+        pass
+
+    def document_deleted(self, key: str, doc_id: str) -> None:
+        pass
+
+    def document_kept(self, key: str, doc_id: str, reason: str) -> None:
+        pass
+
+    def warning(self, message: str) -> None:
+        pass
+
+    def finished(self, summary: str, seconds: float) -> None:
+        pass
 
 
 # --------------------------------------------------------------------------------------------

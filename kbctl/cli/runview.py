@@ -12,7 +12,7 @@ from typing import TextIO
 
 from rich.console import Console
 
-from kbctl.apply.events import ApplyEvents
+from kbctl.apply.events import EventSink
 from kbctl.cli.progress import Progress as Drawing
 from kbctl.cli.progress import make_progress
 from kbctl.clock import Clock
@@ -39,7 +39,7 @@ class RunView:
     def run_finished(self, title: str, summary: str, seconds: float) -> None:
         self.drawing.run_finished(title, summary, seconds)
 
-    def apply_events(self) -> ApplyEvents:
+    def apply_events(self) -> EventSink:
         return self.drawing
 
     def __enter__(self) -> RunView:

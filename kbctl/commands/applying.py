@@ -211,7 +211,7 @@ def _carry_out(
                 target,
                 handle.provider,
                 clock,
-                events=hook.events(progress.apply_events()),
+                events=progress.apply_events(),
                 options=options,
                 hook=hook,
                 agents=handle.branches,

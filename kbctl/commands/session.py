@@ -27,7 +27,7 @@ from kbctl.provider.retry import RetryListener, ignore_retries
 from kbctl.stop import StopSignal
 
 if TYPE_CHECKING:
-    from kbctl.apply.events import ApplyEvents
+    from kbctl.apply.events import EventSink
     from kbctl.emulator import EmulatorApp
     from kbctl.plan.types import Plan
 
@@ -100,7 +100,7 @@ class Progress(Protocol):
         """The last line of a run: `Apply complete` or `Rollback complete`, counts, time."""
         ...
 
-    def apply_events(self) -> ApplyEvents:
+    def apply_events(self) -> EventSink:
         """The sink for one agent's apply events."""
         ...
 
@@ -117,10 +117,10 @@ class NullProgress:
     def run_finished(self, title: str, summary: str, seconds: float) -> None:
         pass
 
-    def apply_events(self) -> ApplyEvents:
-        from kbctl.apply.events import NullEvents
+    def apply_events(self) -> EventSink:
+        from kbctl.apply.events import ignore
 
-        return NullEvents()
+        return ignore
 
 
 def progress_of(session: Session) -> Progress:

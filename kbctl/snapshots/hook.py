@@ -17,13 +17,19 @@ from dataclasses import replace
 from pathlib import Path
 from typing import assert_never
 
-from kbctl.apply.events import ApplyEvents, Phase
+from kbctl.apply.events import (
+    AgentUpdated,
+    ApplyEvent,
+    DocumentCreated,
+    DocumentDeleted,
+    DocumentKept,
+    EventSink,
+)
 from kbctl.apply.types import ApplyResult, Outcome
 from kbctl.checks.gate import CheckStage
 from kbctl.checks.report import ChecksReport
 from kbctl.clock import Clock, utc_iso
 from kbctl.model import (
-    IndexStatus,
     LiveState,
     RagSettings,
     Target,
@@ -169,9 +175,9 @@ class SnapshotHook:
         self._write(snapshot, supersedes=self._checkpoint)
         self._checkpoint = None
 
-    def events(self, inner: ApplyEvents) -> ApplyEvents:
-        """`inner`, plus an "after" checkpoint rewritten after every change of the run."""
-        return _CheckpointEvents(self, inner)
+    def watch(self, events: EventSink) -> EventSink:
+        """`events`, plus an "after" checkpoint rewritten after every change of the run."""
+        return _checkpointing(self, events)
 
     # ----------------------------------------------------------------------------- results
 
@@ -369,55 +375,26 @@ class _Progress:
         self.version_id: str | None = None
 
 
-class _CheckpointEvents:
-    """Forwards every event; after each change, rewrites the hook's "after" checkpoint."""
+def _checkpointing(hook: SnapshotHook, inner: EventSink) -> EventSink:
+    """`inner`, after which each change of the run rewrites the hook's "after" checkpoint."""
+    progress = hook._progress
 
-    def __init__(self, hook: SnapshotHook, inner: ApplyEvents) -> None:
-        self._hook = hook
-        self._inner = inner
+    def sink(event: ApplyEvent) -> None:
+        match event:
+            case DocumentCreated(key=key, doc_id=doc_id, reused=reused):
+                (progress.reused if reused else progress.created)[key] = doc_id
+                hook.checkpoint()
+            case AgentUpdated(version_id=version_id):
+                progress.agent_updated = True
+                progress.version_id = version_id
+                hook.checkpoint(force=True)
+            case DocumentDeleted(doc_id=doc_id):
+                progress.deleted.append(doc_id)
+                hook.checkpoint()
+            case DocumentKept(doc_id=doc_id):
+                progress.kept.append(doc_id)
+            case _:
+                pass
+        inner(event)
 
-    def plan_started(self, plan: AgentPlan) -> None:
-        self._inner.plan_started(plan)
-
-    def phase_started(self, phase: Phase, total: int) -> None:
-        self._inner.phase_started(phase, total)
-
-    def document_created(self, key: str, doc_id: str, *, reused: bool) -> None:
-        progress = self._hook._progress
-        (progress.reused if reused else progress.created)[key] = doc_id
-        self._hook.checkpoint()
-        self._inner.document_created(key, doc_id, reused=reused)
-
-    def document_renamed(self, key: str, doc_id: str, name: str) -> None:
-        self._inner.document_renamed(key, doc_id, name)
-
-    def index_progress(self, key: str, status: IndexStatus, pct: float) -> None:
-        self._inner.index_progress(key, status, pct)
-
-    def gate_passed(self, indexed: int) -> None:
-        self._inner.gate_passed(indexed)
-
-    def checks_finished(self, stage: CheckStage, report: ChecksReport) -> None:
-        self._inner.checks_finished(stage, report)
-
-    def agent_updated(self, agent_id: str, version_id: str | None) -> None:
-        progress = self._hook._progress
-        progress.agent_updated = True
-        progress.version_id = version_id
-        self._hook.checkpoint(force=True)
-        self._inner.agent_updated(agent_id, version_id)
-
-    def document_deleted(self, key: str, doc_id: str) -> None:
-        self._hook._progress.deleted.append(doc_id)
-        self._hook.checkpoint()
-        self._inner.document_deleted(key, doc_id)
-
-    def document_kept(self, key: str, doc_id: str, reason: str) -> None:
-        self._hook._progress.kept.append(doc_id)
-        self._inner.document_kept(key, doc_id, reason)
-
-    def warning(self, message: str) -> None:
-        self._inner.warning(message)
-
-    def finished(self, summary: str, seconds: float) -> None:
-        self._inner.finished(summary, seconds)
+    return sink

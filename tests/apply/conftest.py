@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from kbctl.apply import ApplyOptions, ApplyResult, RecordingEvents, apply_agent_plan
-from kbctl.apply.events import ApplyEvents
+from kbctl.apply.events import EventSink
 from kbctl.clock import FakeClock
 from kbctl.emulator import EmulatorApp, EmulatorConfig, World
 from kbctl.identity import canonical_text, content_hash
@@ -109,7 +109,7 @@ class Workspace:
         *,
         allow_destroy: bool = False,
         concurrency: int = 4,
-        events: ApplyEvents | None = None,
+        events: EventSink | None = None,
         plan: AgentPlan | None = None,
     ) -> ApplyResult:
         """Plan `target` and apply it; the events are kept in `self.runs`."""

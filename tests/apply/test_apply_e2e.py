@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 
 from kbctl.apply import Outcome, Phase
+from kbctl.apply.events import ApplyEvent, GatePassed, PhaseStarted
 from kbctl.apply.saved import check_saved_plan
 from kbctl.errors import (
     ConcurrentChangeError,
@@ -93,7 +94,7 @@ def test_index_failure_stops_at_the_gate_with_the_agent_unchanged(
     assert after is not None and after.version_count == versions
     assert ws.agent_ids() == before_ids
     assert {d.id for d in ws.world.documents()} == before_docs  # no leftover uploads
-    assert ws.events.of("phase_started")[-1][0] is Phase.CLEANUP
+    assert ws.events.of(PhaseStarted)[-1].phase is Phase.CLEANUP
 
 
 def test_quota_exceeded_stops_at_the_gate_and_frees_what_it_took(
@@ -206,18 +207,13 @@ def test_a_concurrent_change_of_the_agent_is_detected_and_the_next_apply_reuses(
     ws.apply(ws.target(first))
     target = ws.target(docs(4))  # two changed, two new
 
-    class Meddler:
+    def meddler(event: ApplyEvent) -> None:
         """Someone edits the agent in the dashboard while kbctl waits for indexes."""
-
-        def __getattr__(self, name: str) -> object:
-            return getattr(ws.events, name)
-
-        def gate_passed(self, indexed: int) -> None:
+        if isinstance(event, GatePassed):
             ws.world.set_knowledge_base(ws.agent_id, [])
 
-    ws.runs.append(ws.events)
     with pytest.raises(ConcurrentChangeError) as info:
-        ws.apply(target, events=Meddler())  # type: ignore[arg-type]
+        ws.apply(target, events=meddler)
     assert info.value.exit_code == ExitCode.STALE
     assert "reuses them" in (info.value.detail or "")
     uploads = ws.calls(CREATE_TEXT)

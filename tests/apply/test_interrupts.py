@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from kbctl.apply import RecordingEvents
+from kbctl.apply import ApplyEvent, RecordingEvents
+from kbctl.apply.events import event_name
 from kbctl.errors import KbctlError
 from tests.apply.conftest import Workspace, WorkspaceFactory, docs, text_doc
 
@@ -27,12 +28,12 @@ class CrashAt(RecordingEvents):
         super().__init__()
         self.name, self.nth = name, nth
 
-    def _add(self, name: str, *args: object) -> None:
-        super()._add(name, *args)
-        if name == self.name:
+    def __call__(self, event: ApplyEvent) -> None:
+        super().__call__(event)
+        if event_name(event) == self.name:
             self.nth -= 1
             if self.nth == 0:
-                raise Crash(name)
+                raise Crash(self.name)
 
 
 def _scenario(ws: Workspace) -> tuple[object, object]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from kbctl.apply import ApplyOptions, ApplyResult, RecordingEvents, apply_agent_plan
+from kbctl.apply.events import DocumentKept
 from kbctl.errors import ConcurrentChangeError, ExitCode
 from kbctl.model import Target
 from kbctl.plan.planner import plan_target
@@ -106,5 +107,5 @@ def test_a_document_already_deleted_by_someone_else_counts_as_deleted(
     result = run(ws, provider, ws.target(docs(3, version=1)), events)
     assert sorted(d.id for d in result.deleted) == sorted(old)
     assert not result.kept and not result.warnings
-    assert not events.of("document_kept")
+    assert not events.of(DocumentKept)
     ws.assert_converged(ws.target(docs(3, version=1)))

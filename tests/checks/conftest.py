@@ -166,7 +166,7 @@ class Bench:
             target,
             self.provider,
             self.clock,
-            events=hook.events(events or RecordingEvents()),
+            events=events or RecordingEvents(),
             options=ApplyOptions(poll_initial=1.0, poll_max=2.0),
             hook=hook,
         )

@@ -11,6 +11,7 @@ import pytest
 from rich.console import Console
 
 from kbctl.apply import ApplyOptions, ApplyResult, Phase, RecordingEvents, apply_agent_plan
+from kbctl.apply.events import ApplyWarning, ChecksFinished, Finished, PhaseStarted
 from kbctl.checks import ChecksReport, CheckStage
 from kbctl.cli.progress import LiveProgress
 from kbctl.errors import ApplyError, ExitCode, ServerError
@@ -39,12 +40,12 @@ def test_checks_that_pass_let_apply_switch_the_agent(bench: Bench) -> None:
     assert (after.passed, after.total) == (4, 4)
     # The gate runs after the index gate and before the PATCH; the report after the swap last.
     names = events.names()
-    stages = [args[0] for args in events.of("checks_finished")]
+    stages = [e.stage for e in events.of(ChecksFinished)]
     assert stages == [CheckStage.BEFORE_SWAP, CheckStage.AFTER_SWAP]
     first, second = (i for i, n in enumerate(names) if n == "checks_finished")
     assert names.index("gate_passed") < first < names.index("agent_updated") < second
-    assert (Phase.CHECKS, 4) in events.of("phase_started")
-    (summary,) = [args[0] for args in events.of("finished")]
+    assert PhaseStarted(Phase.CHECKS, 4) in events.of(PhaseStarted)
+    (summary,) = [e.summary for e in events.of(Finished)]
     assert "; retrieval checks 4/4 passed (Coverage@1 100%)" in str(summary)
     snapshot = after_snapshot(bench)
     checks = snapshot["checks"]
@@ -94,7 +95,7 @@ def test_on_failure_warn_switches_and_reports(bench: Bench) -> None:
     events = RecordingEvents()
     result, _ = bench.apply(events)
     assert set(bench.kb_ids()) != old_ids  # switched to the new document anyway
-    warnings = [str(args[0]) for args in events.of("warning")]
+    warnings = [e.message for e in events.of(ApplyWarning)]
     assert any(
         w.startswith(
             "1 of 4 retrieval check(s) failed (Coverage@3 75% < min_coverage 80%); "
@@ -107,7 +108,7 @@ def test_on_failure_warn_switches_and_reports(bench: Bench) -> None:
     assert result.checks is not None and result.checks.passed == 3
     assert result.checks.failures[0].query == MORTGAGE_QUERY
     assert result.warnings and MORTGAGE_QUERY in result.warnings[-1]
-    (summary,) = [args[0] for args in events.of("finished")]
+    (summary,) = [e.summary for e in events.of(Finished)]
     assert "retrieval checks 3/4 passed (Coverage@1 75%)" in str(summary)
     snapshot = after_snapshot(bench)
     assert snapshot["outcome"] == "applied"

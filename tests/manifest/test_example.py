@@ -100,3 +100,46 @@ def test_example_report_from_python() -> None:
         (("local", 9), ("staging", 9), ("production", 9))
     ]
     assert len(report.warnings) == 2
+
+
+HANDBOOK = REPO / "manifests" / "openai" / "handbook.yaml"
+
+
+def test_openai_example_is_not_a_default_manifest() -> None:
+    assert HANDBOOK not in default_manifest_paths(REPO)
+
+
+def test_openai_example_validates_and_resolves_offline(example_copy: Path) -> None:
+    name = "manifests/openai/handbook.yaml"
+    result = CliRunner().invoke(
+        cli, ["validate", "-f", name], env={"HANDBOOK_VECTOR_STORE_ID": None}
+    )
+    assert result.exit_code == 0, result.output
+    assert "manifest valid: handbook.yaml (local 5, production 5 documents)" in result.output
+
+    (manifest,) = load_manifests([Path(name)], {})
+    target = manifest.resolve("local", {})
+    assert target.vector_store_name == "company-handbook-local"
+    docs = {d.key: d for d in target.documents}
+    assert sorted(docs) == [
+        "kb/hr/leave/annual-leave.md",
+        "kb/hr/leave/sick-leave.md",
+        "kb/it/security/passwords.md",
+        "kb/sales/pricing/discounts.md",
+        "kb/sales/pricing/price-list.md",
+    ]
+    leave = dict(docs["kb/hr/leave/annual-leave.md"].metadata)
+    assert leave == {
+        "dept": "hr",
+        "source": "handbook",
+        "title": "Annual leave",
+        "version": 4,
+        "updated_at": 1767225600,
+    }
+    prices = docs["kb/sales/pricing/price-list.md"]
+    assert dict(prices.metadata)["source"] == "price-book"
+    assert prices.chunking is not None and prices.chunking.effective() == (400, 100)
+    assert docs["kb/sales/pricing/discounts.md"].chunking is not None
+    production = manifest.resolve("production", {"HANDBOOK_VECTOR_STORE_ID": "vs_abc123"})
+    assert production.vector_store_id == "vs_abc123"
+    assert production.base_url == "https://api.openai.com/v1"

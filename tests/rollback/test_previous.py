@@ -14,7 +14,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from kbctl.apply import ApplyOptions, NullEvents, apply_agent_plan
+from kbctl.apply import ApplyOptions, apply_agent_plan, ignore
 from kbctl.errors import InterruptedRunError
 from kbctl.provider.elevenlabs import ElevenLabsProvider
 from kbctl.provider.http import ApiClient
@@ -112,7 +112,7 @@ def _run(
             target,
             provider,
             bench.clock,
-            events=hook.events(NullEvents()),
+            events=ignore,
             options=ApplyOptions(poll_initial=1.0, poll_max=2.0, stop=stop),
             hook=hook,
         )

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
-from kbctl.apply import ApplyEvents, ApplyOptions, ApplyResult, NullEvents, apply_agent_plan
+from kbctl.apply import ApplyOptions, ApplyResult, EventSink, apply_agent_plan, ignore
 from kbctl.cli.context import AppContext
 from kbctl.cli.main import cli
 from kbctl.clock import FakeClock
@@ -160,7 +160,7 @@ class Bench:
         environment: str = "staging",
         *,
         allow_destroy: bool = False,
-        events: ApplyEvents | None = None,
+        events: EventSink | None = None,
         commit: str | None = "c0ffee" * 6 + "abcd",
     ) -> tuple[ApplyResult, SnapshotHook]:
         """What `kbctl apply --auto-approve` does for one agent, with the snapshot hook."""
@@ -173,7 +173,7 @@ class Bench:
             target,
             self.provider,
             self.clock,
-            events=hook.events(events or NullEvents()),
+            events=events or ignore,
             options=ApplyOptions(allow_destroy=allow_destroy, poll_initial=1.0, poll_max=2.0),
             hook=hook,
         )

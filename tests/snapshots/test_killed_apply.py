@@ -15,33 +15,25 @@ import sys
 import textwrap
 from pathlib import Path
 
-from kbctl.apply import NullEvents
+from kbctl.apply import ApplyEvent
+from kbctl.apply.events import event_name
 from kbctl.snapshots.record import IN_PROGRESS, Snapshot, SnapshotKind
 from kbctl.snapshots.store import SnapshotStore
 from tests.snapshots.kit import Bench, text_of
 
 
-class FreezeAt(NullEvents):
+class FreezeAt:
     """Copies the snapshot folder when a given event happens (the state a kill would leave)."""
 
     def __init__(self, source: Path, dest: Path, event: str, nth: int = 1) -> None:
         self.source, self.dest, self.event, self.nth = source, dest, event, nth
         self.seen = 0
 
-    def _maybe(self, event: str) -> None:
-        if event == self.event:
+    def __call__(self, event: ApplyEvent) -> None:
+        if event_name(event) == self.event:
             self.seen += 1
             if self.seen == self.nth:
                 shutil.copytree(self.source, self.dest)
-
-    def document_created(self, key: str, doc_id: str, *, reused: bool) -> None:
-        self._maybe("document_created")
-
-    def agent_updated(self, agent_id: str, version_id: str | None) -> None:
-        self._maybe("agent_updated")
-
-    def document_deleted(self, key: str, doc_id: str) -> None:
-        self._maybe("document_deleted")
 
 
 def _frozen(dest: Path) -> list[Snapshot]:
@@ -97,13 +89,13 @@ def test_killed_while_deleting_after_the_swap(bench: Bench, tmp_path: Path) -> N
 _KILLER = """
 import os, sys
 from pathlib import Path
-from kbctl.apply import NullEvents
+from kbctl.apply.events import AgentUpdated
 from kbctl.clock import FakeClock
 from kbctl.emulator import EmulatorConfig
 from tests.snapshots.kit import Bench, text_of
 
-class Kill(NullEvents):
-    def agent_updated(self, agent_id, version_id):
+def kill(event):
+    if isinstance(event, AgentUpdated):
         os._exit(137)  # like kill -9: no finally, no after hook
 
 root = Path(sys.argv[1])
@@ -112,7 +104,7 @@ bench = Bench(root, FakeClock(), EmulatorConfig(index_seconds=3.0))
 bench.manifest({"a": text_of("a")})
 bench.apply()
 bench.manifest({"a": text_of("a2"), "b": text_of("b")})
-bench.apply(events=Kill())
+bench.apply(events=kill)
 """
 
 
