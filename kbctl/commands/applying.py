@@ -134,7 +134,13 @@ def rollback(
         with session.open(target, concurrency=concurrency) as reading:
             return reading.provider.get_agent(target.agent_id)
 
-    prepared = prepare_rollback(store, ref, environment, targets, live=live_agent)
+    def written_by(target: Target, version_id: str) -> str | None:
+        with session.open(target, concurrency=concurrency) as reading:
+            return reading.provider.version_description(target.agent_id, version_id)
+
+    prepared = prepare_rollback(
+        store, ref, environment, targets, live=live_agent, written_by=written_by
+    )
     snapshot = prepared.snapshot
     progress = progress_of(session)
     with session.open(prepared.base, concurrency=concurrency) as handle:
