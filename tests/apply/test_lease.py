@@ -213,7 +213,8 @@ def test_a_run_whose_lease_was_taken_does_not_write_the_agent(
             if doc.name.startswith(PREFIX):
                 ws.world.delete_document(doc.id)
 
-    layer.before("GET", r"/rag-index$", lease_removed, nth=2)  # while A waits for its indexes
+    # While A waits for its indexes (its first batch poll).
+    layer.before("POST", r"/knowledge-base/rag-index$", lease_removed, nth=1)
     with pytest.raises(ConcurrentChangeError) as info:
         run(ws, provider_a, ws.target(docs(2), index_timeout=10 * TTL))
     assert "lost the apply lease" in info.value.summary
