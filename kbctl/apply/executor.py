@@ -40,7 +40,7 @@ from kbctl.apply.events import (
 )
 from kbctl.apply.gate import IndexGate, gate_error
 from kbctl.apply.guards import check_guards, upload_specs
-from kbctl.apply.lease import Lease, lease_owner, renewing
+from kbctl.apply.lease import Lease, lease_owner, renewing, ttl_for
 from kbctl.apply.retrieval import RetrievalGate
 from kbctl.apply.steps import Hold, Upload, Work, follow_small, is_new, renames, work_for
 from kbctl.apply.swap import check_unchanged, description, rag_update, target_entries
@@ -145,7 +145,8 @@ class _Run:
         self.target = target
         self.provider = provider
         self.clock = clock
-        self.lease = Lease(provider, clock, lease_owner(plan, options.run_id, options.commit))
+        owner = lease_owner(plan, options.run_id, options.commit)
+        self.lease = Lease(provider, clock, owner, ttl=ttl_for(plan))
         # One registration: the hook watches the same events the caller's sink gets.
         events = renewing(hook.watch(events), self.lease.keep)
         self.events = events
