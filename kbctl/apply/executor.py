@@ -75,7 +75,7 @@ from kbctl.model import (
 )
 from kbctl.plan.matching import ORPHAN
 from kbctl.plan.types import AgentPlan, DocumentChange, UpdateDocument
-from kbctl.provider.base import IndexState, Provider
+from kbctl.provider.base import AgentBranchesApi, IndexState, Provider
 
 #: Index answers of a reused leftover that a fresh upload may not get (the quota was full, or
 #: indexing failed, when the crashed run uploaded it); a too-small document stays too small.
@@ -91,8 +91,13 @@ def apply_agent_plan(
     events: EventSink,
     options: ApplyOptions,
     hook: ApplyHook | None = None,
+    agents: AgentBranchesApi | None = None,
 ) -> ApplyResult:
     """Carry out `plan` for `target`'s agent; returns what was done.
+
+    `agents` (the agent's rag-query, branches and deployments) lets the retrieval checks use
+    the agent's own retrieval and makes `rollout: branch` possible; without it the checks use
+    the content search.
 
     Raises:
         IndexGateError: a document is too small under policy `fail`, an index did not
@@ -104,7 +109,8 @@ def apply_agent_plan(
         VerificationError: the agent read back differs from what was written.
         ApplyError: the API failed part-way; the message says what was done.
     """
-    return _Run(plan, target, provider, clock, events, options, hook or NullHook()).execute()
+    run = _Run(plan, target, provider, clock, events, options, hook or NullHook(), agents)
+    return run.execute()
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +138,10 @@ class _Run:
         events: EventSink,
         options: ApplyOptions,
         hook: ApplyHook,
+        agents: AgentBranchesApi | None = None,
     ) -> None:
         self.plan = plan
+        self.agents = agents
         self.target = target
         self.provider = provider
         self.clock = clock
@@ -166,7 +174,7 @@ class _Run:
             small_documents=plan.policy.small_documents,
             stop=options.stop,
         )
-        self.checks = RetrievalGate(target, plan, provider, events, self._warn)
+        self.checks = RetrievalGate(target, plan, provider, events, self._warn, agents)
         # The manifest content of every reused leftover, should it need uploading afresh.
         reused = {c.key: c.content_hash for c in plan.changes if c.reuse_id is not None}
         self.leftover_specs = {
