@@ -23,8 +23,9 @@ A rollback that did not finish (interrupted, killed, failed, stopped at a gate) 
 `previous`: its target stays the answer until a rollback toward that same target finishes, so
 re-running an interrupted `rollback --to previous` continues instead of flipping back.
 
-Pure over snapshot values; the live agent comes through the `LiveAgents` callable, asked only
-when a newest run left no final record. Must not read files or talk HTTP itself.
+Pure over snapshot values; the live agent comes through the `LiveAgents` callable (one read,
+for the newest run) and a version's description through `Describe` (only when the live agent
+moved since the newest record). Must not read files or talk HTTP itself.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from kbctl.errors import SnapshotError
 from kbctl.model import LiveAgent, LiveState, Target
+from kbctl.observe import enrich
 from kbctl.plan.planner import make_plan
 from kbctl.plan.types import Plan
 from kbctl.provider.base import Provider
@@ -99,5 +100,6 @@ def plan_rollback(prepared: PreparedRollback, provider: Provider) -> RollbackPla
     base = prepared.base
     live = provider.read_state(base.agent_id, base.project, base.environment)
     desired = rollback_target(prepared.snapshot, prepared.contents, base, live)
+    live = enrich(desired.target, live, provider)  # index health and in-place edits
     plan = make_plan(base.environment, [(desired.target, live)])
     return RollbackPlan(prepared, desired.target, live, plan, desired.notes)

@@ -252,7 +252,7 @@ def test_a_run_that_left_no_record_is_seen_from_the_live_agent(bench: Bench) -> 
         target,
         bench.provider,
         bench.clock,
-        events=NullEvents(),
+        events=ignore,
         options=ApplyOptions(poll_initial=1.0, poll_max=2.0),
     )  # no snapshot hook
     assert bench.kb_state() != v1
