@@ -169,5 +169,6 @@ def _kept_only(entry: SnapshotEntry, live: LiveState) -> DocumentSpec | None:
                 content_hash=entry.content_hash or hash12.ljust(64, "0"),
                 filename=entry.filename,
                 url=entry.url,
+                content_known=False,
             )
     return None

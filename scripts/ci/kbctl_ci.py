@@ -111,12 +111,18 @@ class Section:
         url = run_url()
         where = f"[workflow run's summary]({url})" if url else "workflow run's summary"
         pointer = f"The full plan is in the {where} and in the plan artifact."
-        if self.code in (0, 2):
-            full = read(base.with_suffix(".md")).strip()
+        plan_md = read(base.with_suffix(".md")).strip()
+        if self.code in (0, 2) or (self.code == 5 and plan_md):
+            full = plan_md
+            if self.code == 5:  # refused by policy: the plan says what it would delete
+                full = (
+                    f"### ⛔ {env}: deletions a policy protects need acknowledgement (exit 5)"
+                    f"\n\n{full}"
+                )
             if marker not in full:
                 full = f"{marker}\n{full}"
             counts = summary_counts(load_plan(base.with_suffix(".json")))
-            status = "changes" if self.code == 2 else "no changes"
+            status = {0: "no changes", 2: "changes"}.get(self.code, "refused (exit 5)")
             table = summary_table(counts) if counts else "_(summary unavailable)_"
             self.forms = [
                 full,
@@ -160,12 +166,6 @@ def marker(kind: str, name: str = "") -> str:
     """The hidden marker of a project's comment (plan) or issue (drift)."""
     base = MARKERS[kind]
     return base if not name else base.replace(" -->", f"[{name}] -->")
-
-
-def slug(text: str) -> str:
-    """`text` as lowercase letters, digits and single dashes (never empty)."""
-    cleaned = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return cleaned or "kbctl"
 
 
 def build_body(kind: str, out_dir: Path, name: str = "") -> str:
@@ -321,35 +321,9 @@ def _key_values(values: dict[str, object]) -> str:
     return "\n".join(lines) + "\n"
 
 
-# Variables the action never takes from the repository's configuration variables.
-RESERVED_VARS = re.compile(
-    r"^(PATH|HOME|SHELL|IFS|ENV|BASH_ENV|PYTHON.*|LD_.*|GITHUB_.*|RUNNER_.*|ACTIONS_.*|KBCTL_.*|CI)$"
-)
-
-
-def export_vars(text: str, environ: dict[str, str]) -> bytes:
-    """NAME\0VALUE\0 pairs for the JSON object `text` (`toJSON(vars)`), so manifests can read
-    any configuration variable as ${NAME}; names already set or reserved are left out."""
-    try:
-        data = json.loads(text or "{}")
-    except ValueError:
-        return b""
-    out = b""
-    if not isinstance(data, dict):
-        return out
-    for name, value in sorted(data.items()):
-        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            continue
-        if RESERVED_VARS.match(name.upper()) or name in environ or not isinstance(value, str):
-            continue
-        if "\0" in value:
-            continue
-        out += name.encode() + b"\0" + value.encode() + b"\0"
-    return out
-
-
 def main(argv: list[str]) -> int:
     import ci_changes
+    import ci_env
     import ci_results
 
     parser = argparse.ArgumentParser(prog="kbctl_ci.py")
@@ -423,9 +397,11 @@ def main(argv: list[str]) -> int:
     elif args.cmd == "progress":
         ci_results.progress(sys.stdin, sys.stdout)
     elif args.cmd == "export-vars":
-        sys.stdout.buffer.write(export_vars(os.environ.get("KBCTL_VARS", ""), dict(os.environ)))
+        sys.stdout.buffer.write(
+            ci_env.export_vars(os.environ.get("KBCTL_VARS", ""), dict(os.environ))
+        )
     elif args.cmd == "slug":
-        print(slug(args.text))
+        print(ci_env.slug(args.text))
     else:
         is_plan = args.cmd == "plan-annotations"
         lines = plan_annotations(args.path) if is_plan else validate_annotations(args.path)
