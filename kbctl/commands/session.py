@@ -21,6 +21,7 @@ from kbctl.clock import Clock
 from kbctl.errors import ManifestError, UsageError
 from kbctl.model import ProviderKind, Target
 from kbctl.provider.elevenlabs import ElevenLabsProvider
+from kbctl.provider.elevenlabs.branches import AgentBranches
 from kbctl.provider.http import ApiClient, wsgi_transport
 from kbctl.provider.retry import RetryListener, ignore_retries
 from kbctl.secrets import Secrets
@@ -45,6 +46,8 @@ class ProviderHandle:
     def __init__(self, provider: ElevenLabsProvider, client: ApiClient) -> None:
         self.provider = provider
         self.client = client
+        #: The agent's retrieval, branches and deployments, over the same client.
+        self.branches = AgentBranches(client)
 
     def close(self) -> None:
         """Release the HTTP connections."""
