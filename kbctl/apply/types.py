@@ -96,6 +96,10 @@ class ApplyResult:
     error: str | None = None  # the error's summary when the outcome is not APPLIED
     checks_before_swap: ChecksReport | None = None
     checks: ChecksReport | None = None
+    #: `rollout: branch`: the branch the change was staged on, and whether it now runs as a
+    #: canary (main unchanged) rather than merged.
+    branch: str | None = None
+    canary_percent: int | None = None
 
     @property
     def ids_by_key(self) -> dict[str, str]:
@@ -121,6 +125,10 @@ def summary_line(plan: AgentPlan, result: ApplyResult) -> str:
     checks = result.checks if result.checks is not None else result.checks_before_swap
     if checks is not None:
         text += f"; {checks.summary()}"
+    if result.branch is not None and result.canary_percent is not None:
+        text += f"; canary: branch {result.branch} answers {result.canary_percent}% of the traffic"
+    elif result.branch is not None and result.agent_updated:
+        text += f"; staged on branch {result.branch}, merged"
     return text
 
 

@@ -141,6 +141,7 @@ def _register() -> None:
     from kbctl.cli.cmd_emulator import emulator_group
     from kbctl.cli.cmd_import import import_cmd
     from kbctl.cli.cmd_plan import plan_cmd
+    from kbctl.cli.cmd_promote import promote_cmd
     from kbctl.cli.cmd_rollback import rollback_cmd
     from kbctl.cli.cmd_schema import schema_cmd
     from kbctl.cli.cmd_snapshots import snapshots_group
@@ -153,6 +154,7 @@ def _register() -> None:
         apply_cmd,
         status_cmd,
         rollback_cmd,
+        promote_cmd,
         snapshots_group,
         import_cmd,
         check_cmd,
