@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from threading import Event
 from typing import assert_never
 
@@ -457,12 +457,12 @@ class _Run:
             raise self._api_failure("checking the agent before the update", err) from err
         uploaded = len(self.created) + len(self.reused)
         check_unchanged(self.plan, live.agent, current, uploaded, self._writer)
-        entries = follow_small(
-            target_entries(self.plan, self._ids()),
+        planned = follow_small(
             self.plan.knowledge_base,
             (s.key for s in self.gate.small),
             self.plan.policy.small_documents,
         )
+        entries = target_entries(replace(self.plan, knowledge_base=planned), self._ids())
         rag = rag_update(self.plan)
         if entries == current.knowledge_base and rag is None:
             # Nothing to write: only indexes, renames or orphan clean-up were planned.
@@ -607,8 +607,13 @@ class _Run:
             return
         self.events(PhaseStarted(Phase.DELETE, len(deletions)))
         agent_id = self.plan.agent_id
+        # After the swap the API's dependency cache may lag: ride it out (orphans never need to).
+        wait = 0.0 if orphans else self.plan.policy.delete_wait
         futures = {
-            pool.submit(delete_superseded, self.provider, agent_id, d.id): d for d in deletions
+            pool.submit(
+                delete_superseded, self.provider, agent_id, d.id, clock=self.clock, wait=wait
+            ): d
+            for d in deletions
         }
         for future in as_completed(futures):
             doomed, note = futures[future], future.result()

@@ -295,6 +295,9 @@ class _Builder:
         max_deletes = _as_int(data.get("max_deletes"))
         if max_deletes is not None and max_deletes >= 0:
             out.append(("max_deletes", max_deletes))
+        delete_wait = _as_number(data.get("delete_wait"))
+        if delete_wait is not None and delete_wait >= 0:
+            out.append(("delete_wait", delete_wait))
         return tuple(out)
 
     def checks_policy(self, data: Json) -> ChecksPolicy:

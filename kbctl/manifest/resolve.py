@@ -171,6 +171,7 @@ class _Resolver:
                 index_timeout=float(policy.get("index_timeout", 180.0)),
                 small_documents=SmallDocumentPolicy(str(policy.get("small_documents", "prompt"))),
                 max_deletes=int(policy.get("max_deletes", 10)),
+                delete_wait=float(policy.get("delete_wait", 60.0)),
             ),
             documents=documents,
             checks=checks,
