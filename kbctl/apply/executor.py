@@ -704,6 +704,9 @@ class _Run:
             error=error.summary if error is not None else None,
             checks_before_swap=self.checks.before,
             checks=self.checks.after,
+            gate_rounds=self.gate.rounds,
+            gate_requests=self.gate.poll_requests,
+            gate_busiest_round=self.gate.busiest_round,
             branch=self.staged.name if self.staged is not None else None,
             canary_percent=self.target.rollout.canary_percent if self.canary else None,
         )

@@ -24,6 +24,7 @@ from kbctl.provider.elevenlabs import ElevenLabsProvider
 from kbctl.provider.elevenlabs.branches import AgentBranches
 from kbctl.provider.http import ApiClient, wsgi_transport
 from kbctl.provider.retry import RetryListener, ignore_retries
+from kbctl.secrets import Secrets
 from kbctl.stop import StopSignal
 
 if TYPE_CHECKING:
@@ -62,27 +63,6 @@ class ProviderHandle:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-class Secrets:
-    """Values that must never be printed or written (API keys), known to the whole run."""
-
-    def __init__(self) -> None:
-        self._values: set[str] = set()
-
-    def add(self, value: str | None) -> None:
-        """Remember a value that output must never show."""
-        if value and len(value) >= 4:
-            self._values.add(value)
-
-    def redact(self, text: str) -> str:
-        """Replace every known secret in `text`."""
-        for secret in self._values:
-            text = text.replace(secret, "***")
-        return text
-
-    def __contains__(self, value: object) -> bool:
-        return value in self._values
 
 
 class Progress(Protocol):
