@@ -130,8 +130,18 @@ def _apply(
                 _store(session), session.clock, handle.provider, git_commit=session.git_commit
             )
 
+        # Planned just now, in this process: the executor re-reads only the agent, not the
+        # whole listing; a saved plan gets the full fingerprint check.
+        observed = {(t.project, t.agent_id): live for t, live in pairs} if saved is None else {}
         return _carry_out(
-            session, made, handles, hook_for, allow_destroy, concurrency, "Apply complete"
+            session,
+            made,
+            handles,
+            hook_for,
+            allow_destroy,
+            concurrency,
+            "Apply complete",
+            observed,
         )
 
 
@@ -222,6 +232,7 @@ def _carry_out(
     allow_destroy: bool,
     concurrency: int,
     title: str,
+    observed: dict[tuple[str, str], LiveState] | None = None,
 ) -> ApplyRun:
     """Apply every agent plan with changes, in order; stop at the first that fails."""
     progress = progress_of(session)
@@ -251,6 +262,7 @@ def _carry_out(
                 options=options,
                 hook=hook,
                 agents=handle.branches,
+                observed=(observed or {}).get((agent_plan.project, agent_plan.agent_id)),
             )
             results.append(result)
             after = hook.after_snapshot if isinstance(hook, SnapshotHook) else None
