@@ -148,7 +148,8 @@ class Session:
         connect: opens a provider for a target; default: HTTP, or the embedded emulator.
         progress: apply's and rollback's live report; None reports nothing.
         confirm: asks a yes/no question; None means there is no one to ask.
-        snapshots_dir: where apply and rollback write snapshots (relative to `cwd`).
+        snapshots_dir: where apply and rollback write snapshots (relative to `cwd`); None: apply
+            writes none (rollback and the snapshot commands need one).
         git_commit: the commit recorded in snapshots (None when unknown).
         on_note: hears each note (manifests skipped, …) as it is made.
         on_retry: hears each retry the HTTP client makes.
@@ -160,7 +161,7 @@ class Session:
     connect: ProviderFactory | None = None
     progress: Progress | None = None
     confirm: Confirm | None = None
-    snapshots_dir: Path = Path("state-snapshots")
+    snapshots_dir: Path | None = Path("state-snapshots")
     git_commit: str | None = None
     secrets: Secrets = field(default_factory=Secrets)
     stop: StopSignal = field(default_factory=StopSignal)
@@ -182,6 +183,11 @@ class Session:
 
     def snapshot_folder(self) -> Path:
         """The snapshots folder, resolved against `cwd`."""
+        if self.snapshots_dir is None:
+            raise UsageError(
+                "This session keeps no snapshots",
+                hint="Give the Session a snapshots_dir to roll back or read snapshots.",
+            )
         return self.path(self.snapshots_dir)
 
     def note(self, message: str) -> None:
