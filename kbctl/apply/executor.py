@@ -73,7 +73,7 @@ from kbctl.model import (
 )
 from kbctl.plan.matching import ORPHAN
 from kbctl.plan.types import Action, AgentPlan, DocumentChange
-from kbctl.provider.base import IndexState, Provider
+from kbctl.provider.base import IndexState, InPlaceUpdates, Provider
 
 #: Index answers of a reused leftover that a fresh upload may not get (the quota was full, or
 #: indexing failed, when the crashed run uploaded it); a too-small document stays too small.
@@ -430,7 +430,11 @@ class _Run:
 
     def _rename(self, change: DocumentChange) -> None:
         assert change.live_id is not None and change.name is not None
-        self.provider.rename_document(change.live_id, change.name)
+        if isinstance(self.provider, InPlaceUpdates):  # marker and metadata, written whole
+            spec = next(s for s in self.target.documents if s.key == change.key)
+            self.provider.update_document(change.live_id, change.name, spec.metadata)
+        else:
+            self.provider.rename_document(change.live_id, change.name)
 
     # ----------------------------------------------------------------------------------------
     # Step 6: delete superseded documents nothing else depends on (never `force`).
@@ -554,13 +558,19 @@ class _Run:
 
 
 def _renames(change: DocumentChange) -> bool:
-    """True for an update whose document itself (not only the agent's entry) needs a new name."""
+    """True for an update whose document itself (not only the agent's entry) needs a new name
+    or, where the provider keeps it, new metadata."""
     return (
         change.action is Action.UPDATE
         and change.live_id is not None
         and change.name is not None
-        and change.live_name != change.name
-        and any(f.field in ("name", "key") for f in change.fields)
+        and (
+            (
+                change.live_name != change.name
+                and any(f.field in ("name", "key") for f in change.fields)
+            )
+            or any(f.field == "metadata" for f in change.fields)
+        )
     )
 
 

@@ -15,10 +15,11 @@ from pathlib import Path
 from kbctl.checks import ChecksReport, SearchRetriever, live_documents, run_checks
 from kbctl.checks.gate import failure_lines, shortfall
 from kbctl.commands.session import DEFAULT_BASE_URL, Endpoint, Session, load_targets
-from kbctl.errors import ChecksFailedError, SnapshotError
+from kbctl.errors import ChecksFailedError, SnapshotError, UsageError
 from kbctl.importer import ImportResult, check_output_dir
 from kbctl.importer import import_agent as run_import
 from kbctl.model import Target
+from kbctl.provider.elevenlabs import ElevenLabsProvider
 from kbctl.snapshots.record import Snapshot
 from kbctl.snapshots.store import Listed, SnapshotStore
 from kbctl.status import AgentStatus, collect_status
@@ -128,8 +129,11 @@ def import_agent(
     check_output_dir(out, force=force)
     url = base_url or session.environ.get("ELEVENLABS_BASE_URL") or DEFAULT_BASE_URL
     with session.open(Endpoint(url, api_key_env, agent_id)) as handle:
+        provider = handle.provider
+        if not isinstance(provider, ElevenLabsProvider):  # importing a vector store: not yet
+            raise UsageError("kbctl import reads ElevenLabs agents only")
         return run_import(
-            handle.provider,
+            provider,
             environment=environment,
             agent_id=agent_id,
             out_dir=out,

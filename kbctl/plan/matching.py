@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import assert_never
 
-from kbctl.identity import HASH_CHARS, document_name, parse_marker
+from kbctl.identity import HASH_CHARS, document_name, identity_hash, parse_marker
 from kbctl.model import (
     MIN_INDEX_BYTES,
     DocType,
@@ -23,6 +23,7 @@ from kbctl.model import (
     LiveDocument,
     LiveState,
     Marker,
+    ProviderKind,
     SmallDocumentPolicy,
     Target,
     UsageMode,
@@ -55,7 +56,7 @@ class Wanted:
 
     @property
     def hash12(self) -> str:
-        return self.spec.content_hash[:HASH_CHARS]
+        return identity_hash(self.spec.content_hash, self.spec.chunking)[:HASH_CHARS]
 
 
 def wanted_documents(target: Target) -> tuple[list[Wanted], tuple[Finding, ...]]:
@@ -64,8 +65,10 @@ def wanted_documents(target: Target) -> tuple[list[Wanted], tuple[Finding, ...]]
     findings: list[Finding] = []
     policy = target.policy.small_documents
     for spec in sorted(target.documents, key=lambda s: s.key):
-        name = document_name(spec.key, target.project, target.environment, spec.content_hash)
-        if not _is_small(spec):
+        identity = identity_hash(spec.content_hash, spec.chunking)
+        name = document_name(spec.key, target.project, target.environment, identity)
+        # A vector store indexes files of any size: the small-document rule is ElevenLabs'.
+        if target.provider is ProviderKind.OPENAI or not _is_small(spec):
             wanted.append(Wanted(spec, spec.usage_mode, name))
             continue
         prefix = f"{spec.key}: {spec.size_bytes} bytes < {MIN_INDEX_BYTES}"

@@ -10,11 +10,21 @@ the findings in `kbctl.plan.findings`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import fields
 from typing import assert_never
 
-from kbctl.model import RAG_DEFAULTS, DocType, LiveDocument, LiveState, Marker, Target, UsageMode
+from kbctl.model import (
+    RAG_DEFAULTS,
+    DocType,
+    LiveDocument,
+    LiveState,
+    Marker,
+    Metadata,
+    Target,
+    UsageMode,
+)
 from kbctl.plan.findings import FindingInputs, findings_for
 from kbctl.plan.matching import (
     DUPLICATE,
@@ -174,6 +184,7 @@ def _change_for(m: Match, model_changes: bool) -> DocumentChange:
             if stale is not None:
                 changed.append(FieldChange("name", stale, want.name))
             changed += _usage_change(old.entry.usage_mode, want.usage_mode)
+            changed += _metadata_change(old, spec.metadata)
             if old.times > 1:
                 changed.append(FieldChange("entries", str(old.times), "1"))
                 notes.append(f"attached {old.times} times: written once")
@@ -223,6 +234,18 @@ def _hash12(old: Attached) -> str:
 
 def _usage_change(before: UsageMode, after: UsageMode) -> list[FieldChange]:
     return [] if before is after else [FieldChange("usage_mode", before.value, after.value)]
+
+
+def _metadata_change(old: Attached, wanted: Metadata) -> list[FieldChange]:
+    """The user's attributes (OpenAI), when they differ: updated in place, no re-embedding."""
+    live = old.doc.metadata if old.doc is not None else None
+    if live is None or dict(live) == dict(wanted):
+        return []
+    return [FieldChange("metadata", _metadata_text(live), _metadata_text(wanted))]
+
+
+def _metadata_text(metadata: Metadata) -> str:
+    return json.dumps(dict(metadata), sort_keys=True, ensure_ascii=False)
 
 
 def _delete_change(old: Attached, reason: str) -> DocumentChange:
