@@ -8,7 +8,7 @@ protocol (and on `InPlaceUpdates`, where a provider offers it).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -119,6 +119,15 @@ class Provider(Protocol):
 
     def request_index(self, doc_id: str, model: str) -> IndexState:
         """Start (or get) the RAG index of a document for `model` (idempotent)."""
+        ...
+
+    def index_states(self, doc_ids: Iterable[str], model: str) -> dict[str, IndexState]:
+        """Many documents' indexes for `model` (NOT_INDEXED where there is none), keyed by id;
+        batched (≤ 100 per request) where the API can, nothing is created."""
+        ...
+
+    def request_indexes(self, doc_ids: Iterable[str], model: str) -> dict[str, IndexState]:
+        """Start (or get) many documents' indexes for `model`, batched like `index_states`."""
         ...
 
     def index_state(self, doc_id: str, model: str) -> IndexState:

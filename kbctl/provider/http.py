@@ -140,7 +140,7 @@ class ApiClient:
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
             headers=headers,
-            timeout=httpx.Timeout(timeout),
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),  # fail fast, retry
             transport=transport,
             limits=httpx.Limits(max_connections=max_concurrency),
             follow_redirects=False,

@@ -439,3 +439,33 @@ def test_content_and_search(rig: Rig) -> None:
     assert len(p.search("the", 1)) == 1
     with pytest.raises(NotFoundError):
         p.document_content("missing")
+
+
+# ------------------------------------------------------------------------------------------
+# What apply's lease needs: folders, names by prefix, version descriptions
+
+
+def test_create_folder_and_find_it_by_prefix(make_rig: Callable[..., Rig]) -> None:
+    rig = make_rig(fail_after_write_rate=1.0)  # the answer is lost after the write
+    folder = rig.provider.create_folder("kbctl-lease · agent_test · 1")
+    rig.reconfigure(fail_after_write_rate=0.0)
+    rig.world.add_document("text", "kbctl-lease · other", "x" * 600)
+    named = rig.provider.documents_named("kbctl-lease · agent_test · ")
+    assert [(d.id, d.doc_type) for d in named] == [(folder, DocType.FOLDER)]
+    assert [d.id for d in rig.world.documents() if d.name.startswith("kbctl-lease")].count(
+        folder
+    ) == 1
+    no_internal_errors(rig)
+
+
+def test_version_description_round_trip(rig: Rig) -> None:
+    agent = rig.provider.update_agent(AGENT, [], None, "kbctl apply run-42")
+    assert agent.version_id is not None
+    assert rig.provider.version_description(AGENT, agent.version_id) == "kbctl apply run-42"
+
+
+def test_index_reads_of_an_unknown_document_are_not_found(rig: Rig) -> None:
+    for read in (rig.provider.index_state, rig.provider.request_index):
+        with pytest.raises(NotFoundError) as info:
+            read("no_such_doc", MODEL)
+        assert info.value.summary == "Document no_such_doc not found in this workspace"

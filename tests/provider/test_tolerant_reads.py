@@ -20,7 +20,7 @@ AGENT_PATH = "/v1/convai/agents/agent_1"
 
 
 def agent_answer() -> httpx.Response:
-    prompt = {"knowledge_base": [], "rag": {}}
+    prompt: dict[str, object] = {"knowledge_base": [], "rag": {}}
     return httpx.Response(
         200, json={"agent_id": "agent_1", "conversation_config": {"agent": {"prompt": prompt}}}
     )

@@ -24,7 +24,7 @@ def open_openai(config: EmulatorConfig, clock: Clock, state: Path | None = None)
     with the stores of `config.vector_store` created if missing."""
     world = OpenAIWorld(config, clock)
     if state is not None:
-        world.attach_store(Store(state / SUBFOLDER))
+        world.attach_store(Store(state / SUBFOLDER, locked=False))  # the parent folder's lock
     for store_id in config.vector_store:
         world.ensure_store(store_id)
     world.flush()

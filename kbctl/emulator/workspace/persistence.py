@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 from kbctl.emulator.workspace.codec import blob_id
+from kbctl.emulator.workspace.folder_lock import FolderLock
 from kbctl.emulator.workspace.records import Json
 from kbctl.errors import UsageError
 
@@ -62,9 +63,11 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
 class Store:
     """Snapshot + journal + blobs under `root` (see the module docstring)."""
 
-    def __init__(self, root: Path, compact_every: int = 1000) -> None:
+    def __init__(self, root: Path, compact_every: int = 1000, *, locked: bool = True) -> None:
+        """`locked=False` for a subfolder whose parent's `Store` already holds the lock."""
         self.root = root
         self.compact_every = compact_every
+        self._lock = FolderLock(root) if locked else None
         self.seq = 0
         self.journal_entries = 0
 
@@ -89,8 +92,19 @@ class Store:
         )
 
     def load(self) -> list[Json]:
-        """The snapshot (if any) followed by the newer journal entries; creates the folder."""
+        """The snapshot (if any) followed by the newer journal entries; creates the folder and
+        takes its writer's lock (`UsageError` when another process holds it)."""
         self.root.mkdir(parents=True, exist_ok=True)
+        if self._lock is None:
+            return self._read()
+        self._lock.acquire()
+        try:
+            return self._read()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _read(self) -> list[Json]:
         entries: list[Json] = []
         snapshot_seq = 0
         if self.state_path.exists():
@@ -170,3 +184,8 @@ class Store:
                 if path.name not in live_blobs and not path.name.startswith("."):
                     with contextlib.suppress(OSError):
                         path.unlink()
+
+    def release(self) -> None:
+        """Give up the folder (another process may open it from now on)."""
+        if self._lock is not None:
+            self._lock.release()

@@ -44,6 +44,12 @@ def _similarity(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
 
+@lru_cache(maxsize=65536)
+def _terms(text: str) -> frozenset[str]:
+    """The stemmed words of a chunk (cached: chunks do not change once cut)."""
+    return frozenset(tokenize(text))
+
+
 class _Candidate:
     __slots__ = ("chunk_id", "doc", "order", "terms", "text")
 
@@ -52,10 +58,28 @@ class _Candidate:
         self.order = order
         self.chunk_id = chunk_id
         self.text = text
-        self.terms = frozenset(tokenize(text))
+        self.terms = _terms(text)
 
 
-def _distance(query: list[str], cand: _Candidate, idf: dict[str, float]) -> float:
+def _near_words(query: list[str], vocabulary: set[str]) -> dict[str, dict[str, float]]:
+    """Per query word, the other words of the candidates at trigram similarity >= 0.5 (computed
+    once per query over the vocabulary, not per chunk)."""
+    out: dict[str, dict[str, float]] = {}
+    for term in query:
+        grams = _trigrams(term)
+        near = {}
+        for word in vocabulary:
+            if word != term:
+                similarity = _similarity(grams, _trigrams(word))
+                if similarity >= _NEAR:
+                    near[word] = similarity
+        out[term] = near
+    return out
+
+
+def _distance(
+    query: list[str], cand: _Candidate, idf: dict[str, float], near: dict[str, dict[str, float]]
+) -> float:
     total = sum(idf[t] for t in query)
     if total <= 0:
         return 1.0
@@ -64,10 +88,8 @@ def _distance(query: list[str], cand: _Candidate, idf: dict[str, float]) -> floa
         if term in cand.terms:
             found += idf[term]
             continue
-        grams = _trigrams(term)
-        best = max((_similarity(grams, _trigrams(w)) for w in cand.terms), default=0.0)
-        if best >= _NEAR:
-            found += idf[term] * best
+        best = max((sim for word, sim in near[term].items() if word in cand.terms), default=0.0)
+        found += idf[term] * best
     return round(_FAR * max(0.0, 1.0 - found / total), 4)
 
 
@@ -143,8 +165,10 @@ class RetrievalOps(IndexAttempts):
             for term in terms:
                 df = sum(term in c.terms for c in candidates)
                 idf[term] = math.log(1.0 + (n + 1) / (1 + df)) if df else _ABSENT_WEIGHT
+            vocabulary: set[str] = set().union(*(c.terms for c in candidates))
+            near = _near_words(terms, vocabulary)
             scored = sorted(
-                ((_distance(terms, c, idf), c) for c in candidates),
+                ((_distance(terms, c, idf, near), c) for c in candidates),
                 key=lambda dc: (dc[0], dc[1].order, dc[1].chunk_id),
             )
             chunks: list[Json] = []

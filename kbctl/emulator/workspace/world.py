@@ -273,8 +273,10 @@ class World(DocumentOps, IndexOps, BranchOps, RetrievalOps):
         self._store.write_snapshot(state, live)
 
     def close(self) -> None:
-        """Flush and fold the journal into a fresh snapshot (clean shutdown)."""
+        """Flush, fold the journal into a fresh snapshot and give up the folder (clean
+        shutdown)."""
         with self._lock:
             self.flush()
             if self._store is not None:
                 self._snapshot()
+                self._store.release()
