@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath
 
 from kbctl.errors import ApiError, NotFoundError, UsageError
@@ -253,6 +253,17 @@ class OpenAIProvider:
             return _state(self.api.store_file(store_id, doc_id))
         except NotFoundError:
             return IndexState(IndexStatus.NOT_INDEXED)
+
+    def index_states(self, doc_ids: Iterable[str], model: str) -> dict[str, IndexState]:
+        """Many attachments' states from one listing of the store's files."""
+        store_id = self.store_id()
+        listed = {sf.id: sf for sf in self.api.store_files(store_id)} if store_id else {}
+        none = IndexState(IndexStatus.NOT_INDEXED)
+        return {i: _state(listed[i]) if i in listed else none for i in doc_ids}
+
+    def request_indexes(self, doc_ids: Iterable[str], model: str) -> dict[str, IndexState]:
+        """`request_index` for each file (one request each: attaching has no batch here)."""
+        return {doc_id: self.request_index(doc_id, model) for doc_id in doc_ids}
 
     def update_agent(
         self,
