@@ -53,7 +53,7 @@ def test_example_production_needs_its_agent_id(example_copy: Path) -> None:
     result = CliRunner().invoke(
         cli,
         ["validate", "-e", "production"],
-        env={"ELEVENLABS_AGENT_ID": "agent_prod", "HANDBOOK_VECTOR_STORE_ID": "vs_prod"},
+        env={"ELEVENLABS_AGENT_ID": "agent_prod"},
     )
     assert result.exit_code == 0, result.output
 
@@ -119,7 +119,7 @@ def test_openai_example_validates_and_resolves_offline(example_copy: Path) -> No
         cli, ["validate", "-f", name], env={"HANDBOOK_VECTOR_STORE_ID": None}
     )
     assert result.exit_code == 0, result.output
-    assert "manifest valid: handbook.yaml (local 5, production 5 documents)" in result.output
+    assert "manifest valid: handbook.yaml (local 5 documents)" in result.output
 
     (manifest,) = load_manifests([Path(name)], {})
     target = manifest.resolve("local", {})
@@ -144,6 +144,10 @@ def test_openai_example_validates_and_resolves_offline(example_copy: Path) -> No
     assert dict(prices.metadata)["source"] == "price-book"
     assert prices.chunking is not None and prices.chunking.effective() == (400, 100)
     assert docs["kb/sales/pricing/discounts.md"].chunking is not None
-    production = manifest.resolve("production", {"HANDBOOK_VECTOR_STORE_ID": "vs_abc123"})
-    assert production.vector_store_id == "vs_abc123"
-    assert production.base_url == "https://api.openai.com/v1"
+    production = HANDBOOK.read_text().replace("  # production:", "  production:")
+    production = production.replace("  #   ", "    ")
+    (example_copy.parent / "handbook.yaml").write_text(production)
+    (manifest,) = load_manifests([Path(name)], {})
+    target = manifest.resolve("production", {"HANDBOOK_VECTOR_STORE_ID": "vs_abc123"})
+    assert target.vector_store_id == "vs_abc123" and target.protect
+    assert target.base_url == "https://api.openai.com/v1"
