@@ -50,6 +50,8 @@ LEASE_PREFIX = "kbctl-lease · "
 #: File name extensions the API indexes that kbctl keeps when uploading; others become `.txt`.
 _EXTENSIONS = frozenset({".md", ".txt", ".html", ".json", ".pdf", ".docx", ".pptx", ".doc"})
 _DEAD = frozenset({"failed", "cancelled"})
+#: What a store reports as its "RAG settings": file search's embedding model (fixed by OpenAI).
+STORE_RAG = RagSettings(embedding_model="text-embedding-3-large")
 
 
 def is_store_id(ref: str) -> bool:
@@ -142,7 +144,7 @@ class OpenAIProvider:
                 continue  # not swapped in yet, or a failed upload of kbctl's (an orphan)
             name = _name(sf, marker, files.get(sf.id))
             entries.append(KbEntry(sf.id, name, shapes.doc_type_of(sf.attributes), UsageMode.AUTO))
-        return LiveAgent(agent_id, self._ref, None, None, tuple(entries), RagSettings())
+        return LiveAgent(agent_id, self._ref, None, None, tuple(entries), STORE_RAG)
 
     def get_agent(self, agent_id: str) -> LiveAgent:
         """The store as an agent (one listing of its files)."""
