@@ -63,8 +63,27 @@ class IndexStatus(StrEnum):
 
     @property
     def in_flight(self) -> bool:
-        """Still moving (worth polling)."""
-        return self in (IndexStatus.NEW, IndexStatus.CREATED, IndexStatus.PROCESSING)
+        """Still moving (worth polling). A status newer than kbctl counts as still moving: the
+        enum is open and has grown with in-flight values before (`new`); the index timeout, not
+        the unfamiliar name, decides when to give up."""
+        return self in (
+            IndexStatus.NEW,
+            IndexStatus.CREATED,
+            IndexStatus.PROCESSING,
+            IndexStatus.UNKNOWN,
+        )
+
+    @property
+    def needs_reindex(self) -> bool:
+        """An attached `auto` document in this state is not (and will not become) searchable
+        without a new index request: none exists, or the last attempt ended badly. Small
+        documents are the small-document policy's business, not a re-index."""
+        return self in (
+            IndexStatus.NOT_INDEXED,
+            IndexStatus.FAILED,
+            IndexStatus.RAG_LIMIT_EXCEEDED,
+            IndexStatus.CANNOT_INDEX_FOLDER,
+        )
 
 
 class ProviderKind(StrEnum):
@@ -153,6 +172,9 @@ class DocumentSpec:
     metadata: Metadata = ()
     #: OpenAI only: the chunking strategy (None on ElevenLabs). A change means re-attaching.
     chunking: Chunking | None = None
+    #: False for a stand-in whose bytes are not the document's (a rollback keeping a live file
+    #: it could not capture): matched by its hash only, never compared with live content.
+    content_known: bool = True
 
     @property
     def size_bytes(self) -> int:
@@ -198,6 +220,9 @@ class Policy:
     index_timeout: float = 180.0
     small_documents: SmallDocumentPolicy = SmallDocumentPolicy.PROMPT
     max_deletes: int = 10
+    #: Seconds apply keeps retrying the delete of a superseded document the API still calls
+    #: in use (its dependency cache lags behind the agent's new array).
+    delete_wait: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +294,16 @@ class LiveDocument:
     #: by key; None where the provider has no such thing (ElevenLabs).
     metadata: Metadata | None = None
 
+    @property
+    def touched_since_created(self) -> bool:
+        """True when the API says the document changed after it was created (a rename counts
+        too: the content is worth a look, not proven edited)."""
+        return (
+            self.created_at is not None
+            and self.updated_at is not None
+            and self.updated_at > self.created_at
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class KbEntry:
@@ -301,13 +336,36 @@ class RagQuota:
 
 
 @dataclass(frozen=True, slots=True)
+class IndexHealth:
+    """The RAG index of one attached document for the agent's model, as read before planning.
+
+    `reported` is the status as the API named it (a status newer than kbctl reads as UNKNOWN
+    in `status` but keeps its name here, for messages).
+    """
+
+    doc_id: str
+    status: IndexStatus
+    reported: str = ""
+    progress: float = 0.0  # progress_percentage, while in flight
+
+
+@dataclass(frozen=True, slots=True)
 class LiveState:
-    """What the API says, for one target: the agent and the documents that concern it."""
+    """What the API says, for one target: the agent and the documents that concern it.
+
+    `read_state` fills the first three; `kbctl.observe` adds what planning on the live truth
+    needs beyond names: the index of every attached document for `index_model`, and the ids of
+    managed documents whose live content is no longer what their marker says (`edited`).
+    Neither is part of the fingerprint (indexes move on their own; edits show as a replace).
+    """
 
     agent: LiveAgent
     documents: tuple[LiveDocument, ...]  # sorted by id
     quota: RagQuota | None = None
     warnings: tuple[str, ...] = ()  # reads that were tolerated (e.g. a listing cut short)
+    index_model: str | None = None  # None: index health was not read
+    indexes: tuple[IndexHealth, ...] = ()  # by doc id
+    edited: tuple[str, ...] = ()  # doc ids, sorted
 
     def fingerprint(self) -> str:
         """sha256 of the state a plan depends on (the quota is left out: it moves on its own)."""

@@ -3,19 +3,21 @@
 Owns collecting one target's live picture: every attached document (type, size, usage mode,
 managed or not) with its RAG index status for the agent's embedding model, the managed orphans,
 the workspace RAG quota, and the drift against the manifest as the planner sees it (the plan's
-counts, in one line). One `read_state` plus one index read per attached `auto` document, in
-parallel and bounded. Never changes anything and never draws (the CLI renders the report).
+counts, in one line: a document to re-index is drift; orphans left to delete are pending
+cleanup, not drift). The same reads as `kbctl plan` (`kbctl.observe`: one `read_state`, index
+states in batches of 100, content reads of documents that may have been edited in place).
+Never changes anything and never draws (the CLI renders the report).
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from kbctl.identity import parse_marker
 from kbctl.model import (
     RAG_DEFAULTS,
     DocType,
+    IndexHealth,
     IndexStatus,
     LiveState,
     Marker,
@@ -23,9 +25,10 @@ from kbctl.model import (
     Target,
     UsageMode,
 )
+from kbctl.observe import observe
 from kbctl.plan.planner import plan_target
 from kbctl.plan.types import AgentPlan, Summary
-from kbctl.provider.base import IndexState, Provider
+from kbctl.provider.base import Provider
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,12 +71,16 @@ class AgentStatus:
     rag_changes: int
     deletions: int
     has_changes: bool
+    cleanup: int = 0  # orphans apply deletes: pending cleanup, not drift
 
     @property
     def drift_line(self) -> str:
         """The drift against the manifest, in one line."""
+        pending = f" ({self.cleanup} orphan pending cleanup)" if self.cleanup == 1 else ""
+        if self.cleanup > 1:
+            pending = f" ({self.cleanup} orphans pending cleanup)"
         if not self.has_changes:
-            return "no drift: the agent matches the manifest"
+            return f"no drift: the agent matches the manifest{pending}"
         s = self.summary
         parts = [
             f"{count} to {verb}"
@@ -82,35 +89,35 @@ class AgentStatus:
                 (s.replace, "replace"),
                 (s.update, "update"),
                 (s.delete, "delete"),
+                (s.reindex, "reindex"),
             )
             if count
         ]
         if self.rag_changes:
             parts.append(f"{self.rag_changes} RAG setting(s) differ")
-        extra = self.deletions - s.delete - s.replace
-        if extra > 0:
-            parts.append(f"{extra} orphan(s) to delete")
         if not parts:
             parts.append("documents to index")
-        return f"drift: {', '.join(parts)} (kbctl plan -e {self.environment} shows the details)"
+        return (
+            f"drift: {', '.join(parts)}{pending} "
+            f"(kbctl plan -e {self.environment} shows the details)"
+        )
 
 
-def collect_status(target: Target, provider: Provider, *, concurrency: int = 4) -> AgentStatus:
+def collect_status(
+    target: Target, provider: Provider, *, concurrency: int = 4, refresh_content: bool = False
+) -> AgentStatus:
     """Read the live picture of `target`'s agent and compare it with the manifest."""
-    live = provider.read_state(target.agent_id, target.project, target.environment)
+    live = observe(target, provider, refresh_content=refresh_content, concurrency=concurrency)
     plan = plan_target(target, live)
-    model = live.agent.rag.embedding_model or RAG_DEFAULTS.embedding_model or ""
+    model = plan.embedding_model
     documents = _documents(target, live)
-    wanted = [d for d in documents if d.attached and d.usage_mode is UsageMode.AUTO]
-    wanted = [d for d in wanted if d.doc_type is not DocType.FOLDER]
-    states: dict[str, IndexState] = {}
-    if wanted:
-        with ThreadPoolExecutor(
-            max_workers=max(1, min(concurrency, len(wanted))), thread_name_prefix="kbctl-status"
-        ) as pool:
-            answers = pool.map(lambda d: provider.index_state(d.id, model), wanted)
-            states = {d.id: state for d, state in zip(wanted, answers, strict=True)}
-    documents = tuple(d if d.id not in states else _with_index(d, states[d.id]) for d in documents)
+    health = {h.doc_id: h for h in live.indexes}
+    documents = tuple(
+        _with_index(d, health[d.id])
+        if d.id in health and d.attached and d.usage_mode is UsageMode.AUTO
+        else d
+        for d in documents
+    )
     return _report(target, live, plan, model, documents)
 
 
@@ -167,8 +174,8 @@ def _ours(target: Target, marker: Marker | None) -> str | None:
     return marker.key
 
 
-def _with_index(doc: DocumentStatus, state: IndexState) -> DocumentStatus:
-    return replace(doc, index=state.status, index_progress=state.progress)
+def _with_index(doc: DocumentStatus, health: IndexHealth) -> DocumentStatus:
+    return replace(doc, index=health.status, index_progress=health.progress)
 
 
 def _report(
@@ -194,6 +201,7 @@ def _report(
         rag_changes=len(plan.rag_changes),
         deletions=len(plan.deletions),
         has_changes=plan.has_changes,
+        cleanup=len(plan.cleanup),
     )
 
 
@@ -238,9 +246,11 @@ def status_dict(status: AgentStatus) -> dict[str, object]:
                 "update": s.update,
                 "delete": s.delete,
                 "noop": s.noop,
+                "reindex": s.reindex,
             },
             "rag_changes": status.rag_changes,
             "deletions": status.deletions,
+            "cleanup": status.cleanup,
             "line": status.drift_line,
         },
     }

@@ -39,9 +39,10 @@ from kbctl.apply.events import (
     PlanStarted,
 )
 from kbctl.apply.gate import IndexGate, gate_error
-from kbctl.apply.guards import check_guards, upload_specs, uploads
-from kbctl.apply.lease import Lease, lease_owner, renewing
+from kbctl.apply.guards import check_guards, upload_specs
+from kbctl.apply.lease import Lease, lease_owner, renewing, ttl_for
 from kbctl.apply.retrieval import RetrievalGate
+from kbctl.apply.steps import Hold, Upload, Work, follow_small, is_new, renames, work_for
 from kbctl.apply.swap import check_unchanged, description, rag_update, target_entries
 from kbctl.apply.types import (
     ApplyHook,
@@ -69,10 +70,11 @@ from kbctl.model import (
     IndexStatus,
     LiveAgent,
     LiveState,
+    SmallDocumentPolicy,
     Target,
 )
 from kbctl.plan.matching import ORPHAN
-from kbctl.plan.types import Action, AgentPlan, DocumentChange
+from kbctl.plan.types import AgentPlan, DocumentChange, UpdateDocument
 from kbctl.provider.base import IndexState, InPlaceUpdates, Provider
 
 #: Index answers of a reused leftover that a fresh upload may not get (the quota was full, or
@@ -135,7 +137,8 @@ class _Run:
         self.target = target
         self.provider = provider
         self.clock = clock
-        self.lease = Lease(provider, clock, lease_owner(plan, options.run_id, options.commit))
+        owner = lease_owner(plan, options.run_id, options.commit)
+        self.lease = Lease(provider, clock, owner, ttl=ttl_for(plan))
         # One registration: the hook watches the same events the caller's sink gets.
         events = renewing(hook.watch(events), self.lease.keep)
         self.events = events
@@ -160,6 +163,7 @@ class _Run:
             timeout=plan.policy.index_timeout,
             poll_initial=options.poll_initial,
             poll_max=options.poll_max,
+            small_documents=plan.policy.small_documents,
             stop=options.stop,
         )
         self.checks = RetrievalGate(target, plan, provider, events, self._warn)
@@ -238,12 +242,12 @@ class _Run:
     # Step 1: create (or reuse) and request the index, overlapped, `concurrency` at a time.
 
     def _prepare(self, pool: Executor, specs: dict[str, DocumentSpec]) -> None:
-        work = [c for c in self.plan.changes if _needs_work(c)]
+        work = [w for w in map(work_for, self.plan.changes) if w is not None]
         if not work:
             return
         self.events(PhaseStarted(Phase.CREATE, len(work)))
         stop = Event()
-        futures = [pool.submit(self._prepare_one, c, specs.get(c.key), stop) for c in work]
+        futures = [pool.submit(self._prepare_one, w, specs, stop) for w in work]
         try:
             first_error = self._collect(futures, stop)
         finally:
@@ -259,7 +263,7 @@ class _Run:
             change = done.change
             if done.dropped is not None:
                 self._settle(change.key, done.dropped, None)
-            if done.doc_id is not None and change.action in (Action.CREATE, Action.REPLACE):
+            if done.doc_id is not None and is_new(change):
                 record = DocOutcome(change.key, done.doc_id)
                 (self.created if done.created else self.reused).append(record)
                 self.events(DocumentCreated(change.key, done.doc_id, reused=not done.created))
@@ -274,27 +278,28 @@ class _Run:
                 stop.set()
         return first_error
 
-    def _prepare_one(
-        self, change: DocumentChange, spec: DocumentSpec | None, stop: Event
-    ) -> _Prepared:
+    def _prepare_one(self, work: Work, specs: dict[str, DocumentSpec], stop: Event) -> _Prepared:
         """Worker: upload (unless reused) then ask for the index. Never raises an ApiError."""
         if stop.is_set() or self.options.stop.requested:
-            return _Prepared(change)
-        doc_id = change.reuse_id or change.live_id
-        created = False
+            return _Prepared(work.change)
+        match work:
+            case Upload(change=change):
+                spec = specs.get(change.key)
+                if spec is None:  # upload_specs found every upload's content
+                    raise ApplyError(f"{change.key}: the plan uploads content the manifest lacks")
+                try:
+                    doc_id = self.provider.create_document(spec, change.name)
+                except ApiError as err:  # only the upload can fail here: nothing was created
+                    return _Prepared(change, error=err)
+                created, index, retry = True, change.needs_index, False
+            case Hold(change=change, doc_id=doc_id):
+                created, index, retry = False, work.index, work.retry_failed
+            case _:
+                assert_never(work)
+        if not index:
+            return _Prepared(change, doc_id, created)
         try:
-            if uploads(change):
-                assert spec is not None and change.name is not None
-                doc_id = self.provider.create_document(spec, change.name)
-                created = True
-            if doc_id is None:
-                raise ApplyError(f"{change.key}: the plan names no document for it")
-            if not change.needs_index:
-                return _Prepared(change, doc_id, created)
-        except ApiError as err:  # only the upload can fail here: nothing was created
-            return _Prepared(change, error=err)
-        try:
-            state, requested_at = self.gate.request(doc_id)
+            state, requested_at = self.gate.request(doc_id, retry_failed=retry)
         except ApiError:
             # The gate's polls ask again (get-or-create), and give up if the API keeps failing.
             state, requested_at = IndexState(IndexStatus.NOT_INDEXED), self.clock.monotonic()
@@ -333,6 +338,7 @@ class _Run:
             raise self._api_failure("waiting for indexes", err) from err
         if not self.gate.failed:
             self.events(GatePassed(len(self.gate.indexed)))
+            self._small_documents(pool)
             return
         failed_ids = {f.doc_id for f in self.gate.failures}
         problems = self._cleanup(
@@ -345,6 +351,29 @@ class _Run:
             deleted=len(self.deleted),
             cleanup_problems=problems,
         )
+
+    def _small_documents(self, pool: Executor) -> None:
+        """Say what happens to documents the API called too small (policy prompt or skip);
+        under `skip`, delete the ones this run uploaded (they will not be attached)."""
+        policy = self.plan.policy.small_documents
+        for small in self.gate.small:
+            outcome = (
+                "attached with usage_mode prompt"
+                if policy is SmallDocumentPolicy.PROMPT
+                else "left out of the knowledge base"
+            )
+            self._warn(
+                f"{small.key}: the API answered document_too_small (it measures the extracted "
+                f"text): {outcome} (policy small_documents: {policy.value})"
+            )
+        if policy is SmallDocumentPolicy.SKIP:
+            keys = {s.key for s in self.gate.small}
+            doomed = [r for r in self.created if r.key in keys]
+            self.created = [r for r in self.created if r.key not in keys]
+            for record, note in zip(
+                doomed, pool.map(lambda r: delete_created(self.provider, r.id), doomed), strict=True
+            ):
+                self._settle(record.key, record.id, note)
 
     def _cleanup(self, pool: Executor, doomed: list[DocOutcome]) -> list[str]:
         """After a failed gate: delete what this run created; the problems, if any."""
@@ -379,10 +408,9 @@ class _Run:
     # Steps 3-5: renames, the concurrent-change check, one PATCH, read back and verify.
 
     def _swap(self, pool: Executor, live: LiveState) -> None:
-        renames = [c for c in self.plan.changes if _renames(c)]
+        renamed = renames(self.plan.changes)
         try:
-            for change, _ in zip(renames, pool.map(self._rename, renames), strict=True):
-                assert change.live_id is not None and change.name is not None
+            for change, _ in zip(renamed, pool.map(self._rename, renamed), strict=True):
                 self.renamed.append(DocOutcome(change.key, change.live_id))
                 self.events(DocumentRenamed(change.key, change.live_id, change.name))
         except ApiError as err:
@@ -394,7 +422,12 @@ class _Run:
             raise self._api_failure("checking the agent before the update", err) from err
         uploaded = len(self.created) + len(self.reused)
         check_unchanged(self.plan, live.agent, current, uploaded, self._writer)
-        entries = target_entries(self.plan, self._ids())
+        entries = follow_small(
+            target_entries(self.plan, self._ids()),
+            self.plan.knowledge_base,
+            (s.key for s in self.gate.small),
+            self.plan.policy.small_documents,
+        )
         rag = rag_update(self.plan)
         if entries == current.knowledge_base and rag is None:
             # Nothing to write: only indexes, renames or orphan clean-up were planned.
@@ -428,8 +461,7 @@ class _Run:
         except ApiError as err:
             raise self._api_failure("reading the agent back after the deletions", err) from err
 
-    def _rename(self, change: DocumentChange) -> None:
-        assert change.live_id is not None and change.name is not None
+    def _rename(self, change: UpdateDocument) -> None:
         if isinstance(self.provider, InPlaceUpdates):  # marker and metadata, written whole
             spec = next(s for s in self.target.documents if s.key == change.key)
             self.provider.update_document(change.live_id, change.name, spec.metadata)
@@ -555,36 +587,6 @@ class _Run:
             )
         except ApiError:
             return None
-
-
-def _renames(change: DocumentChange) -> bool:
-    """True for an update whose document itself (not only the agent's entry) needs a new name
-    or, where the provider keeps it, new metadata."""
-    return (
-        change.action is Action.UPDATE
-        and change.live_id is not None
-        and change.name is not None
-        and (
-            (
-                change.live_name != change.name
-                and any(f.field in ("name", "key") for f in change.fields)
-            )
-            or any(f.field == "metadata" for f in change.fields)
-        )
-    )
-
-
-def _needs_work(change: DocumentChange) -> bool:
-    """True when step 1 has something to do for this change (upload, reuse or index)."""
-    match change.action:
-        case Action.CREATE | Action.REPLACE:
-            return True
-        case Action.UPDATE | Action.NOOP:
-            return change.needs_index
-        case Action.DELETE:
-            return False
-        case _:
-            assert_never(change.action)
 
 
 def _outcome_of(err: KbctlError) -> Outcome:

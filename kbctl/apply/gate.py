@@ -1,15 +1,18 @@
-"""The index gate: request RAG indexes, poll them with backoff, and decide pass or stop.
+"""The index gate: request RAG indexes, poll them in batches, and decide pass or stop.
 
 Owns the waiting of DESIGN §5 step 4. Every document that needs an index is `track`ed with the
 answer of its index request (made by the executor's workers right after each upload, so indexing
-overlaps the uploads); `wait` then polls each one on its own schedule: first after
-`poll_initial`, doubling up to `poll_max`, sooner when the reported progress says the index is
-nearly done, never past the document's deadline of `policy.index_timeout` (on the clock's
-monotonic time); oldest request first, `concurrency` polls at a time. A poll that fails (after
-the HTTP client's retries) is tried again later, up to `MAX_POLL_ERRORS` times in a row. The
-first round that sees a failure ends the wait: documents still indexing are reported as not
-waited for. It never deletes anything and never touches the agent; the executor does the
-cleanup and raises the `IndexGateError` built by `gate_error`.
+overlaps the uploads); `wait` then polls in rounds: a round comes when the first document is due
+(first after `poll_initial`, doubling up to `poll_max`, sooner when the reported progress says
+an index is nearly done, never past a document's deadline of `policy.index_timeout` on the
+clock's monotonic time) and reads every pending document at once through the batch read
+(⌈N/100⌉ requests). A status newer than kbctl is waited for like one in progress, until the
+timeout names it. `document_too_small` under policy `prompt` or `skip` is not a failure: the
+document is reported in `small` and the executor attaches it in prompt mode or leaves it out.
+A round that fails (after the HTTP client's retries) is tried again later, up to
+`MAX_POLL_ERRORS` times in a row. The first round that sees a failure ends the wait: documents
+still indexing are reported as not waited for. It never deletes a document and never touches
+the agent; the executor does the cleanup and raises the `IndexGateError` built by `gate_error`.
 """
 
 from __future__ import annotations
@@ -21,9 +24,12 @@ from kbctl.apply.events import EventSink, IndexProgress
 from kbctl.apply.remedies import GateReason, is_gate_failure, remedy
 from kbctl.clock import Clock
 from kbctl.errors import ApiError, IndexGateError
-from kbctl.model import IndexStatus
+from kbctl.model import IndexStatus, SmallDocumentPolicy
 from kbctl.provider.base import IndexState, Provider
 from kbctl.stop import StopSignal
+
+#: Documents per batch read (the API's limit).
+BATCH_SIZE = 100
 
 #: The shortest wait between two polls of one document, whatever its progress says.
 _MIN_WAIT = 0.05
@@ -41,11 +47,28 @@ class GateFailure:
     key: str
     doc_id: str
     reason: IndexStatus | GateReason
+    reported: str = ""  # the last status the API named (for a timeout: what it was still)
+    policy: SmallDocumentPolicy = SmallDocumentPolicy.FAIL
 
     @property
     def remedy(self) -> str:
         """What to do about it."""
-        return remedy(self.reason)
+        return remedy(self.reason, self.policy, self.reported)
+
+    @property
+    def label(self) -> str:
+        """The reason, with the status a timeout was still in."""
+        if self.reason is GateReason.TIMEOUT and self.reported:
+            return f"timeout (still {self.reported})"
+        return self.reason.value
+
+
+@dataclass(frozen=True, slots=True)
+class SmallDocument:
+    """A document the API answered `document_too_small` for, under policy prompt or skip."""
+
+    key: str
+    doc_id: str
 
 
 @dataclass(slots=True)
@@ -73,10 +96,12 @@ class IndexGate:
         timeout: float,
         poll_initial: float,
         poll_max: float,
+        small_documents: SmallDocumentPolicy = SmallDocumentPolicy.FAIL,
         stop: StopSignal | None = None,
     ) -> None:
         self._stop = stop or StopSignal()
         self._provider = provider
+        self._small_policy = small_documents
         self._clock = clock
         self._events = events
         self._model = model
@@ -86,15 +111,31 @@ class IndexGate:
         self._pending: list[_Job] = []
         self.indexed: list[str] = []
         self.failures: list[GateFailure] = []
+        self.small: list[SmallDocument] = []
         self.tracked = 0
+        self.rounds = 0  # poll rounds made by `wait`
+        self.poll_requests = 0  # batch reads made by `wait`
 
-    def request(self, doc_id: str) -> tuple[IndexState, float]:
+    def request(self, doc_id: str, *, retry_failed: bool = False) -> tuple[IndexState, float]:
         """Ask for the index of `doc_id` (idempotent); returns the answer and when it was asked.
 
-        Safe to call from worker threads: it only talks to the provider and reads the clock.
+        With `retry_failed` (a re-index of a kept document), an index that ended badly is
+        deleted and asked for again: the request is get-or-create, so it would only answer the
+        old failure. Safe to call from worker threads: it talks to the provider and reads the
+        clock.
         """
         requested_at = self._clock.monotonic()
-        return self._provider.request_index(doc_id, self._model), requested_at
+        state = self._provider.request_index(doc_id, self._model)
+        if (
+            retry_failed
+            and state.index_id is not None
+            and state.status.needs_reindex
+            and state.status is not IndexStatus.NOT_INDEXED
+        ):
+            self._provider.delete_index(doc_id, state.index_id)
+            requested_at = self._clock.monotonic()
+            state = self._provider.request_index(doc_id, self._model)
+        return state, requested_at
 
     def track(self, key: str, doc_id: str, state: IndexState, requested_at: float) -> bool:
         """Record the answer to an index request; False when it already failed the gate."""
@@ -102,6 +143,8 @@ class IndexGate:
         self._events(IndexProgress(key, state.status, state.progress))
         if state.status is IndexStatus.SUCCEEDED:
             self.indexed.append(key)
+            return True
+        if self._tolerated_small(key, doc_id, state):
             return True
         if state.status.in_flight or state.status is IndexStatus.NOT_INDEXED:
             deadline = requested_at + self._timeout
@@ -117,8 +160,24 @@ class IndexGate:
                 )
             )
             return True
-        self.failures.append(GateFailure(key, doc_id, state.status))
+        self._fail(key, doc_id, state.status, state)
         return False
+
+    def _tolerated_small(self, key: str, doc_id: str, state: IndexState) -> bool:
+        """`document_too_small` under policy prompt or skip: recorded in `small`, not failed."""
+        if state.status is not IndexStatus.DOCUMENT_TOO_SMALL:
+            return False
+        if self._small_policy is SmallDocumentPolicy.FAIL:
+            return False
+        self.small.append(SmallDocument(key, doc_id))
+        return True
+
+    def _fail(
+        self, key: str, doc_id: str, reason: IndexStatus | GateReason, state: IndexState
+    ) -> None:
+        self.failures.append(
+            GateFailure(key, doc_id, reason, state.status_name, self._small_policy)
+        )
 
     @property
     def failed(self) -> bool:
@@ -130,36 +189,61 @@ class IndexGate:
         while self._pending and not self.failures:
             self._stop.check()  # between polls nothing is in flight
             now = self._clock.monotonic()
-            due = sorted(
-                (job for job in self._pending if job.next_at <= now + _SLACK),
-                key=lambda job: job.requested_at,
-            )
-            if not due:
-                self._clock.sleep(max(min(job.next_at for job in self._pending) - now, _SLACK))
+            first = min(job.next_at for job in self._pending)
+            if first > now + _SLACK:
+                self._clock.sleep(max(first - now, _SLACK))
                 continue
-            answers = list(pool.map(self._poll, due))
+            # Every pending document is read in the round: a batch costs one request per 100,
+            # so waiting for each document's own schedule would only add rounds.
+            jobs = sorted(self._pending, key=lambda job: job.requested_at)
+            answers = self._poll(jobs, pool)
             now = self._clock.monotonic()
-            for job, answer in zip(due, answers, strict=True):
+            for job in jobs:
+                answer = answers[job.doc_id]
                 if isinstance(answer, ApiError):
-                    self._missed(job, answer, now)
+                    if job.next_at <= now + _SLACK:  # only a due document counts the miss
+                        self._missed(job, answer, now)
                 else:
                     job.errors = 0
                     self._advance(job, answer, now)
         for job in self._pending:
-            self.failures.append(GateFailure(job.key, job.doc_id, GateReason.NOT_WAITED))
+            self._fail(job.key, job.doc_id, GateReason.NOT_WAITED, job.state)
         self._pending.clear()
 
-    def _poll(self, job: _Job) -> IndexState | ApiError:
-        """Worker: read the index (asking for it again when none is listed)."""
+    def _poll(self, jobs: list[_Job], pool: Executor) -> dict[str, IndexState | ApiError]:
+        """One round: batch reads of every job's index, then a new request for each one the
+        API lists no index for (get-or-create, so this never starts a second index)."""
+        self.rounds += 1
+        ids = [job.doc_id for job in jobs]
+        chunks = [ids[i : i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
+        self.poll_requests += len(chunks)
+        answers: dict[str, IndexState | ApiError] = {}
+        for chunk, read in zip(chunks, pool.map(self._read, chunks), strict=True):
+            for doc_id in chunk:
+                answers[doc_id] = read if isinstance(read, ApiError) else read[doc_id]
+        missing = [
+            doc_id
+            for doc_id, answer in answers.items()
+            if isinstance(answer, IndexState) and answer.status is IndexStatus.NOT_INDEXED
+        ]
+        for doc_id, again in zip(missing, pool.map(self._ask_again, missing), strict=True):
+            answers[doc_id] = again
+        return answers
+
+    def _read(self, doc_ids: list[str]) -> dict[str, IndexState] | ApiError:
+        """Worker: one batch read (never creates an index)."""
         try:
-            state = self._provider.index_state(job.doc_id, self._model)
-            if state.status is IndexStatus.NOT_INDEXED:
-                # No index listed (its request failed, or is not visible yet): ask again; the
-                # request is get-or-create, so this never starts a second index.
-                state = self._provider.request_index(job.doc_id, self._model)
+            states = self._provider.index_states(doc_ids, self._model)
         except ApiError as err:
             return err
-        return state
+        return {d: states.get(d, IndexState(IndexStatus.NOT_INDEXED)) for d in doc_ids}
+
+    def _ask_again(self, doc_id: str) -> IndexState | ApiError:
+        """Worker: no index is listed (its request failed, or is not visible yet): ask again."""
+        try:
+            return self._provider.request_index(doc_id, self._model)
+        except ApiError as err:
+            return err
 
     def _missed(self, job: _Job, err: ApiError, now: float) -> None:
         """A poll failed after the client's retries: try again later, up to a point."""
@@ -168,7 +252,7 @@ class IndexGate:
             raise err
         if now >= job.deadline:
             self._pending.remove(job)
-            self.failures.append(GateFailure(job.key, job.doc_id, GateReason.TIMEOUT))
+            self._fail(job.key, job.doc_id, GateReason.TIMEOUT, job.state)
             return
         job.delay = min(job.delay * 2, self._poll_max)
         job.next_at = min(now + job.delay, job.deadline)
@@ -191,10 +275,12 @@ class IndexGate:
         if state.status is IndexStatus.SUCCEEDED:
             self._pending.remove(job)
             self.indexed.append(job.key)
+        elif self._tolerated_small(job.key, job.doc_id, state):
+            self._pending.remove(job)
         elif state.status.in_flight or state.status is IndexStatus.NOT_INDEXED:
             if now >= job.deadline:
                 self._pending.remove(job)
-                self.failures.append(GateFailure(job.key, job.doc_id, GateReason.TIMEOUT))
+                self._fail(job.key, job.doc_id, GateReason.TIMEOUT, state)
             else:
                 job.delay = min(job.delay * 2, self._poll_max)
                 wait = min(job.delay, self._eta(job, state, now))
@@ -202,7 +288,7 @@ class IndexGate:
         else:
             assert is_gate_failure(state.status)
             self._pending.remove(job)
-            self.failures.append(GateFailure(job.key, job.doc_id, state.status))
+            self._fail(job.key, job.doc_id, state.status, state)
 
 
 def gate_error(
@@ -216,7 +302,7 @@ def gate_error(
     """The exit-3 error: each failing document with its status and what to do."""
     failed = [f for f in failures if f.reason is not GateReason.NOT_WAITED]
     waited = [f for f in failures if f.reason is GateReason.NOT_WAITED]
-    lines = [f"- {f.key}: {f.reason.value} — {f.remedy}" for f in failed]
+    lines = [f"- {f.key}: {f.label} — {f.remedy}" for f in failed]
     if waited:
         keys = ", ".join(f.key for f in waited[:10])
         more = f" and {len(waited) - 10} more" if len(waited) > 10 else ""

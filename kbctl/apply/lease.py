@@ -108,6 +108,12 @@ def lease_owner(plan: AgentPlan, run_id: str | None, commit: str | None) -> Leas
     )
 
 
+def ttl_for(plan: AgentPlan) -> float:
+    """The TTL a run's lease needs: its longest quiet stretch (waiting out the API's dependency
+    lag while deleting, `policy.delete_wait`) must fit in it with room to renew."""
+    return max(TTL, plan.policy.delete_wait + TTL / 2)
+
+
 def this_process() -> tuple[str, int]:
     """(host name, process id) of this run."""
     return socket.gethostname(), os.getpid()

@@ -41,6 +41,12 @@ from kbctl.render.plan_text import render_plan_text
     is_flag=True,
     help="Plan as `apply --allow-destroy` would run: policy refusals do not fail the plan.",
 )
+@click.option(
+    "--refresh-content",
+    is_flag=True,
+    help="Read and hash every managed document's live content, not only the ones that look "
+    "edited in place.",
+)
 def plan_cmd(
     environment: str,
     files: tuple[str, ...],
@@ -48,6 +54,7 @@ def plan_cmd(
     fmt: str,
     detailed_exitcode: bool,
     allow_destroy: bool,
+    refresh_content: bool,
 ) -> None:
     """Show what `kbctl apply -e ENV` would change, without changing anything.
 
@@ -57,7 +64,7 @@ def plan_cmd(
     (protect, max_deletes) would refuse it without --allow-destroy.
     """
     session = wiring.session()
-    made = commands.plan(session, environment, files).plan
+    made = commands.plan(session, environment, files, refresh_content=refresh_content).plan
     if out:
         Path(out).write_text(session.secrets.redact(dumps(made)), encoding="utf-8")
     if fmt == "json":

@@ -19,6 +19,7 @@ from kbctl.apply.types import DEFAULT_CONCURRENCY
 from kbctl.commands.session import ProviderHandle, Session, load_targets, progress_of
 from kbctl.errors import PlanFileError, UsageError
 from kbctl.model import LiveAgent, LiveState, Target
+from kbctl.observe import observe
 from kbctl.plan.planfile import loads
 from kbctl.plan.planner import make_plan
 from kbctl.plan.types import Plan
@@ -83,13 +84,12 @@ def apply(
         pairs: list[tuple[Target, LiveState]] = []
         for target in targets:
             handle = stack.enter_context(session.open(target, concurrency=concurrency))
-            live = handle.provider.read_state(target.agent_id, target.project, target.environment)
-            pairs.append((target, live))
+            pairs.append((target, observe(target, handle.provider)))
             handles[(target.project, target.agent_id)] = (target, handle)
         fresh = make_plan(environment, pairs)
         made = check_saved_plan(saved, fresh) if saved is not None else fresh
         progress_of(session).plan_ready(made, saved=saved is not None)
-        if not made.has_changes:
+        if not made.has_work:
             progress_of(session).note("No changes. The knowledge base matches the manifest.")
             return ApplyRun(made)
         if saved is None and not auto_approve and not _confirmed(session, "Apply these changes?"):
@@ -134,7 +134,13 @@ def rollback(
         with session.open(target, concurrency=concurrency) as reading:
             return reading.provider.get_agent(target.agent_id)
 
-    prepared = prepare_rollback(store, ref, environment, targets, live=live_agent)
+    def written_by(target: Target, version_id: str) -> str | None:
+        with session.open(target, concurrency=concurrency) as reading:
+            return reading.provider.version_description(target.agent_id, version_id)
+
+    prepared = prepare_rollback(
+        store, ref, environment, targets, live=live_agent, written_by=written_by
+    )
     snapshot = prepared.snapshot
     progress = progress_of(session)
     with session.open(prepared.base, concurrency=concurrency) as handle:
@@ -144,7 +150,7 @@ def rollback(
         for note in planned.notes:
             progress.note(f"Note: {note}")
         progress.plan_ready(planned.plan, saved=False)
-        if not planned.plan.has_changes:
+        if not planned.plan.has_work:
             progress.note(f"No changes: the agent already matches snapshot {snapshot.id}.")
             return ApplyRun(planned.plan)
         if not auto_approve and not _confirmed(session, "Roll back to this snapshot?"):
@@ -202,7 +208,7 @@ def _carry_out(
     with session.stop.graceful():
         for agent_plan in made.agents:
             target, handle = handles[(agent_plan.project, agent_plan.agent_id)]
-            if not agent_plan.has_changes:
+            if not agent_plan.has_work:
                 progress.note(f"agent {agent_plan.agent_id}: no changes")
                 continue
             hook = hook_for(handle)

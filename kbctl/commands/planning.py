@@ -16,6 +16,7 @@ from kbctl.commands.session import Session, load_targets, manifest_paths
 from kbctl.errors import KbctlError, PolicyError
 from kbctl.manifest.validation import ValidationReport
 from kbctl.model import LiveState, Target
+from kbctl.observe import observe
 from kbctl.plan.planner import make_plan
 from kbctl.plan.types import Plan, Severity
 
@@ -44,22 +45,35 @@ class PlanRun:
 
 
 def read_live(
-    session: Session, targets: Sequence[Target], *, concurrency: int = 8
+    session: Session,
+    targets: Sequence[Target],
+    *,
+    concurrency: int = 8,
+    refresh_content: bool = False,
 ) -> tuple[LiveState, ...]:
-    """The live state of every target's agent (documents, agent, RAG quota)."""
+    """The live state of every target's agent (documents, agent, RAG quota), with the index
+    health and in-place edits the planner needs (`kbctl.observe`)."""
     states: list[LiveState] = []
     for target in targets:
         with session.open(target, concurrency=concurrency) as handle:
-            states.append(
-                handle.provider.read_state(target.agent_id, target.project, target.environment)
-            )
+            states.append(observe(target, handle.provider, refresh_content=refresh_content))
     return tuple(states)
 
 
-def plan(session: Session, environment: str, files: Sequence[str | Path] = ()) -> PlanRun:
-    """Diff the manifests' `environment` against the live workspace; changes nothing."""
+def plan(
+    session: Session,
+    environment: str,
+    files: Sequence[str | Path] = (),
+    *,
+    refresh_content: bool = False,
+) -> PlanRun:
+    """Diff the manifests' `environment` against the live workspace; changes nothing.
+
+    `refresh_content` reads every managed document's live content (not only the ones whose
+    listing says they may have been edited in place).
+    """
     targets = load_targets(session, files, environment)
-    live = read_live(session, targets)
+    live = read_live(session, targets, refresh_content=refresh_content)
     made = make_plan(environment, list(zip(targets, live, strict=True)))
     return PlanRun(made, targets, live)
 

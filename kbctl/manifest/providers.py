@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 
+from kbctl.manifest.interpolate import literal
 from kbctl.manifest.yamlpos import Json, PathParts
 from kbctl.model import (
     MAX_CHUNK_SIZE_TOKENS,
@@ -177,8 +178,14 @@ def chunking_of(data: Json, parts: PathParts, problem: Problem) -> Chunking | No
     return Chunking(ChunkingStrategy.STATIC, size, overlap)
 
 
-def metadata_of(data: Json, parts: PathParts, problem: Problem) -> Metadata:
-    """The valid entries of a `metadata:` mapping, sorted by key (the schema reports the rest)."""
+def metadata_of(
+    data: Json, parts: PathParts, problem: Problem, *, report_variables: bool = False
+) -> Metadata:
+    """The valid entries of a `metadata:` mapping, sorted by key (the schema reports the rest).
+
+    Strings are taken literally (`$${` → `${`); a `${…}` in them is an error, reported here
+    when `report_variables` (sidecars), else by the manifest's own scan.
+    """
     if not isinstance(data, dict):
         return ()
     out: list[tuple[str, MetadataValue]] = []
@@ -186,6 +193,16 @@ def metadata_of(data: Json, parts: PathParts, problem: Problem) -> Metadata:
         if isinstance(value, float) and not math.isfinite(value):
             problem((*parts, key), f"must be a finite number (got {value})")
             continue
+        if isinstance(value, str):
+            taken = literal(value)
+            if taken.references or taken.malformed:
+                if report_variables:
+                    problem(
+                        (*parts, key),
+                        "metadata is never interpolated: write $${ for a literal ${",
+                    )
+                continue
+            value = taken.value
         if isinstance(value, bool | int | float | str):
             out.append((key, value))
     return tuple(sorted(out))

@@ -49,6 +49,17 @@ def _metadata_validator() -> Draft202012Validator:
     return Draft202012Validator({"$defs": schema["$defs"], "$ref": "#/$defs/metadata"})
 
 
+@cache
+def _rag_validator() -> Draft202012Validator:
+    schema = json.loads(schema_text())
+    return Draft202012Validator({"$defs": schema["$defs"], "$ref": "#/$defs/rag"})
+
+
+def rag_setting_allowed(name: str, value: Json) -> bool:
+    """True when a manifest may declare `rag.<name>: value` (the schema's enums and ranges)."""
+    return _rag_validator().is_valid({name: value})
+
+
 def check_metadata(data: Json, lines: Lines, file: str) -> tuple[Diagnostic, ...]:
     """Every violation of a sidecar `<file>.metadata.yaml` (the schema's `metadata`)."""
     return _diagnostics(list(_metadata_validator().iter_errors(data)), lines, file)

@@ -77,5 +77,5 @@ def _parse(raw: bytes, shown: str) -> tuple[Sidecar | None, list[Diagnostic]]:
         path = format_path(parts)
         problems.append(Diagnostic(shown, parsed.lines.of(parts), path, message))
 
-    metadata = metadata_of(parsed.data, (), problem)
+    metadata = metadata_of(parsed.data, (), problem, report_variables=True)
     return (None if problems else Sidecar(shown, metadata)), problems

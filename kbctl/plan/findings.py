@@ -1,10 +1,11 @@
-"""The planner's predictions of what apply would hit: model change, quota and policy findings.
+"""The planner's predictions of what apply would hit: model change, index health, quota and
+policy findings.
 
 Pure: reads the changes the planner decided and returns `Finding`s in a fixed order
-(`model_change`, `quota`/`quota_exceeded`, `max_deletes`, `protected`, `destroy_all`,
-`repeated_entry`, `unmanaged`). The `small_document` findings come first; the planner makes
-them itself. These are findings about the agent as a whole: each points at the manifest file
-(`Finding.file`), without a line.
+(`model_change`, `index_missing`, `quota`/`quota_exceeded`, `max_deletes`, `protected`,
+`destroy_all`, `repeated_entry`, `unindexed_unmanaged`, `unmanaged`). The `small_document`
+findings come first; the planner makes them itself. These are findings about the agent as a
+whole: each points at the manifest file (`Finding.file`), without a line.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ class FindingInputs:
     protect: bool
     model: str
     previous_model: str | None  # set when the embedding model changes
+    model_managed: bool = True  # the manifest sets rag.embedding_model
+    #: (id, name, status) of unmanaged `auto` documents without a succeeded index.
+    unindexed_unmanaged: tuple[tuple[str, str, str], ...] = ()
 
 
 def findings_for(inputs: FindingInputs) -> tuple[Finding, ...]:
@@ -42,6 +46,9 @@ def findings_for(inputs: FindingInputs) -> tuple[Finding, ...]:
     out: list[Finding] = []
     if inputs.previous_model is not None:
         out.append(_model_change(inputs))
+    reindex = [c for c in inputs.changes if c.action is Action.REINDEX]
+    if reindex and inputs.previous_model is None:
+        out.append(_index_missing(inputs, len(reindex)))
     if inputs.quota is not None and inputs.quota.max_bytes is not None:  # unknown: no finding
         out.append(_quota(inputs.changes, inputs.quota.used_bytes, inputs.quota.max_bytes))
     removed = [d for d in inputs.deletions if d.reason == "removed"]
@@ -81,6 +88,16 @@ def findings_for(inputs: FindingInputs) -> tuple[Finding, ...]:
                 "the next time it writes the agent's knowledge_base",
             )
         )
+    for doc_id, name, status in inputs.unindexed_unmanaged:
+        out.append(
+            Finding(
+                "unindexed_unmanaged",
+                Severity.WARNING,
+                f"{name} ({doc_id}) is attached in auto mode but its index for {inputs.model} "
+                f"is {status}: the agent cannot search it, and kbctl does not touch unmanaged "
+                "documents",
+            )
+        )
     if inputs.unmanaged:
         out.append(
             Finding(
@@ -108,6 +125,21 @@ def _model_change(inputs: FindingInputs) -> Finding:
             f"; {_count(inputs.unmanaged_auto, 'unmanaged auto document')} not indexed by kbctl"
         )
     return Finding("model_change", Severity.WARNING, message)
+
+
+def _index_missing(inputs: FindingInputs, count: int) -> Finding:
+    whose = (
+        f"{inputs.model}"
+        if inputs.model_managed
+        else f"{inputs.model}, the model the agent uses now (the manifest does not manage "
+        "rag.embedding_model: was it switched in the dashboard?)"
+    )
+    return Finding(
+        "index_missing",
+        Severity.WARNING,
+        f"{_count(count, 'attached auto document')} without a succeeded index for {whose}: "
+        "the agent cannot search them; apply re-indexes them",
+    )
 
 
 def _quota(changes: tuple[DocumentChange, ...], used: int, limit: int) -> Finding:

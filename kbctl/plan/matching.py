@@ -59,19 +59,33 @@ class Wanted:
         return identity_hash(self.spec.content_hash, self.spec.chunking)[:HASH_CHARS]
 
 
-def wanted_documents(target: Target) -> tuple[list[Wanted], tuple[Finding, ...]]:
-    """The desired set in key order, and the `small_document` findings (rule 1)."""
+def wanted_documents(
+    target: Target, server_small: frozenset[tuple[str, str]] = frozenset()
+) -> tuple[list[Wanted], tuple[Finding, ...]]:
+    """The desired set in key order, and the `small_document` findings (rule 1).
+
+    `server_small` holds the (key, hash12) of declared documents whose live copy the API
+    answered `document_too_small` for: the server measures extracted text (a URL's page, a
+    file's text), so its verdict counts like a local size under 500 bytes.
+    """
     wanted: list[Wanted] = []
     findings: list[Finding] = []
     policy = target.policy.small_documents
     for spec in sorted(target.documents, key=lambda s: s.key):
         identity = identity_hash(spec.content_hash, spec.chunking)
         name = document_name(spec.key, target.project, target.environment, identity)
+        by_server = (
+            spec.usage_mode is UsageMode.AUTO
+            and (spec.key, spec.content_hash[:HASH_CHARS]) in server_small
+        )
         # A vector store indexes files of any size: the small-document rule is ElevenLabs'.
-        if target.provider is ProviderKind.OPENAI or not _is_small(spec):
+        if target.provider is ProviderKind.OPENAI or (not _is_small(spec) and not by_server):
             wanted.append(Wanted(spec, spec.usage_mode, name))
             continue
-        prefix = f"{spec.key}: {spec.size_bytes} bytes < {MIN_INDEX_BYTES}"
+        if _is_small(spec):
+            prefix = f"{spec.key}: {spec.size_bytes} bytes < {MIN_INDEX_BYTES}"
+        else:
+            prefix = f"{spec.key}: the API answered document_too_small for it"
         suffix = f"(policy small_documents: {policy.value})"
         match policy:
             case SmallDocumentPolicy.PROMPT:
@@ -198,16 +212,32 @@ class Match:
     attached: Attached | None = None  # keep/rename: the document kept; replace: superseded
     reuse: LiveDocument | None = None  # create/replace: the managed orphan reused
 
+    @property
+    def edited_in_place(self) -> bool:
+        """A replace of a document whose marker names the wanted content: it was edited."""
+        return (
+            self.fate is Fate.REPLACE
+            and self.attached is not None
+            and _hash12_of(self.attached) == self.wanted.hash12
+        )
+
+
+def _hash12_of(a: Attached) -> str | None:
+    return a.marker.hash12 if a.marker is not None else None
+
 
 def match_documents(
     wanted: Sequence[Wanted],
     attached: Sequence[Attached],
     orphans: Sequence[tuple[LiveDocument, Marker]],
+    edited: frozenset[str] = frozenset(),
 ) -> tuple[list[Match], list[tuple[Attached, str]]]:
     """Decide each wanted document's fate; return the matches and the attached docs dropped.
 
     Wanted documents are visited in key order and candidates in array order (orphans in id
-    order), so ties are broken the same way every time.
+    order), so ties are broken the same way every time. A document in `edited` (its live
+    content is no longer what its marker says) is never kept, renamed or reused: a key it holds
+    is replaced (`Match.edited_in_place`).
     """
     wanted_keys = {w.key for w in wanted}
     by_key: dict[str, list[Attached]] = {}
@@ -216,18 +246,23 @@ def match_documents(
         if a.marker is None:
             continue
         by_key.setdefault(a.marker.key, []).append(a)
-        if a.marker.key not in wanted_keys:
+        if a.marker.key not in wanted_keys and a.entry.id not in edited:
             by_content.setdefault((a.marker.hash12, a.doc_type), []).append(a)
     spare: dict[tuple[str, str, DocType], list[LiveDocument]] = {}
     for doc, marker in orphans:
-        spare.setdefault((marker.key, marker.hash12, doc.doc_type), []).append(doc)
+        if doc.id not in edited:
+            spare.setdefault((marker.key, marker.hash12, doc.doc_type), []).append(doc)
 
     claimed: set[str] = set()
     duplicates: set[str] = set()
     matches: list[Match] = []
     for want in wanted:
         same_key = by_key.get(want.key, [])
-        exact = [a for a in same_key if a.marker is not None and a.marker.hash12 == want.hash12]
+        exact = [
+            a
+            for a in same_key
+            if a.marker is not None and a.marker.hash12 == want.hash12 and a.entry.id not in edited
+        ]
         renames = [
             a
             for a in by_content.get((want.hash12, want.spec.doc_type), [])
@@ -243,6 +278,8 @@ def match_documents(
             reusable = spare.get((want.key, want.hash12, want.spec.doc_type), [])
             reuse = reusable.pop(0) if reusable else None
             if same_key:
+                # An edited copy of the wanted content goes first: it is what the key held.
+                same_key = sorted(same_key, key=lambda a: _hash12_of(a) != want.hash12)
                 m = Match(want, Fate.REPLACE, same_key[0], reuse)
                 duplicates.update(a.entry.id for a in same_key[1:])
             else:

@@ -10,37 +10,39 @@ CLI reads and writes the text.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from enum import StrEnum
-from typing import TypeVar
+from typing import assert_never
 
 from kbctl.errors import PlanFileError
 from kbctl.model import DocType, KbEntry, Policy, SmallDocumentPolicy, UsageMode
+from kbctl.plan.jsonread import HINT, JsonObject
 from kbctl.plan.types import (
     FORMAT_VERSION,
     Action,
     AgentPlan,
+    CreateDocument,
+    DeleteDocument,
     Deletion,
     DocumentChange,
     FieldChange,
     Finding,
+    KeepDocument,
     Orphan,
     Plan,
     RagChange,
-    RagValue,
+    ReindexDocument,
+    ReplaceDocument,
+    ReplaceReason,
     Severity,
     Summary,
     TargetEntry,
+    UpdateDocument,
 )
+
+#: Plan format versions this kbctl reads: 1 had no `reindex` action (a re-index was a `noop`
+#: with `needs_index`) and no `summary.reindex`.
+READABLE_VERSIONS = (1, FORMAT_VERSION)
 
 __all__ = ["dumps", "loads", "plan_to_dict"]
-
-_HINT = (
-    "Make a new one with `kbctl plan -e ENV --out PLAN.json`; plan files are not edited by hand."
-)
-
-E = TypeVar("E", bound=StrEnum)
-T = TypeVar("T")
 
 
 def dumps(plan: Plan) -> str:
@@ -58,6 +60,7 @@ def plan_to_dict(plan: Plan) -> dict[str, object]:
         "environment": plan.environment,
         "fingerprint": plan.fingerprint,
         "has_changes": plan.has_changes,
+        "has_cleanup": plan.has_cleanup,
         "summary": _summary(plan.summary),
         "changes": [_change(agent, c) for agent in plan.agents for c in agent.changes],
         "agents": [_agent(agent) for agent in plan.agents],
@@ -69,13 +72,14 @@ def loads(text: str) -> Plan:
     try:
         data = json.loads(text)
     except ValueError as exc:
-        raise PlanFileError("The plan file is not valid JSON", detail=str(exc), hint=_HINT) from exc
-    root = _Obj(data, "$")
+        raise PlanFileError("The plan file is not valid JSON", detail=str(exc), hint=HINT) from exc
+    root = JsonObject(data, "$")
     version = root.get("format_version")
-    if version != FORMAT_VERSION or isinstance(version, bool):
+    if version not in READABLE_VERSIONS or isinstance(version, bool):
         raise PlanFileError(
             f"Unknown plan format version: {version!r}",
-            detail=f"This kbctl reads plan format version {FORMAT_VERSION}.",
+            detail="This kbctl reads plan format versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}.",
             hint="Apply a plan with the same kbctl version that made it, or make a new plan.",
         )
     environment = root.text("environment")
@@ -87,11 +91,12 @@ def loads(text: str) -> Plan:
     owners = {(item.text("manifest"), item.text("agent_id")) for item in items}
     for manifest, agent_id in sorted(grouped.keys() - owners):
         raise _inconsistent(f"changes name agent {agent_id} of {manifest}, which is not in agents")
-    agents = tuple(_read_agent(item, grouped) for item in items)
+    v1 = version == 1
+    agents = tuple(_read_agent(item, grouped, v1=v1) for item in items)
     plan = Plan(environment=environment, agents=agents, format_version=FORMAT_VERSION)
     if root.text("fingerprint") != plan.fingerprint:
         raise _inconsistent("$.fingerprint does not match the agents' fingerprints")
-    if root.obj("summary").raw != _summary(plan.summary):
+    if root.obj("summary").raw != _summary(plan.summary, v1=v1):
         raise _inconsistent("$.summary does not match the changes")
     return plan
 
@@ -100,14 +105,19 @@ def loads(text: str) -> Plan:
 # Writing
 
 
-def _summary(summary: Summary) -> dict[str, object]:
-    return {
+def _summary(summary: Summary, *, v1: bool = False) -> dict[str, object]:
+    counts: dict[str, object] = {
         "create": summary.create,
         "replace": summary.replace,
         "update": summary.update,
         "delete": summary.delete,
         "noop": summary.noop,
+        "reindex": summary.reindex,
     }
+    if v1:  # version 1 counted a re-index as a noop
+        counts["noop"] = summary.noop + summary.reindex
+        del counts["reindex"]
+    return counts
 
 
 def _change(agent: AgentPlan, c: DocumentChange) -> dict[str, object]:
@@ -128,6 +138,8 @@ def _change(agent: AgentPlan, c: DocumentChange) -> dict[str, object]:
         "needs_index": c.needs_index,
         "fields": [{"field": f.field, "before": f.before, "after": f.after} for f in c.fields],
         "notes": list(c.notes),
+        "reason": c.reason.value if isinstance(c, ReplaceDocument) else None,
+        "index_status": c.index_status if isinstance(c, ReindexDocument) else None,
     }
 
 
@@ -144,8 +156,10 @@ def _agent(a: AgentPlan) -> dict[str, object]:
             "index_timeout": float(a.policy.index_timeout),
             "small_documents": a.policy.small_documents.value,
             "max_deletes": a.policy.max_deletes,
+            "delete_wait": float(a.policy.delete_wait),
         },
         "has_changes": a.has_changes,
+        "has_cleanup": bool(a.cleanup),
         "summary": _summary(a.summary),
         "rag_changes": [
             {"field": r.field, "before": r.before, "after": r.after} for r in a.rag_changes
@@ -194,29 +208,55 @@ def _agent(a: AgentPlan) -> dict[str, object]:
 # Reading
 
 
-def _read_change(o: _Obj) -> DocumentChange:
-    usage = o.opt_text("usage_mode")
-    return DocumentChange(
-        action=o.enum("action", Action),
-        key=o.text("key"),
-        doc_type=o.enum("doc_type", DocType),
-        name=o.opt_text("name"),
-        usage_mode=None if usage is None else o.enum("usage_mode", UsageMode),
-        content_hash=o.opt_text("content_hash"),
-        size_bytes=o.opt_integer("size_bytes"),
-        live_id=o.opt_text("live_id"),
-        live_name=o.opt_text("live_name"),
-        reuse_id=o.opt_text("reuse_id"),
-        needs_index=o.flag("needs_index"),
-        fields=o.each(
-            "fields",
-            lambda f: FieldChange(f.text("field"), f.opt_text("before"), f.opt_text("after")),
-        ),
-        notes=tuple(o.texts("notes")),
+def _read_change(o: JsonObject) -> DocumentChange:
+    action = o.enum("action", Action)
+    key, doc_type = o.text("key"), o.enum("doc_type", DocType)
+    size, notes = o.opt_integer("size_bytes"), tuple(o.texts("notes"))
+    if action is Action.DELETE:
+        return DeleteDocument(key, doc_type, size, o.text("live_id"), o.text("live_name"), notes)
+    name, mode, content = o.text("name"), o.enum("usage_mode", UsageMode), o.text("content_hash")
+    fields = o.each(
+        "fields", lambda f: FieldChange(f.text("field"), f.opt_text("before"), f.opt_text("after"))
     )
+    needs_index = o.flag("needs_index")
+    match action:
+        case Action.CREATE:
+            return CreateDocument(
+                key, doc_type, name, mode, content, size,
+                reuse_id=o.opt_text("reuse_id"), needs_index=needs_index, notes=notes,
+            )  # fmt: skip
+        case Action.REPLACE:
+            reason = o.opt_text("reason", missing_ok=True)
+            return ReplaceDocument(
+                key, doc_type, name, mode, content, size, o.text("live_id"), o.text("live_name"),
+                reuse_id=o.opt_text("reuse_id"), needs_index=needs_index, fields=fields,
+                notes=notes,
+                reason=ReplaceReason.CONTENT if reason is None else o.enum("reason", ReplaceReason),
+            )  # fmt: skip
+        case Action.UPDATE:
+            return UpdateDocument(
+                key, doc_type, name, mode, content, size, o.text("live_id"), o.text("live_name"),
+                needs_index=needs_index, fields=fields, notes=notes,
+            )  # fmt: skip
+        case Action.REINDEX:
+            return ReindexDocument(
+                key, doc_type, name, mode, content, size, o.text("live_id"), o.text("live_name"),
+                index_status=o.opt_text("index_status", missing_ok=True), notes=notes,
+            )  # fmt: skip
+        case Action.NOOP:
+            live_id, live_name = o.text("live_id"), o.text("live_name")
+            if needs_index:  # version 1: a re-index was a noop with needs_index
+                return ReindexDocument(
+                    key, doc_type, name, mode, content, size, live_id, live_name, notes=notes
+                )
+            return KeepDocument(key, doc_type, name, mode, content, size, live_id, live_name, notes)
+        case _:
+            assert_never(action)
 
 
-def _read_agent(o: _Obj, grouped: dict[tuple[str, str], list[DocumentChange]]) -> AgentPlan:
+def _read_agent(
+    o: JsonObject, grouped: dict[tuple[str, str], list[DocumentChange]], *, v1: bool
+) -> AgentPlan:
     manifest, agent_id = o.text("manifest"), o.text("agent_id")
     policy = o.obj("policy")
     agent = AgentPlan(
@@ -276,105 +316,13 @@ def _read_agent(o: _Obj, grouped: dict[tuple[str, str], list[DocumentChange]]) -
             index_timeout=policy.number("index_timeout"),
             small_documents=policy.enum("small_documents", SmallDocumentPolicy),
             max_deletes=policy.integer("max_deletes"),
+            delete_wait=policy.opt_number("delete_wait", Policy().delete_wait),
         ),
     )
-    if o.obj("summary").raw != _summary(agent.summary):
+    if o.obj("summary").raw != _summary(agent.summary, v1=v1):
         raise _inconsistent(f"{o.path}.summary does not match the agent's changes")
     return agent
 
 
 def _inconsistent(detail: str) -> PlanFileError:
-    return PlanFileError("The plan file is inconsistent", detail=detail, hint=_HINT)
-
-
-class _Obj:
-    """A JSON object being read, with its JSON path for error messages."""
-
-    def __init__(self, raw: object, path: str) -> None:
-        if not isinstance(raw, dict):
-            raise _bad(path, "an object")
-        self.raw: dict[str, object] = raw
-        self.path = path
-
-    def get(self, name: str) -> object:
-        if name not in self.raw:
-            raise PlanFileError(
-                "The plan file is missing a field", detail=f"{self.path}.{name}", hint=_HINT
-            )
-        return self.raw[name]
-
-    def text(self, name: str) -> str:
-        value = self.get(name)
-        if not isinstance(value, str):
-            raise _bad(f"{self.path}.{name}", "a string")
-        return value
-
-    def opt_text(self, name: str, *, missing_ok: bool = False) -> str | None:
-        if missing_ok and name not in self.raw:
-            return None
-        return None if self.get(name) is None else self.text(name)
-
-    def integer(self, name: str) -> int:
-        value = self.get(name)
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise _bad(f"{self.path}.{name}", "an integer")
-        return value
-
-    def opt_integer(self, name: str, *, missing_ok: bool = False) -> int | None:
-        if missing_ok and name not in self.raw:
-            return None
-        return None if self.get(name) is None else self.integer(name)
-
-    def number(self, name: str) -> float:
-        value = self.get(name)
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            raise _bad(f"{self.path}.{name}", "a number")
-        return float(value)
-
-    def flag(self, name: str) -> bool:
-        value = self.get(name)
-        if not isinstance(value, bool):
-            raise _bad(f"{self.path}.{name}", "true or false")
-        return value
-
-    def rag(self, name: str) -> RagValue:
-        value = self.get(name)
-        if value is not None and not isinstance(value, bool | int | float | str):
-            raise _bad(f"{self.path}.{name}", "a string, number, boolean or null")
-        return value
-
-    def enum(self, name: str, cls: type[E]) -> E:
-        value = self.text(name)
-        try:
-            return cls(value)
-        except ValueError:
-            allowed = ", ".join(m.value for m in cls)
-            raise _bad(f"{self.path}.{name}", f"one of {allowed}") from None
-
-    def obj(self, name: str) -> _Obj:
-        return _Obj(self.get(name), f"{self.path}.{name}")
-
-    def objects(self, name: str) -> list[_Obj]:
-        return [_Obj(item, f"{self.path}.{name}[{i}]") for i, item in enumerate(self._list(name))]
-
-    def each(self, name: str, read: Callable[[_Obj], T]) -> tuple[T, ...]:
-        return tuple(read(item) for item in self.objects(name))
-
-    def texts(self, name: str) -> list[str]:
-        items = self._list(name)
-        for i, item in enumerate(items):
-            if not isinstance(item, str):
-                raise _bad(f"{self.path}.{name}[{i}]", "a string")
-        return [item for item in items if isinstance(item, str)]
-
-    def _list(self, name: str) -> list[object]:
-        value = self.get(name)
-        if not isinstance(value, list):
-            raise _bad(f"{self.path}.{name}", "a list")
-        return value
-
-
-def _bad(path: str, expected: str) -> PlanFileError:
-    return PlanFileError(
-        "The plan file has a bad field", detail=f"{path}: expected {expected}", hint=_HINT
-    )
+    return PlanFileError("The plan file is inconsistent", detail=detail, hint=HINT)

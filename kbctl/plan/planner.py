@@ -5,31 +5,30 @@ name), what is kept, renamed, replaced, created or deleted, which orphans are re
 complete `knowledge_base` array apply writes, the RAG settings and the findings (predictions of
 what apply would hit). It must not do I/O, read a clock, log or use randomness: the same inputs
 give the same plan, byte for byte once serialised. Matching lives in `kbctl.plan.matching`,
-the findings in `kbctl.plan.findings`.
+each match's change in `kbctl.plan.fates`, the findings in `kbctl.plan.findings`.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import fields
 from typing import assert_never
 
 from kbctl.model import (
     RAG_DEFAULTS,
-    DocType,
+    IndexHealth,
+    IndexStatus,
+    LiveAgent,
     LiveDocument,
     LiveState,
     Marker,
-    Metadata,
     Target,
     UsageMode,
 )
+from kbctl.plan.fates import IndexRule, change_for, delete_change
 from kbctl.plan.findings import FindingInputs, findings_for
 from kbctl.plan.matching import (
-    DUPLICATE,
     ORPHAN,
-    REMOVED,
     REPLACED,
     Attached,
     Fate,
@@ -42,36 +41,56 @@ from kbctl.plan.matching import (
 from kbctl.plan.types import (
     Action,
     AgentPlan,
+    CreateDocument,
+    DeleteDocument,
     Deletion,
     DocumentChange,
-    FieldChange,
+    KeepDocument,
     Orphan,
     Plan,
     RagChange,
+    ReindexDocument,
+    ReplaceDocument,
     TargetEntry,
+    UpdateDocument,
 )
 
-__all__ = ["make_plan", "plan_target"]
+__all__ = ["embedding_model", "make_plan", "plan_target"]
 
 _ACTION_ORDER = {action: rank for rank, action in enumerate(Action)}
+
+
+def embedding_model(target: Target, agent: LiveAgent) -> str:
+    """The model documents must be indexed for: the manifest's, else the one the agent uses
+    now (set by hand in the dashboard, maybe), else the API default."""
+    live_model = agent.rag.embedding_model or RAG_DEFAULTS.embedding_model or ""
+    return target.rag.embedding_model or live_model
 
 
 def plan_target(target: Target, live: LiveState) -> AgentPlan:
     """Plan one target against its live state. Pure and deterministic.
 
+    When `live` carries index health for the planned model (`kbctl.observe`), a kept `auto`
+    document without a succeeded index is a `reindex`, one the API answered
+    `document_too_small` for follows the small-document policy, and one with a succeeded index
+    needs nothing even after a model change; `live.edited` documents are replaced. Without
+    index health, a model change (or prompt → auto) re-indexes, as before.
+
     Precondition (the manifest loader guarantees it): document keys in `target` are unique.
     """
-    wanted, small_findings = wanted_documents(target)
+    live_model = live.agent.rag.embedding_model or RAG_DEFAULTS.embedding_model or ""
+    model = embedding_model(target, live.agent)
+    model_changes = model != live_model
+    health = {h.doc_id: h for h in live.indexes} if live.index_model == model else None
+
     attached = resolve_attached(target, live)
+    wanted, small_findings = wanted_documents(target, _server_small(attached, health))
     orphan_docs = orphan_documents(target, live, attached)
 
-    live_model = live.agent.rag.embedding_model or RAG_DEFAULTS.embedding_model or ""
-    model = target.rag.embedding_model or live_model
-    model_changes = model != live_model
-
-    matches, dropped = match_documents(wanted, attached, orphan_docs)
-    changes = [_change_for(m, model_changes) for m in matches]
-    changes += [_delete_change(a, reason) for a, reason in dropped]
+    matches, dropped = match_documents(wanted, attached, orphan_docs, frozenset(live.edited))
+    index = IndexRule(model, model_changes, health)
+    changes = [change_for(m, index) for m in matches]
+    changes += [delete_change(a, reason) for a, reason in dropped]
     changes.sort(key=lambda c: (c.key, _ACTION_ORDER[c.action], c.live_id or ""))
 
     orphans = _orphans(orphan_docs, matches)
@@ -93,6 +112,8 @@ def plan_target(target: Target, live: LiveState) -> AgentPlan:
             protect=target.protect,
             model=model,
             previous_model=live_model if model_changes else None,
+            model_managed=target.rag.embedding_model is not None,
+            unindexed_unmanaged=_unindexed_unmanaged(attached, health),
         )
     )
     return AgentPlan(
@@ -112,6 +133,37 @@ def plan_target(target: Target, live: LiveState) -> AgentPlan:
         protect=target.protect,
         policy=target.policy,
     )
+
+
+def _server_small(
+    attached: Sequence[Attached], health: dict[str, IndexHealth] | None
+) -> frozenset[tuple[str, str]]:
+    """(key, hash12) of managed attached documents the API called too small to index."""
+    if health is None:
+        return frozenset()
+    return frozenset(
+        (a.marker.key, a.marker.hash12)
+        for a in attached
+        if a.marker is not None
+        and (h := health.get(a.entry.id)) is not None
+        and h.status is IndexStatus.DOCUMENT_TOO_SMALL
+    )
+
+
+def _unindexed_unmanaged(
+    attached: Sequence[Attached], health: dict[str, IndexHealth] | None
+) -> tuple[tuple[str, str, str], ...]:
+    """(id, name, status) of unmanaged `auto` documents without a succeeded index."""
+    if health is None:
+        return ()
+    out: list[tuple[str, str, str]] = []
+    for a in attached:
+        h = health.get(a.entry.id)
+        if a.marker is not None or a.entry.usage_mode is not UsageMode.AUTO or h is None:
+            continue
+        if h.status is not IndexStatus.SUCCEEDED:
+            out.append((a.entry.id, a.name, h.reported or h.status.value))
+    return tuple(out)
 
 
 def make_plan(environment: str, pairs: Sequence[tuple[Target, LiveState]]) -> Plan:
@@ -168,106 +220,6 @@ def _deletions(
 # Changes
 
 
-def _change_for(m: Match, model_changes: bool) -> DocumentChange:
-    """The DocumentChange of one match (rule 2, `needs_index` included)."""
-    want, spec, old = m.wanted, m.wanted.spec, m.attached
-    changed: list[FieldChange] = []
-    notes = list(want.notes)
-    action: Action
-    match m.fate:
-        case Fate.KEEP | Fate.RENAME:
-            assert old is not None
-            if m.fate is Fate.RENAME:
-                changed.append(FieldChange("key", old.key, want.key))
-                notes.append("renamed in place: no upload")
-            stale = next((n for n in (old.name, old.entry.name) if n != want.name), None)
-            if stale is not None:
-                changed.append(FieldChange("name", stale, want.name))
-            changed += _usage_change(old.entry.usage_mode, want.usage_mode)
-            changed += _metadata_change(old, spec.metadata)
-            if old.times > 1:
-                changed.append(FieldChange("entries", str(old.times), "1"))
-                notes.append(f"attached {old.times} times: written once")
-            action = Action.UPDATE if changed else Action.NOOP
-        case Fate.REPLACE:
-            assert old is not None
-            changed.append(FieldChange("content_hash", _hash12(old), want.hash12))
-            if old.doc_type is not spec.doc_type:
-                changed.append(FieldChange("doc_type", old.doc_type.value, spec.doc_type.value))
-            changed += _usage_change(old.entry.usage_mode, want.usage_mode)
-            action = Action.REPLACE
-        case Fate.CREATE:
-            action = Action.CREATE
-        case _:
-            assert_never(m.fate)
-    if m.reuse is not None:
-        notes.append(f"reuses orphan {m.reuse.id}, no upload")
-    prompt_to_auto = (
-        old is not None
-        and m.fate in (Fate.KEEP, Fate.RENAME)
-        and old.entry.usage_mode is UsageMode.PROMPT
-    )
-    needs_index = want.usage_mode is UsageMode.AUTO and (
-        action in (Action.CREATE, Action.REPLACE) or prompt_to_auto or model_changes
-    )
-    return DocumentChange(
-        action=action,
-        key=want.key,
-        doc_type=spec.doc_type,
-        name=want.name,
-        usage_mode=want.usage_mode,
-        content_hash=spec.content_hash,
-        size_bytes=None if spec.doc_type is DocType.URL else spec.size_bytes,
-        live_id=old.entry.id if old is not None else None,
-        live_name=old.name if old is not None else None,
-        reuse_id=m.reuse.id if m.reuse is not None else None,
-        needs_index=needs_index,
-        fields=tuple(changed),
-        notes=tuple(notes),
-    )
-
-
-def _hash12(old: Attached) -> str:
-    assert old.marker is not None
-    return old.marker.hash12
-
-
-def _usage_change(before: UsageMode, after: UsageMode) -> list[FieldChange]:
-    return [] if before is after else [FieldChange("usage_mode", before.value, after.value)]
-
-
-def _metadata_change(old: Attached, wanted: Metadata) -> list[FieldChange]:
-    """The user's attributes (OpenAI), when they differ: updated in place, no re-embedding."""
-    live = old.doc.metadata if old.doc is not None else None
-    if live is None or dict(live) == dict(wanted):
-        return []
-    return [FieldChange("metadata", _metadata_text(live), _metadata_text(wanted))]
-
-
-def _metadata_text(metadata: Metadata) -> str:
-    return json.dumps(dict(metadata), sort_keys=True, ensure_ascii=False)
-
-
-def _delete_change(old: Attached, reason: str) -> DocumentChange:
-    """A DELETE change for an attached managed document that nothing keeps."""
-    note = {
-        REMOVED: "removed: no longer declared",
-        DUPLICATE: "duplicate: another attached document already holds this key",
-    }[reason]
-    return DocumentChange(
-        action=Action.DELETE,
-        key=old.key,
-        doc_type=old.doc_type,
-        name=None,
-        usage_mode=None,
-        content_hash=None,
-        size_bytes=old.doc.size_bytes if old.doc is not None else None,
-        live_id=old.entry.id,
-        live_name=old.name,
-        notes=(note,),
-    )
-
-
 # --------------------------------------------------------------------------------------------
 # The array apply writes (rule 4) and the RAG settings (rule 5)
 
@@ -291,15 +243,20 @@ def _target_array(
 
 
 def _entry(change: DocumentChange, m: Match) -> TargetEntry:
-    assert change.name is not None and change.usage_mode is not None
-    if m.fate in (Fate.KEEP, Fate.RENAME):
-        # A kept document keeps its type: an uploaded file adopted by `kbctl import` is
-        # declared as its extracted text, but it is still a file.
-        assert m.attached is not None
-        return TargetEntry(
-            change.key, change.live_id, change.name, m.attached.doc_type, change.usage_mode
-        )
-    return TargetEntry(change.key, change.reuse_id, change.name, change.doc_type, change.usage_mode)
+    match change:
+        case UpdateDocument() | ReindexDocument() | KeepDocument():
+            # A kept document keeps its type: an uploaded file adopted by `kbctl import` is
+            # declared as its extracted text, but it is still a file.
+            doc_type = m.attached.doc_type if m.attached is not None else change.doc_type
+            return TargetEntry(change.key, change.live_id, change.name, doc_type, change.usage_mode)
+        case CreateDocument() | ReplaceDocument():
+            return TargetEntry(
+                change.key, change.reuse_id, change.name, change.doc_type, change.usage_mode
+            )
+        case DeleteDocument():
+            raise ValueError(f"{change.key}: a deleted document has no entry")
+        case _:
+            assert_never(change)
 
 
 def _rag_changes(target: Target, live: LiveState) -> tuple[RagChange, ...]:

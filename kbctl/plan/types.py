@@ -10,34 +10,47 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from kbctl.model import DocType, KbEntry, Policy, UsageMode
+from kbctl.plan.changes import (
+    Action,
+    CreateDocument,
+    DeleteDocument,
+    DocumentChange,
+    FieldChange,
+    KeepDocument,
+    ReindexDocument,
+    ReplaceDocument,
+    ReplaceReason,
+    UpdateDocument,
+)
 
-FORMAT_VERSION = 1
+__all__ = [
+    "FORMAT_VERSION",
+    "Action",
+    "AgentPlan",
+    "CreateDocument",
+    "DeleteDocument",
+    "Deletion",
+    "DocumentChange",
+    "FieldChange",
+    "Finding",
+    "KeepDocument",
+    "Orphan",
+    "Plan",
+    "RagChange",
+    "RagValue",
+    "ReindexDocument",
+    "ReplaceDocument",
+    "ReplaceReason",
+    "Severity",
+    "Summary",
+    "TargetEntry",
+    "UpdateDocument",
+]
+
+#: 2 added the `reindex` action (and `summary.reindex`); version 1 files are still read.
+FORMAT_VERSION = 2
 
 RagValue = bool | int | float | str | None
-
-
-class Action(StrEnum):
-    """What happens to one declared (or formerly declared) document."""
-
-    CREATE = "create"
-    REPLACE = "replace"  # content changed: create → index → swap → delete the old one
-    UPDATE = "update"  # only usage_mode and/or name change; no upload, no index
-    DELETE = "delete"  # managed, no longer declared: detached, then deleted
-    NOOP = "noop"
-
-    @property
-    def symbol(self) -> str:
-        """Terraform-style marker."""
-        return _SYMBOLS[self]
-
-
-_SYMBOLS = {
-    Action.CREATE: "+",
-    Action.REPLACE: "±",
-    Action.UPDATE: "~",
-    Action.DELETE: "-",
-    Action.NOOP: " ",
-}
 
 
 class Severity(StrEnum):
@@ -46,44 +59,6 @@ class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
     INFO = "info"
-
-
-@dataclass(frozen=True, slots=True)
-class FieldChange:
-    """One attribute that changes: in place (`name`, `usage_mode`, `key`) or, on a replace,
-    the content (`content_hash`, 12 characters) and `doc_type`."""
-
-    field: str
-    before: str | None
-    after: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class DocumentChange:
-    """The planned fate of one document key.
-
-    Attributes:
-        live_id: update/noop: the document kept; replace: the one superseded;
-            delete: the one removed.
-        reuse_id: create/replace satisfied by a managed orphan that already has the wanted content.
-        name: the name the document will have (kbctl's marker); None for delete.
-        usage_mode: the effective usage mode (after the small-document policy); None for delete.
-        needs_index: apply must request/await the RAG index before the swap.
-    """
-
-    action: Action
-    key: str
-    doc_type: DocType
-    name: str | None
-    usage_mode: UsageMode | None
-    content_hash: str | None
-    size_bytes: int | None
-    live_id: str | None = None
-    live_name: str | None = None
-    reuse_id: str | None = None
-    needs_index: bool = False
-    fields: tuple[FieldChange, ...] = ()
-    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +123,11 @@ class Deletion:
     key: str
     reason: str  # "replaced" | "removed" | "orphan" | "duplicate"
 
+    @property
+    def is_cleanup(self) -> bool:
+        """An orphan (managed, not attached) is cleanup: the agent does not change for it."""
+        return self.reason == "orphan"
+
 
 @dataclass(frozen=True, slots=True)
 class Summary:
@@ -158,6 +138,7 @@ class Summary:
     update: int = 0
     delete: int = 0
     noop: int = 0
+    reindex: int = 0
 
     def __add__(self, other: Summary) -> Summary:
         return Summary(
@@ -166,6 +147,7 @@ class Summary:
             self.update + other.update,
             self.delete + other.delete,
             self.noop + other.noop,
+            self.reindex + other.reindex,
         )
 
 
@@ -201,16 +183,30 @@ class AgentPlan:
             counts[Action.UPDATE],
             counts[Action.DELETE],
             counts[Action.NOOP],
+            counts[Action.REINDEX],
         )
 
     @property
     def has_changes(self) -> bool:
-        """True when apply would change anything at all."""
+        """True when apply would change the agent's knowledge base (drift): any change but a
+        noop, a RAG setting, or a deletion of an attached document. Orphans left to delete are
+        pending cleanup (`has_cleanup`), not drift."""
         return (
-            any(c.action is not Action.NOOP or c.needs_index for c in self.changes)
+            any(c.action is not Action.NOOP for c in self.changes)
             or bool(self.rag_changes)
-            or bool(self.deletions)
+            or any(not d.is_cleanup for d in self.deletions)
         )
+
+    @property
+    def cleanup(self) -> tuple[Deletion, ...]:
+        """Managed documents attached nowhere that apply deletes (a delete the API refused
+        while its dependency cache lagged, an upload of a run that stopped)."""
+        return tuple(d for d in self.deletions if d.is_cleanup)
+
+    @property
+    def has_work(self) -> bool:
+        """True when apply has anything to do: changes, or pending cleanup."""
+        return self.has_changes or bool(self.cleanup)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,8 +227,18 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        """True when any agent plan has changes."""
+        """True when any agent plan has changes (`--detailed-exitcode` exits 2)."""
         return any(a.has_changes for a in self.agents)
+
+    @property
+    def has_cleanup(self) -> bool:
+        """True when any agent plan has orphans to delete (shown, done by apply, not drift)."""
+        return any(a.cleanup for a in self.agents)
+
+    @property
+    def has_work(self) -> bool:
+        """True when apply has anything to do."""
+        return any(a.has_work for a in self.agents)
 
     @property
     def fingerprint(self) -> str:

@@ -33,6 +33,13 @@ class IndexState:
     status: IndexStatus
     progress: float = 0.0
     used_bytes: int = 0
+    reported: str = ""  # the status as the API named it (kept for statuses newer than kbctl)
+    index_id: str | None = None  # the RAG index's own id, when the API said it
+
+    @property
+    def status_name(self) -> str:
+        """The status for people: the API's own word, unknown ones included."""
+        return self.reported or self.status.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +139,10 @@ class Provider(Protocol):
 
     def index_state(self, doc_id: str, model: str) -> IndexState:
         """The current index for `model` (status NOT_INDEXED when there is none)."""
+        ...
+
+    def delete_index(self, doc_id: str, index_id: str) -> None:
+        """Delete one RAG index of a document (gone already is fine)."""
         ...
 
     def update_agent(

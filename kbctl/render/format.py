@@ -15,6 +15,7 @@ __all__ = [
     "NO_CHANGES",
     "change_details",
     "change_symbol",
+    "cleanup_line",
     "extras_line",
     "findings_counts",
     "format_size",
@@ -26,31 +27,41 @@ __all__ = [
 ]
 
 NO_CHANGES = "No changes. The knowledge base matches the manifest."
-REINDEX = "↻"
 _HASH = 12
 
 
 def summary_line(summary: Summary) -> str:
-    """`Plan: N to create, N to replace, N to update, N to delete, N unchanged.`"""
+    """`Plan: N to create, N to replace, N to update, N to delete, N unchanged.` (with
+    `N to reindex` before `unchanged` when there are any)."""
+    reindex = f"{summary.reindex} to reindex, " if summary.reindex else ""
     return (
         f"Plan: {summary.create} to create, {summary.replace} to replace, "
-        f"{summary.update} to update, {summary.delete} to delete, {summary.noop} unchanged."
+        f"{summary.update} to update, {summary.delete} to delete, {reindex}"
+        f"{summary.noop} unchanged."
     )
 
 
 def extras_line(agents: tuple[AgentPlan, ...]) -> str | None:
-    """What apply does beyond the counted changes (RAG, re-index, orphans), or None."""
+    """What apply does beyond the counted changes (RAG settings, orphans), or None."""
     rag = sum(len(a.rag_changes) for a in agents)
-    reindex = sum(1 for a in agents for c in a.changes if c.action is Action.NOOP and c.needs_index)
     orphans = sum(1 for a in agents for o in a.orphans if o.fate == "delete")
     parts = []
     if rag:
         parts.append(f"{plural(rag, 'RAG setting')} to change")
-    if reindex:
-        parts.append(f"{plural(reindex, 'unchanged document')} to re-index")
     if orphans:
         parts.append(f"{plural(orphans, 'orphan')} to delete")
     return "Also: " + ", ".join(parts) + "." if parts else None
+
+
+def cleanup_line(plan: Plan) -> str | None:
+    """Pending cleanup when nothing else changes: orphans apply deletes (not drift)."""
+    if plan.has_changes or not plan.has_cleanup:
+        return None
+    count = sum(len(a.cleanup) for a in plan.agents)
+    return (
+        f"Pending cleanup: {plural(count, 'orphan')} to delete (kbctl apply does it; "
+        "not counted as a change)."
+    )
 
 
 def plan_headline(plan: Plan) -> str:
@@ -59,13 +70,13 @@ def plan_headline(plan: Plan) -> str:
 
 
 def is_shown(change: DocumentChange) -> bool:
-    """Renderers list changes that do something: anything but a noop without an index."""
-    return change.action is not Action.NOOP or change.needs_index
+    """Renderers list changes that do something: anything but a noop."""
+    return change.action is not Action.NOOP
 
 
 def change_symbol(change: DocumentChange) -> str:
     """`+ ~ - ±`, or `↻` for an unchanged document that only needs a new index."""
-    return REINDEX if change.action is Action.NOOP else change.action.symbol
+    return change.action.symbol
 
 
 def change_details(change: DocumentChange, model: str) -> list[str]:
@@ -88,12 +99,14 @@ def change_details(change: DocumentChange, model: str) -> list[str]:
             ]
         case Action.DELETE:
             return [*change.notes, f"{change.live_id}, {_size(change)}"]
-        case Action.NOOP:
+        case Action.REINDEX:
             out.append(f"unchanged, needs a new index for {model}")
+        case Action.NOOP:
+            out.append("unchanged")
         case _:
             assert_never(change.action)
     out += list(change.notes)
-    if change.needs_index and change.action is not Action.NOOP:
+    if change.needs_index and change.action is not Action.REINDEX:
         out.append("needs index")
     return out
 
@@ -131,6 +144,8 @@ def _size(change: DocumentChange) -> str:
 
 def _field(name: str, before: str | None, after: str | None) -> str:
     label = "content" if name == "content_hash" else name
+    if name == "content_hash" and before == after:
+        before = "edited in place"  # the marker still names the declared content
     return (
         f"{label}: {before if before is not None else '∅'} → {after if after is not None else '∅'}"
     )

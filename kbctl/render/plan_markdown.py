@@ -16,10 +16,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kbctl.plan.types import Action, AgentPlan, Finding, Plan, Severity
+from kbctl.plan.types import AgentPlan, Finding, Plan, Severity
 from kbctl.render.format import (
     change_details,
     change_symbol,
+    cleanup_line,
     extras_line,
     findings_counts,
     is_shown,
@@ -110,6 +111,7 @@ class _Parts:
     agents: list[str]  # summary table rows
     findings: list[str]
     details: list[tuple[AgentPlan, list[_Row]]]
+    reindex: bool  # a `reindex` column in the summary table (only when something re-indexes)
 
     @classmethod
     def of(cls, plan: Plan) -> _Parts:
@@ -122,6 +124,9 @@ class _Parts:
         extras = extras_line(plan.agents)
         if extras and plan.has_changes:
             head += ["", extras]
+        cleanup = cleanup_line(plan)
+        if cleanup:
+            head += ["", cleanup]
         errors = sum(1 for a in plan.agents for f in a.findings if f.severity is Severity.ERROR)
         if errors:
             head += [
@@ -129,24 +134,31 @@ class _Parts:
                 f"❌ **{plural(errors, 'error')}**: apply will refuse or stop until resolved.",
             ]
         agents = []
+        reindex = plan.summary.reindex > 0
         for agent in plan.agents:
             s = agent.summary
             agents.append(
                 f"| {_cell(_code(agent.agent_id))} · {_cell(_code(agent.manifest))} | {s.create} | "
-                f"{s.replace} | {s.update} | {s.delete} | {s.noop} | {_counts(agent)} |"
+                f"{s.replace} | {s.update} | {s.delete} | "
+                + (f"{s.reindex} | " if reindex else "")
+                + f"{s.noop} | {_counts(agent)} |"
             )
         ranked = sorted(
             ((a, f) for a in plan.agents for f in a.findings), key=lambda af: _RANK[af[1].severity]
         )
         findings = [_finding(a, f) for a, f in ranked]
-        return cls(head, agents, findings, [(a, _rows(a)) for a in plan.agents])
+        return cls(head, agents, findings, [(a, _rows(a)) for a in plan.agents], reindex)
 
     def compose(self, caps: _Caps) -> str:
         lines = [
             *self.head,
             "",
-            "| agent | create | replace | update | delete | unchanged | findings |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+            "| agent | create | replace | update | delete | "
+            + ("reindex | " if self.reindex else "")
+            + "unchanged | findings |",
+            "| --- | ---: | ---: | ---: | ---: | "
+            + ("---: | " if self.reindex else "")
+            + "---: | --- |",
         ]
         agents = _first(self.agents, caps.agents)
         lines += agents
@@ -198,7 +210,7 @@ def _rows(agent: AgentPlan) -> list[_Row]:
             (
                 _code(change_symbol(c)),
                 _code(c.key),
-                "reindex" if c.action is Action.NOOP else c.action.value,
+                c.action.value,
                 _inline("; ".join(change_details(c, agent.embedding_model))),
             ),
         )

@@ -12,6 +12,7 @@ from kbctl.plan.types import Action, AgentPlan, DocumentChange, Plan, Severity
 from kbctl.render.format import (
     change_details,
     change_symbol,
+    cleanup_line,
     extras_line,
     is_shown,
     plan_headline,
@@ -27,6 +28,7 @@ _STYLES = {
     Action.REPLACE: "cyan",
     Action.UPDATE: "yellow",
     Action.DELETE: "red",
+    Action.REINDEX: "blue",
     Action.NOOP: "blue",
 }
 _FINDING = {
@@ -55,6 +57,9 @@ def render_plan_text(plan: Plan) -> Text:
     extras = extras_line(plan.agents)
     if extras and plan.has_changes:
         out.append(extras + "\n")
+    cleanup = cleanup_line(plan)
+    if cleanup:
+        out.append(cleanup + "\n")
     out.append(plan_headline(plan) + "\n", style="bold")
     return out
 
@@ -92,7 +97,9 @@ def _agent(out: Text, agent: AgentPlan) -> None:
     summary = agent.summary
     out.append(
         f"  {summary.create} to create, {summary.replace} to replace, {summary.update} to update, "
-        f"{summary.delete} to delete, {summary.noop} unchanged; "
+        f"{summary.delete} to delete, "
+        + (f"{summary.reindex} to reindex, " if summary.reindex else "")
+        + f"{summary.noop} unchanged; "
         f"embedding model {agent.embedding_model}\n",
         style="dim",
     )
@@ -102,6 +109,6 @@ def _change(out: Text, change: DocumentChange, width: int, model: str) -> None:
     style = _STYLES[change.action]
     out.append(f"  {change_symbol(change)} ", style=style)
     out.append(change.key.ljust(width), style=style)
-    label = "reindex" if change.action is Action.NOOP else change.action.value
+    label = change.action.value
     out.append(f"  {label:<7}  ")
     out.append("; ".join(change_details(change, model)) + "\n")

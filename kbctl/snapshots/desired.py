@@ -173,5 +173,6 @@ def _kept_only(entry: SnapshotEntry, live: LiveState) -> DocumentSpec | None:
                 url=entry.url,
                 metadata=entry.metadata,
                 chunking=entry.chunking,
+                content_known=False,
             )
     return None

@@ -10,6 +10,10 @@ snapshot) with what it used after it, taken from the best witness there is, in t
 3. the live agent, read now (the newest run of the agent was killed);
 4. the run's own checkpoint (`done.agent_updated`), when nothing else can tell.
 
+When the live agent no longer is what the newest record says and its version was written by
+kbctl, a run left no record here (a CI job killed before it committed its snapshots): the state
+before that run is the newest record's "after" state, and `previous` is that snapshot.
+
 The agent's arrays are compared by document id, type and usage mode (names may be rewritten by
 the server), plus the RAG settings. So a clean-up-only run (it deleted orphans but never wrote
 the agent) is not "a run that changed something", and a run killed while its PATCH was in
@@ -19,8 +23,9 @@ A rollback that did not finish (interrupted, killed, failed, stopped at a gate) 
 `previous`: its target stays the answer until a rollback toward that same target finishes, so
 re-running an interrupted `rollback --to previous` continues instead of flipping back.
 
-Pure over snapshot values; the live agent comes through the `LiveAgents` callable, asked only
-when a newest run left no final record. Must not read files or talk HTTP itself.
+Pure over snapshot values; the live agent comes through the `LiveAgents` callable (one read,
+for the newest run) and a version's description through `Describe` (only when the live agent
+moved since the newest record). Must not read files or talk HTTP itself.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ from kbctl.snapshots.record import (
 
 #: Reads the live agent with this id (None: the agent's state cannot be read now).
 LiveAgents = Callable[[str], LiveAgent | None]
+#: The description agent `agent_id`'s version `version_id` was committed with, if any.
+Describe = Callable[[str, str], str | None]
 #: What decides whether a run changed the agent: (id, type, usage mode) sorted, and RAG.
 State = tuple[tuple[tuple[str, str, str], ...], RagSettings]
 
@@ -124,6 +131,7 @@ def find_previous(
     live: LiveAgents | None,
     load: Callable[[str], Snapshot],
     unreadable_newer_than: Callable[[Snapshot], SnapshotError | None],
+    written_by: Describe | None = None,
 ) -> Snapshot:
     """The snapshot `previous` names, among `runs` (oldest first).
 
@@ -133,11 +141,47 @@ def find_previous(
         load: a snapshot by id (the target of an unfinished rollback).
         unreadable_newer_than: the error to raise when a snapshot file newer than the given
             one cannot be read (going past it could go back too far); None when there is none.
+        written_by: the description an agent version was committed with (who wrote it).
 
     Raises:
         SnapshotError: no run changed anything; the answer's "before" snapshot is missing; an
             unreadable newer file; an unfinished rollback's target is gone.
     """
+    answer = _walk(runs, environment, folder, live, load, unreadable_newer_than)
+    return _after_unrecorded_run(runs, live, written_by) or answer
+
+
+def _after_unrecorded_run(
+    runs: Sequence[Run], live: LiveAgents | None, written_by: Describe | None
+) -> Snapshot | None:
+    """The newest run's final "after" snapshot, when a kbctl run left no record since.
+
+    A CI job killed (or whose snapshot commit failed) writes no record here, yet it may have
+    changed the agent: the live agent then differs from the newest record, and its version says
+    kbctl wrote it. The state before that run is the newest record's "after" state. A change
+    made by hand is not a run, and is left to the usual rule.
+    """
+    if not runs or live is None or written_by is None:
+        return None
+    newest = runs[-1]
+    final = newest.final
+    if final is None or final.knowledge_base is None:
+        return None
+    agent = live(newest.agent_id)
+    if agent is None or agent.version_id is None or live_state(agent) == state_of(final):
+        return None
+    text = written_by(newest.agent_id, agent.version_id) or ""
+    return final if text.startswith("kbctl apply ") else None
+
+
+def _walk(
+    runs: Sequence[Run],
+    environment: str,
+    folder: str,
+    live: LiveAgents | None,
+    load: Callable[[str], Snapshot],
+    unreadable_newer_than: Callable[[Snapshot], SnapshotError | None],
+) -> Snapshot:
     finished_targets: set[str] = set()
     for index in range(len(runs) - 1, -1, -1):
         run = runs[index]

@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from kbctl.checks.report import ChecksReport, report_from_dict, report_to_dict
 from kbctl.errors import SnapshotError
+from kbctl.jsonread import JsonReader
 from kbctl.model import (
     Chunking,
     ChunkingStrategy,
@@ -261,70 +262,21 @@ def snapshot_id(snapshot: Snapshot) -> str:
 # Parsing (strict)
 
 
-class _Reader:
-    """Typed access to untrusted JSON, raising `SnapshotError` naming the file and field."""
+def _reader(source: str) -> JsonReader:
+    """The strict reader of snapshot `source`: a bad field is a corrupt snapshot."""
 
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def fail(self, problem: str) -> SnapshotError:
+    def fail(problem: str) -> SnapshotError:
         return SnapshotError(
-            f"Snapshot {self.source} is corrupt",
+            f"Snapshot {source} is corrupt",
             detail=problem,
             hint="Restore the file from git (snapshots are committed), or pick another snapshot "
             "with `kbctl snapshots list`.",
         )
 
-    def obj(self, value: object, where: str) -> dict[str, object]:
-        if not isinstance(value, dict):
-            raise self.fail(f"{where}: expected an object")
-        return value
-
-    def str_(self, data: dict[str, object], key: str, where: str) -> str:
-        value = data.get(key)
-        if not isinstance(value, str):
-            raise self.fail(f"{where}.{key}: expected a string")
-        return value
-
-    def opt_str(self, data: dict[str, object], key: str, where: str) -> str | None:
-        value = data.get(key)
-        if value is not None and not isinstance(value, str):
-            raise self.fail(f"{where}.{key}: expected a string or null")
-        return value
-
-    def int_(self, data: dict[str, object], key: str, where: str) -> int:
-        value = data.get(key)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(f"{where}.{key}: expected an integer")
-        return value
-
-    def opt_int(self, data: dict[str, object], key: str, where: str) -> int | None:
-        value = data.get(key)
-        if value is None:
-            return None
-        return self.int_(data, key, where)
-
-    def bool_(self, data: dict[str, object], key: str, where: str) -> bool:
-        value = data.get(key)
-        if not isinstance(value, bool):
-            raise self.fail(f"{where}.{key}: expected true or false")
-        return value
-
-    def str_list(self, data: dict[str, object], key: str, where: str) -> tuple[str, ...]:
-        value = data.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self.fail(f"{where}.{key}: expected a list of strings")
-        return tuple(str(v) for v in value)
-
-    def enum(self, cls: type[_E], data: dict[str, object], key: str, where: str) -> _E:
-        raw = self.str_(data, key, where)
-        try:
-            return cls(raw)
-        except ValueError:
-            raise self.fail(f"{where}.{key}: unknown value {raw!r}") from None
+    return JsonReader(fail)
 
 
-def _rag_from(reader: _Reader, value: object) -> RagSettings:
+def _rag_from(reader: JsonReader, value: object) -> RagSettings:
     data = reader.obj(value, "rag")
 
     def number(name: str) -> float | None:
@@ -350,7 +302,7 @@ def _rag_from(reader: _Reader, value: object) -> RagSettings:
     )
 
 
-def _entry_from(reader: _Reader, value: object, where: str) -> SnapshotEntry:
+def _entry_from(reader: JsonReader, value: object, where: str) -> SnapshotEntry:
     data = reader.obj(value, where)
     content_hash = reader.opt_str(data, "content_hash", where)
     blob = reader.opt_str(data, "blob", where)
@@ -374,7 +326,7 @@ def _entry_from(reader: _Reader, value: object, where: str) -> SnapshotEntry:
     )
 
 
-def _metadata_from(reader: _Reader, value: object, where: str) -> Metadata:
+def _metadata_from(reader: JsonReader, value: object, where: str) -> Metadata:
     if value is None:
         return ()
     data = reader.obj(value, where)
@@ -383,7 +335,7 @@ def _metadata_from(reader: _Reader, value: object, where: str) -> Metadata:
     return tuple(sorted((k, v) for k, v in data.items() if isinstance(v, str | int | float | bool)))
 
 
-def _chunking_from(reader: _Reader, value: object, where: str) -> Chunking | None:
+def _chunking_from(reader: JsonReader, value: object, where: str) -> Chunking | None:
     if value is None:
         return None
     data = reader.obj(value, where)
@@ -404,7 +356,7 @@ def loads(text: str, source: str) -> Snapshot:
     Raises:
         SnapshotError: bad JSON, a wrong shape, or an unknown format version.
     """
-    reader = _Reader(source)
+    reader = _reader(source)
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as err:

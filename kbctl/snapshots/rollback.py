@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from kbctl.errors import SnapshotError
 from kbctl.model import LiveAgent, LiveState, Target
+from kbctl.observe import enrich
 from kbctl.plan.planner import make_plan
 from kbctl.plan.types import Plan
 from kbctl.provider.base import Provider
@@ -51,12 +52,13 @@ def prepare_rollback(
     targets: Sequence[Target],
     *,
     live: Callable[[Target], LiveAgent | None] | None = None,
+    written_by: Callable[[Target, str], str | None] | None = None,
 ) -> PreparedRollback:
     """Resolve and check the snapshot `ref` for a rollback of `environment`.
 
-    No API call, except one agent read through `live` when `ref` is `previous` and the newest
-    run of the agent was killed without a final record (whether its PATCH landed decides what
-    `previous` is).
+    No API call, except for `previous` (after the offline checks of the snapshot files): the
+    agent read through `live` (did the newest run's PATCH land? did a run leave no record?)
+    and its version's description through `written_by` (was that kbctl?).
 
     Raises:
         SnapshotError: unknown, corrupt, foreign or unrestorable snapshot; a blob missing or not
@@ -71,7 +73,15 @@ def prepare_rollback(
             return None
         return live(target)
 
-    snapshot = store.resolve(ref, environment, projects=projects, live=live_agent)
+    def version_writer(agent_id: str, version_id: str) -> str | None:
+        target = by_agent.get(agent_id)
+        if written_by is None or target is None:
+            return None
+        return written_by(target, version_id)
+
+    snapshot = store.resolve(
+        ref, environment, projects=projects, live=live_agent, written_by=version_writer
+    )
     same_project = [t for t in targets if t.project == snapshot.project]
     if not same_project:
         raise SnapshotError(
@@ -90,5 +100,6 @@ def plan_rollback(prepared: PreparedRollback, provider: Provider) -> RollbackPla
     base = prepared.base
     live = provider.read_state(base.agent_id, base.project, base.environment)
     desired = rollback_target(prepared.snapshot, prepared.contents, base, live)
+    live = enrich(desired.target, live, provider)  # index health and in-place edits
     plan = make_plan(base.environment, [(desired.target, live)])
     return RollbackPlan(prepared, desired.target, live, plan, desired.notes)

@@ -26,7 +26,7 @@ from pathlib import Path
 from kbctl.errors import SnapshotError
 from kbctl.identity import content_hash
 from kbctl.model import DocType
-from kbctl.snapshots.history import LiveAgents, find_previous, runs_of
+from kbctl.snapshots.history import Describe, LiveAgents, find_previous, runs_of
 from kbctl.snapshots.record import Snapshot, SnapshotEntry, dumps, loads
 
 BLOBS = "blobs"
@@ -261,13 +261,15 @@ class SnapshotStore:
         *,
         projects: Iterable[str] | None = None,
         live: LiveAgents | None = None,
+        written_by: Describe | None = None,
     ) -> Snapshot:
         """The snapshot a rollback of `environment` names: an id or `previous`.
 
         `previous` is the state before the most recent run (apply or rollback) in the
         environment that changed the agent, optionally among `projects` only; an unfinished
         rollback is resumed toward its target (see `kbctl.snapshots.history`). `live` reads an
-        agent now, asked only when the newest run of an agent was killed without a record.
+        agent now and `written_by` names who wrote a version: they judge runs that left no
+        final record.
 
         Raises:
             SnapshotError: unknown, ambiguous, corrupt or foreign (another environment).
@@ -296,6 +298,7 @@ class SnapshotStore:
             live=live,
             load=lambda ident: self._own(self.load(ident), environment),
             unreadable_newer_than=unreadable_newer_than,
+            written_by=written_by,
         )
 
     def _own(self, snapshot: Snapshot, environment: str) -> Snapshot:

@@ -7,7 +7,7 @@
 #   KBCTL_SOURCE   directory with kbctl's pyproject.toml (github.action_path).
 #   KBCTL_PYTHON   the interpreter that creates the virtual environment (default: python3).
 #
-# kbctl's dependencies come from requirements.lock beside this script, every file checked
+# kbctl's dependencies come from requirements.txt beside this script, every file checked
 # against its sha256 (--require-hashes); kbctl itself is then installed without dependencies,
 # so nothing is resolved afresh in the job that holds an API key.
 # Step outputs: kbctl (the executable), python (the environment's interpreter).
@@ -19,7 +19,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 version="${KBCTL_VERSION:-}"
 source_dir="${KBCTL_SOURCE:-${GITHUB_ACTION_PATH:-.}}"
-lock="$here/requirements.lock"
+lock="$here/requirements.txt"
 base_python="${KBCTL_PYTHON:-python3}"
 
 if [ -z "$version" ]; then

@@ -246,8 +246,12 @@ case "$command" in
   plan | drift)
     base="$out_dir/$command-$environment"
     rm -f "$base.json" "$base.md" "$base.err"
+    # The drift check reads every managed document's content: an in-place edit is drift.
+    refresh=()
+    [ "$command" = drift ] && refresh=(--refresh-content)
     run_kbctl "$base.md" "$base.err" plan -e "$environment" "${files[@]}" \
-      --out "$base.json" --format markdown --detailed-exitcode "${destroy[@]}" "${extra[@]}"
+      --out "$base.json" --format markdown --detailed-exitcode "${destroy[@]}" "${refresh[@]}" \
+      "${extra[@]}"
     code=$?
     echo "$code" >"$base.exit"
     grep -qxF "$environment" "$out_dir/$command-environments" 2>/dev/null \

@@ -162,12 +162,6 @@ def marker(kind: str, name: str = "") -> str:
     return base if not name else base.replace(" -->", f"[{name}] -->")
 
 
-def slug(text: str) -> str:
-    """`text` as lowercase letters, digits and single dashes (never empty)."""
-    cleaned = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return cleaned or "kbctl"
-
-
 def build_body(kind: str, out_dir: Path, name: str = "") -> str:
     envs = [line.strip() for line in read(out_dir / f"{kind}-environments").splitlines()]
     envs = [env for env in envs if env]
@@ -321,35 +315,9 @@ def _key_values(values: dict[str, object]) -> str:
     return "\n".join(lines) + "\n"
 
 
-# Variables the action never takes from the repository's configuration variables.
-RESERVED_VARS = re.compile(
-    r"^(PATH|HOME|SHELL|IFS|ENV|BASH_ENV|PYTHON.*|LD_.*|GITHUB_.*|RUNNER_.*|ACTIONS_.*|KBCTL_.*|CI)$"
-)
-
-
-def export_vars(text: str, environ: dict[str, str]) -> bytes:
-    """NAME\0VALUE\0 pairs for the JSON object `text` (`toJSON(vars)`), so manifests can read
-    any configuration variable as ${NAME}; names already set or reserved are left out."""
-    try:
-        data = json.loads(text or "{}")
-    except ValueError:
-        return b""
-    out = b""
-    if not isinstance(data, dict):
-        return out
-    for name, value in sorted(data.items()):
-        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            continue
-        if RESERVED_VARS.match(name.upper()) or name in environ or not isinstance(value, str):
-            continue
-        if "\0" in value:
-            continue
-        out += name.encode() + b"\0" + value.encode() + b"\0"
-    return out
-
-
 def main(argv: list[str]) -> int:
     import ci_changes
+    import ci_env
     import ci_results
 
     parser = argparse.ArgumentParser(prog="kbctl_ci.py")
@@ -423,9 +391,11 @@ def main(argv: list[str]) -> int:
     elif args.cmd == "progress":
         ci_results.progress(sys.stdin, sys.stdout)
     elif args.cmd == "export-vars":
-        sys.stdout.buffer.write(export_vars(os.environ.get("KBCTL_VARS", ""), dict(os.environ)))
+        sys.stdout.buffer.write(
+            ci_env.export_vars(os.environ.get("KBCTL_VARS", ""), dict(os.environ))
+        )
     elif args.cmd == "slug":
-        print(slug(args.text))
+        print(ci_env.slug(args.text))
     else:
         is_plan = args.cmd == "plan-annotations"
         lines = plan_annotations(args.path) if is_plan else validate_annotations(args.path)

@@ -238,14 +238,14 @@ def test_sigkill_at_many_points_then_one_apply_converges(make_rig: Callable[...,
     rig.apply_in_process()
     rig.assert_converged()
     total = rig.switch.count
-    assert total > 150, total
+    assert total > 120, total  # the gate polls in batches: a few requests per round
     points: list[tuple[str, Predicate]] = [
         (f"request {n} of {total}", _nth(n))
         for n in sorted({max(3, int(total * f)) for f in (0.04, 0.2, 0.45, 0.8)})
     ]
     points += [
         ("the 17th upload", _nth_of("POST", "/knowledge-base/text", 17)),
-        ("the 5th index poll", _nth_of("GET", "/rag-index", 5)),
+        ("the 5th index request", _nth_of("POST", "/rag-index", 5)),
         ("the PATCH itself", _nth_of("PATCH", "/agents/")),
         ("right after the PATCH", _after_patch()),
         ("the 10th delete", _nth_of("DELETE", "/knowledge-base/", 10)),

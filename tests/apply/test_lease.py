@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -213,7 +214,8 @@ def test_a_run_whose_lease_was_taken_does_not_write_the_agent(
             if doc.name.startswith(PREFIX):
                 ws.world.delete_document(doc.id)
 
-    layer.before("GET", r"/rag-index$", lease_removed, nth=2)  # while A waits for its indexes
+    # While A waits for its indexes (its first batch poll).
+    layer.before("POST", r"/knowledge-base/rag-index$", lease_removed, nth=1)
     with pytest.raises(ConcurrentChangeError) as info:
         run(ws, provider_a, ws.target(docs(2), index_timeout=10 * TTL))
     assert "lost the apply lease" in info.value.summary
@@ -249,3 +251,17 @@ def test_kbctl_apply_exits_4_and_says_which_run_holds_the_agent(bench: Bench) ->
     assert bench.write_calls() == writes + 2  # its own lease folder, created and removed
     assert bench.entries() == []
     assert bench.store.snapshots("staging") == ()  # nothing happened, nothing to record
+
+
+def test_a_long_delete_wait_lengthens_the_lease(ws: Workspace) -> None:
+    """Deletions may wait out the API's dependency lag for `policy.delete_wait` without an
+    event to renew on: the lease must outlast that wait."""
+    base = ws.target(docs(1))
+    target = replace(base, policy=replace(base.policy, delete_wait=600.0))
+    provider, layer = interleaved_provider(ws)
+    seen: list[str] = []
+    layer.after("POST", r"/knowledge-base/folder$", lambda _: seen.extend(leases(ws)))
+    run(ws, provider, target)
+    (name,) = seen
+    until = name.split(" · until ")[1].split(" · ")[0]
+    assert until >= utc_iso(ws.clock.now() + 600.0)  # taken earlier, still valid after the wait

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from kbctl.cli.context import AppContext
 from kbctl.cli.main import cli
+from kbctl.commands import Endpoint, ProviderHandle, Session
 from tests.cli.test_plan_cli import write_project
 
 
@@ -113,3 +115,23 @@ def test_plan_exits_1_when_apply_is_certain_to_fail(repo: Path) -> None:
 def test_plan_without_findings_keeps_exit_0_and_2(repo: Path) -> None:
     assert run("plan", "-e", "local").exit_code == 0
     assert run("plan", "-e", "local", "--detailed-exitcode").exit_code == 2
+
+
+def test_an_internal_error_is_one_line_with_the_key_redacted(repo: Path) -> None:
+    key = "sk_internal_error_key_0123456789"
+
+    def broken(session: Session, endpoint: Endpoint, concurrency: int) -> ProviderHandle:
+        session.secrets.add(key)
+        raise RuntimeError(f"unexpected state while using {key}")
+
+    result = CliRunner().invoke(
+        cli, ["plan", "-e", "local"], obj=AppContext(connect=broken), prog_name="kbctl"
+    )
+    assert result.exit_code == 1
+    assert "Error: internal error: RuntimeError: unexpected state while using ***" in result.output
+    assert "Hint: re-run with --debug" in result.output
+    assert key not in result.output and "Traceback" not in result.output
+    debug = CliRunner().invoke(
+        cli, ["plan", "-e", "local", "--debug"], obj=AppContext(connect=broken)
+    )
+    assert isinstance(debug.exception, RuntimeError)  # --debug lets the traceback through

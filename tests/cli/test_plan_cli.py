@@ -69,7 +69,14 @@ def test_plan_json_and_out_file_carry_the_contract_fields(repo: Path) -> None:
     for field in ("format_version", "environment", "fingerprint", "changes", "summary"):
         assert field in saved
     assert saved["environment"] == "local"
-    assert saved["summary"] == {"create": 4, "replace": 0, "update": 0, "delete": 0, "noop": 0}
+    assert saved["summary"] == {
+        "create": 4,
+        "replace": 0,
+        "update": 0,
+        "delete": 0,
+        "noop": 0,
+        "reindex": 0,
+    }
     assert {c["action"] for c in saved["changes"]} == {"create"}
     assert sorted(c["key"] for c in saved["changes"]) == [f"alpha/d{i:02}.md" for i in range(4)]
 

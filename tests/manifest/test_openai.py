@@ -471,3 +471,25 @@ def test_an_empty_sidecar_adds_nothing(project: Project) -> None:
     name = openai_manifest(project, "  - file: kb/a.md\n    metadata: {d: x}\n")
     (manifest,) = load_manifests([Path(name)], {})
     assert manifest.resolve("local", {}).documents[0].metadata == (("d", "x"),)
+
+
+def test_metadata_is_taken_literally_and_never_interpolated(project: Project) -> None:
+    kb(project, "kb/a.md", "kb/b.md")
+    project.write("kb/b.md.metadata.yaml", "owner: '${USER}'\n")
+    name = openai_manifest(
+        project,
+        "  - file: kb/a.md\n    metadata: {tpl: 'use $${NAME}'}\n"
+        "  - file: kb/b.md\n    metadata: {who: '${USER}'}\n",
+    )
+    result = project.validate("-f", name, env={"USER": "root"})
+    assert result.exit_code == 1
+    assert "m.yaml:9 at documents[1].metadata.who: '${USER}' is not allowed here" in result.output
+    assert "kb/b.md.metadata.yaml:1 at owner: metadata is never interpolated" in result.output
+    (project.root / "kb/b.md.metadata.yaml").unlink()
+    project.manifest(
+        "version: 1\nproject: p\nprovider: openai\nvector_store_id: vs_1\n"
+        "documents:\n  - file: kb/a.md\n    metadata: {tpl: 'use $${NAME}'}\n"
+        "environments:\n  local: {}\n"
+    )
+    (manifest,) = load_manifests([Path(name)], {})
+    assert manifest.resolve("local", {}).documents[0].metadata == (("tpl", "use ${NAME}"),)

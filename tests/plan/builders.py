@@ -17,6 +17,8 @@ from kbctl.identity import document_name, parse_marker
 from kbctl.model import (
     DocType,
     DocumentSpec,
+    IndexHealth,
+    IndexStatus,
     KbEntry,
     LiveAgent,
     LiveDocument,
@@ -121,6 +123,13 @@ def build_live(data: dict[str, Any]) -> LiveState:
     docs = [doc for doc, d in attached if d.get("listed", True)]
     docs += [live_document(d) for d in data.get("documents", ())]
     quota = data.get("quota")
+    # `index: {model: M, doc_a: succeeded, …}`: index health as `kbctl.observe` reads it.
+    index = dict(data.get("index", {}))
+    index_model = index.pop("model", None)
+    indexes = tuple(
+        IndexHealth(doc_id, IndexStatus.parse(status), status)
+        for doc_id, status in sorted(index.items())
+    )
     return LiveState(
         agent=LiveAgent(
             id=data.get("agent_id", AGENT_ID),
@@ -132,6 +141,9 @@ def build_live(data: dict[str, Any]) -> LiveState:
         ),
         documents=tuple(sorted({d.id: d for d in docs}.values(), key=lambda d: d.id)),
         quota=RagQuota(quota["used"], quota["max"]) if quota else None,
+        index_model=index_model,
+        indexes=indexes,
+        edited=tuple(sorted(data.get("edited", ()))),
     )
 
 

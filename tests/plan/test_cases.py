@@ -17,7 +17,16 @@ from kbctl.plan.types import AgentPlan, DocumentChange
 from tests.plan.builders import full_hash, load_case
 from tests.plan.conftest import case_paths
 
-_CHANGE_ATTRS = ("live_id", "reuse_id", "needs_index", "usage_mode", "doc_type", "size_bytes")
+_CHANGE_ATTRS = (
+    "live_id",
+    "reuse_id",
+    "needs_index",
+    "usage_mode",
+    "doc_type",
+    "size_bytes",
+    "reason",
+    "index_status",
+)
 
 
 @pytest.mark.parametrize("path", case_paths(), ids=lambda p: p.stem)
@@ -39,10 +48,11 @@ def test_case(path: Path) -> None:
     for text in expect.get("finding_messages", ()):
         assert any(text in f.message for f in plan.findings), (text, plan.findings)
     if "summary" in expect:
-        counts = {k: 0 for k in ("create", "replace", "update", "delete", "noop")}
+        counts = {k: 0 for k in ("create", "replace", "update", "delete", "noop", "reindex")}
         counts.update(expect["summary"])
         s = plan.summary
-        assert (s.create, s.replace, s.update, s.delete, s.noop) == tuple(counts.values())
+        actual_counts = (s.create, s.replace, s.update, s.delete, s.noop, s.reindex)
+        assert actual_counts == tuple(counts.values())
     if "orphans" in expect:
         assert [{"id": o.id, "fate": o.fate} for o in plan.orphans] == expect["orphans"]
     if "unmanaged" in expect:
@@ -54,6 +64,8 @@ def test_case(path: Path) -> None:
         assert plan.embedding_model == expect["embedding_model"]
     if "has_changes" in expect:
         assert plan.has_changes is expect["has_changes"]
+    if "cleanup" in expect:
+        assert [d.id for d in plan.cleanup] == expect["cleanup"]
     # Every case also round-trips through the plan file, byte for byte.
     whole = make_plan(case.target.environment, [(case.target, case.live)])
     assert loads(dumps(whole)) == whole

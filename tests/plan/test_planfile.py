@@ -14,7 +14,7 @@ from kbctl.plan.planfile import dumps, loads, plan_to_dict
 from kbctl.plan.planner import make_plan
 from kbctl.plan.types import Plan
 from tests.plan.builders import load_case
-from tests.plan.conftest import CASES
+from tests.plan.conftest import CASES, HERE
 
 Golden = Callable[[str, str], None]
 
@@ -33,8 +33,15 @@ def test_canonical_form() -> None:
     assert text.endswith("}\n") and not text.endswith("\n\n")
     data = json.loads(text)
     assert text == json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-    assert data["format_version"] == 1
-    assert data["summary"] == {"create": 1, "replace": 1, "update": 0, "delete": 1, "noop": 0}
+    assert data["format_version"] == 2
+    assert data["summary"] == {
+        "create": 1,
+        "replace": 1,
+        "update": 0,
+        "delete": 1,
+        "noop": 0,
+        "reindex": 0,
+    }
     assert data["fingerprint"] == _plan().fingerprint
     assert {c["action"] for c in data["changes"]} == {"create", "replace", "delete"}
     assert all(c["agent_id"] == "agent_1" and c["project"] == "birby" for c in data["changes"])
@@ -56,7 +63,7 @@ def _mutate(edit: Callable[[dict[str, Any]], None]) -> str:
     [
         ("{not json", "not valid JSON", "Expecting property name"),
         ("[]", "bad field", "$: expected an object"),
-        (_mutate(lambda d: d.update(format_version=2)), "Unknown plan format version: 2", "1"),
+        (_mutate(lambda d: d.update(format_version=3)), "Unknown plan format version: 3", "1, 2"),
         (_mutate(lambda d: d.pop("format_version")), "missing a field", "$.format_version"),
         (_mutate(lambda d: d.pop("environment")), "missing a field", "$.environment"),
         (
@@ -67,7 +74,7 @@ def _mutate(edit: Callable[[dict[str, Any]], None]) -> str:
         (
             _mutate(lambda d: d["changes"][1].update(action="explode")),
             "bad field",
-            "$.changes[1].action: expected one of create, replace, update, delete, noop",
+            "$.changes[1].action: expected one of create, replace, update, delete, reindex, noop",
         ),
         (
             _mutate(lambda d: d["changes"][0].update(size_bytes="big")),
@@ -175,3 +182,28 @@ def test_loads_refuses_a_bad_finding_place(field: str, value: object) -> None:
     with pytest.raises(PlanFileError) as caught:
         loads(json.dumps(data))
     assert f"$.agents[0].findings[0].{field}" in (caught.value.detail or "")
+
+
+def test_reads_version_1_files() -> None:
+    """A plan file of format version 1 (before `reindex`) is still read: its re-index was a
+    `noop` with `needs_index`, and its summary counted it as a noop."""
+    old = loads((HERE / "v1" / "model_change.json").read_text(encoding="utf-8"))
+    assert old == _plan("model_change")
+    assert [c.action.value for c in old.agents[0].changes] == [
+        "reindex",
+        "noop",
+        "create",
+        "delete",
+    ]
+    assert loads((HERE / "v1" / "unmanaged_kept.json").read_text(encoding="utf-8")) == _plan()
+
+
+def test_reindex_and_reason_in_json() -> None:
+    data = json.loads(dumps(_plan("model_change")))
+    assert data["summary"]["reindex"] == 1
+    reindex = [c for c in data["changes"] if c["action"] == "reindex"]
+    assert [c["key"] for c in reindex] == ["a.md"]
+    assert reindex[0]["needs_index"] is True
+    edited = json.loads(dumps(_plan("edited_in_place")))
+    replaced = [c for c in edited["changes"] if c["action"] == "replace"]
+    assert [c["reason"] for c in replaced] == ["edited_in_place", "content_changed"]

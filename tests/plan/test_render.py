@@ -161,4 +161,5 @@ def test_markdown_escapes_keys_and_names() -> None:
 def test_reindex_lines_for_model_change() -> None:
     text = render_plan_text(_plan_of(CASES / "model_change.yaml")).plain
     assert "↻ a.md" in text and "needs a new index for multilingual_e5_large_instruct" in text
-    assert "Also: 1 RAG setting to change, 1 unchanged document to re-index." in text
+    assert "Also: 1 RAG setting to change." in text
+    assert "1 to reindex, 1 unchanged." in text

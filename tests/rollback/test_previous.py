@@ -241,3 +241,29 @@ def test_a_rollback_interrupted_after_its_patch_resumes_toward_its_target(bench:
     assert bench.kb_state() == v1
     rollback_previous(bench)
     assert bench.kb_state() == v2
+
+
+def test_a_run_that_left_no_record_is_seen_from_the_live_agent(bench: Bench) -> None:
+    """v2 ran (a CI job whose snapshots were never committed): previous is v1's state."""
+    _, v1 = three_versions(bench)
+    target = bench.target()
+    apply_agent_plan(
+        bench.plan(),
+        target,
+        bench.provider,
+        bench.clock,
+        events=ignore,
+        options=ApplyOptions(poll_initial=1.0, poll_max=2.0),
+    )  # no snapshot hook
+    assert bench.kb_state() != v1
+    rollback_previous(bench)
+    assert bench.kb_state() == v1
+
+
+def test_a_change_by_hand_is_not_a_run(bench: Bench) -> None:
+    v0, _ = three_versions(bench)
+    agent = bench.world.agent("agent_staging")
+    assert agent is not None
+    bench.world.set_knowledge_base("agent_staging", list(agent.knowledge_base)[:-1])
+    rollback_previous(bench)  # still the state before the last kbctl run: v0
+    assert bench.kb_state() == v0

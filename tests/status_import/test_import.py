@@ -18,8 +18,9 @@ CREATES = (
 MANIFEST = "imported/birby-front-desk.yaml"
 
 
-def hand_built(bench: Bench) -> dict[str, str]:
-    """An agent built in the dashboard: text, URL and file documents, one in prompt mode."""
+def hand_built(bench: Bench, *, indexed: bool = True) -> dict[str, str]:
+    """An agent built in the dashboard: text, URL and file documents, one in prompt mode; the
+    auto ones indexed for the agent's model unless `indexed` is false."""
     bench.world.create_agent(
         HAND_AGENT,
         name="Birby Front Desk",
@@ -52,6 +53,10 @@ def hand_built(bench: Bench) -> dict[str, str]:
             for k in ("rules", "greeting", "faq", "prices")
         ],
     )
+    if indexed:
+        for k in ("rules", "faq", "prices"):
+            bench.world.compute_index(ids[k], "multilingual_e5_large_instruct")
+        bench.clock.advance(60)
     return ids
 
 

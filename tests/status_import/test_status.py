@@ -7,12 +7,14 @@ import json
 from tests.snapshots.kit import STAGING_AGENT, Bench, text_of
 
 INDEX_READ = "GET /v1/convai/knowledge-base/{documentation_id}/rag-index"
+BATCH_READ = "POST /v1/convai/knowledge-base/rag-index"
 
 
 def test_status_after_apply_shows_every_document_and_no_drift(bench: Bench) -> None:
     bench.manifest({"a": text_of("a"), "b": text_of("b")})
     bench.apply()
     reads = bench.world.calls[INDEX_READ]
+    batches = bench.world.calls[BATCH_READ]
     writes = bench.write_calls()
 
     out = bench.run("status", "-e", "staging", "--detailed-exitcode")
@@ -33,8 +35,11 @@ def test_status_after_apply_shows_every_document_and_no_drift(bench: Bench) -> N
         "no drift: the agent matches the manifest",
     ):
         assert expected in text, text
-    assert bench.world.calls[INDEX_READ] == reads + 3  # one per auto document, none for prompt
-    assert bench.write_calls() == writes  # status never changes anything
+    # One batch read for every attached document (⌈N/100⌉), no read per document.
+    assert bench.world.calls[BATCH_READ] == batches + 1
+    assert bench.world.calls[INDEX_READ] == reads
+    # Status never changes anything (the batch read is a POST, with create_if_missing false).
+    assert bench.write_calls() - 1 == writes
 
 
 def test_status_json_and_unmanaged_documents(bench: Bench) -> None:
@@ -112,5 +117,7 @@ def test_status_shows_orphans_and_indexing_in_progress(bench: Bench) -> None:
     assert "processing 33%" in text
     assert docs[orphan]["attached"] is False and docs[orphan]["managed"] is True
     assert docs[orphan]["key"] == "docs/old.md"
-    assert agent["drift"]["has_changes"] is True  # the next apply deletes the orphan
-    assert "orphan" in agent["drift"]["line"]
+    # The next apply deletes the orphan, but that is pending cleanup, not drift.
+    assert agent["drift"]["has_changes"] is False
+    assert agent["drift"]["cleanup"] == 1
+    assert "1 orphan pending cleanup" in agent["drift"]["line"]

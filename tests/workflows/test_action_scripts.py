@@ -91,7 +91,7 @@ def test_install_goes_into_its_own_venv_from_the_lock_once_per_job(
     (venv_line,) = [line for line in log if line.startswith("venv ")]
     venv = venv_line.split(" ", 1)[1]
     assert venv.startswith(str(temp / "kbctl-venv-"))  # never the job's own Python
-    lock = SCRIPTS / "requirements.lock"
+    lock = SCRIPTS / "requirements.txt"
     expected = str(source) if requirement == "SOURCE" else requirement
     pip = [line for line in log if not line.startswith("venv ")]
     assert pip[0].endswith(f"install --require-hashes --no-deps -r {lock}")
@@ -110,7 +110,7 @@ def test_install_without_a_source_asks_for_a_version(tmp_path: Path) -> None:
 def test_the_lock_pins_every_runtime_dependency_by_hash() -> None:
     import tomllib
 
-    lock = (SCRIPTS / "requirements.lock").read_text()
+    lock = (SCRIPTS / "requirements.txt").read_text()
     pinned = {
         line.split("==")[0].lower()
         for line in lock.splitlines()
@@ -119,7 +119,7 @@ def test_the_lock_pins_every_runtime_dependency_by_hash() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     for dependency in project["dependencies"]:
         name = re.split(r"[<>=!~\[; ]", dependency, maxsplit=1)[0].lower().replace("_", "-")
-        assert name in pinned, f"{name} is not in requirements.lock"
+        assert name in pinned, f"{name} is not in requirements.txt"
     assert "setuptools" in pinned  # builds kbctl from the action's source offline
     blocks = re.split(r"\n(?=\S)", lock.split("\n\n", 1)[-1])
     for block in blocks:

@@ -14,8 +14,9 @@ import pytest
 from kbctl.model import DocType, KbEntry, Policy, UsageMode
 from kbctl.plan.planfile import dumps
 from kbctl.plan.types import (
-    Action,
     AgentPlan,
+    CreateDocument,
+    DeleteDocument,
     Deletion,
     DocumentChange,
     Finding,
@@ -35,8 +36,7 @@ def big_plan(environment: str, documents: int = 10_000, findings: int = 300) -> 
     for i in range(documents):
         key = f"kb/section-{i // 100:03d}/document-with-a-long-descriptive-name-{i:05d}.md"
         changes.append(
-            DocumentChange(
-                action=Action.CREATE,
+            CreateDocument(
                 key=key,
                 doc_type=DocType.TEXT,
                 name=f"{key} · kbctl:acme-support/{environment} · {i:012x}",
@@ -51,13 +51,9 @@ def big_plan(environment: str, documents: int = 10_000, findings: int = 300) -> 
         for i in range(5)
     )
     changes += [
-        DocumentChange(
-            action=Action.DELETE,
+        DeleteDocument(
             key=d.key,
             doc_type=DocType.TEXT,
-            name=None,
-            usage_mode=None,
-            content_hash=None,
             size_bytes=None,
             live_id=d.id,
             live_name=d.name,

@@ -80,6 +80,18 @@ class Indexes:
         with reading("POST", path):
             return index(wire.obj(data, "answer"), "answer")
 
+    def delete(self, doc_id: str, index_id: str) -> None:
+        """DELETE one RAG index of a document; one that is gone already is fine."""
+        path = f"{KB}/{seg(doc_id)}/rag-index/{seg(index_id)}"
+        try:
+            self._client.send_json(
+                "DELETE",
+                path,
+                route="DELETE /v1/convai/knowledge-base/{id}/rag-index/{rag_index_id}",
+            )
+        except NotFoundError:
+            return
+
     def states(self, doc_ids: Iterable[str], model: str) -> dict[str, IndexState]:
         """Every document's index for `model` (NOT_INDEXED where there is none), ⌈N/100⌉ batch
         requests; nothing is created."""

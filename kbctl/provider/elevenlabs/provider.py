@@ -162,6 +162,10 @@ class ElevenLabsProvider:
         one GET per document where the batch endpoint is absent)."""
         return self.indexes.states(doc_ids, model)
 
+    def delete_index(self, doc_id: str, index_id: str) -> None:
+        """Delete one RAG index (a failed one, before asking for it anew)."""
+        self.indexes.delete(doc_id, index_id)
+
     def request_index(self, doc_id: str, model: str) -> IndexState:
         """Start (or get) the index for `model`: the endpoint is get-or-create, so retried."""
         return self.indexes.request(doc_id, model)

@@ -169,8 +169,11 @@ def listed(item: object, where: str) -> Listed | None:
 def index(entry: JsonObject, where: str) -> IndexState:
     """A `RagDocumentIndexResponseModel`."""
     usage = wire.field_obj(entry, "document_model_index_usage", where) or {}
+    raw = wire.opt_str(entry, "status", where) or ""
     return IndexState(
-        status=IndexStatus.parse(wire.opt_str(entry, "status", where)),
+        status=IndexStatus.parse(raw),
         progress=wire.opt_float(entry, "progress_percentage", where) or 0.0,
         used_bytes=wire.opt_int(usage, "used_bytes", f"{where}.document_model_index_usage") or 0,
+        reported=raw,  # an unknown status keeps its name for messages
+        index_id=wire.opt_str(entry, "id", where),
     )

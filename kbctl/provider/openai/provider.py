@@ -256,6 +256,12 @@ class OpenAIProvider:
         except NotFoundError:
             return IndexState(IndexStatus.NOT_INDEXED)
 
+    def delete_index(self, doc_id: str, index_id: str) -> None:
+        """The attachment is the index: detach the file (it is attached again on request)."""
+        store_id = self.store_id()
+        if store_id is not None:
+            self.api.detach(store_id, doc_id)
+
     def index_states(self, doc_ids: Iterable[str], model: str) -> dict[str, IndexState]:
         """Many attachments' states from one listing of the store's files."""
         store_id = self.store_id()

@@ -21,19 +21,19 @@ import json
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
 from kbctl.errors import UsageError
 from kbctl.identity import canonical_text, content_hash, document_name, parse_marker
+from kbctl.importer.manifest_text import manifest_text
 from kbctl.manifest import DEFAULT_API_KEY_ENV, DEFAULT_BASE_URL, load_manifests
 from kbctl.model import (
     MIN_INDEX_BYTES,
     DocType,
     KbEntry,
     LiveAgent,
-    RagSettings,
     UsageMode,
 )
 from kbctl.provider.base import Provider
@@ -41,7 +41,6 @@ from kbctl.provider.base import Provider
 DOCS_DIR = "docs"
 _PROJECT_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _ENV_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-_MODELS = ("e5_mistral_7b_instruct", "multilingual_e5_large_instruct")
 
 
 class ImportProvider(Provider, Protocol):
@@ -335,86 +334,6 @@ def _check_manifest(
         )
 
 
-# --------------------------------------------------------------------------------------------
-# The manifest text (written by hand: comments, stable order, no surprises from a dumper)
-
-
-def manifest_text(
-    *,
-    project: str,
-    environment: str,
-    agent: LiveAgent,
-    documents: list[ImportedDocument],
-    base_url: str | None,
-    api_key_env: str | None,
-) -> str:
-    """The manifest YAML for an imported agent."""
-    lines = [
-        f"# Imported by kbctl from agent {agent.id} ({_oneline(agent.name)!r}).",
-        f"# Review and commit it; `kbctl plan -e {environment}` should show no changes.",
-        "version: 1",
-        f"project: {_q(project)}",
-    ]
-    rag = _rag_lines(agent.rag)
-    if rag:
-        lines.append("rag:")
-        lines += rag
-    managed = [d for d in documents if d.key is not None]
-    if managed:
-        lines.append("documents:")
-    for doc in managed:
-        if doc.doc_type is DocType.FILE:
-            lines.append(
-                f"  # {_oneline(doc.name)}: an uploaded file that cannot be downloaded; "
-                "this is its extracted text."
-            )
-        if doc.url is not None:
-            lines.append(f"  - url: {_q(doc.url)}")
-        else:
-            assert doc.path is not None
-            lines.append(f"  - file: {_q(doc.path)}")
-        lines.append(f"    usage_mode: {doc.usage_mode.value}")
-    unmanaged = [d for d in documents if d.key is None]
-    for doc in unmanaged:
-        lines.append(f"# not managed (kept as is): {_oneline(doc.name)} ({doc.id}): {doc.note}")
-    lines.append("environments:")
-    lines.append(f"  {environment}:")
-    lines.append(f"    agent_id: {_q(agent.id)}")
-    if base_url and base_url != DEFAULT_BASE_URL:
-        lines.append(f"    base_url: {_q(base_url)}")
-    if api_key_env and api_key_env != DEFAULT_API_KEY_ENV:
-        lines.append(f"    api_key_env: {_q(api_key_env)}")
-    return "\n".join(lines) + "\n"
-
-
-def _rag_lines(rag: RagSettings) -> list[str]:
-    """The agent's RAG settings that a manifest can declare (the schema's ranges)."""
-    out: list[str] = []
-    for f in fields(RagSettings):
-        value = getattr(rag, f.name)
-        if value is None:
-            continue
-        if f.name == "embedding_model" and value not in _MODELS:
-            continue
-        if f.name == "max_vector_distance" and not 0 < value < 1:
-            continue
-        if f.name == "max_retrieved_rag_chunks_count" and not 1 <= value <= 20:
-            continue
-        if f.name in ("max_documents_length", "num_candidates") and value < 1:
-            continue
-        out.append(f"  {f.name}: {json.dumps(value)}")
-    return out
-
-
-def _q(value: str) -> str:
-    """A YAML scalar that stays a string (JSON strings are valid YAML); `${` is escaped."""
-    return json.dumps(value.replace("${", "$${"), ensure_ascii=False)
-
-
-def _oneline(text: str) -> str:
-    return " ".join(text.split())
-
-
 __all__ = [
     "DEFAULT_API_KEY_ENV",
     "DEFAULT_BASE_URL",
@@ -423,6 +342,5 @@ __all__ = [
     "ImportedDocument",
     "check_output_dir",
     "import_agent",
-    "manifest_text",
     "slugify",
 ]
