@@ -268,8 +268,12 @@ def connect_provider(session: Session, target: Endpoint, concurrency: int) -> Pr
     if target.base_url.startswith(EMULATOR_SCHEME):
         app = _embedded_emulator(session, target.base_url)
         # Like `kbctl emulator serve --agent ID`: the embedded workspace has the target's agent.
+        # For OpenAI, like `--vector-store ID`: a store given by id exists (one given by name
+        # is created by the first apply).
         if target.agent_id and not openai:
             app.world.ensure_agent(target.agent_id)
+        elif target.agent_id and target.agent_id.startswith("vs_"):
+            app.openai.world.ensure_store(target.agent_id)
         api_key = env.get(target.api_key_env) or EMULATOR_LOCAL_KEY
         client = ApiClient(
             EMULATOR_HTTP_URL + ("/v1" if openai else ""),

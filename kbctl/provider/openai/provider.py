@@ -104,7 +104,7 @@ class OpenAIProvider:
         """The store's attached files, and the Files kbctl uploaded for this project+environment
         that are attached nowhere here (left by a run that died)."""
         store_id = self.store_id()
-        attached = self.api.store_files(store_id) if store_id is not None else []
+        attached = self._attached(store_id)
         files = {f.id: f for f in self.api.files()}
         docs: dict[str, LiveDocument] = {}
         for sf in attached:
@@ -148,9 +148,23 @@ class OpenAIProvider:
 
     def get_agent(self, agent_id: str) -> LiveAgent:
         """The store as an agent (one listing of its files)."""
-        store_id = self.store_id()
-        attached = self.api.store_files(store_id) if store_id is not None else []
-        return self._agent(agent_id, attached, {})
+        return self._agent(agent_id, self._attached(self.store_id()), {})
+
+    def _attached(self, store_id: str | None) -> list[StoreFile]:
+        if store_id is None:
+            return []
+        try:
+            return self.api.store_files(store_id)
+        except NotFoundError as err:
+            raise NotFoundError(
+                f"Vector store {store_id} not found",
+                method=err.method,
+                path=err.path,
+                status=err.status,
+                detail=err.detail,
+                hint="Check vector_store_id and that OPENAI_API_KEY belongs to its project, or "
+                "use vector_store: {name: …} to have kbctl create the store.",
+            ) from None
 
     def version_description(self, agent_id: str, version_id: str) -> str | None:
         """Vector stores have no versions."""
