@@ -227,11 +227,13 @@ class Policy:
 
 @dataclass(frozen=True, slots=True)
 class Check:
-    """A retrieval check: `query` must retrieve every key of `expect` within `top_k`."""
+    """A retrieval check: `query` must retrieve every key of `expect` within `top_k` (and, with
+    `expect_text`, a retrieved chunk of an expected document must contain that text)."""
 
     query: str
     expect: tuple[str, ...]
     top_k: int = 3
+    expect_text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +242,28 @@ class ChecksPolicy:
 
     min_coverage: float = 1.0
     on_failure: str = "abort"  # "abort" | "warn"
+    #: Share of checks whose first document must be expected (None: Coverage@1 not gated).
+    min_coverage_at_1: float | None = None
+
+
+class RolloutStrategy(StrEnum):
+    """How apply switches the agent to new documents."""
+
+    DIRECT = "direct"  # one PATCH of main (DESIGN §5)
+    BRANCH = "branch"  # staged on an agent branch, checked there, then merged (or canaried)
+
+
+@dataclass(frozen=True, slots=True)
+class Rollout:
+    """An environment's `rollout`: `direct`, `branch`, or a branch canary at a traffic share."""
+
+    strategy: RolloutStrategy = RolloutStrategy.DIRECT
+    canary_percent: int | None = None  # branch only: deploy at this share instead of merging
+
+    @property
+    def staged(self) -> bool:
+        """True when apply stages the change on a branch."""
+        return self.strategy is RolloutStrategy.BRANCH
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +287,9 @@ class Target:
     #: repeats the id (or the name) so that code keyed on it keeps a stable identity.
     vector_store_id: str | None = None
     vector_store_name: str | None = None
+    rollout: Rollout = field(default_factory=Rollout)
+    #: The variable holding a Slack-compatible webhook URL for failure notices (`notify:`).
+    notify_webhook_env: str | None = None
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from threading import Event
 from typing import assert_never
 
@@ -75,7 +75,7 @@ from kbctl.model import (
 )
 from kbctl.plan.matching import ORPHAN
 from kbctl.plan.types import AgentPlan, DocumentChange, UpdateDocument
-from kbctl.provider.base import IndexState, InPlaceUpdates, Provider
+from kbctl.provider.base import AgentBranchesApi, IndexState, InPlaceUpdates, Provider
 
 #: Index answers of a reused leftover that a fresh upload may not get (the quota was full, or
 #: indexing failed, when the crashed run uploaded it); a too-small document stays too small.
@@ -91,8 +91,13 @@ def apply_agent_plan(
     events: EventSink,
     options: ApplyOptions,
     hook: ApplyHook | None = None,
+    agents: AgentBranchesApi | None = None,
 ) -> ApplyResult:
     """Carry out `plan` for `target`'s agent; returns what was done.
+
+    `agents` (the agent's rag-query, branches and deployments) lets the retrieval checks use
+    the agent's own retrieval and makes `rollout: branch` possible; without it the checks use
+    the content search.
 
     Raises:
         IndexGateError: a document is too small under policy `fail`, an index did not
@@ -104,7 +109,8 @@ def apply_agent_plan(
         VerificationError: the agent read back differs from what was written.
         ApplyError: the API failed part-way; the message says what was done.
     """
-    return _Run(plan, target, provider, clock, events, options, hook or NullHook()).execute()
+    run = _Run(plan, target, provider, clock, events, options, hook or NullHook(), agents)
+    return run.execute()
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +138,10 @@ class _Run:
         events: EventSink,
         options: ApplyOptions,
         hook: ApplyHook,
+        agents: AgentBranchesApi | None = None,
     ) -> None:
         self.plan = plan
+        self.agents = agents
         self.target = target
         self.provider = provider
         self.clock = clock
@@ -166,7 +174,7 @@ class _Run:
             small_documents=plan.policy.small_documents,
             stop=options.stop,
         )
-        self.checks = RetrievalGate(target, plan, provider, events, self._warn)
+        self.checks = RetrievalGate(target, plan, provider, events, self._warn, agents)
         # The manifest content of every reused leftover, should it need uploading afresh.
         reused = {c.key: c.content_hash for c in plan.changes if c.reuse_id is not None}
         self.leftover_specs = {
@@ -422,12 +430,12 @@ class _Run:
             raise self._api_failure("checking the agent before the update", err) from err
         uploaded = len(self.created) + len(self.reused)
         check_unchanged(self.plan, live.agent, current, uploaded, self._writer)
-        entries = follow_small(
-            target_entries(self.plan, self._ids()),
+        planned = follow_small(
             self.plan.knowledge_base,
             (s.key for s in self.gate.small),
             self.plan.policy.small_documents,
         )
+        entries = target_entries(replace(self.plan, knowledge_base=planned), self._ids())
         rag = rag_update(self.plan)
         if entries == current.knowledge_base and rag is None:
             # Nothing to write: only indexes, renames or orphan clean-up were planned.
@@ -484,8 +492,13 @@ class _Run:
             return
         self.events(PhaseStarted(Phase.DELETE, len(deletions)))
         agent_id = self.plan.agent_id
+        # After the swap the API's dependency cache may lag: ride it out (orphans never need to).
+        wait = 0.0 if orphans else self.plan.policy.delete_wait
         futures = {
-            pool.submit(delete_superseded, self.provider, agent_id, d.id): d for d in deletions
+            pool.submit(
+                delete_superseded, self.provider, agent_id, d.id, clock=self.clock, wait=wait
+            ): d
+            for d in deletions
         }
         for future in as_completed(futures):
             doomed, note = futures[future], future.result()

@@ -1,10 +1,15 @@
 """The retrieval checks of one apply: before the swap (a gate) and after it (a report).
 
-Owns when apply runs the target's checks and what it does with their reports: it builds the
-document set the agent is about to have from the plan's `knowledge_base` and the ids this run
-created or reused, runs `kbctl.checks.run_checks` over the content-search retriever, reports
-through `EventSink`, and says whether apply must stop. The executor does the cleanup and
-raises (`kbctl.checks.gate.checks_gate_error`). A target without checks costs no request.
+Owns when apply runs the target's checks, with which retriever, and what it does with their
+reports: it builds the document set the agent is about to have from the plan's `knowledge_base`
+and the ids this run created or reused, runs `kbctl.checks.run_checks`, reports through
+`EventSink`, and says whether apply must stop. The executor does the cleanup and raises
+(`kbctl.checks.gate.checks_gate_error`). A target without checks costs no request.
+
+Which retriever: the agent's own retrieval (rag-query, falling back to the content search on
+404/405) wherever it can see the documents — on a staged branch before the merge, and on the
+agent after the swap. Before the swap of a `direct` rollout the agent does not have the new
+documents yet, so the content search (which ranks any workspace document) stands in.
 """
 
 from __future__ import annotations
@@ -12,8 +17,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from kbctl.apply.events import ChecksFinished, EventSink, Phase, PhaseStarted
-from kbctl.checks import ChecksReport, SearchRetriever, planned_documents, run_checks
+from kbctl.checks import (
+    AutoRetriever,
+    ChecksReport,
+    RagQueryRetriever,
+    Retriever,
+    SearchRetriever,
+    planned_documents,
+    run_checks,
+)
 from kbctl.checks.gate import CheckStage, warning_text
+from kbctl.checks.retriever import RagQuerier
 from kbctl.checks.runner import MapFn
 from kbctl.errors import ApiError
 from kbctl.model import Target
@@ -31,24 +45,37 @@ class RetrievalGate:
         provider: Provider,
         events: EventSink,
         warn: Callable[[str], None],
+        rag: RagQuerier | None = None,
     ) -> None:
         self._target = target
         self._plan = plan
-        self._retriever = SearchRetriever(provider)
+        self._provider = provider
+        self._rag = rag
         self._events = events
         self._warn = warn
         self.before: ChecksReport | None = None
         self.after: ChecksReport | None = None
 
-    def before_swap(self, ids_by_key: Mapping[str, str], map_fn: MapFn) -> ChecksReport | None:
-        """Check the documents the agent is about to have; the report when apply must stop.
+    def retriever(self, stage: CheckStage, branch_id: str | None = None) -> Retriever:
+        """rag-query (auto) where the agent sees the documents, else the content search."""
+        search = SearchRetriever(self._provider)
+        if self._rag is None or (stage is CheckStage.BEFORE_SWAP and branch_id is None):
+            return search
+        agent = RagQueryRetriever(self._rag, self._plan.agent_id, branch_id=branch_id)
+        return AutoRetriever(agent, search)
 
-        Below `min_coverage`, `on_failure: warn` reports a warning and lets apply go on.
+    def before_swap(
+        self, ids_by_key: Mapping[str, str], map_fn: MapFn, *, branch_id: str | None = None
+    ) -> ChecksReport | None:
+        """Check the documents the agent is about to have (on `branch_id`, when staged there);
+        the report when apply must stop.
+
+        Below a threshold, `on_failure: warn` reports a warning and lets apply go on.
 
         Raises:
-            ApiError: a search failed (after the client's retries).
+            ApiError: a retrieval failed (after the client's retries).
         """
-        report = self._run(CheckStage.BEFORE_SWAP, ids_by_key, map_fn)
+        report = self._run(CheckStage.BEFORE_SWAP, ids_by_key, map_fn, branch_id)
         if report is None or report.meets:
             return None
         if report.policy.on_failure == "warn":
@@ -67,7 +94,11 @@ class RetrievalGate:
             self._warn(warning_text(CheckStage.AFTER_SWAP, report))
 
     def _run(
-        self, stage: CheckStage, ids_by_key: Mapping[str, str], map_fn: MapFn
+        self,
+        stage: CheckStage,
+        ids_by_key: Mapping[str, str],
+        map_fn: MapFn,
+        branch_id: str | None = None,
     ) -> ChecksReport | None:
         checks = self._target.checks
         if not checks:
@@ -77,7 +108,7 @@ class RetrievalGate:
         report = run_checks(
             checks,
             documents,
-            self._retriever,
+            self.retriever(stage, branch_id),
             policy=self._target.checks_policy,
             map_fn=map_fn,
         )

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import assert_never
 
-from kbctl.model import KbEntry, SmallDocumentPolicy, UsageMode
+from kbctl.model import SmallDocumentPolicy, UsageMode
 from kbctl.plan.types import (
     CreateDocument,
     DeleteDocument,
@@ -83,22 +83,17 @@ def renames(changes: Iterable[DocumentChange]) -> list[UpdateDocument]:
 
 
 def follow_small(
-    entries: Sequence[KbEntry],
-    planned: Sequence[TargetEntry],
-    small_keys: Iterable[str],
-    policy: SmallDocumentPolicy,
-) -> tuple[KbEntry, ...]:
-    """The array to write once the API called some documents too small to index: in prompt
+    planned: Sequence[TargetEntry], small_keys: Iterable[str], policy: SmallDocumentPolicy
+) -> tuple[TargetEntry, ...]:
+    """The planned array once the API called some documents too small to index: in prompt
     mode under policy `prompt`, left out under `skip` (the gate fails them under `fail`)."""
     small = set(small_keys)
     if not small:
-        return tuple(entries)
-    out: list[KbEntry] = []
-    for entry, plan_entry in zip(entries, planned, strict=True):
-        if plan_entry.key not in small:
+        return tuple(planned)
+    out: list[TargetEntry] = []
+    for entry in planned:
+        if entry.key not in small or policy is SmallDocumentPolicy.FAIL:
             out.append(entry)
         elif policy is SmallDocumentPolicy.PROMPT:
             out.append(replace(entry, usage_mode=UsageMode.PROMPT))
-        elif policy is SmallDocumentPolicy.FAIL:
-            out.append(entry)
     return tuple(out)

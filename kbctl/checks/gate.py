@@ -34,12 +34,28 @@ def failure_lines(report: ChecksReport) -> list[str]:
     return lines
 
 
+def retriever_line(report: ChecksReport) -> str:
+    """`Retriever: rag-query.` (with the fallback note, when there was one)."""
+    note = f" ({report.retriever_note})" if report.retriever_note else ""
+    return f"Retriever: {report.retriever}{note}."
+
+
 def shortfall(report: ChecksReport) -> str:
-    """`2 of 6 retrieval checks failed (Coverage@3 67% < min_coverage 80%)`."""
+    """`2 of 6 retrieval checks failed (Coverage@3 67% < min_coverage 80%)`, and/or
+    `Coverage@1 50% < min_coverage_at_1 60%`."""
+    below: list[str] = []
+    if not report.meets_coverage or report.meets:
+        below.append(
+            f"Coverage{report.k_label} {report.coverage_at_k:.0%} < "
+            f"min_coverage {report.policy.min_coverage:.0%}"
+        )
+    if not report.meets_at_1 and report.policy.min_coverage_at_1 is not None:
+        below.append(
+            f"Coverage@1 {report.coverage_at_1:.0%} < "
+            f"min_coverage_at_1 {report.policy.min_coverage_at_1:.0%}"
+        )
     return (
-        f"{len(report.failures)} of {report.total} retrieval check(s) failed "
-        f"(Coverage{report.k_label} {report.coverage_at_k:.0%} < "
-        f"min_coverage {report.policy.min_coverage:.0%})"
+        f"{len(report.failures)} of {report.total} retrieval check(s) failed ({'; '.join(below)})"
     )
 
 
@@ -66,7 +82,11 @@ def checks_gate_error(
     )
     if cleanup_problems:
         removed = "some documents this run created could not be deleted (the next apply does it)"
-    lines = failure_lines(report) + [f"- {problem}" for problem in cleanup_problems]
+    lines = [
+        retriever_line(report),
+        *failure_lines(report),
+        *(f"- {problem}" for problem in cleanup_problems),
+    ]
     return IndexGateError(
         f"Apply stopped at the retrieval checks for {where}: {shortfall(report)}",
         detail="\n".join(lines),

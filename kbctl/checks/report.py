@@ -4,9 +4,12 @@ Coverage@1 and Coverage@k against the manifest's `checks_policy`.
 Definitions (docs/checks.md):
 
 - A check **passes** when every key of its `expect` is among the first `top_k` documents
-  retrieved from the agent's document set.
+  retrieved from the agent's document set and, with `expect_text`, a text retrieved with one of
+  its expected documents (a rag-query chunk, or a search snippet) contains that text (case and
+  runs of whitespace ignored).
 - **Coverage@1** is the share of checks whose first retrieved document is one of their expected
-  keys (any one of them, for a check expecting several). It is reported, never gated on.
+  keys (any one of them, for a check expecting several); compared with `min_coverage_at_1`
+  when the policy sets it.
 - **Coverage@k** is the share of checks that pass, each within its own `top_k`. This is what
   `min_coverage` is compared with. With no checks both are 1.0.
 
@@ -17,6 +20,7 @@ the plain sentences people read. Never calls anything.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 from kbctl.model import ChecksPolicy
@@ -47,11 +51,19 @@ class CheckResult:
     found: tuple[Found, ...]
     ranks: tuple[tuple[str, int | None], ...]
     missing: tuple[str, ...] = ()
+    expect_text: str | None = None
+    #: With `expect_text`: the expected key whose retrieved text contains it (None: none did).
+    text_in: str | None = None
+
+    @property
+    def text_found(self) -> bool:
+        """`expect_text` is absent, or a retrieved text of an expected document holds it."""
+        return self.expect_text is None or self.text_in is not None
 
     @property
     def passed(self) -> bool:
-        """Every expected key was retrieved within `top_k`."""
-        return all(rank is not None for _, rank in self.ranks)
+        """Every expected key was retrieved within `top_k` (and `expect_text` was found)."""
+        return all(rank is not None for _, rank in self.ranks) and self.text_found
 
     @property
     def top1(self) -> bool:
@@ -69,7 +81,24 @@ class CheckResult:
             else:
                 wanted.append(f"{key} (rank {rank})")
         got = ", ".join(f.label for f in self.found) or "nothing"
-        return f"{self.query!r}: expected {'; '.join(wanted)}; retrieved {got}"
+        text = ""
+        if not self.text_found:
+            text = f"; no retrieved text of an expected document contains {self.expect_text!r}"
+        return f"{self.query!r}: expected {'; '.join(wanted)}{text}; retrieved {got}"
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def normalized(text: str) -> str:
+    """Text as `expect_text` compares it: case folded, every run of whitespace one space."""
+    return _SPACES.sub(" ", text.casefold()).strip()
+
+
+def contains_text(texts: tuple[str, ...], wanted: str) -> bool:
+    """Whether one of `texts` holds `wanted` (case and whitespace runs ignored)."""
+    needle = normalized(wanted)
+    return any(needle in normalized(t) for t in texts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +107,8 @@ class ChecksReport:
 
     results: tuple[CheckResult, ...]
     policy: ChecksPolicy = field(default_factory=ChecksPolicy)
+    retriever: str = "search"  # which retrieval produced the numbers: rag-query | search
+    retriever_note: str | None = None  # e.g. why rag-query fell back to the search
 
     @property
     def total(self) -> int:
@@ -111,9 +142,25 @@ class ChecksReport:
         return math.ceil(self.policy.min_coverage * self.total - 1e-9)
 
     @property
-    def meets(self) -> bool:
-        """Coverage@k reaches the policy's `min_coverage`."""
+    def needed_at_1(self) -> int:
+        """How many checks must have an expected document first (0 when not gated)."""
+        at_1 = self.policy.min_coverage_at_1
+        return math.ceil(at_1 * self.total - 1e-9) if at_1 is not None else 0
+
+    @property
+    def meets_coverage(self) -> bool:
+        """Coverage@k reaches `min_coverage` (what plain `kbctl check` exits 3 for)."""
         return self.passed >= self.needed
+
+    @property
+    def meets_at_1(self) -> bool:
+        """Coverage@1 reaches `min_coverage_at_1` (always true when it is not set)."""
+        return self.top1 >= self.needed_at_1
+
+    @property
+    def meets(self) -> bool:
+        """Every threshold of the policy is reached (what apply's gate requires)."""
+        return self.meets_coverage and self.meets_at_1
 
     @property
     def failures(self) -> tuple[CheckResult, ...]:
@@ -127,12 +174,17 @@ class ChecksReport:
         return f"@{ks.pop()}" if len(ks) == 1 else "@k"
 
     def coverage_line(self) -> str:
-        """`Coverage@1 5/6 (83%), Coverage@3 6/6 (100%), min_coverage 80%: met`."""
+        """`Coverage@1 5/6 (83%), Coverage@3 6/6 (100%), min_coverage 80%: met` (plus
+        `min_coverage_at_1 …` when set), `… (rag-query)`."""
         verdict = "met" if self.meets else "NOT met"
+        at_1 = self.policy.min_coverage_at_1
+        thresholds = f"min_coverage {self.policy.min_coverage:.0%}"
+        if at_1 is not None:
+            thresholds += f", min_coverage_at_1 {at_1:.0%}"
         return (
             f"Coverage@1 {self.top1}/{self.total} ({self.coverage_at_1:.0%}), "
             f"Coverage{self.k_label} {self.passed}/{self.total} ({self.coverage_at_k:.0%}), "
-            f"min_coverage {self.policy.min_coverage:.0%}: {verdict}"
+            f"{thresholds}: {verdict} (retriever: {self.retriever})"
         )
 
     def summary(self) -> str:
@@ -156,8 +208,13 @@ def report_to_dict(report: ChecksReport) -> dict[str, object]:
         "coverage_at_1": round(report.coverage_at_1, 4),
         "coverage_at_k": round(report.coverage_at_k, 4),
         "min_coverage": report.policy.min_coverage,
+        "min_coverage_at_1": report.policy.min_coverage_at_1,
         "on_failure": report.policy.on_failure,
         "meets": report.meets,
+        "meets_min_coverage": report.meets_coverage,
+        "meets_min_coverage_at_1": report.meets_at_1,
+        "retriever": report.retriever,
+        "retriever_note": report.retriever_note,
         "checks": [
             {
                 "query": r.query,
@@ -167,6 +224,8 @@ def report_to_dict(report: ChecksReport) -> dict[str, object]:
                 "top1": r.top1,
                 "ranks": {key: rank for key, rank in r.ranks},
                 "missing": list(r.missing),
+                "expect_text": r.expect_text,
+                "text_found_in": r.text_in,
                 "found": [{"id": f.id, "key": f.key, "label": f.label} for f in r.found],
             }
             for r in report.results
@@ -184,12 +243,24 @@ def report_from_dict(data: object) -> ChecksReport:
     min_coverage = root.get("min_coverage")
     if isinstance(min_coverage, bool) or not isinstance(min_coverage, int | float):
         raise ValueError("checks.min_coverage: expected a number")
-    policy = ChecksPolicy(float(min_coverage), _str(root, "on_failure", "checks"))
+    at_1 = root.get("min_coverage_at_1")
+    if at_1 is not None and (isinstance(at_1, bool) or not isinstance(at_1, int | float)):
+        raise ValueError("checks.min_coverage_at_1: expected a number or null")
+    policy = ChecksPolicy(
+        float(min_coverage),
+        _str(root, "on_failure", "checks"),
+        float(at_1) if at_1 is not None else None,
+    )
     items = root.get("checks")
     if not isinstance(items, list):
         raise ValueError("checks.checks: expected a list")
+    retriever = root.get("retriever", "search")  # records written before rag-query existed
+    note = root.get("retriever_note")
     return ChecksReport(
-        tuple(_result(item, f"checks.checks[{i}]") for i, item in enumerate(items)), policy
+        tuple(_result(item, f"checks.checks[{i}]") for i, item in enumerate(items)),
+        policy,
+        retriever=retriever if isinstance(retriever, str) else "search",
+        retriever_note=note if isinstance(note, str) else None,
     )
 
 
@@ -224,7 +295,16 @@ def _result(data: object, where: str) -> CheckResult:
         found=tuple(found),
         ranks=tuple(ranks),
         missing=_strs(item, "missing", where),
+        expect_text=_opt_str(item, "expect_text", where),
+        text_in=_opt_str(item, "text_found_in", where),
     )
+
+
+def _opt_str(data: dict[str, object], key: str, where: str) -> str | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{where}.{key}: expected a string or null")
+    return value
 
 
 def _obj(value: object, where: str) -> dict[str, object]:

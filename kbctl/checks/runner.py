@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from kbctl.checks.docsets import DocumentSet
-from kbctl.checks.report import CheckResult, ChecksReport, Found
-from kbctl.checks.retriever import Retriever
+from kbctl.checks.report import CheckResult, ChecksReport, Found, contains_text
+from kbctl.checks.retriever import Retrieved, Retriever
 from kbctl.model import Check, ChecksPolicy
 
 MapFn = Callable[[Callable[[Check], CheckResult], Iterable[Check]], Iterator[CheckResult]]
@@ -38,21 +38,55 @@ def run_checks(
     labels = documents.labels()
 
     def one(check: Check) -> CheckResult:
-        ids = retriever.retrieve(check.query, allowed, check.top_k) if check.top_k >= 1 else ()
-        return evaluate(check, ids, documents, labels)
+        got = retriever.retrieve(check.query, allowed, check.top_k) if check.top_k >= 1 else ()
+        return evaluate(check, got, documents, labels)
 
-    return ChecksReport(tuple(map_fn(one, checks)), policy or ChecksPolicy())
+    results = tuple(map_fn(one, checks))
+    # Read after the run: an automatic retriever says which retrieval it ended up using.
+    return ChecksReport(
+        results,
+        policy or ChecksPolicy(),
+        retriever=retriever.name,
+        retriever_note=retriever.note,
+    )
 
 
 def evaluate(
-    check: Check, ids: Sequence[str], documents: DocumentSet, labels: dict[str, Found]
+    check: Check,
+    retrieved: Sequence[Retrieved | str],
+    documents: DocumentSet,
+    labels: dict[str, Found],
 ) -> CheckResult:
-    """One check's result from the ids its retrieval returned (best first)."""
+    """One check's result from what its retrieval returned (best first; bare ids: no texts)."""
     # Only the agent's documents (those with a label) count, once each, and only the first
     # top_k of them: a retriever that returns more, or others, cannot make a check pass.
-    ranked = [i for i in dict.fromkeys(ids) if i in labels][: check.top_k]
+    texts: dict[str, tuple[str, ...]] = {}
+    for item in retrieved:
+        got = item if isinstance(item, Retrieved) else Retrieved(item)
+        if got.document_id in labels and got.document_id not in texts:
+            texts[got.document_id] = got.texts
+    ranked = list(texts)[: check.top_k]
     found = tuple(labels[i] for i in ranked)
     position = {f.key: n for n, f in enumerate(found, start=1) if f.key is not None}
     ranks = tuple((key, position.get(key)) for key in check.expect)
     missing = tuple(key for key in check.expect if key not in documents.by_key)
-    return CheckResult(check.query, check.expect, check.top_k, found, ranks, missing)
+    text_in = None
+    if check.expect_text is not None:
+        text_in = next(
+            (
+                f.key
+                for f in found
+                if f.key in check.expect and contains_text(texts[f.id], check.expect_text)
+            ),
+            None,
+        )
+    return CheckResult(
+        check.query,
+        check.expect,
+        check.top_k,
+        found,
+        ranks,
+        missing,
+        expect_text=check.expect_text,
+        text_in=text_in,
+    )

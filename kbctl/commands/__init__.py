@@ -22,6 +22,7 @@ from kbctl.commands.inspecting import (
     list_snapshots,
     show_snapshot,
     status,
+    threshold_warnings,
 )
 from kbctl.commands.planning import PlanRun, plan, plan_verdict, read_live, validate
 from kbctl.commands.session import (
@@ -64,5 +65,6 @@ __all__ = [
     "run_summary",
     "show_snapshot",
     "status",
+    "threshold_warnings",
     "validate",
 ]

@@ -220,6 +220,7 @@ def _carry_out(
                 events=progress.apply_events(),
                 options=options,
                 hook=hook,
+                agents=handle.branches,
             )
             results.append(result)
             after = hook.after_snapshot

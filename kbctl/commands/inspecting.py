@@ -12,7 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from kbctl.checks import ChecksReport, SearchRetriever, live_documents, run_checks
+from kbctl.checks import (
+    ChecksReport,
+    RagQueryRetriever,
+    RetrieverChoice,
+    live_documents,
+    make_retriever,
+    run_checks,
+)
 from kbctl.checks.gate import failure_lines, shortfall
 from kbctl.commands.session import DEFAULT_BASE_URL, Endpoint, Session, load_targets
 from kbctl.errors import ChecksFailedError, SnapshotError, UsageError
@@ -46,9 +53,17 @@ class CheckRun:
 
 
 def check(
-    session: Session, environment: str, files: Sequence[str | Path] = ()
+    session: Session,
+    environment: str,
+    files: Sequence[str | Path] = (),
+    *,
+    retriever: RetrieverChoice = RetrieverChoice.AUTO,
 ) -> tuple[CheckRun, ...]:
-    """Run every target's retrieval checks against the documents its live agent has."""
+    """Run every target's retrieval checks against the documents its live agent has.
+
+    `retriever`: `auto` (the agent's rag-query, else the content search, with a note in the
+    report), `rag-query` or `search`. The report says which one produced the numbers.
+    """
     runs: list[CheckRun] = []
     for target in load_targets(session, files, environment):
         if not target.checks:
@@ -61,20 +76,30 @@ def check(
             report = run_checks(
                 target.checks,
                 live_documents(live),
-                SearchRetriever(handle.provider),
+                make_retriever(
+                    retriever,
+                    handle.provider,
+                    RagQueryRetriever(handle.branches, target.agent_id),
+                ),
                 policy=target.checks_policy,
             )
         runs.append(CheckRun(target, live.agent.name, report))
     return tuple(runs)
 
 
-def check_verdict(environment: str, runs: Sequence[CheckRun]) -> ChecksFailedError | None:
-    """The exit-3 error when a target's coverage is below its thresholds; None when all meet."""
-    short = [r for r in runs if not r.report.meets]
+def check_verdict(
+    environment: str, runs: Sequence[CheckRun], *, detailed: bool = False
+) -> ChecksFailedError | None:
+    """The exit-3 error when a target falls short; None when all meet.
+
+    Plain `kbctl check` fails below `min_coverage` (its contract since the first release);
+    `detailed` (`--detailed-exitcode`) fails below any threshold, `min_coverage_at_1` too.
+    """
+    short = [r for r in runs if not (r.report.meets if detailed else r.report.meets_coverage)]
     if not short:
         return None
     return ChecksFailedError(
-        f"Retrieval checks below min_coverage for {environment}",
+        f"Retrieval checks below {'a threshold' if detailed else 'min_coverage'} for {environment}",
         detail="\n".join(
             line
             for r in short
@@ -86,6 +111,16 @@ def check_verdict(environment: str, runs: Sequence[CheckRun]) -> ChecksFailedErr
         hint="Make the expected documents say what the query asks (or fix the checks), "
         "apply, and run kbctl check again.",
     )
+
+
+def threshold_warnings(runs: Sequence[CheckRun]) -> list[str]:
+    """Targets that reach `min_coverage` but not `min_coverage_at_1` (plain check exits 0)."""
+    return [
+        f"{r.target.project}/{r.target.environment}: {shortfall(r.report)}; "
+        "kbctl check --detailed-exitcode exits 3 for this"
+        for r in runs
+        if r.report.meets_coverage and not r.report.meets_at_1
+    ]
 
 
 def list_snapshots(session: Session, environment: str) -> tuple[Listed, ...]:

@@ -22,6 +22,7 @@ from kbctl.errors import ManifestError, UsageError
 from kbctl.model import ProviderKind, Target
 from kbctl.provider.base import Provider
 from kbctl.provider.elevenlabs import ElevenLabsProvider
+from kbctl.provider.elevenlabs.branches import AgentBranches
 from kbctl.provider.http import ApiClient, wsgi_transport
 from kbctl.provider.openai import OpenAIProvider
 from kbctl.provider.retry import RetryListener, ignore_retries
@@ -46,6 +47,8 @@ class ProviderHandle:
     def __init__(self, provider: Provider, client: ApiClient) -> None:
         self.provider = provider
         self.client = client
+        #: The agent's retrieval, branches and deployments, over the same client.
+        self.branches = AgentBranches(client)
 
     def close(self) -> None:
         """Release the HTTP connections."""
@@ -243,7 +246,23 @@ def load_targets(
     selection = select_targets(manifests, environment, env)
     for note in selection.notes:
         session.note(note)
-    return tuple(_base_url_override(t, env) for t in selection.targets)
+    anchored = (_anchor_emulator(session, t) for t in selection.targets)
+    return tuple(_base_url_override(t, env) for t in anchored)
+
+
+def _anchor_emulator(session: Session, target: Target) -> Target:
+    """A relative `emulator://` folder in a manifest starts at the repository root (the git
+    work tree holding the manifest, else its folder), so every directory of the repository
+    reaches the same workspace. (A relative one in ELEVENLABS_BASE_URL starts at `cwd`.)"""
+    from kbctl.manifest.containment import repository_root
+
+    if not target.base_url.startswith(EMULATOR_SCHEME):
+        return target
+    path_text, sep, query = target.base_url[len(EMULATOR_SCHEME) :].partition("?")
+    if not path_text or Path(path_text).expanduser().is_absolute():
+        return target
+    root = repository_root(session.path(target.manifest).parent)
+    return replace(target, base_url=f"{EMULATOR_SCHEME}{root / path_text}{sep}{query}")
 
 
 #: The variable that overrides the manifest's base_url, per provider.

@@ -30,7 +30,14 @@ from kbctl.manifest.interpolate import VARIABLE_FIELD_NAMES, interpolate, interp
 from kbctl.manifest.providers import check_providers, chunking_of, metadata_of, provider_of
 from kbctl.manifest.sources import shown_dir
 from kbctl.manifest.yamlpos import Json, Lines, PathParts, format_path
-from kbctl.model import ChecksPolicy, ProviderKind, SmallDocumentPolicy, UsageMode
+from kbctl.model import (
+    ChecksPolicy,
+    ProviderKind,
+    Rollout,
+    RolloutStrategy,
+    SmallDocumentPolicy,
+    UsageMode,
+)
 
 _RAG_BOOL = ("enabled",)
 _RAG_STR = ("embedding_model",)
@@ -71,6 +78,7 @@ def build(
         vector_store_id=builder.string(top, "vector_store_id", ()),
         vector_store_name=builder.store_name(top, ()),
         chunking=chunking_of(top.get("chunking"), ("chunking",), builder.problem),
+        notify_webhook_env=_notify(top.get("notify")),
     )
     return decl, builder.diagnostics
 
@@ -150,6 +158,9 @@ class _Builder:
             policy=self.policy(data.get("policy")),
             documents=self.documents(data.get("documents"), (*parts, "documents")),
             checks=self.checks(data.get("checks"), (*parts, "checks")),
+            rollout=self.rollout(
+                data.get("rollout"), (*parts, "rollout"), provider_of(data, provider)
+            ),
         )
 
     def documents(self, data: Json, parts: PathParts) -> tuple[DocDecl, ...]:
@@ -228,8 +239,30 @@ class _Builder:
             if query is None or not expect:
                 continue
             valid_k = top_k if top_k is not None and top_k >= 1 else 3
-            out.append(CheckDecl(query, tuple(expect), valid_k, self.loc(item_parts)))
+            text = self.string(item, "expect_text", item_parts)
+            out.append(CheckDecl(query, tuple(expect), valid_k, self.loc(item_parts), text))
         return tuple(out)
+
+    def rollout(self, data: Json, parts: PathParts, provider: ProviderKind) -> Rollout:
+        """`direct` | `branch` | `{strategy, canary_percent}` (shapes checked by the schema)."""
+        if data is None:
+            return Rollout()
+        strategy: Json = data
+        canary: int | None = None
+        if isinstance(data, dict):
+            strategy = data.get("strategy")
+            canary = _as_int(data.get("canary_percent"))
+        if not isinstance(strategy, str) or strategy not in {s.value for s in RolloutStrategy}:
+            return Rollout()
+        chosen = RolloutStrategy(strategy)
+        if provider is not ProviderKind.ELEVENLABS and chosen is RolloutStrategy.BRANCH:
+            self.problem(parts, "a branch rollout needs an agent: provider elevenlabs")
+        if canary is not None and chosen is not RolloutStrategy.BRANCH:
+            self.problem((*parts, "canary_percent"), "canary_percent needs strategy: branch")
+            canary = None
+        if canary is not None and not 1 <= canary <= 99:
+            canary = None  # reported by the schema
+        return Rollout(chosen, canary)
 
     def rag(self, data: Json) -> Settings:
         if not isinstance(data, dict):
@@ -262,19 +295,32 @@ class _Builder:
         max_deletes = _as_int(data.get("max_deletes"))
         if max_deletes is not None and max_deletes >= 0:
             out.append(("max_deletes", max_deletes))
+        delete_wait = _as_number(data.get("delete_wait"))
+        if delete_wait is not None and delete_wait >= 0:
+            out.append(("delete_wait", delete_wait))
         return tuple(out)
 
     def checks_policy(self, data: Json) -> ChecksPolicy:
         if not isinstance(data, dict):
             return ChecksPolicy()
         coverage = _as_number(data.get("min_coverage"))
+        at_1 = _as_number(data.get("min_coverage_at_1"))
         on_failure = data.get("on_failure")
         return ChecksPolicy(
+            min_coverage_at_1=at_1 if at_1 is not None and 0 <= at_1 <= 1 else None,
             min_coverage=coverage if coverage is not None and 0 <= coverage <= 1 else 1.0,
             on_failure=on_failure
             if isinstance(on_failure, str) and on_failure in _ON_FAILURE
             else "abort",
         )
+
+
+def _notify(data: Json) -> str | None:
+    """`notify.webhook_env`, when it is a variable name (the schema reports the rest)."""
+    if not isinstance(data, dict):
+        return None
+    name = data.get("webhook_env")
+    return name if isinstance(name, str) and name.isidentifier() else None
 
 
 def _as_int(value: Json) -> int | None:

@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from kbctl.model import ChecksPolicy, Chunking, DocType, Metadata, ProviderKind, UsageMode
+from kbctl.model import (
+    ChecksPolicy,
+    Chunking,
+    DocType,
+    Metadata,
+    ProviderKind,
+    Rollout,
+    UsageMode,
+)
 
 #: A value of a `rag` or `policy` field, already type-checked by the schema.
 Setting = bool | int | float | str
@@ -81,6 +89,7 @@ class CheckDecl:
     expect: tuple[Str, ...]
     top_k: int
     loc: Loc
+    expect_text: Str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +109,7 @@ class EnvDecl:
     policy: Settings
     documents: tuple[DocDecl, ...]
     checks: tuple[CheckDecl, ...]
+    rollout: Rollout = field(default_factory=Rollout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +148,7 @@ class ManifestDecl:
     vector_store_id: Str | None = None  # openai, manifest level (an environment's wins)
     vector_store_name: Str | None = None
     chunking: Chunking | None = None  # openai, manifest level (a document's wins)
+    notify_webhook_env: str | None = None  # `notify.webhook_env`
     #: Sidecar `<file>.metadata.yaml` files read at load time, by document path (openai only).
     sidecars: Mapping[str, Sidecar] = field(default_factory=dict, compare=False)
     #: Documents read at load time (glob and file declarations without `${VAR}`), by the

@@ -171,6 +171,7 @@ class _Resolver:
                 index_timeout=float(policy.get("index_timeout", 180.0)),
                 small_documents=SmallDocumentPolicy(str(policy.get("small_documents", "prompt"))),
                 max_deletes=int(policy.get("max_deletes", 10)),
+                delete_wait=float(policy.get("delete_wait", 60.0)),
             ),
             documents=documents,
             checks=checks,
@@ -178,6 +179,8 @@ class _Resolver:
             provider=env.provider,
             vector_store_id=store_id,
             vector_store_name=store_name,
+            rollout=env.rollout,
+            notify_webhook_env=self.decl.notify_webhook_env,
         )
         return Resolution(target, tuple(self.errors), tuple(self.warnings), documents)
 
@@ -338,8 +341,15 @@ class _Resolver:
                     hint = f"; did you mean '{close[0]}'?" if close else ""
                     self.error(item.loc, f"expect names unknown document key '{value}'{hint}")
                 expect.append(value)
+            text = self.text(decl.expect_text) if decl.expect_text is not None else None
+            if text is not None and not text.strip():
+                assert decl.expect_text is not None
+                self.error(decl.expect_text.loc, "expect_text must not be blank")
+                text = None
             if query is not None and query.strip() and expect:
-                out.append(Check(query=query, expect=tuple(expect), top_k=decl.top_k))
+                out.append(
+                    Check(query=query, expect=tuple(expect), top_k=decl.top_k, expect_text=text)
+                )
             elif query is not None and not query.strip():
                 self.error(decl.query.loc, "query must not be empty")
         return tuple(out)

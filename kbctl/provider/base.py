@@ -8,7 +8,7 @@ protocol (and on `InPlaceUpdates`, where a provider offers it).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -82,6 +82,72 @@ class SearchHit:
     document_id: str
     name: str
     score: float
+    snippet: str = ""  # the `search_snippet` parts joined (the text around the hit)
+
+
+@dataclass(frozen=True, slots=True)
+class RagChunk:
+    """One chunk the agent's own retrieval (rag-query) returns, best first in its answer."""
+
+    document_id: str
+    document_name: str
+    chunk_id: str
+    text: str
+    vector_distance: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BranchInfo:
+    """One branch of an agent, as the branch listing shows it."""
+
+    id: str
+    name: str
+    description: str
+    is_archived: bool = False
+    live_percentage: float = 0.0  # share of the agent's traffic it answers now
+
+
+class AgentBranchesApi(Protocol):
+    """An agent's own retrieval, branches and traffic split (`AgentBranches` implements it)."""
+
+    def rag_query(
+        self, agent_id: str, query: str, *, branch_id: str | None = None
+    ) -> tuple[RagChunk, ...]:
+        """The chunks the agent (or one of its branches) would retrieve, best first."""
+        ...
+
+    def branches(self, agent_id: str, *, include_archived: bool = False) -> tuple[BranchInfo, ...]:
+        """The agent's branches (main included), with their share of the traffic."""
+        ...
+
+    def get_agent(self, agent_id: str, branch_id: str) -> LiveAgent:
+        """The head of one branch, read as an agent."""
+        ...
+
+    def create_branch(
+        self,
+        agent_id: str,
+        *,
+        parent_version_id: str,
+        name: str,
+        description: str,
+        knowledge_base: Sequence[KbEntry],
+        rag: RagSettings | None,
+    ) -> str:
+        """A branch from a version, carrying this `knowledge_base` and RAG fields; its id."""
+        ...
+
+    def archive_branch(self, agent_id: str, branch_id: str) -> None:
+        """Archive a branch."""
+        ...
+
+    def merge(self, agent_id: str, branch_id: str, into_branch_id: str) -> LiveAgent:
+        """Merge a branch into another, archiving it; the target's new head."""
+        ...
+
+    def deploy(self, agent_id: str, split: Mapping[str, float]) -> dict[str, float]:
+        """Set the traffic split (branch id → percentage); the split now live."""
+        ...
 
 
 class Provider(Protocol):

@@ -42,9 +42,19 @@ def render_checks(target: Target, agent_name: str, report: ChecksReport) -> Rend
         )
     lines: list[RenderableType] = [title, table]
     for n, result in enumerate(report.results, start=1):
+        if result.expect_text is not None:
+            where = (
+                f"found in {result.text_in}"
+                if result.text_in is not None
+                else "NOT found in any retrieved text of an expected document"
+            )
+            style = "green" if result.text_in is not None else "yellow"
+            lines.append(Text(f"  #{n} expect_text {result.expect_text!r}: {where}", style=style))
         if not result.passed:
             got = ", ".join(f.label for f in result.found) or "nothing"
             lines.append(Text(f"  #{n} retrieved instead: {got}", style="yellow"))
+    if report.retriever_note:
+        lines.append(Text(f"Note: {report.retriever_note}", style="yellow"))
     lines.append(Text(report.coverage_line(), style="green" if report.meets else "bold red"))
     lines.append(Text(""))
     return Group(*lines)

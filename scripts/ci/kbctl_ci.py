@@ -111,12 +111,18 @@ class Section:
         url = run_url()
         where = f"[workflow run's summary]({url})" if url else "workflow run's summary"
         pointer = f"The full plan is in the {where} and in the plan artifact."
-        if self.code in (0, 2):
-            full = read(base.with_suffix(".md")).strip()
+        plan_md = read(base.with_suffix(".md")).strip()
+        if self.code in (0, 2) or (self.code == 5 and plan_md):
+            full = plan_md
+            if self.code == 5:  # refused by policy: the plan says what it would delete
+                full = (
+                    f"### ⛔ {env}: deletions a policy protects need acknowledgement (exit 5)"
+                    f"\n\n{full}"
+                )
             if marker not in full:
                 full = f"{marker}\n{full}"
             counts = summary_counts(load_plan(base.with_suffix(".json")))
-            status = "changes" if self.code == 2 else "no changes"
+            status = {0: "no changes", 2: "changes"}.get(self.code, "refused (exit 5)")
             table = summary_table(counts) if counts else "_(summary unavailable)_"
             self.forms = [
                 full,

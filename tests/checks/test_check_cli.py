@@ -36,7 +36,7 @@ def test_check_prints_the_table_and_hand_counted_coverage(bench: Bench) -> None:
     bench.manifest(checks=CHECKS + MORE, policy="checks_policy:\n  min_coverage: 0.8\n")
     assert bench.run("apply", "-e", "staging", "--auto-approve").exit_code == 0
     searches = bench.searches()
-    result = bench.run("check", "-e", "staging")
+    result = bench.run("check", "-e", "staging", "--retriever", "search")
     assert result.exit_code == 0, result.output
     assert bench.searches() == searches + 7  # one search per check
     out = result.output
@@ -53,7 +53,9 @@ def test_check_prints_the_table_and_hand_counted_coverage(bench: Bench) -> None:
     ]
     assert "#6 retrieved instead: docs/zarechye.md" in out
 
-    data = json.loads(bench.run("check", "-e", "staging", "--format", "json").stdout)
+    data = json.loads(
+        bench.run("check", "-e", "staging", "--retriever", "search", "--format", "json").stdout
+    )
     (agent,) = data["agents"]
     assert (agent["total"], agent["passed"], agent["top1"]) == (7, 6, 5)
     assert agent["coverage_at_1"] == round(5 / 7, 4)
@@ -70,7 +72,7 @@ def test_check_exits_3_below_min_coverage_and_names_the_failing_query(bench: Ben
     bench.manifest(checks=CHECKS + MORE, policy="checks_policy:\n  min_coverage: 0.8\n")
     assert bench.run("apply", "-e", "staging", "--auto-approve").exit_code == 0
     bench.manifest(checks=CHECKS + MORE, policy="checks_policy:\n  min_coverage: 0.9\n")
-    result = bench.run("check", "-e", "staging")
+    result = bench.run("check", "-e", "staging", "--retriever", "search")
     assert result.exit_code == ExitCode.INDEX_GATE
     assert "min_coverage 90%: NOT met" in result.output
     assert "Error: Retrieval checks below min_coverage for staging" in result.output
@@ -79,14 +81,16 @@ def test_check_exits_3_below_min_coverage_and_names_the_failing_query(bench: Ben
         "'Где посмотреть макет квартала?': expected docs/sadovy.md (not in the top 1); "
         "retrieved docs/zarechye.md"
     ) in result.output
-    json_run = bench.run("check", "-e", "staging", "--format", "json")
+    json_run = bench.run("check", "-e", "staging", "--retriever", "search", "--format", "json")
     assert json_run.exit_code == ExitCode.INDEX_GATE
     assert '"meets": false' in json_run.stdout
 
 
 def test_check_against_an_agent_that_lacks_the_documents(bench: Bench) -> None:
     bench.manifest()
-    result = bench.run("check", "-e", "staging")  # never applied: the agent has nothing
+    result = bench.run(
+        "check", "-e", "staging", "--retriever", "search"
+    )  # never applied: the agent has nothing
     assert result.exit_code == ExitCode.INDEX_GATE
     assert "Coverage@1 0/4 (0%), Coverage@3 0/4 (0%)" in result.output
     assert "not attached" in result.output
@@ -97,7 +101,7 @@ def test_no_checks_declared_means_no_search(bench: Bench) -> None:
     bench.manifest(checks="")
     bench.run("apply", "-e", "staging", "--auto-approve")
     searches = bench.searches()
-    result = bench.run("check", "-e", "staging")
+    result = bench.run("check", "-e", "staging", "--retriever", "search")
     assert result.exit_code == 0
     assert "No retrieval checks declared." in result.output
     assert bench.searches() == searches

@@ -26,6 +26,9 @@ class FakeRetriever:
     """Answers each query from a table (best first), as a real retriever would: only allowed
     ids, at most top_k of them. Records every call."""
 
+    name = "search"
+    note = None
+
     def __init__(self, answers: Mapping[str, Sequence[str]], *, obedient: bool = True) -> None:
         self.answers = answers
         self.obedient = obedient
@@ -82,7 +85,7 @@ def test_hand_counted_coverage() -> None:
     ]
     assert all(allowed == DOCS.allowed_ids for _, allowed, _ in retriever.calls)
     assert report.coverage_line() == (
-        "Coverage@1 2/5 (40%), Coverage@k 3/5 (60%), min_coverage 60%: met"
+        "Coverage@1 2/5 (40%), Coverage@k 3/5 (60%), min_coverage 60%: met (retriever: search)"
     )
 
 
@@ -199,7 +202,8 @@ class FakeSearch:
 def test_search_retriever_filters_client_side_and_keeps_the_api_order() -> None:
     search = FakeSearch(["o1", "b", "o2", "a", "b", "c", "d"])
     retriever = SearchRetriever(search)
-    assert retriever.retrieve("q", frozenset({"a", "b", "c", "d"}), 3) == ("b", "a", "c")
+    got = retriever.retrieve("q", frozenset({"a", "b", "c", "d"}), 3)
+    assert [r.document_id for r in got] == ["b", "a", "c"]
     assert search.limits == [100]  # one page was enough (and the results ran out)
 
 
@@ -207,7 +211,8 @@ def test_search_retriever_asks_for_more_until_it_has_top_k_of_the_agents() -> No
     ranking = [f"other{i:04d}" for i in range(900)] + ["mine1", "mine2"]
     search = FakeSearch(ranking)
     retriever = SearchRetriever(search, first_limit=100, max_results=3200)
-    assert retriever.retrieve("q", frozenset({"mine1", "mine2"}), 2) == ("mine1", "mine2")
+    got = retriever.retrieve("q", frozenset({"mine1", "mine2"}), 2)
+    assert [r.document_id for r in got] == ["mine1", "mine2"]
     assert search.limits == [100, 400, 1600]
     capped = FakeSearch(ranking)
     assert SearchRetriever(capped, max_results=500).retrieve("q", frozenset({"mine1"}), 1) == ()

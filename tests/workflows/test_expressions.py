@@ -69,3 +69,16 @@ def test_unknown_syntax_is_an_error() -> None:
         evaluate("inputs.x ~ 1", ctx())
     with pytest.raises(ExpressionError):
         evaluate("nosuchfunction()", ctx())
+
+
+def test_object_filters_map_over_items() -> None:
+    labels = {"pull_request": {"labels": [{"name": "docs"}, {"name": "kbctl:allow-destroy"}]}}
+    context = ctx(github={"event": labels})
+    assert evaluate("github.event.pull_request.labels.*.name", context) == [
+        "docs",
+        "kbctl:allow-destroy",
+    ]
+    assert evaluate(
+        "contains(github.event.pull_request.labels.*.name, 'kbctl:allow-destroy')", context
+    )
+    assert not evaluate("contains(github.event.pull_request.labels.*.name, 'kbctl')", context)

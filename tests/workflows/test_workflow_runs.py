@@ -272,6 +272,7 @@ def test_deletions_on_a_protected_environment_need_the_label(repo: Repo) -> None
     assert "kbctl:allow-destroy" in job.summary
     body = run.api_calls[0][1]["body"]  # type: ignore[attr-defined]
     assert "kbctl:allow-destroy" in body
+    assert "need acknowledgement (exit 5)" in body and "quarters/tsentralny.md" in body
 
     labelled = repo.pull_request(base, head, labels=("kbctl:allow-destroy",))
     job = labelled.job("plan")

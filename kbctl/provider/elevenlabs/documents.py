@@ -32,6 +32,7 @@ from kbctl.provider.elevenlabs.shapes import (
     doc_not_found,
     listed,
     reading,
+    search_snippet,
     seg,
 )
 from kbctl.provider.http import AmbiguousWriteError, ApiClient, FilePart, Params
@@ -197,6 +198,7 @@ class Documents:
                             document_id=wire.req_str(doc, "id", f"{where}.document"),
                             name=wire.opt_str(doc, "name", f"{where}.document") or "",
                             score=wire.opt_float(result, "score", where) or 0.0,
+                            snippet=search_snippet(result),
                         )
                     )
                 if len(hits) >= limit:

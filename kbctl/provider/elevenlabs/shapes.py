@@ -177,3 +177,10 @@ def index(entry: JsonObject, where: str) -> IndexState:
         reported=raw,  # an unknown status keeps its name for messages
         index_id=wire.opt_str(entry, "id", where),
     )
+
+
+def search_snippet(result: JsonObject) -> str:
+    """A search result's `search_snippet` parts (`[{value, is_hit}]`) as one text ("" if none)."""
+    raw = result.get("search_snippet")
+    parts = [p["value"] for p in raw if isinstance(p, dict)] if isinstance(raw, list) else []
+    return "".join(p for p in parts if isinstance(p, str))
