@@ -16,6 +16,7 @@ from kbctl.checks import (
     ChecksReport,
     RagQueryRetriever,
     RetrieverChoice,
+    SearchRetriever,
     live_documents,
     make_retriever,
     run_checks,
@@ -80,7 +81,9 @@ def check(
                     retriever,
                     handle.provider,
                     RagQueryRetriever(handle.branches, target.agent_id),
-                ),
+                )
+                if handle.branches is not None
+                else SearchRetriever(handle.provider),  # a vector store: its search retrieves
                 policy=target.checks_policy,
             )
         runs.append(CheckRun(target, live.agent.name, report))

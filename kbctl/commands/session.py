@@ -44,11 +44,12 @@ EMULATOR_HTTP_URL = "http://emulator.invalid"
 class ProviderHandle:
     """A provider plus the client behind it (for closing and call counts)."""
 
-    def __init__(self, provider: Provider, client: ApiClient) -> None:
+    def __init__(self, provider: Provider, client: ApiClient, *, agent: bool = True) -> None:
         self.provider = provider
         self.client = client
-        #: The agent's retrieval, branches and deployments, over the same client.
-        self.branches = AgentBranches(client)
+        #: The agent's retrieval, branches and deployments, over the same client (None for a
+        #: vector store: its search is its retrieval).
+        self.branches = AgentBranches(client) if agent else None
 
     def close(self) -> None:
         """Release the HTTP connections."""
@@ -322,7 +323,7 @@ def connect_provider(session: Session, target: Endpoint, concurrency: int) -> Pr
         )
     session.secrets.add(api_key)
     if openai:
-        return ProviderHandle(OpenAIProvider(client, target.agent_id or ""), client)
+        return ProviderHandle(OpenAIProvider(client, target.agent_id or ""), client, agent=False)
     return ProviderHandle(ElevenLabsProvider(client), client)
 
 

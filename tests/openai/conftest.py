@@ -107,7 +107,7 @@ class Handbook:
             transport=wsgi_transport(self.recorder),
             bearer=True,
         )
-        return ProviderHandle(OpenAIProvider(client, endpoint.agent_id or ""), client)
+        return ProviderHandle(OpenAIProvider(client, endpoint.agent_id or ""), client, agent=False)
 
     # ------------------------------------------------------------------------------------
 

@@ -62,7 +62,7 @@ def test_plan_json_saved_plans_status_and_check(run: Run, tmp_path: Path) -> Non
     assert "kb/hr/leave/annual-leave.md" in status.output and "succeeded" in status.output
     check = run("check", "-e", "local")
     assert check.exit_code == 0, check.output
-    assert "Coverage@1 3/3 (100%)" in check.output
+    assert "Coverage@1 5/5 (100%)" in check.output and "(retriever: search)" in check.output
 
     world = open_emulator(f"emulator://{tmp_path}/emu?index_seconds=0", SystemClock()).openai.world
     (store,) = [s for s in world.stores() if s["name"] == "company-handbook-local"]

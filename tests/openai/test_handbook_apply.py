@@ -194,16 +194,17 @@ def test_check_reports_coverage_at_1_from_the_store_search(handbook: Handbook) -
     handbook.apply()
     (run,) = commands.check(handbook.session, "local")
     assert run.report.coverage_at_1 == 1.0 and run.report.meets
-    assert commands.check_verdict("local", (run,)) is None
+    assert run.report.policy.min_coverage_at_1 == 0.6
+    assert commands.check_verdict("local", (run,), detailed=True) is None
 
-    # An expected document goes from the store (detached by hand): its check fails, and with it
-    # the alert (min_coverage 1.0).
+    # An expected document goes from the store (detached by hand): three of the five checks
+    # expect it, Coverage@1 falls to 40 % and min_coverage_at_1 (60 %) raises the alert.
     store = handbook.store_id()
-    gone = handbook.attached()["kb/sales/pricing/discounts.md"]["id"]
+    gone = handbook.attached()["kb/hr/leave/annual-leave.md"]["id"]
     with api_client(handbook) as api:
         assert api.delete(f"/vector_stores/{store}/files/{gone}").status_code == 200
     (run,) = commands.check(handbook.session, "local")
-    assert run.report.top1 == 2 and not run.report.meets
-    verdict = commands.check_verdict("local", (run,))
+    assert (run.report.top1, run.report.total) == (2, 5) and not run.report.meets_at_1
+    verdict = commands.check_verdict("local", (run,), detailed=True)
     assert verdict is not None and verdict.exit_code == 3
-    assert json.dumps(run.report.coverage_at_1) == json.dumps(2 / 3)
+    assert "Coverage@1 40% < min_coverage_at_1 60%" in str(verdict.detail)
