@@ -3,8 +3,6 @@ against the emulator's vector store, through kbctl's real HTTP client."""
 
 from __future__ import annotations
 
-import json
-
 import httpx
 import pytest
 
