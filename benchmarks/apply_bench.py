@@ -8,19 +8,20 @@ Setup. An in-process emulator on the real clock answers every request after `lat
 `index-seconds` after it was requested. A baseline of N documents is applied first (untimed,
 without latency); then every document's content changes and three things are timed:
 
-- kbctl: read the live state, plan, and `apply_agent_plan` (upload, index gate, one PATCH,
-  verify, delete) with `concurrency` requests in flight: what `kbctl apply` does, minus process
-  start-up and (unless `--with-snapshots`) the snapshot files.
-- lower bound: what a perfectly parallel client limited by the same concurrency needs:
+- kbctl: `kbctl.commands.apply` on a manifest whose N files all changed (the manifest read and
+  hashed, the live state read, the plan, upload, index gate, one PATCH, verify, delete) with
+  `concurrency` requests in flight: what `kbctl apply` does, minus process start-up and (unless
+  `--with-snapshots`) the snapshot files.
+- lower bound: what a perfectly parallel client limited by the same concurrency C needs, with
+  L the latency and I the indexing time:
 
-      ceil(calls_per_doc * N / concurrency) * latency + index_seconds
+      ceil(N/100)·L + L  +  max(3N·L/C, 2N·L/C + I)  +  2L  +  2N·L/C
 
-  with calls_per_doc = 5 for a replace: upload, index request, at least one index read (the
-  index cannot be done when the request answers), dependents check, delete. The calls are
-  throughput-bound (at most `concurrency` in flight, each taking `latency`), and the agent
-  cannot be switched before the last index finished, which takes `index_seconds` after its
-  request, so at least one full index wait is on the critical path. The handful of fixed calls
-  (agent reads, the PATCH, listing pages) are left out, so the bound is slightly optimistic.
+  listing pages and the agent read; then per document an upload and an index request (2N
+  calls), whose last index finishes I after its request, or, when requests are the bottleneck,
+  a third call each (3N: the index read); the PATCH and its verification; and per superseded
+  document a dependents check and a delete (2N). The index cannot be switched to before it
+  finished, and calls are throughput-bound (at most C in flight, each taking L).
 - naive: the sequential loop teams ran by hand (user research): for each document upload →
   request index → poll every second until succeeded → read the agent, PATCH the array with
   the new id in place of the old → delete the old one. It runs against the same provider. Above
@@ -28,7 +29,9 @@ without latency); then every document's content changes and three things are tim
   (it is linear by construction), and marked "est.".
 
 Goal (issue 5): kbctl within 1.5x of the lower bound, and at least 10x faster than the naive
-loop at 50 documents. Tests never assert on these times; this script only prints them.
+loop at 50 documents. `req/round` is the most requests one index-gate poll round made (goal:
+⌈N/100⌉, the batch read's 100 documents per request) and `rounds` how many rounds there were.
+Tests never assert on these times; this script only prints them.
 """
 
 from __future__ import annotations
@@ -43,8 +46,10 @@ from pathlib import Path
 
 import httpx
 
+from kbctl import commands
 from kbctl.apply import ApplyOptions, apply_agent_plan, ignore
 from kbctl.clock import SystemClock
+from kbctl.commands import Endpoint, ProviderHandle, Session
 from kbctl.emulator import EmulatorApp, EmulatorConfig, World
 from kbctl.identity import canonical_text, content_hash, document_name
 from kbctl.model import (
@@ -65,7 +70,6 @@ AGENT = "agent_bench"
 PROJECT = "bench"
 ENV = "bench"
 MODEL = "multilingual_e5_large_instruct"
-CALLS_PER_DOC = 5
 FILLER = "Flats from 45 to 120 m², parking, schools and parks nearby. " * 16
 
 
@@ -83,6 +87,21 @@ def specs(n: int, version: int) -> tuple[DocumentSpec, ...]:
             )
         )
     return tuple(out)
+
+
+def write_manifest(root: Path, documents: tuple[DocumentSpec, ...], n: int) -> None:
+    """The bench's manifest and its N files under `root` (what `kbctl apply` reads)."""
+    for spec in documents:
+        path = root / "manifests" / spec.key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(spec.content)
+    (root / ".git").mkdir(exist_ok=True)
+    (root / "manifests" / "bench.yaml").write_text(
+        f"version: 1\nproject: {PROJECT}\nrag:\n  enabled: true\n  embedding_model: {MODEL}\n"
+        f"policy:\n  index_timeout: 600\n  max_deletes: {n + 1}\n"
+        "documents:\n  - glob: quarters/*.md\n"
+        f"environments:\n  {ENV}:\n    agent_id: {AGENT}\n    base_url: emulator://unused\n"
+    )
 
 
 def target(documents: tuple[DocumentSpec, ...], n: int) -> Target:
@@ -109,11 +128,12 @@ class Bench:
         self.clock = SystemClock()
         self.world = World(EmulatorConfig(index_seconds=0, rag_quota_bytes=10**9), self.clock)
         self.world.create_agent(AGENT)
+        self.app = EmulatorApp(self.world)
         self.client = ApiClient(
             "http://bench",
             "bench-key",
             self.clock,
-            transport=httpx.WSGITransport(app=EmulatorApp(self.world)),
+            transport=httpx.WSGITransport(app=self.app),
             max_concurrency=args.concurrency,
         )
         self.provider = ElevenLabsProvider(self.client)
@@ -135,32 +155,34 @@ class Bench:
             index_seconds=args.index_seconds,
         )
 
-    def kbctl(self, with_snapshots: bool) -> float:
-        """Change every document, then plan + apply; returns the wall time."""
+    def kbctl(self, with_snapshots: bool) -> tuple[float, tuple[int, int]]:
+        """Change every document, then `kbctl.commands.apply`; returns the wall time and the
+        requests per index-gate poll round."""
         self.version += 1
-        desired = target(specs(self.n, self.version), self.n)
-        started = time.perf_counter()
-        live = self.provider.read_state(AGENT, PROJECT, ENV)
-        plan = plan_target(desired, live)
-        events = ignore
-        hook = None
-        if with_snapshots:
-            from kbctl.snapshots.hook import SnapshotHook
-            from kbctl.snapshots.store import SnapshotStore
-
-            hook = SnapshotHook(SnapshotStore(self.tmp / "snaps"), self.clock, self.provider)
-        result = apply_agent_plan(
-            plan,
-            desired,
-            self.provider,
+        write_manifest(self.tmp, specs(self.n, self.version), self.n)
+        session = Session(
             self.clock,
-            events=events,
-            options=ApplyOptions(concurrency=self.args.concurrency),
-            hook=hook,
+            cwd=self.tmp,
+            connect=self.connect,
+            snapshots_dir=Path("snaps") if with_snapshots else None,
         )
+        started = time.perf_counter()
+        run = commands.apply(session, ENV, auto_approve=True, concurrency=self.args.concurrency)
         elapsed = time.perf_counter() - started
+        (result,) = run.results
         assert len(result.created) == self.n and len(result.deleted) == self.n, result
-        return elapsed
+        return elapsed, (result.gate_busiest_round, result.gate_rounds)
+
+    def connect(self, session: Session, endpoint: Endpoint, concurrency: int) -> ProviderHandle:
+        """The bench's workspace, over a client limited like `kbctl apply --concurrency`."""
+        client = ApiClient(
+            "http://bench",
+            "bench-key",
+            self.clock,
+            transport=httpx.WSGITransport(app=self.app),
+            max_concurrency=concurrency,
+        )
+        return ProviderHandle(ElevenLabsProvider(client), client)
 
     def naive(self) -> float:
         """The sequential loop: one document at a time, all the way through."""
@@ -192,8 +214,11 @@ class Bench:
 
 
 def lower_bound(n: int, args: argparse.Namespace) -> float:
-    calls = math.ceil(CALLS_PER_DOC * n / args.concurrency)
-    return calls * args.latency_ms / 1000 + args.index_seconds
+    """The critical-path bound of a change apply of N documents (see the module docstring)."""
+    latency, conc = args.latency_ms / 1000, args.concurrency
+    reads = (math.ceil(n / 100) + 1) * latency
+    creates = max(3 * n * latency / conc, 2 * n * latency / conc + args.index_seconds)
+    return reads + creates + 2 * latency + 2 * n * latency / conc
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     header = (
         f"{'docs':>5}  {'kbctl':>8}  {'bound':>8}  {'kbctl/bound':>11}  "
-        f"{'naive':>10}  {'naive/kbctl':>11}"
+        f"{'naive':>10}  {'naive/kbctl':>11}  {'req/round':>9}  {'goal':>4}  {'rounds':>6}"
     )
     print(header)
     print("-" * len(header))
@@ -219,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     for n in args.sizes:
         bench = Bench(n, args)
         try:
-            ours = bench.kbctl(args.with_snapshots)
+            ours, (per_round, rounds) = bench.kbctl(args.with_snapshots)
             if n <= args.naive_max:
                 naive = bench.naive()
                 naive_per_doc = naive / n
@@ -235,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         speedup = f"{naive / ours:10.1f}x" if not math.isnan(naive) else f"{'-':>11}"
         print(
             f"{n:>5}  {ours:7.2f}s  {bound:7.2f}s  {ours / bound:10.2f}x  "
-            f"{naive_text:>10}  {speedup}",
+            f"{naive_text:>10}  {speedup}  {per_round:>9}  {math.ceil(n / 100):>4}  {rounds:>6}",
             flush=True,
         )
     return 0

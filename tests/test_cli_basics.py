@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 
 from click.testing import CliRunner
 
@@ -39,3 +41,16 @@ def test_errors_print_summary_detail_hint_and_redact_secrets() -> None:
 
 def test_exit_codes_follow_the_contract() -> None:
     assert StalePlanError("x").exit_code == 4
+
+
+def test_version_and_help_load_no_command_client_or_emulator() -> None:
+    code = (
+        "import sys\n"
+        "from kbctl.cli.main import cli\n"
+        "cli.main(['--version'], standalone_mode=False)\n"
+        "heavy = [m for m in ('httpx', 'rich', 'jsonschema', 'yaml', 'kbctl.commands',"
+        " 'kbctl.emulator', 'kbctl.provider') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "HEAVY []" in done.stdout, done.stdout

@@ -23,6 +23,7 @@ RANKS = {
     "clock": 0,
     "stop": 0,
     "jsonread": 0,
+    "secrets": 0,
     "manifest": 1,
     "plan": 1,
     "provider": 1,

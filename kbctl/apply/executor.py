@@ -589,6 +589,9 @@ class _Run:
             error=error.summary if error is not None else None,
             checks_before_swap=self.checks.before,
             checks=self.checks.after,
+            gate_rounds=self.gate.rounds,
+            gate_requests=self.gate.poll_requests,
+            gate_busiest_round=self.gate.busiest_round,
         )
 
     def _live_after(self) -> LiveState | None:

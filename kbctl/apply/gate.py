@@ -115,6 +115,7 @@ class IndexGate:
         self.tracked = 0
         self.rounds = 0  # poll rounds made by `wait`
         self.poll_requests = 0  # batch reads made by `wait`
+        self.busiest_round = 0  # the most batch reads one round made (⌈pending/100⌉)
 
     def request(self, doc_id: str, *, retry_failed: bool = False) -> tuple[IndexState, float]:
         """Ask for the index of `doc_id` (idempotent); returns the answer and when it was asked.
@@ -217,6 +218,7 @@ class IndexGate:
         ids = [job.doc_id for job in jobs]
         chunks = [ids[i : i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
         self.poll_requests += len(chunks)
+        self.busiest_round = max(self.busiest_round, len(chunks))
         answers: dict[str, IndexState | ApiError] = {}
         for chunk, read in zip(chunks, pool.map(self._read, chunks), strict=True):
             for doc_id in chunk:

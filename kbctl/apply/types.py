@@ -96,6 +96,9 @@ class ApplyResult:
     error: str | None = None  # the error's summary when the outcome is not APPLIED
     checks_before_swap: ChecksReport | None = None
     checks: ChecksReport | None = None
+    gate_rounds: int = 0  # index poll rounds of the gate
+    gate_requests: int = 0  # batch reads those rounds made (⌈pending/100⌉ each)
+    gate_busiest_round: int = 0  # the most batch reads one round made
 
     @property
     def ids_by_key(self) -> dict[str, str]:

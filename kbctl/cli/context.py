@@ -9,12 +9,16 @@ workspace on a fake clock, with no monkeypatching.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import click
 
-from kbctl.clock import Clock
-from kbctl.commands.session import ProviderFactory, Secrets
+from kbctl.secrets import Secrets
 from kbctl.stop import StopSignal
+
+if TYPE_CHECKING:
+    from kbctl.clock import Clock
+    from kbctl.commands.session import ProviderFactory
 
 
 @dataclass

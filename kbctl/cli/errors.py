@@ -14,7 +14,7 @@ from typing import TextIO
 import click
 
 from kbctl.cli.context import AppContext
-from kbctl.cli.wiring import in_github_actions
+from kbctl.cli.env import in_github_actions
 from kbctl.errors import Diagnostic, ExitCode, KbctlError, ManifestError, UsageError
 
 

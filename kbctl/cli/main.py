@@ -8,6 +8,7 @@ quits at once. `--debug` is accepted before or after the command name.
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import sys
@@ -24,9 +25,37 @@ from kbctl.cli.context import AppContext, app_context
 from kbctl.cli.errors import report_error, report_internal, report_usage
 from kbctl.errors import ExitCode, KbctlError
 
+#: Each command's module and object, imported only when that command runs (or `--help` lists
+#: them): `kbctl --version` loads no command, no HTTP client and no emulator.
+COMMANDS = {
+    "validate": "kbctl.cli.cmd_validate:validate_cmd",
+    "plan": "kbctl.cli.cmd_plan:plan_cmd",
+    "apply": "kbctl.cli.cmd_apply:apply_cmd",
+    "status": "kbctl.cli.cmd_status:status_cmd",
+    "rollback": "kbctl.cli.cmd_rollback:rollback_cmd",
+    "snapshots": "kbctl.cli.cmd_snapshots:snapshots_group",
+    "import": "kbctl.cli.cmd_import:import_cmd",
+    "check": "kbctl.cli.cmd_check:check_cmd",
+    "schema": "kbctl.cli.cmd_schema:schema_cmd",
+    "emulator": "kbctl.cli.cmd_emulator:emulator_group",
+}
+
 
 class KbctlGroup(click.Group):
-    """A group whose commands' errors end at one boundary (see `kbctl.cli.errors`)."""
+    """A group whose commands' errors end at one boundary (see `kbctl.cli.errors`), and whose
+    commands load lazily."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*COMMANDS, *super().list_commands(ctx)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module, _, attr = target.partition(":")
+        command = getattr(importlib.import_module(module), attr)
+        assert isinstance(command, click.Command)
+        return command
 
     def main(
         self,
@@ -133,36 +162,6 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """
     app = ctx.ensure_object(AppContext)
     app.debug = app.debug or debug
-
-
-def _register() -> None:
-    from kbctl.cli.cmd_apply import apply_cmd
-    from kbctl.cli.cmd_check import check_cmd
-    from kbctl.cli.cmd_emulator import emulator_group
-    from kbctl.cli.cmd_import import import_cmd
-    from kbctl.cli.cmd_plan import plan_cmd
-    from kbctl.cli.cmd_rollback import rollback_cmd
-    from kbctl.cli.cmd_schema import schema_cmd
-    from kbctl.cli.cmd_snapshots import snapshots_group
-    from kbctl.cli.cmd_status import status_cmd
-    from kbctl.cli.cmd_validate import validate_cmd
-
-    for command in (
-        validate_cmd,
-        plan_cmd,
-        apply_cmd,
-        status_cmd,
-        rollback_cmd,
-        snapshots_group,
-        import_cmd,
-        check_cmd,
-        schema_cmd,
-        emulator_group,
-    ):
-        cli.add_command(command)
-
-
-_register()
 
 
 def main() -> None:

@@ -6,28 +6,19 @@ builds is handed to `kbctl.commands`, which never looks at the process itself.
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 
 import click
 
 from kbctl.cli.context import app_context
+from kbctl.cli.env import environ, in_github_actions
 from kbctl.clock import SystemClock
 from kbctl.commands.session import Progress, Session
 from kbctl.provider.retry import RetryNotice
 from kbctl.snapshots.gitinfo import current_commit
 
-
-def environ() -> Mapping[str, str]:
-    """The process environment (read here and nowhere else)."""
-    return os.environ
-
-
-def in_github_actions() -> bool:
-    """True when running as a GitHub Actions step (annotations are then printed too)."""
-    return environ().get("GITHUB_ACTIONS") == "true"
+__all__ = ["confirm", "environ", "in_github_actions", "interactive", "session"]
 
 
 def interactive() -> bool:

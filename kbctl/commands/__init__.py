@@ -30,12 +30,12 @@ from kbctl.commands.session import (
     NullProgress,
     Progress,
     ProviderHandle,
-    Secrets,
     Session,
     connect_provider,
     load_targets,
     manifest_paths,
 )
+from kbctl.secrets import Secrets
 from kbctl.stop import StopSignal
 
 __all__ = [

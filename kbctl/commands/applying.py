@@ -15,7 +15,7 @@ from pathlib import Path
 
 from kbctl.apply import ApplyOptions, ApplyResult, apply_agent_plan
 from kbctl.apply.saved import check_saved_plan
-from kbctl.apply.types import DEFAULT_CONCURRENCY
+from kbctl.apply.types import DEFAULT_CONCURRENCY, ApplyHook, NullHook
 from kbctl.commands.session import ProviderHandle, Session, load_targets, progress_of
 from kbctl.errors import PlanFileError, UsageError
 from kbctl.model import LiveAgent, LiveState, Target
@@ -95,7 +95,9 @@ def apply(
         if saved is None and not auto_approve and not _confirmed(session, "Apply these changes?"):
             return ApplyRun(made, cancelled=True)
 
-        def hook_for(handle: ProviderHandle) -> SnapshotHook:
+        def hook_for(handle: ProviderHandle) -> ApplyHook:
+            if session.snapshots_dir is None:
+                return NullHook()  # a Python caller that keeps no snapshots
             return SnapshotHook(
                 _store(session), session.clock, handle.provider, git_commit=session.git_commit
             )
@@ -158,7 +160,7 @@ def rollback(
         agent = planned.plan.agents[0]
         handles = {(agent.project, agent.agent_id): (planned.desired, handle)}
 
-        def hook_for(h: ProviderHandle) -> SnapshotHook:
+        def hook_for(h: ProviderHandle) -> ApplyHook:
             return SnapshotHook(
                 store,
                 session.clock,
@@ -188,7 +190,7 @@ def _carry_out(
     session: Session,
     made: Plan,
     handles: dict[tuple[str, str], tuple[Target, ProviderHandle]],
-    hook_for: Callable[[ProviderHandle], SnapshotHook],
+    hook_for: Callable[[ProviderHandle], ApplyHook],
     allow_destroy: bool,
     concurrency: int,
     title: str,
@@ -223,7 +225,7 @@ def _carry_out(
                 agents=handle.branches,
             )
             results.append(result)
-            after = hook.after_snapshot
+            after = hook.after_snapshot if isinstance(hook, SnapshotHook) else None
             if after is not None:
                 snapshots.append(after.id)
                 word = title.split()[0].lower()

@@ -26,6 +26,7 @@ from kbctl.provider.elevenlabs.branches import AgentBranches
 from kbctl.provider.http import ApiClient, wsgi_transport
 from kbctl.provider.openai import OpenAIProvider
 from kbctl.provider.retry import RetryListener, ignore_retries
+from kbctl.secrets import Secrets
 from kbctl.stop import StopSignal
 
 if TYPE_CHECKING:
@@ -65,27 +66,6 @@ class ProviderHandle:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-class Secrets:
-    """Values that must never be printed or written (API keys), known to the whole run."""
-
-    def __init__(self) -> None:
-        self._values: set[str] = set()
-
-    def add(self, value: str | None) -> None:
-        """Remember a value that output must never show."""
-        if value and len(value) >= 4:
-            self._values.add(value)
-
-    def redact(self, text: str) -> str:
-        """Replace every known secret in `text`."""
-        for secret in self._values:
-            text = text.replace(secret, "***")
-        return text
-
-    def __contains__(self, value: object) -> bool:
-        return value in self._values
 
 
 class Progress(Protocol):
@@ -171,7 +151,8 @@ class Session:
         connect: opens a provider for a target; default: HTTP, or the embedded emulator.
         progress: apply's and rollback's live report; None reports nothing.
         confirm: asks a yes/no question; None means there is no one to ask.
-        snapshots_dir: where apply and rollback write snapshots (relative to `cwd`).
+        snapshots_dir: where apply and rollback write snapshots (relative to `cwd`); None: apply
+            writes none (rollback and the snapshot commands need one).
         git_commit: the commit recorded in snapshots (None when unknown).
         on_note: hears each note (manifests skipped, …) as it is made.
         on_retry: hears each retry the HTTP client makes.
@@ -183,7 +164,7 @@ class Session:
     connect: ProviderFactory | None = None
     progress: Progress | None = None
     confirm: Confirm | None = None
-    snapshots_dir: Path = Path("state-snapshots")
+    snapshots_dir: Path | None = Path("state-snapshots")
     git_commit: str | None = None
     secrets: Secrets = field(default_factory=Secrets)
     stop: StopSignal = field(default_factory=StopSignal)
@@ -205,6 +186,11 @@ class Session:
 
     def snapshot_folder(self) -> Path:
         """The snapshots folder, resolved against `cwd`."""
+        if self.snapshots_dir is None:
+            raise UsageError(
+                "This session keeps no snapshots",
+                hint="Give the Session a snapshots_dir to roll back or read snapshots.",
+            )
         return self.path(self.snapshots_dir)
 
     def note(self, message: str) -> None:

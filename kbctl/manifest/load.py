@@ -8,12 +8,14 @@ span files (one project per manifest), and `Manifest`, the loaded file that reso
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kbctl.errors import Diagnostic, ManifestError
 from kbctl.manifest.build import build
+from kbctl.manifest.containment import RefusedPath, read_contained, repository_root
 from kbctl.manifest.decl import Loaded, Loc, ManifestDecl, Sidecar, SourceKind
 from kbctl.manifest.interpolate import literal
 from kbctl.manifest.resolve import resolve
@@ -176,7 +178,12 @@ def load_all(
 def _load_one(path: Path, environ: Mapping[str, str]) -> tuple[Manifest | None, list[Diagnostic]]:
     file = str(path)
     try:
-        raw = path.read_bytes()
+        # Like a document: a manifest symlinked out of its repository (to an `.env`, to
+        # `.git/config`) is refused unread, or its parse errors would quote the secret.
+        raw = read_contained(repository_root(path.parent), os.fspath(path))
+    except RefusedPath as refused:
+        why = f"{refused}: manifests must be regular files inside the repository"
+        return None, [Diagnostic(file, None, "", why)]
     except FileNotFoundError:
         return None, [Diagnostic(file, None, "", "manifest file not found")]
     except IsADirectoryError:

@@ -111,14 +111,12 @@ def findings_for(inputs: FindingInputs) -> tuple[Finding, ...]:
 
 
 def _model_change(inputs: FindingInputs) -> Finding:
-    auto = sum(
-        1
-        for c in inputs.changes
-        if c.action is not Action.DELETE and c.usage_mode is UsageMode.AUTO
-    )
+    # With index health read, a document that already has an index for the new model needs
+    # none; without it, every auto document does.
+    auto = sum(1 for c in inputs.changes if c.needs_index and c.usage_mode is UsageMode.AUTO)
     message = (
         f"embedding model {inputs.previous_model} → {inputs.model}: every auto document "
-        f"({auto}) needs a new index for {inputs.model}"
+        f"without an index for {inputs.model} ({auto}) needs a new one"
     )
     if inputs.unmanaged_auto:
         message += (

@@ -177,8 +177,8 @@ def test_plan_annotates_findings_on_their_manifest_line_in_github_actions(repo: 
         "(policy small_documents: prompt)",
         # A finding about the whole agent points at its manifest, without a line.
         "::warning file=manifests/alpha.yaml,title=kbctl plan local::model_change: embedding model "
-        "e5_mistral_7b_instruct → multilingual_e5_large_instruct: every auto document (4) "
-        "needs a new index for multilingual_e5_large_instruct",
+        "e5_mistral_7b_instruct → multilingual_e5_large_instruct: every auto document without "
+        "an index for multilingual_e5_large_instruct (4) needs a new one",
     ]
 
 

@@ -31,7 +31,9 @@ def test_serve_help_lists_the_contract_flags() -> None:
 
 
 def test_every_serve_option_has_help() -> None:
-    serve_cmd = cli.commands["emulator"].commands["serve"]  # type: ignore[attr-defined]
+    from kbctl.cli.cmd_emulator import emulator_group
+
+    serve_cmd = emulator_group.commands["serve"]
     for param in serve_cmd.params:
         assert getattr(param, "help", None), param.name
 

@@ -326,3 +326,18 @@ def test_problems_of_every_manifest_with_the_environment_are_reported(project: P
     assert "manifests/alpha.yaml:5 at environments.staging.agent_id" in result.output
     assert "environment variable KB_BETA_AGENT is not set" in result.output
     assert "Hint: set KB_ALPHA_AGENT, KB_BETA_AGENT" in result.output
+
+
+def test_a_manifest_symlinked_out_of_the_repository_is_not_read(
+    repo: Project, tmp_path: Path
+) -> None:
+    (tmp_path.parent / "team.env").write_text(f"OPENAI_API_KEY={SECRET}\n")
+    (repo.root / "manifests").mkdir()
+    os.symlink(tmp_path.parent / "team.env", repo.root / "manifests/evil.yaml")
+    os.symlink("../.git/config", repo.root / "manifests/config.yaml")
+    result = CliRunner().invoke(cli, ["plan", "-e", "local"])
+    assert result.exit_code == 1
+    assert "manifests/evil.yaml: resolves outside the repository" in result.output
+    assert "manifests/config.yaml: is inside a .git folder" in result.output
+    assert SECRET not in result.output
+    assert "ghp_token" not in result.output

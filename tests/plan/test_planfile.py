@@ -188,7 +188,9 @@ def test_reads_version_1_files() -> None:
     """A plan file of format version 1 (before `reindex`) is still read: its re-index was a
     `noop` with `needs_index`, and its summary counted it as a noop."""
     old = loads((HERE / "v1" / "model_change.json").read_text(encoding="utf-8"))
-    assert old == _plan("model_change")
+    new = _plan("model_change")
+    assert old.fingerprint == new.fingerprint
+    assert old.agents[0].changes == new.agents[0].changes  # (finding wording has moved on)
     assert [c.action.value for c in old.agents[0].changes] == [
         "reindex",
         "noop",

@@ -469,3 +469,19 @@ def test_index_reads_of_an_unknown_document_are_not_found(rig: Rig) -> None:
         with pytest.raises(NotFoundError) as info:
             read("no_such_doc", MODEL)
         assert info.value.summary == "Document no_such_doc not found in this workspace"
+
+
+def test_a_protected_branch_is_a_permission_error_not_a_bad_key(
+    make_rig: Callable[..., Rig],
+) -> None:
+    from kbctl.errors import PermissionDeniedError
+
+    rig = make_rig(protect_main=True)
+    with pytest.raises(PermissionDeniedError) as info:
+        rig.provider.update_agent(AGENT, [], None, "kbctl apply")
+    err = info.value
+    assert not isinstance(err, AuthError)
+    assert (err.status, err.code) == (403, "admin_perms_required")
+    assert err.summary == f"Permission denied: PATCH /v1/convai/agents/{AGENT}"
+    assert "protected branch" in (err.hint or "")
+    assert rig.client.route_calls["PATCH /v1/convai/agents/{agent_id}"] == 1  # not retried

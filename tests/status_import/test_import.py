@@ -261,3 +261,28 @@ def test_rollback_refuses_when_an_uncaptured_file_is_gone(bench: Bench) -> None:
     assert "documents are gone and were not captured" in out.output
     assert "docs/price-list.md" in out.output
     assert bench.write_calls() == writes and bench.world_digest() == world
+
+
+def test_an_imported_agent_whose_documents_were_never_indexed_is_reindexed(bench: Bench) -> None:
+    """A hand-made agent whose auto documents were never indexed: after import, status shows
+    drift and the plan re-indexes them (nothing uploaded); after apply, no drift."""
+    ids = hand_built(bench, indexed=False)
+    uploads = creates(bench)
+    out = bench.run("import", "-e", "staging", "--agent-id", HAND_AGENT, "--out", "imported")
+    assert out.exit_code == 0, out.output
+
+    status = bench.run("status", "-e", "staging", "-f", MANIFEST, "--detailed-exitcode")
+    assert status.exit_code == 2, status.output
+    assert "3 to reindex" in status.output
+    plan = bench.run("plan", "-e", "staging", "-f", MANIFEST, "--detailed-exitcode")
+    assert plan.exit_code == 2, plan.output
+    assert "3 to reindex" in plan.output
+
+    applied = bench.run("apply", "-e", "staging", "-f", MANIFEST, "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    assert creates(bench) == uploads  # the same documents, only indexed
+    assert {e.id for e in bench.entries(HAND_AGENT)} == set(ids.values())
+    again = bench.run("plan", "-e", "staging", "-f", MANIFEST, "--detailed-exitcode")
+    assert again.exit_code == 0, again.output
+    after = bench.run("status", "-e", "staging", "-f", MANIFEST, "--detailed-exitcode")
+    assert after.exit_code == 0, after.output

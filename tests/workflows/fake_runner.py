@@ -10,161 +10,46 @@ test gives one (`github_api`), and the others (checkout, setup-python) are recor
 evaluated `with:` and `env:` are kept for the test to check. Each job gets a fresh clone of the
 origin repository (what actions/checkout does) and a fresh RUNNER_TEMP. Environments listed in
 `pending_approval` leave their jobs `waiting`; `ConcurrencyBoard` models who holds which
-concurrency group.
+concurrency group. What it reports is in fake_results.py; the GitHub services it emulates
+(artifacts, github-script, concurrency, git origins) in fake_services.py.
 """
 
 from __future__ import annotations
 
-import glob
 import json
-import os
-import re
-import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from tests.workflows.expressions import Context, Status, condition, interpolate, to_string
+from tests.workflows.fake_results import (
+    JobResult,
+    StepResult,
+    WorkflowRun,
+    load_yaml,
+    parse_kv_file,
+)
+from tests.workflows.fake_services import (
+    ConcurrencyBoard,
+    _git,
+    download_artifact,
+    git,
+    make_origin,
+    run_github_script,
+    upload_artifact,
+)
 
-HARNESS = Path(__file__).with_name("github_script_harness.js")
-
-
-def load_yaml(path: Path) -> dict[str, Any]:
-    """A workflow or action file (PyYAML reads the key `on` as True; put it back)."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    assert isinstance(data, dict), path
-    if True in data:
-        data["on"] = data.pop(True)
-    return data
-
-
-@dataclass
-class StepResult:
-    """What one step did."""
-
-    job: str
-    name: str
-    id: str | None
-    uses: str | None
-    run: str | None
-    with_: dict[str, Any]
-    env: dict[str, str]
-    outcome: str  # success | failure | skipped
-    outputs: dict[str, str] = field(default_factory=dict)
-    output: str = ""  # stdout + stderr of a run step
-    exit_code: int | None = None
-    inner: list[StepResult] = field(default_factory=list)  # a composite action's steps
-
-
-@dataclass
-class JobResult:
-    """What one job did."""
-
-    name: str
-    result: str  # success | failure | skipped | waiting (for approval) | queued | cancelled
-    environment: Any = None
-    outputs: dict[str, str] = field(default_factory=dict)
-    called: WorkflowRun | None = None  # a reusable workflow's jobs
-    concurrency: Any = None
-    workspace: Path | None = None
-    runner_temp: Path | None = None
-    steps: list[StepResult] = field(default_factory=list)
-    summary: str = ""
-
-    def step(self, key: str) -> StepResult:
-        """A step by id or name (composite inner steps included)."""
-        for step in self.all_steps():
-            if key in (step.id, step.name):
-                return step
-        raise KeyError(f"{self.name}: no step {key!r}")
-
-    def all_steps(self) -> list[StepResult]:
-        out: list[StepResult] = []
-        for step in self.steps:
-            out.append(step)
-            out.extend(step.inner)
-        return out
-
-    def log(self) -> str:
-        """The output of every script that ran (composite steps by their inner steps)."""
-        leaves = [s for s in self.all_steps() if not s.inner]
-        return "\n".join(s.output for s in leaves if s.output)
-
-
-@dataclass
-class WorkflowRun:
-    """Every job of one run."""
-
-    jobs: dict[str, JobResult]
-
-    def job(self, name: str) -> JobResult:
-        """A job by id; `caller/callee` (or the callee id alone) reaches into reusable workflows."""
-        if name in self.jobs:
-            return self.jobs[name]
-        head, _, rest = name.partition("/")
-        if rest and head in self.jobs and self.jobs[head].called is not None:
-            called = self.jobs[head].called
-            assert called is not None
-            return called.job(rest)
-        for job in self.jobs.values():
-            if job.called is not None:
-                try:
-                    return job.called.job(name)
-                except KeyError:
-                    continue
-        raise KeyError(name)
-
-
-@dataclass
-class ConcurrencyBoard:
-    """Concurrency groups across runs, GitHub's way: one job in progress (or waiting for an
-    approval) per group, one pending behind it; a newer pending job cancels the older one."""
-
-    holders: dict[str, str] = field(default_factory=dict)
-    pending: dict[str, str] = field(default_factory=dict)
-    cancelled: list[str] = field(default_factory=list)
-
-    def enter(self, group: str, job: str) -> str:
-        """`run` when `job` may start now, else `queued` (an older pending job is cancelled)."""
-        if group not in self.holders:
-            self.holders[group] = job
-            return "run"
-        if group in self.pending:
-            self.cancelled.append(self.pending[group])
-        self.pending[group] = job
-        return "queued"
-
-    def leave(self, group: str, job: str) -> None:
-        if self.holders.get(group) == job:
-            del self.holders[group]
-
-
-def _parse_kv_file(path: Path) -> dict[str, str]:
-    """`name=value` and `name<<DELIM … DELIM` lines (GITHUB_OUTPUT, GITHUB_ENV)."""
-    values: dict[str, str] = {}
-    if not path.exists():
-        return values
-    lines = path.read_text(encoding="utf-8").splitlines()
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        heredoc = re.match(r"^([^=<]+)<<(.+)$", line)
-        if heredoc:
-            name, delim = heredoc.group(1), heredoc.group(2)
-            body: list[str] = []
-            i += 1
-            while i < len(lines) and lines[i] != delim:
-                body.append(lines[i])
-                i += 1
-            values[name] = "\n".join(body)
-        elif "=" in line:
-            name, value = line.split("=", 1)
-            values[name] = value
-        i += 1
-    return values
+__all__ = [
+    "ConcurrencyBoard",
+    "FakeRunner",
+    "JobResult",
+    "StepResult",
+    "WorkflowRun",
+    "git",
+    "load_yaml",
+    "make_origin",
+]
 
 
 class FakeRunner:
@@ -512,84 +397,17 @@ class FakeRunner:
         elif "/".join(action.split("/")[:2]) in self.action_repos:
             self._run_composite(record, ctx, state, step_env, self.resolve(uses, "action"))
         elif action == "actions/upload-artifact":
-            self._upload_artifact(record)
+            upload_artifact(self.artifacts, self.work / "artifacts", record)
         elif action == "actions/download-artifact":
-            self._download_artifact(record)
+            download_artifact(self.artifacts, record)
         elif action == "actions/github-script" and self.github_api is not None:
-            self._github_script(record, state)
+            self.counter += 1
+            folder = state.runner_temp / "_runner_files"
+            api = {**self.github_api, "sha": self.sha}
+            self.api_calls += run_github_script(api, record, folder, self.counter)
         else:
             record.outcome = "success"  # a third-party action: recorded, not run
         return record
-
-    def _upload_artifact(self, record: StepResult) -> None:
-        """Files matching `path` (lines; the folder itself for a folder), under `name`; a name
-        already used in this run fails, as in GitHub (actions/upload-artifact v4+)."""
-        name = to_string(record.with_.get("name")) or "artifact"
-        if name in self.artifacts:
-            record.outcome = "failure"
-            record.output = f"Failed to CreateArtifact: an artifact named {name} already exists"
-            return
-        found: list[Path] = []
-        for line in to_string(record.with_.get("path")).splitlines():
-            line = line.strip()
-            if line:
-                found += [Path(p) for p in sorted(glob.glob(line, recursive=True))]
-        files = [f for p in found for f in ([p] if p.is_file() else sorted(p.rglob("*")))]
-        files = [f for f in files if f.is_file()]
-        if not files and to_string(record.with_.get("if-no-files-found")) == "error":
-            record.outcome = "failure"
-            return
-        store = self.work / "artifacts" / name
-        store.mkdir(parents=True)
-        roots = [p if p.is_dir() else p.parent for p in found]
-        common = Path(os.path.commonpath([str(r) for r in roots])) if roots else store
-        for file in files:
-            dest = store / file.relative_to(common)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(file, dest)
-        self.artifacts[name] = store
-        record.outcome = "success"
-        record.outputs = {"artifact-id": str(len(self.artifacts))}
-
-    def _download_artifact(self, record: StepResult) -> None:
-        name = to_string(record.with_.get("name"))
-        dest = Path(to_string(record.with_.get("path")) or ".")
-        if name not in self.artifacts:
-            record.outcome = "failure"
-            record.output = f"Unable to download artifact(s): Artifact not found for name: {name}"
-            return
-        shutil.copytree(self.artifacts[name], dest, dirs_exist_ok=True)
-        record.outcome = "success"
-
-    def _github_script(self, record: StepResult, state: _JobState) -> None:
-        """Run the script under node against the fake API in `github_api`; its writes are
-        appended to `api_calls`, its core.setOutput values become the step's outputs."""
-        node = shutil.which("node")
-        assert node is not None, "node is needed to run github-script steps"
-        self.counter += 1
-        files = state.runner_temp / "_runner_files"
-        files.mkdir(exist_ok=True)
-        script = files / f"github-script-{self.counter}.js"
-        script.write_text(to_string(record.with_.get("script")), encoding="utf-8")
-        state_file = files / f"api-{self.counter}.json"
-        api = {**(self.github_api or {}), "sha": self.sha}
-        state_file.write_text(json.dumps(api), encoding="utf-8")
-        calls_file = files / f"calls-{self.counter}.json"
-        output_file = files / f"output-{self.counter}"
-        proc = subprocess.run(
-            [node, str(HARNESS), str(state_file), str(script), str(calls_file)],
-            env={"PATH": "/usr/bin:/bin", **record.env, "GITHUB_OUTPUT": str(output_file)},
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=60,
-        )
-        record.exit_code = proc.returncode
-        record.output = proc.stdout + proc.stderr
-        record.outcome = "success" if proc.returncode == 0 else "failure"
-        if calls_file.exists():
-            self.api_calls += [(m, p) for m, p in json.loads(calls_file.read_text())]
-        record.outputs = _parse_kv_file(output_file)
 
     def _run_script(
         self,
@@ -643,9 +461,9 @@ class FakeRunner:
         record.exit_code = proc.returncode
         record.output = proc.stdout + proc.stderr
         record.outcome = "success" if proc.returncode == 0 else "failure"
-        record.outputs = _parse_kv_file(output_file)
+        record.outputs = parse_kv_file(output_file)
         state.summaries.append(summary_file.read_text(encoding="utf-8"))
-        state.env.update(_parse_kv_file(env_file))
+        state.env.update(parse_kv_file(env_file))
         state.extra_path[:0] = [p for p in path_file.read_text().splitlines() if p.strip()]
 
     def _run_composite(
@@ -740,33 +558,3 @@ def _interpolate_tree(value: Any, ctx: Context) -> Any:
     if isinstance(value, list):
         return [_interpolate_tree(v, ctx) for v in value]
     return interpolate(value, ctx)
-
-
-def _git(args: list[str], cwd: Path) -> str:
-    proc = subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "GIT_CONFIG_NOSYSTEM": "1"},
-    )
-    return proc.stdout
-
-
-def git(args: list[str], cwd: Path) -> str:
-    """Run git in `cwd` with a fixed identity; its stdout."""
-    return _git(["-c", "user.name=Test", "-c", "user.email=test@example.com", *args], cwd)
-
-
-def make_origin(source: Path, tmp: Path) -> tuple[Path, str]:
-    """A bare repository `origin.git` whose main branch holds `source`'s files; (path, sha)."""
-    seed = tmp / "seed"
-    shutil.copytree(source, seed)
-    git(["init", "--quiet", "-b", "main"], seed)
-    git(["add", "-A"], seed)
-    git(["commit", "--quiet", "-m", "seed"], seed)
-    origin = tmp / "origin.git"
-    _git(["clone", "--quiet", "--bare", str(seed), str(origin)], tmp)
-    sha = git(["rev-parse", "HEAD"], seed).strip()
-    return origin, sha
