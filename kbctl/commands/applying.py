@@ -227,7 +227,7 @@ def _carry_out(
                 events=progress.apply_events(),
                 options=options,
                 hook=hook,
-                agents=handle.branches,
+                agents=handle.branches if handle.has_agent else None,
             )
             results.append(result)
             after = hook.after_snapshot if isinstance(hook, SnapshotHook) else None

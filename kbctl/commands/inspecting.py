@@ -86,7 +86,7 @@ def check(
                     handle.provider,
                     RagQueryRetriever(handle.branches, target.agent_id),
                 )
-                if handle.branches is not None
+                if handle.has_agent
                 else SearchRetriever(handle.provider),  # a vector store: its search retrieves
                 policy=target.checks_policy,
             )

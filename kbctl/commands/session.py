@@ -48,9 +48,10 @@ class ProviderHandle:
     def __init__(self, provider: Provider, client: ApiClient, *, agent: bool = True) -> None:
         self.provider = provider
         self.client = client
-        #: The agent's retrieval, branches and deployments, over the same client (None for a
-        #: vector store: its search is its retrieval).
-        self.branches = AgentBranches(client) if agent else None
+        #: The agent's retrieval, branches and deployments, over the same client.
+        self.branches = AgentBranches(client)
+        #: False for a vector store: no agent rag-query or branches; its search retrieves.
+        self.has_agent = agent
 
     def close(self) -> None:
         """Release the HTTP connections."""
