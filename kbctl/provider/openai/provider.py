@@ -343,8 +343,12 @@ class OpenAIProvider:
         """The lease: an empty vector store named `name`."""
         return self.api.create_store(name).id
 
-    def documents_named(self, prefix: str) -> tuple[LiveDocument, ...]:
-        """Stores whose name starts with `prefix` (the leases), as folders."""
+    def documents_named(
+        self, prefix: str, *, doc_type: DocType | None = None
+    ) -> tuple[LiveDocument, ...]:
+        """Stores whose name starts with `prefix` (the leases), as folders (the only type)."""
+        if doc_type not in (None, DocType.FOLDER):
+            return ()
         return tuple(
             LiveDocument(s.id, s.name, DocType.FOLDER, 0, None)
             for s in self.api.stores()
