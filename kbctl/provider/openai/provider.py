@@ -71,6 +71,7 @@ class OpenAIProvider:
         self._store_id: str | None = store if is_store_id(store) else None
         self._lock = threading.Lock()
         self._staged: set[str] = set()  # attached by this provider, not yet swapped in
+        self._files: dict[str, FileInfo] = {}  # Files seen, by id
 
     # ---------------------------------------------------------------------------- the store
 
@@ -106,6 +107,8 @@ class OpenAIProvider:
         store_id = self.store_id()
         attached = self._attached(store_id)
         files = {f.id: f for f in self.api.files()}
+        with self._lock:
+            self._files.update(files)
         docs: dict[str, LiveDocument] = {}
         for sf in attached:
             marker = _ours(shapes.read_marker(sf.attributes), project, environment)
@@ -142,12 +145,30 @@ class OpenAIProvider:
             marker = shapes.read_marker(sf.attributes)
             if sf.id in staged or (marker is not None and sf.status in _DEAD):
                 continue  # not swapped in yet, or a failed upload of kbctl's (an orphan)
-            name = _name(sf, marker, files.get(sf.id))
+            info = files.get(sf.id)
+            if marker is None and info is None:
+                info = self._file_info(sf.id)
+            name = _name(sf, marker, info)
             entries.append(KbEntry(sf.id, name, shapes.doc_type_of(sf.attributes), UsageMode.AUTO))
         return LiveAgent(agent_id, self._ref, None, None, tuple(entries), STORE_RAG)
 
+    def _file_info(self, file_id: str) -> FileInfo | None:
+        """A File's name and size, read once (they never change): for files attached by hand,
+        which the agent's entries name as `read_state` does."""
+        with self._lock:
+            known = self._files.get(file_id)
+        if known is None:
+            try:
+                known = self.api.file(file_id)
+            except NotFoundError:
+                return None
+            with self._lock:
+                self._files[file_id] = known
+        return known
+
     def get_agent(self, agent_id: str) -> LiveAgent:
-        """The store as an agent (one listing of its files)."""
+        """The store as an agent (one listing of its files, plus one read per file attached by
+        hand the first time it is seen)."""
         return self._agent(agent_id, self._attached(self.store_id()), {})
 
     def _attached(self, store_id: str | None) -> list[StoreFile]:
