@@ -7,6 +7,8 @@ parses them, so live data holding the key never reaches output, plan files or sn
 nothing about endpoints' meaning (`kbctl.provider.elevenlabs` and `.openai` do). Its one seam is
 `transport=`: the in-process emulator is an httpx transport like any other (`wsgi_transport(app)`),
 chosen by the caller. No httpx exception (its request carries the header) is chained to an error.
+`post_webhook` is the other, smaller door: a JSON POST to a notification webhook, which never
+carries the API key.
 
 Retry policy (reference §1.5):
 - idempotent requests (GET, PUT, PATCH, DELETE, and POSTs the caller marks idempotent such as the
