@@ -17,6 +17,7 @@ from kbctl.apply import ApplyOptions, ApplyResult, apply_agent_plan
 from kbctl.apply.saved import check_saved_plan
 from kbctl.apply.staging import refuse_live_rollout
 from kbctl.apply.types import DEFAULT_CONCURRENCY, ApplyHook, NullHook
+from kbctl.commands.notifying import notifying
 from kbctl.commands.session import ProviderHandle, Session, load_targets, progress_of
 from kbctl.errors import PlanFileError, UsageError
 from kbctl.model import LiveAgent, LiveState, Target
@@ -70,6 +71,28 @@ def apply(
     `PolicyError`, `IndexGateError`, `ConcurrentChangeError`, `ApplyError`, `UsageError`
     (no way to confirm), `InterruptedRunError` (a signal, at a safe point).
     """
+    with notifying(session, environment, files, "apply"):
+        return _apply(
+            session,
+            environment,
+            files,
+            plan_file=plan_file,
+            auto_approve=auto_approve,
+            allow_destroy=allow_destroy,
+            concurrency=concurrency,
+        )
+
+
+def _apply(
+    session: Session,
+    environment: str,
+    files: Sequence[str | Path],
+    *,
+    plan_file: str | Path | None,
+    auto_approve: bool,
+    allow_destroy: bool,
+    concurrency: int,
+) -> ApplyRun:
     if plan_file is None and not auto_approve and session.confirm is None:
         raise UsageError(
             "Refusing to apply without confirmation",
