@@ -72,6 +72,8 @@ class AgentStatus:
     deletions: int
     has_changes: bool
     cleanup: int = 0  # orphans apply deletes: pending cleanup, not drift
+    #: `rollout: branch`: a canary in progress, in one line (None: none is live).
+    rollout: str | None = None
 
     @property
     def drift_line(self) -> str:
@@ -253,4 +255,5 @@ def status_dict(status: AgentStatus) -> dict[str, object]:
             "cleanup": status.cleanup,
             "line": status.drift_line,
         },
+        "rollout": status.rollout,
     }

@@ -130,6 +130,16 @@ class Finished:
     seconds: float
 
 
+@dataclass(frozen=True, slots=True)
+class RolloutStep:
+    """A step of a branch rollout: `branch_created`, `branch_archived`, `branch_merged`,
+    `canary_deployed`; `message` says it for people."""
+
+    step: str
+    branch: str
+    message: str
+
+
 ApplyEvent = (
     PlanStarted
     | PhaseStarted
@@ -142,6 +152,7 @@ ApplyEvent = (
     | DocumentDeleted
     | DocumentKept
     | ApplyWarning
+    | RolloutStep
     | Finished
 )
 

@@ -37,11 +37,13 @@ from kbctl.apply.events import (
     Phase,
     PhaseStarted,
     PlanStarted,
+    RolloutStep,
 )
 from kbctl.apply.gate import IndexGate, gate_error
 from kbctl.apply.guards import check_guards, upload_specs
 from kbctl.apply.lease import Lease, lease_owner, renewing, ttl_for
 from kbctl.apply.retrieval import RetrievalGate
+from kbctl.apply.staging import BranchStage, Staged
 from kbctl.apply.steps import Hold, Upload, Work, follow_small, is_new, renames, work_for
 from kbctl.apply.swap import check_unchanged, description, rag_update, target_entries
 from kbctl.apply.types import (
@@ -64,12 +66,15 @@ from kbctl.errors import (
     InterruptedRunError,
     KbctlError,
     StalePlanError,
+    UsageError,
 )
 from kbctl.model import (
     DocumentSpec,
     IndexStatus,
+    KbEntry,
     LiveAgent,
     LiveState,
+    RagSettings,
     SmallDocumentPolicy,
     Target,
 )
@@ -175,6 +180,13 @@ class _Run:
             stop=options.stop,
         )
         self.checks = RetrievalGate(target, plan, provider, events, self._warn, agents)
+        self.stage = (
+            BranchStage(agents, plan, self.lease.run_id)
+            if agents is not None and target.rollout.staged
+            else None
+        )
+        self.staged: Staged | None = None  # the branch this run made (rollout: branch)
+        self.canary = False  # the checked branch was deployed as a canary, main untouched
         # The manifest content of every reused leftover, should it need uploading afresh.
         reused = {c.key: c.content_hash for c in plan.changes if c.reuse_id is not None}
         self.leftover_specs = {
@@ -185,6 +197,11 @@ class _Run:
 
     def execute(self) -> ApplyResult:
         started = self.clock.monotonic()
+        if self.target.rollout.staged and self.stage is None:
+            raise UsageError(
+                f"{self.where} has rollout: branch, but this apply was given no agent branch API",
+                hint="Pass agents= (a ProviderHandle's branches) to apply_agent_plan.",
+            )
         warnings = check_guards(self.plan, allow_destroy=self.options.allow_destroy)
         specs = upload_specs(self.plan, self.target)
         try:
@@ -219,15 +236,22 @@ class _Run:
                 max_workers=max(1, self.options.concurrency), thread_name_prefix="kbctl-apply"
             )
             try:
+                if self.stage is not None:  # first: a killed run's branch may hold orphans
+                    self._timed(Phase.SWAP, self._clear_stale)
                 if any(d.reason == ORPHAN for d in self.plan.deletions):
                     self._timed(Phase.DELETE, lambda: self._delete(pool, orphans=True))
                 self._timed(Phase.CREATE, lambda: self._prepare(pool, specs))
                 self._timed(Phase.INDEX, lambda: self._wait(pool))
-                self._timed(Phase.CHECKS, lambda: self._check_before_swap(pool))
-                self._timed(Phase.SWAP, lambda: self._swap(pool, live))
-                self._timed(Phase.DELETE, lambda: self._delete(pool, orphans=False))
-                self._check_still_ours()
-                self._timed(Phase.CHECKS, lambda: self.checks.after_swap(self._ids(), pool.map))
+                stage = self.stage
+                if stage is None:
+                    self._timed(Phase.CHECKS, lambda: self._check_before_swap(pool))
+                    self._timed(Phase.SWAP, lambda: self._swap(pool, live))
+                else:
+                    self._timed(Phase.SWAP, lambda: self._swap_staged(pool, live, stage))
+                if not self.canary:  # a canary keeps main, and what it uses, until promote
+                    self._timed(Phase.DELETE, lambda: self._delete(pool, orphans=False))
+                    self._check_still_ours()
+                    self._timed(Phase.CHECKS, lambda: self.checks.after_swap(self._ids(), pool.map))
             finally:
                 # On an interrupt, queued work is dropped; requests in flight finish.
                 pool.shutdown(wait=True, cancel_futures=True)
@@ -415,7 +439,10 @@ class _Run:
     # ----------------------------------------------------------------------------------------
     # Steps 3-5: renames, the concurrent-change check, one PATCH, read back and verify.
 
-    def _swap(self, pool: Executor, live: LiveState) -> None:
+    def _before_write(
+        self, pool: Executor, live: LiveState
+    ) -> tuple[LiveAgent, tuple[KbEntry, ...], RagSettings | None] | None:
+        """Renames, the concurrent-change check, and what to write (None: nothing to write)."""
         renamed = renames(self.plan.changes)
         try:
             for change, _ in zip(renamed, pool.map(self._rename, renamed), strict=True):
@@ -440,7 +467,14 @@ class _Run:
         if entries == current.knowledge_base and rag is None:
             # Nothing to write: only indexes, renames or orphan clean-up were planned.
             self.expected = (current, current.knowledge_base, None)
+            return None
+        return current, entries, rag
+
+    def _swap(self, pool: Executor, live: LiveState) -> None:
+        writing = self._before_write(pool, live)
+        if writing is None:
             return
+        _, entries, rag = writing
         self.events(PhaseStarted(Phase.SWAP, len(entries)))
         try:
             updated = self.provider.update_agent(
@@ -456,6 +490,91 @@ class _Run:
         except ApiError as err:
             raise self._api_failure("updating the agent", err) from err
         self.events(AgentUpdated(self.plan.agent_id, updated.version_id))
+
+    # ----------------------------------------------------------------------------------------
+    # Steps 3-5 of `rollout: branch`: stage on a branch, check there, merge (or canary).
+
+    def _clear_stale(self) -> None:
+        assert self.stage is not None
+        try:
+            for name in self.stage.clear_stale():
+                self.events(
+                    RolloutStep(
+                        "branch_archived", name, f"archived branch {name}, left by an earlier run"
+                    )
+                )
+        except ApiError as err:
+            raise self._api_failure("archiving an earlier run's branch", err) from err
+
+    def _swap_staged(self, pool: Executor, live: LiveState, stage: BranchStage) -> None:
+        writing = self._before_write(pool, live)
+        if writing is None:
+            return
+        main, entries, rag = writing
+        if main.branch_id is None:
+            raise ApplyError(
+                f"The API did not say which branch is main for agent {self.plan.agent_id}",
+                hint="A branch rollout needs it; use rollout: direct for this agent.",
+            )
+        try:
+            self.staged = staged = stage.create(main, entries, rag)
+            self.events(RolloutStep("branch_created", staged.name, f"staged on {staged.name}"))
+            stop = self.checks.before_swap(self._ids(), pool.map, branch_id=staged.id)
+        except ApiError as err:
+            raise self._failed(stage, self._api_failure("staging on a branch", err)) from err
+        if stop is not None:
+            self._abandon(stage, None)  # first: the branch holds this run's uploads
+            problems = self._cleanup(pool, list(self.created))
+            raise checks_gate_error(
+                self.where, stop, deleted=len(self.deleted), cleanup_problems=problems
+            )
+        percent = self.target.rollout.canary_percent
+        try:
+            if percent is not None:
+                split = stage.deploy(staged, main.branch_id, percent)
+                self.canary = True
+                self.events(
+                    RolloutStep(
+                        "canary_deployed",
+                        staged.name,
+                        f"canary: {staged.name} answers {split.get(staged.id, percent):g}% of "
+                        f"the traffic; `kbctl promote -e {self.plan.environment}` merges it",
+                    )
+                )
+                return
+            merged = stage.merge(staged, main.branch_id)
+        except ApiError as err:
+            raise self._failed(stage, self._api_failure("merging the branch", err)) from err
+        self.agent_updated = True
+        self.version_id = merged.version_id
+        self.expected = (merged, entries, rag)
+        self.events(RolloutStep("branch_merged", staged.name, f"merged {staged.name} into main"))
+        try:
+            verify_written(self.provider, self.plan, merged, entries, rag)
+        except ApiError as err:
+            raise self._api_failure("verifying the merge", err) from err
+        self.events(AgentUpdated(self.plan.agent_id, merged.version_id))
+
+    def _abandon(self, stage: BranchStage, error: KbctlError | None) -> KbctlError | None:
+        """Archive this run's branch after a failure (main untouched); `error`, to raise."""
+        if self.staged is None:
+            return error
+        try:
+            stage.archive(self.staged)
+        except ApiError as err:
+            self._warn(
+                f"could not archive branch {self.staged.name} ({err.summary}); "
+                "the next apply archives it"
+            )
+            return error
+        self.events(
+            RolloutStep("branch_archived", self.staged.name, f"archived {self.staged.name}")
+        )
+        return error
+
+    def _failed(self, stage: BranchStage, error: KbctlError) -> KbctlError:
+        self._abandon(stage, error)
+        return error
 
     def _writer(self, agent: LiveAgent) -> str:
         return who_wrote(self.provider, agent)
@@ -588,6 +707,8 @@ class _Run:
             gate_rounds=self.gate.rounds,
             gate_requests=self.gate.poll_requests,
             gate_busiest_round=self.gate.busiest_round,
+            branch=self.staged.name if self.staged is not None else None,
+            canary_percent=self.target.rollout.canary_percent if self.canary else None,
         )
 
     def _live_after(self) -> LiveState | None:

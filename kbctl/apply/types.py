@@ -99,6 +99,10 @@ class ApplyResult:
     gate_rounds: int = 0  # index poll rounds of the gate
     gate_requests: int = 0  # batch reads those rounds made (⌈pending/100⌉ each)
     gate_busiest_round: int = 0  # the most batch reads one round made
+    #: `rollout: branch`: the branch the change was staged on, and whether it now runs as a
+    #: canary (main unchanged) rather than merged.
+    branch: str | None = None
+    canary_percent: int | None = None
 
     @property
     def ids_by_key(self) -> dict[str, str]:
@@ -124,6 +128,10 @@ def summary_line(plan: AgentPlan, result: ApplyResult) -> str:
     checks = result.checks if result.checks is not None else result.checks_before_swap
     if checks is not None:
         text += f"; {checks.summary()}"
+    if result.branch is not None and result.canary_percent is not None:
+        text += f"; canary: branch {result.branch} answers {result.canary_percent}% of the traffic"
+    elif result.branch is not None and result.agent_updated:
+        text += f"; staged on branch {result.branch}, merged"
     return text
 
 

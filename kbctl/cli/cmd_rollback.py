@@ -1,4 +1,5 @@
-"""`kbctl rollback -e ENV --to ID|previous`: take an agent back to a snapshot.
+"""`kbctl rollback -e ENV --to ID|previous`: take an agent back to a snapshot; without `--to`
+during a canary rollout, drop the canary.
 
 Thin: flags → `kbctl.commands.rollback`, the same plan and gated apply as `kbctl apply`.
 """
@@ -15,7 +16,7 @@ from kbctl.cli.cmd_snapshots import snapshots_dir_option
 from kbctl.cli.context import app_context
 from kbctl.cli.options import environment_option, gated_apply_options, manifest_option
 from kbctl.cli.runview import RunView
-from kbctl.errors import ExitCode
+from kbctl.errors import ExitCode, UsageError
 
 
 @click.command("rollback")
@@ -24,9 +25,9 @@ from kbctl.errors import ExitCode
 @click.option(
     "--to",
     "ref",
-    required=True,
     metavar="ID|previous",
-    help="Snapshot id, or `previous`: the state before the last apply that changed something.",
+    help="Snapshot id, or `previous`: the state before the last apply that changed something. "
+    "Without it, during a canary rollout: drop the canary (main gets all traffic back).",
 )
 @click.option("--auto-approve", is_flag=True, help="Roll back without asking for confirmation.")
 @gated_apply_options
@@ -34,7 +35,7 @@ from kbctl.errors import ExitCode
 def rollback_cmd(
     environment: str,
     files: tuple[str, ...],
-    ref: str,
+    ref: str | None,
     auto_approve: bool,
     allow_destroy: bool,
     concurrency: int,
@@ -53,6 +54,21 @@ def rollback_cmd(
     """
     app_context().json_events = as_json
     session = wiring.session(ask=True, snapshots_dir=snapshots_dir, with_commit=True)
+    if ref is None:
+        if not commands.live_canaries(session, environment, files):
+            raise UsageError(
+                "Missing option '--to'",
+                detail="No canary rollout is live, so there is nothing to roll back without a "
+                "snapshot.",
+                hint=f"kbctl rollback -e {environment} --to previous (or a snapshot id).",
+            )
+        for done in commands.drop_canary(session, environment, files):
+            click.echo(
+                f"{done.project}/{done.environment}: rolled back the canary {done.branch} "
+                f"(was {done.percent:g}% of the traffic); main answers 100%, the branch is "
+                "archived."
+            )
+        return
     with RunView(session.clock, sys.stdout, as_json=as_json, tty=sys.stdout.isatty()) as view:
         session.progress = view
         run = commands.rollback(

@@ -24,6 +24,7 @@ from kbctl.apply.events import (
     Phase,
     PhaseStarted,
     PlanStarted,
+    RolloutStep,
 )
 from kbctl.checks import ChecksReport, CheckStage
 from kbctl.clock import Clock
@@ -109,6 +110,8 @@ class Drawing:
                 self.document_kept(key, doc_id, reason)
             case ApplyWarning(message=message):
                 self.warning(message)
+            case RolloutStep(step=step, branch=branch, message=message):
+                self.rollout_step(step, branch, message)
             case Finished(summary=summary, seconds=seconds):
                 self.finished(summary, seconds)
             case _:
@@ -144,6 +147,9 @@ class Drawing:
         pass
 
     def document_kept(self, key: str, doc_id: str, reason: str) -> None:
+        pass
+
+    def rollout_step(self, step: str, branch: str, message: str) -> None:
         pass
 
     def warning(self, message: str) -> None:

@@ -33,6 +33,7 @@ COMMANDS = {
     "apply": "kbctl.cli.cmd_apply:apply_cmd",
     "status": "kbctl.cli.cmd_status:status_cmd",
     "rollback": "kbctl.cli.cmd_rollback:rollback_cmd",
+    "promote": "kbctl.cli.cmd_promote:promote_cmd",
     "snapshots": "kbctl.cli.cmd_snapshots:snapshots_group",
     "import": "kbctl.cli.cmd_import:import_cmd",
     "check": "kbctl.cli.cmd_check:check_cmd",

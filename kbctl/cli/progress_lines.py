@@ -115,6 +115,9 @@ class PlainProgress(Drawing):
     def document_kept(self, key: str, doc_id: str, reason: str) -> None:
         self._line(f"kept {key} ({doc_id}): {reason}")
 
+    def rollout_step(self, step: str, branch: str, message: str) -> None:
+        self._line(message)
+
     def warning(self, message: str) -> None:
         self._line(f"warning: {message}")
 
@@ -186,6 +189,9 @@ class JsonProgress(Drawing):
 
     def document_kept(self, key: str, doc_id: str, reason: str) -> None:
         self._emit("document_kept", key=key, id=doc_id, reason=reason)
+
+    def rollout_step(self, step: str, branch: str, message: str) -> None:
+        self._emit("rollout_step", step=step, branch=branch, message=message)
 
     def warning(self, message: str) -> None:
         self._emit("warning", message=message)

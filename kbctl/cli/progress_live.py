@@ -193,6 +193,10 @@ class LiveProgress(Drawing):
         self._set(f"{key} ({doc_id})", f"kept: {reason}", "yellow")
         self._refresh()
 
+    def rollout_step(self, step: str, branch: str, message: str) -> None:
+        live = self._start()
+        live.console.print(Text(message))
+
     def warning(self, message: str) -> None:
         live = self._start()
         live.console.print(Text.assemble(("warning: ", "yellow"), message))

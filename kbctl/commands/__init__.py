@@ -25,6 +25,7 @@ from kbctl.commands.inspecting import (
     threshold_warnings,
 )
 from kbctl.commands.planning import PlanRun, plan, plan_verdict, read_live, validate
+from kbctl.commands.rollouts import CanaryDone, drop_canary, live_canaries, promote
 from kbctl.commands.session import (
     Endpoint,
     NullProgress,
@@ -40,6 +41,7 @@ from kbctl.stop import StopSignal
 
 __all__ = [
     "ApplyRun",
+    "CanaryDone",
     "CheckRun",
     "Endpoint",
     "NullProgress",
@@ -54,12 +56,15 @@ __all__ = [
     "check",
     "check_verdict",
     "connect_provider",
+    "drop_canary",
     "import_agent",
     "list_snapshots",
+    "live_canaries",
     "load_targets",
     "manifest_paths",
     "plan",
     "plan_verdict",
+    "promote",
     "read_live",
     "rollback",
     "run_summary",

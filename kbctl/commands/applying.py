@@ -15,6 +15,7 @@ from pathlib import Path
 
 from kbctl.apply import ApplyOptions, ApplyResult, apply_agent_plan
 from kbctl.apply.saved import check_saved_plan
+from kbctl.apply.staging import refuse_live_rollout
 from kbctl.apply.types import DEFAULT_CONCURRENCY, ApplyHook, NullHook
 from kbctl.commands.session import ProviderHandle, Session, load_targets, progress_of
 from kbctl.errors import PlanFileError, UsageError
@@ -84,6 +85,10 @@ def apply(
         pairs: list[tuple[Target, LiveState]] = []
         for target in targets:
             handle = stack.enter_context(session.open(target, concurrency=concurrency))
+            if target.rollout.staged:  # no second rollout beside a live canary
+                refuse_live_rollout(
+                    handle.branches, target.agent_id, target.project, target.environment
+                )
             pairs.append((target, observe(target, handle.provider)))
             handles[(target.project, target.agent_id)] = (target, handle)
         fresh = make_plan(environment, pairs)

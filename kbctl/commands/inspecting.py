@@ -9,7 +9,7 @@ nothing. Never prints.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kbctl.checks import (
@@ -21,6 +21,7 @@ from kbctl.checks import (
     run_checks,
 )
 from kbctl.checks.gate import failure_lines, shortfall
+from kbctl.commands.rollouts import canary_line
 from kbctl.commands.session import DEFAULT_BASE_URL, Endpoint, Session, load_targets
 from kbctl.errors import ChecksFailedError, SnapshotError
 from kbctl.importer import ImportResult, check_output_dir
@@ -38,7 +39,10 @@ def status(
     reports: list[AgentStatus] = []
     for target in load_targets(session, files, environment):
         with session.open(target, concurrency=concurrency) as handle:
-            reports.append(collect_status(target, handle.provider, concurrency=concurrency))
+            report = collect_status(target, handle.provider, concurrency=concurrency)
+            if target.rollout.staged:
+                report = replace(report, rollout=canary_line(handle, target))
+            reports.append(report)
     return tuple(reports)
 
 

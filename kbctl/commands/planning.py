@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kbctl.apply.guards import DESTROY_CODES
+from kbctl.apply.staging import refuse_live_rollout
 from kbctl.commands.session import Session, load_targets, manifest_paths
 from kbctl.errors import KbctlError, PolicyError
 from kbctl.manifest.validation import ValidationReport
@@ -56,6 +57,10 @@ def read_live(
     states: list[LiveState] = []
     for target in targets:
         with session.open(target, concurrency=concurrency) as handle:
+            if target.rollout.staged:  # no second rollout beside a live canary
+                refuse_live_rollout(
+                    handle.branches, target.agent_id, target.project, target.environment
+                )
             states.append(observe(target, handle.provider, refresh_content=refresh_content))
     return tuple(states)
 

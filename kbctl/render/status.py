@@ -57,6 +57,8 @@ def render_status(status: AgentStatus) -> RenderableType:
         share = f" ({quota.used_bytes / quota.max_bytes:.0%})" if quota.max_bytes else ""
         limit = "an unknown limit" if quota.max_bytes is None else format_size(quota.max_bytes)
         lines.append(Text(f"RAG quota: {format_size(quota.used_bytes)} of {limit} used{share}"))
+    if status.rollout is not None:
+        lines.append(Text(f"Rollout: {status.rollout}", style="bold yellow"))
     style = "green" if not status.has_changes else "yellow"
     lines.append(Text(status.drift_line, style=style))
     lines.append(Text(""))

@@ -1,0 +1,129 @@
+"""`promote` and the canary side of `rollback`: finish or drop a branch rollout that runs as a
+canary (`rollout: {strategy: branch, canary_percent: N}`).
+
+A canary is the environment's kbctl branch answering part of the agent's traffic (see
+`kbctl.apply.staging`). `promote` merges it into main (archiving it) and gives main all the
+traffic; `drop_canary` gives main all the traffic back and archives the branch. Neither deletes
+documents: the next `kbctl apply` deletes what main no longer uses (managed orphans), through
+its guards. Never prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from kbctl.apply.staging import ALL_TRAFFIC, live_canary
+from kbctl.commands.session import ProviderHandle, Session, load_targets
+from kbctl.errors import ApiError, ApplyError, UsageError
+from kbctl.model import Target
+from kbctl.provider.base import BranchInfo
+
+
+@dataclass(frozen=True, slots=True)
+class CanaryDone:
+    """One canary finished (`promoted`) or dropped (`rolled_back`)."""
+
+    project: str
+    environment: str
+    agent_id: str
+    branch: str
+    percent: float
+    action: str
+    version_id: str | None = None  # main's head after a promote
+
+
+def canary_line(handle: ProviderHandle, target: Target) -> str | None:
+    """`canary: branch kbctl/… answers 10% of the traffic …`, or None when none is live."""
+    branch = live_canary(handle.branches, target.agent_id, target.project, target.environment)
+    if branch is None:
+        return None
+    env = target.environment
+    return (
+        f"canary: branch {branch.name} answers {branch.live_percentage:g}% of the traffic; "
+        f"`kbctl promote -e {env}` merges it, `kbctl rollback -e {env}` drops it"
+    )
+
+
+def promote(
+    session: Session, environment: str, files: Sequence[str | Path] = ()
+) -> tuple[CanaryDone, ...]:
+    """Merge every live canary of `environment` into main and give main all the traffic.
+
+    Raises:
+        UsageError: no canary is live for the environment.
+        ApplyError: the merge or the deployment failed (the canary keeps running).
+    """
+    return _each(session, environment, files, "promoted")
+
+
+def drop_canary(
+    session: Session, environment: str, files: Sequence[str | Path] = ()
+) -> tuple[CanaryDone, ...]:
+    """Give main all the traffic back and archive every live canary of `environment`."""
+    return _each(session, environment, files, "rolled_back")
+
+
+def live_canaries(
+    session: Session, environment: str, files: Sequence[str | Path] = ()
+) -> tuple[tuple[Target, BranchInfo], ...]:
+    """The targets of `environment` whose canary is live, with its branch."""
+    found: list[tuple[Target, BranchInfo]] = []
+    for target in load_targets(session, files, environment):
+        with session.open(target) as handle:
+            branch = live_canary(
+                handle.branches, target.agent_id, target.project, target.environment
+            )
+        if branch is not None:
+            found.append((target, branch))
+    return tuple(found)
+
+
+def _each(
+    session: Session, environment: str, files: Sequence[str | Path], action: str
+) -> tuple[CanaryDone, ...]:
+    done: list[CanaryDone] = []
+    for target, branch in live_canaries(session, environment, files):
+        with session.open(target) as handle:
+            done.append(_finish(handle, target, branch, action))
+    if not done:
+        raise UsageError(
+            f"No canary rollout is live for {environment}",
+            hint=f"`kbctl status -e {environment}` shows a rollout in progress; "
+            "a canary starts with rollout: {strategy: branch, canary_percent: N}.",
+        )
+    return tuple(done)
+
+
+def _finish(handle: ProviderHandle, target: Target, branch: BranchInfo, action: str) -> CanaryDone:
+    api, agent_id = handle.branches, target.agent_id
+    try:
+        main = handle.provider.get_agent(agent_id)
+        if main.branch_id is None:
+            raise ApplyError(f"The API did not say which branch is main for agent {agent_id}")
+        version = None
+        if action == "promoted":
+            version = api.merge(agent_id, branch.id, main.branch_id).version_id
+        # Main answers everything (a merge that archives may already have moved the traffic).
+        if any(b.id != main.branch_id and b.live_percentage > 0 for b in api.branches(agent_id)):
+            api.deploy(agent_id, {main.branch_id: ALL_TRAFFIC})
+        if action != "promoted":
+            api.archive_branch(agent_id, branch.id)
+    except ApiError as err:
+        word = "promoting" if action == "promoted" else "rolling back"
+        raise ApplyError(
+            f"Failed while {word} the canary {branch.name} of agent {agent_id}: {err.summary}",
+            detail=err.detail,
+            hint=f"Run kbctl status -e {target.environment} to see where it stands, then try "
+            "again.",
+        ) from err
+    return CanaryDone(
+        target.project,
+        target.environment,
+        agent_id,
+        branch.name,
+        branch.live_percentage,
+        action,
+        version,
+    )
