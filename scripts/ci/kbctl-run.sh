@@ -346,6 +346,8 @@ case "$command" in
     ok="${result_ok:-false}"
     set_output status "${result_status:-error}"
     set_output applied "$ok"
+    # Also as a file: a workflow reads it even when a later step of the action fails.
+    printf 'applied=%s\nexit-code=%s\n' "$ok" "$code" >"$base.outcome"
     [ "$ok" = true ] || [ "$code" -ne 0 ] || code=1
     case "$code" in
       0) title="### ✅ kbctl $command: $environment"; note="" ;;

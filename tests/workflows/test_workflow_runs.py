@@ -345,6 +345,7 @@ def test_a_rejected_snapshot_push_is_reported_and_production_still_applies(repo:
     assert staging.result == "failure"  # reported as failed…
     step = staging.step("apply")
     assert step.outputs["applied"] == "true" and step.outputs["snapshots-pushed"] == "false"
+    assert staging.outputs["applied"] == "true"  # what the next job reads
     assert "GH006" in staging.log()
     assert "snapshots not pushed" in staging.summary
     assert "### ✅ kbctl apply: staging" in staging.summary  # the apply itself succeeded
