@@ -55,7 +55,13 @@ from kbctl.apply.types import (
     Outcome,
     summary_line,
 )
-from kbctl.apply.verification import Expected, check_still_ours, verify_written, who_wrote
+from kbctl.apply.verification import (
+    Expected,
+    after_state,
+    check_still_ours,
+    verify_written,
+    who_wrote,
+)
 from kbctl.checks.gate import checks_gate_error
 from kbctl.clock import Clock
 from kbctl.errors import (
@@ -97,12 +103,16 @@ def apply_agent_plan(
     options: ApplyOptions,
     hook: ApplyHook | None = None,
     agents: AgentBranchesApi | None = None,
+    observed: LiveState | None = None,
 ) -> ApplyResult:
     """Carry out `plan` for `target`'s agent; returns what was done.
 
     `agents` (the agent's rag-query, branches and deployments) lets the retrieval checks use
     the agent's own retrieval and makes `rollout: branch` possible; without it the checks use
-    the content search.
+    the content search. `observed` is the live state the plan was just made from, in this
+    process: then only the agent is read again for the fingerprint check (not the whole
+    listing), and the "after" snapshot is built from the verified read-back plus what this run
+    created, renamed and deleted. A saved plan passes None: the full live state is re-read.
 
     Raises:
         IndexGateError: a document is too small under policy `fail`, an index did not
@@ -115,6 +125,7 @@ def apply_agent_plan(
         ApplyError: the API failed part-way; the message says what was done.
     """
     run = _Run(plan, target, provider, clock, events, options, hook or NullHook(), agents)
+    run.observed = observed
     return run.execute()
 
 
@@ -168,6 +179,9 @@ class _Run:
         self.version_id: str | None = None
         self.agent_updated = False
         self.expected: Expected | None = None  # what the agent must be after this run
+        self.observed: LiveState | None = None  # the plan's live state, read in this process
+        self.live: LiveState | None = None  # the live state this run started from
+        self.final_agent: LiveAgent | None = None  # the agent as read back at the end
         self.gate = IndexGate(
             provider,
             clock,
@@ -216,9 +230,8 @@ class _Run:
     def _leased(
         self, started: float, warnings: tuple[str, ...], specs: dict[str, DocumentSpec]
     ) -> ApplyResult:
-        live = self.provider.read_state(
-            self.plan.agent_id, self.plan.project, self.plan.environment, with_quota=False
-        )
+        live = self._read_live()
+        self.live = live
         if live.fingerprint() != self.plan.fingerprint:
             raise StalePlanError(
                 f"The live state of {self.where} changed since the plan was made",
@@ -266,7 +279,7 @@ class _Run:
             raise
         finally:
             result = self._result(outcome, error, self.clock.monotonic() - started)
-            self.hook.after(self.target, self.plan, result, self._live_after())
+            self.hook.after(self.target, self.plan, result, self._live_after(outcome))
         self.events(Finished(summary_line(self.plan, result), result.seconds))
         return result
 
@@ -584,7 +597,7 @@ class _Run:
         if self.expected is None:
             return
         try:
-            check_still_ours(self.provider, self.plan, self.expected)
+            self.final_agent = check_still_ours(self.provider, self.plan, self.expected)
         except ApiError as err:
             raise self._api_failure("reading the agent back after the deletions", err) from err
 
@@ -711,9 +724,21 @@ class _Run:
             canary_percent=self.target.rollout.canary_percent if self.canary else None,
         )
 
-    def _live_after(self) -> LiveState | None:
+    def _read_live(self) -> LiveState:
+        """The live state to check the plan's fingerprint against: the plan's own, with the agent
+        read again, when the plan was made in this process; else a full read."""
+        observed = self.observed
+        if observed is not None and observed.fingerprint() == self.plan.fingerprint:
+            return replace(observed, agent=self.provider.get_agent(self.plan.agent_id))
+        return self.provider.read_state(
+            self.plan.agent_id, self.plan.project, self.plan.environment, with_quota=False
+        )
+
+    def _live_after(self, outcome: Outcome) -> LiveState | None:
         if isinstance(self.hook, NullHook):
             return None
+        if outcome is Outcome.APPLIED and self.final_agent is not None and self.live is not None:
+            return after_state(self.live, self.final_agent, self.plan, self.deleted)
         try:
             return self.provider.read_state(
                 self.plan.agent_id, self.plan.project, self.plan.environment, with_quota=False

@@ -262,7 +262,9 @@ class Lease:
 
     def _list(self) -> list[_Seen]:
         out: list[_Seen] = []
-        for doc in self._provider.documents_named(f"{PREFIX}{self._owner.agent_id} · "):
+        for doc in self._provider.documents_named(
+            f"{PREFIX}{self._owner.agent_id} · ", doc_type=DocType.FOLDER
+        ):
             seen = _parse(doc)
             if seen is not None:
                 out.append(seen)

@@ -1,17 +1,23 @@
 """After the PATCH: is the agent what this run wrote, and if it is not, who won the race?
 
 Owns the verification of the agent the PATCH answered (read again only when that answer differs),
-the final check after the deletions, and naming the writer of a version (its description, which
-kbctl fills with the run id and commit). A newer version that is not what kbctl wrote is a lost
-race (`ConcurrentChangeError`, exit 4); kbctl's own version differing is a failed write
-(`VerificationError`, exit 1). Reads only; never writes the agent back.
+the final check after the deletions (whose read-back, with what the run did, is the state the
+"after" snapshot records: no second listing), and naming the writer of a version (its
+description, which kbctl fills with the run id and commit). A newer version that is not what
+kbctl wrote is a lost race (`ConcurrentChangeError`, exit 4); kbctl's own version differing is a
+failed write (`VerificationError`, exit 1). Reads only; never writes the agent back.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from kbctl.apply.steps import renames
 from kbctl.apply.swap import shape
+from kbctl.apply.types import DocOutcome
 from kbctl.errors import ApiError, ConcurrentChangeError, VerificationError
-from kbctl.model import KbEntry, LiveAgent, RagSettings
+from kbctl.identity import parse_marker
+from kbctl.model import KbEntry, LiveAgent, LiveDocument, LiveState, Marker, RagSettings
 from kbctl.plan.types import AgentPlan
 from kbctl.provider.base import Provider
 
@@ -63,8 +69,10 @@ def verify_written(
     )
 
 
-def check_still_ours(provider: Provider, plan: AgentPlan, expected: Expected) -> None:
+def check_still_ours(provider: Provider, plan: AgentPlan, expected: Expected) -> LiveAgent:
     """After the deletions: the agent must still be what this run left, else it lost a race.
+
+    Returns the agent read back (verified).
 
     Raises:
         ConcurrentChangeError: someone wrote the agent after this run (exit 4).
@@ -75,6 +83,36 @@ def check_still_ours(provider: Provider, plan: AgentPlan, expected: Expected) ->
     problems = differences(current, entries, rag)
     if problems:
         raise overwritten(provider, plan, written, current, problems, deleted=True)
+    return current
+
+
+def after_state(
+    start: LiveState, agent: LiveAgent, plan: AgentPlan, deleted: list[DocOutcome]
+) -> LiveState:
+    """The live state a successful run left, without listing the workspace again: the state it
+    started from, less what it deleted, renames applied, the verified `agent`, and every document
+    the agent now holds that was not there before (this run's uploads, as the agent names them).
+    """
+
+    def ours(name: str) -> Marker | None:
+        marker = parse_marker(name)
+        where = (plan.project, plan.environment)
+        return marker if marker and (marker.project, marker.environment) == where else None
+
+    gone = {d.id for d in deleted}
+    new_names = {c.live_id: c.name for c in renames(plan.changes)}
+    docs = {
+        d.id: replace(d, name=new_names[d.id], marker=ours(new_names[d.id]))
+        if d.id in new_names
+        else d
+        for d in start.documents
+        if d.id not in gone
+    }
+    for entry in agent.knowledge_base:
+        if entry.id not in docs:
+            docs[entry.id] = LiveDocument(entry.id, entry.name, entry.doc_type, 0, ours(entry.name))
+    documents = tuple(sorted(docs.values(), key=lambda d: d.id))
+    return replace(start, agent=agent, documents=documents, warnings=())
 
 
 def differences(

@@ -74,4 +74,5 @@ def check_cmd(
                 click.echo(f"Warning: {warning}", err=True)
     verdict = commands.check_verdict(environment, runs, detailed=detailed_exitcode)
     if verdict is not None:
+        commands.notify_failure(session, environment, [r.target for r in runs], "check", verdict)
         raise verdict

@@ -24,6 +24,7 @@ from kbctl.commands.inspecting import (
     status,
     threshold_warnings,
 )
+from kbctl.commands.notifying import notify_failure
 from kbctl.commands.planning import PlanRun, plan, plan_verdict, read_live, validate
 from kbctl.commands.rollouts import CanaryDone, drop_canary, live_canaries, promote
 from kbctl.commands.session import (
@@ -62,6 +63,7 @@ __all__ = [
     "live_canaries",
     "load_targets",
     "manifest_paths",
+    "notify_failure",
     "plan",
     "plan_verdict",
     "promote",

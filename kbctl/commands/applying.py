@@ -17,6 +17,7 @@ from kbctl.apply import ApplyOptions, ApplyResult, apply_agent_plan
 from kbctl.apply.saved import check_saved_plan
 from kbctl.apply.staging import refuse_live_rollout
 from kbctl.apply.types import DEFAULT_CONCURRENCY, ApplyHook, NullHook
+from kbctl.commands.notifying import notifying
 from kbctl.commands.session import ProviderHandle, Session, load_targets, progress_of
 from kbctl.errors import PlanFileError, UsageError
 from kbctl.model import LiveAgent, LiveState, Target
@@ -70,6 +71,28 @@ def apply(
     `PolicyError`, `IndexGateError`, `ConcurrentChangeError`, `ApplyError`, `UsageError`
     (no way to confirm), `InterruptedRunError` (a signal, at a safe point).
     """
+    with notifying(session, environment, files, "apply"):
+        return _apply(
+            session,
+            environment,
+            files,
+            plan_file=plan_file,
+            auto_approve=auto_approve,
+            allow_destroy=allow_destroy,
+            concurrency=concurrency,
+        )
+
+
+def _apply(
+    session: Session,
+    environment: str,
+    files: Sequence[str | Path],
+    *,
+    plan_file: str | Path | None,
+    auto_approve: bool,
+    allow_destroy: bool,
+    concurrency: int,
+) -> ApplyRun:
     if plan_file is None and not auto_approve and session.confirm is None:
         raise UsageError(
             "Refusing to apply without confirmation",
@@ -107,8 +130,18 @@ def apply(
                 _store(session), session.clock, handle.provider, git_commit=session.git_commit
             )
 
+        # Planned just now, in this process: the executor re-reads only the agent, not the
+        # whole listing; a saved plan gets the full fingerprint check.
+        observed = {(t.project, t.agent_id): live for t, live in pairs} if saved is None else {}
         return _carry_out(
-            session, made, handles, hook_for, allow_destroy, concurrency, "Apply complete"
+            session,
+            made,
+            handles,
+            hook_for,
+            allow_destroy,
+            concurrency,
+            "Apply complete",
+            observed,
         )
 
 
@@ -199,6 +232,7 @@ def _carry_out(
     allow_destroy: bool,
     concurrency: int,
     title: str,
+    observed: dict[tuple[str, str], LiveState] | None = None,
 ) -> ApplyRun:
     """Apply every agent plan with changes, in order; stop at the first that fails."""
     progress = progress_of(session)
@@ -228,6 +262,7 @@ def _carry_out(
                 options=options,
                 hook=hook,
                 agents=handle.branches,
+                observed=(observed or {}).get((agent_plan.project, agent_plan.agent_id)),
             )
             results.append(result)
             after = hook.after_snapshot if isinstance(hook, SnapshotHook) else None

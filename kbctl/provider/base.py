@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from kbctl.model import (
+    DocType,
     DocumentSpec,
     IndexStatus,
     KbEntry,
@@ -173,9 +174,13 @@ class Provider(Protocol):
         """Every document named exactly `name` (full pagination)."""
         ...
 
-    def documents_named(self, prefix: str) -> tuple[LiveDocument, ...]:
+    def documents_named(
+        self, prefix: str, *, doc_type: DocType | None = None
+    ) -> tuple[LiveDocument, ...]:
         """Every document whose name starts with `prefix`, from the full listing (never the
-        name `search`, which can miss documents): what apply's lease must not miss."""
+        name `search`, which can miss documents): what apply's lease must not miss. With
+        `doc_type`, only the listing of that type (`types=`), so a lease folder is found in
+        pages of folders, not of the whole workspace."""
         ...
 
     def create_folder(self, name: str) -> str:

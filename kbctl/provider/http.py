@@ -398,3 +398,26 @@ def _query_value(value: str | int | float | bool | Sequence[str]) -> str | list[
     if isinstance(value, str | int | float):
         return str(value)
     return [str(v) for v in value]
+
+
+def post_webhook(
+    url: str,
+    payload: Mapping[str, object],
+    *,
+    timeout: float = 10.0,
+    transport: httpx.BaseTransport | None = None,
+) -> str | None:
+    """POST `payload` as JSON to a webhook (no API key, no retries); None when it was accepted,
+    else one line saying why not (the URL is never in it: it often holds a token)."""
+    try:
+        with httpx.Client(timeout=timeout, transport=transport) as client:
+            answer = client.post(
+                url, json=dict(payload), headers={"user-agent": f"kbctl/{__version__}"}
+            )
+    except httpx.InvalidURL:
+        return "the webhook URL is not a valid URL"
+    except httpx.HTTPError as err:
+        return f"the webhook could not be reached ({type(err).__name__})"
+    if answer.status_code >= 300:
+        return f"the webhook answered HTTP {answer.status_code}"
+    return None

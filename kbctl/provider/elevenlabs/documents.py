@@ -68,10 +68,13 @@ class Documents:
         warnings: list[str] | None = None,
         newest_first: bool = False,
         first_page_only: bool = False,
+        doc_type: DocType | None = None,
     ) -> list[Listed]:
         """Documents of the listing (every page unless `first_page_only`); entries of unknown
         types are skipped."""
         params: Params = {"page_size": self._page_size, "search": search}
+        if doc_type is not None:
+            params = {**params, "types": doc_type.value}
         if newest_first:
             params = {**params, "sort_by": "created_at", "sort_direction": "desc"}
             if first_page_only:
@@ -116,10 +119,15 @@ class Documents:
             found = [d for d in newest if d.name == name]
         return _live(found)
 
-    def named(self, prefix: str) -> tuple[LiveDocument, ...]:
-        """Every document whose name starts with `prefix` (all pages of the full listing, never
-        the name `search`, which can miss documents)."""
-        found = [d for d in self.listing() if d.name.startswith(prefix)]
+    def named(self, prefix: str, *, doc_type: DocType | None = None) -> tuple[LiveDocument, ...]:
+        """Every document whose name starts with `prefix` (all pages of the full listing, or of
+        the listing of `doc_type`; never the name `search`, which can miss documents). An API
+        that ignored `types` only costs pages: the type is checked here too."""
+        found = [
+            d
+            for d in self.listing(doc_type=doc_type)
+            if d.name.startswith(prefix) and (doc_type is None or d.doc_type is doc_type)
+        ]
         return tuple(
             LiveDocument(d.id, d.name, d.doc_type, d.size_bytes, None, d.created_at, d.updated_at)
             for d in sorted({d.id: d for d in found}.values(), key=lambda d: d.id)

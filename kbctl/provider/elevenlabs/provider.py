@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from kbctl.errors import UsageError
 from kbctl.identity import parse_marker
 from kbctl.model import (
+    DocType,
     DocumentSpec,
     KbEntry,
     LiveAgent,
@@ -113,9 +114,12 @@ class ElevenLabsProvider:
         """Documents named exactly `name` among the newest (at most two requests)."""
         return self.documents.find_recent_by_name(name)
 
-    def documents_named(self, prefix: str) -> tuple[LiveDocument, ...]:
-        """Every document whose name starts with `prefix` (the full listing, never `search`)."""
-        return self.documents.named(prefix)
+    def documents_named(
+        self, prefix: str, *, doc_type: DocType | None = None
+    ) -> tuple[LiveDocument, ...]:
+        """Every document whose name starts with `prefix` (the full listing, or that of one
+        type, never `search`)."""
+        return self.documents.named(prefix, doc_type=doc_type)
 
     def document_url(self, doc_id: str) -> str | None:
         """The source URL of a URL document (None for other types), from its detail."""
