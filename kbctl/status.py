@@ -51,6 +51,14 @@ class DocumentStatus:
     attached: bool
     index: IndexStatus | None = None
     index_progress: float = 0.0
+    index_name: str | None = None  # the status as the API named it (unknown ones included)
+
+    @property
+    def index_label(self) -> str | None:
+        """The index status for people: the API's own word for one kbctl does not know."""
+        if self.index is None:
+            return None
+        return self.index_name or self.index.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +185,9 @@ def _ours(target: Target, marker: Marker | None) -> str | None:
 
 
 def _with_index(doc: DocumentStatus, health: IndexHealth) -> DocumentStatus:
-    return replace(doc, index=health.status, index_progress=health.progress)
+    return replace(
+        doc, index=health.status, index_progress=health.progress, index_name=health.reported
+    )
 
 
 def _report(
@@ -232,7 +242,7 @@ def status_dict(status: AgentStatus) -> dict[str, object]:
                 "usage_mode": d.usage_mode.value if d.usage_mode is not None else None,
                 "managed": d.managed,
                 "attached": d.attached,
-                "index": d.index.value if d.index is not None else None,
+                "index": d.index_label,
                 "index_progress": d.index_progress,
             }
             for d in status.documents

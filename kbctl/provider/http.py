@@ -6,7 +6,8 @@ is replaced in response bodies before anything parses them, so live data holding
 reaches output, plan files or snapshots. It knows nothing about endpoints' meaning
 (`kbctl.provider.elevenlabs` does). Its one seam is `transport=`: the in-process emulator is an
 httpx transport like any other (`wsgi_transport(app)`), chosen by the caller. No httpx exception
-(whose request carries the header) is chained to a kbctl error.
+(whose request carries the header) is chained to a kbctl error. `post_webhook` is the other,
+smaller door: a JSON POST to a notification webhook, which never carries the API key.
 
 Retry policy (reference §1.5):
 - idempotent requests (GET, PUT, PATCH, DELETE, and POSTs the caller marks idempotent such as the

@@ -32,7 +32,7 @@ def render_status(status: AgentStatus) -> RenderableType:
             table.add_column(column, overflow="fold")
         for doc in status.documents:
             if doc.index is not None:
-                index = doc.index.value
+                index = doc.index_label or doc.index.value
                 if doc.index.in_flight:
                     index += f" {doc.index_progress:.0f}%"
             else:
