@@ -29,6 +29,7 @@ RANKS = {
     "provider": 1,
     "checks": 2,
     "observe": 2,
+    "contentdiff": 2,
     "apply": 3,
     "snapshots": 4,
     "status": 4,

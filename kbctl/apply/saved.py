@@ -8,6 +8,7 @@ purpose: the quota forecast moves on its own and the gate sees the real answer a
 
 from __future__ import annotations
 
+from kbctl.contentdiff import without_diffs
 from kbctl.errors import StalePlanError, UsageError
 from kbctl.plan.types import AgentPlan, Plan
 
@@ -51,7 +52,7 @@ def _intent(plan: AgentPlan) -> tuple[object, ...]:
     """Everything apply does with a plan (all of it but the findings)."""
     return (
         plan.embedding_model,
-        plan.changes,
+        without_diffs(plan.changes),  # shown to the reviewer, not part of what apply does
         plan.rag_changes,
         plan.knowledge_base,
         plan.deletions,

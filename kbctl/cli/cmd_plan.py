@@ -47,6 +47,12 @@ from kbctl.render.plan_text import render_plan_text
     help="Read and hash every managed document's live content, not only the ones that look "
     "edited in place.",
 )
+@click.option(
+    "--no-diff",
+    "no_diff",
+    is_flag=True,
+    help="Do not read the live content of replaced text documents to show a diff.",
+)
 def plan_cmd(
     environment: str,
     files: tuple[str, ...],
@@ -55,6 +61,7 @@ def plan_cmd(
     detailed_exitcode: bool,
     allow_destroy: bool,
     refresh_content: bool,
+    no_diff: bool,
 ) -> None:
     """Show what `kbctl apply -e ENV` would change, without changing anything.
 
@@ -64,7 +71,9 @@ def plan_cmd(
     (protect, max_deletes) would refuse it without --allow-destroy.
     """
     session = wiring.session()
-    made = commands.plan(session, environment, files, refresh_content=refresh_content).plan
+    made = commands.plan(
+        session, environment, files, refresh_content=refresh_content, diff=not no_diff
+    ).plan
     if out:
         Path(out).write_text(session.secrets.redact(dumps(made)), encoding="utf-8")
     if fmt == "json":

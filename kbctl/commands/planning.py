@@ -8,12 +8,15 @@ Reads the manifests and the live workspace through the session; never prints. Th
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
+from dataclasses import replace as dc_replace
 from pathlib import Path
 
 from kbctl.apply.guards import DESTROY_CODES
 from kbctl.apply.staging import refuse_live_rollout
 from kbctl.commands.session import Session, load_targets, manifest_paths
+from kbctl.contentdiff import attach_diffs
 from kbctl.errors import KbctlError, PolicyError
 from kbctl.manifest.validation import ValidationReport
 from kbctl.model import LiveState, Target
@@ -71,15 +74,33 @@ def plan(
     files: Sequence[str | Path] = (),
     *,
     refresh_content: bool = False,
+    diff: bool = True,
+    concurrency: int = 8,
 ) -> PlanRun:
     """Diff the manifests' `environment` against the live workspace; changes nothing.
 
     `refresh_content` reads every managed document's live content (not only the ones whose
-    listing says they may have been edited in place).
+    listing says they may have been edited in place). With `diff` (the default), every replace
+    of a text document carries a unified diff of its live content against the declared one
+    (`kbctl.contentdiff`); without it no content is read for diffs.
     """
     targets = load_targets(session, files, environment)
-    live = read_live(session, targets, refresh_content=refresh_content)
-    made = make_plan(environment, list(zip(targets, live, strict=True)))
+    with ExitStack() as stack:
+        handles = [stack.enter_context(session.open(t, concurrency=concurrency)) for t in targets]
+        live = tuple(
+            observe(t, h.provider, refresh_content=refresh_content)
+            for t, h in zip(targets, handles, strict=True)
+        )
+        made = make_plan(environment, list(zip(targets, live, strict=True)))
+        if diff:
+            by_agent = {
+                (t.manifest, t.agent_id): (t, h) for t, h in zip(targets, handles, strict=True)
+            }
+            agents = []
+            for agent in made.agents:
+                target, handle = by_agent[(agent.manifest, agent.agent_id)]
+                agents.append(attach_diffs(agent, target, handle.provider.document_content))
+            made = dc_replace(made, agents=tuple(agents))
     return PlanRun(made, targets, live)
 
 

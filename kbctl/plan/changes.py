@@ -48,6 +48,7 @@ class ReplaceReason(StrEnum):
 
     CONTENT = "content_changed"  # the manifest declares other content
     EDITED = "edited_in_place"  # the live content was edited in place; the marker lies
+    FORCED = "forced"  # `--replace KEY` / `--replace-all`: uploaded and indexed again as it is
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +110,10 @@ class ReplaceDocument:
     fields: tuple[FieldChange, ...] = ()
     notes: tuple[str, ...] = ()
     reason: ReplaceReason = ReplaceReason.CONTENT
+    #: A unified diff of the live text against the declared text (text documents only),
+    #: attached after planning by `kbctl.contentdiff`; None when not computed (`--no-diff`,
+    #: a file or URL, content not readable).
+    diff: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,6 +140,7 @@ def _change(agent: AgentPlan, c: DocumentChange) -> dict[str, object]:
         "notes": list(c.notes),
         "reason": c.reason.value if isinstance(c, ReplaceDocument) else None,
         "index_status": c.index_status if isinstance(c, ReindexDocument) else None,
+        "diff": c.diff if isinstance(c, ReplaceDocument) else None,
     }
 
 
@@ -232,6 +233,7 @@ def _read_change(o: JsonObject) -> DocumentChange:
                 reuse_id=o.opt_text("reuse_id"), needs_index=needs_index, fields=fields,
                 notes=notes,
                 reason=ReplaceReason.CONTENT if reason is None else o.enum("reason", ReplaceReason),
+                diff=o.opt_text("diff", missing_ok=True),
             )  # fmt: skip
         case Action.UPDATE:
             return UpdateDocument(

@@ -2,8 +2,10 @@
 
 Layout: a hidden marker `<!-- kbctl-plan:<environment> -->` (so a workflow finds and updates
 its own comment), the headline, a summary table per agent, the findings, then one collapsed
-`<details>` block per agent with its changes. GitHub refuses comments over 65,536 characters,
-so the result always stays under `limit`: detail rows, then findings, then agent rows are cut
+`<details>` block per agent with its changes and, for each replaced text document, a nested
+collapsed ```diff block (each cut after `DIFF_LINES` lines, with a count of the hidden ones).
+GitHub refuses comments over 65,536 characters, so the result always stays under `limit`: diff
+blocks, then detail rows, then findings, then agent rows are cut
 (largest prefix that fits, found by bisection) with a line saying how many are not shown and
 that the JSON plan artifact has them all. The marker, headline and table header always stay.
 Pure: returns a string.
@@ -16,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kbctl.plan.types import AgentPlan, Finding, Plan, Severity
+from kbctl.plan.types import AgentPlan, Finding, Plan, ReplaceDocument, Severity
 from kbctl.render.format import (
     change_details,
     change_symbol,
@@ -29,7 +31,10 @@ from kbctl.render.format import (
     rag_value,
 )
 
-__all__ = ["render_plan_markdown", "sticky_marker"]
+__all__ = ["DIFF_LINES", "render_plan_markdown", "sticky_marker"]
+
+#: Diff lines shown per document in the comment; the JSON plan has them all.
+DIFF_LINES = 60
 
 ARTIFACT = (
     "the JSON plan (`kbctl plan --out plan.json`; the plan workflow uploads it as an artifact)"
@@ -51,15 +56,16 @@ def render_plan_markdown(plan: Plan, *, limit: int = 65_000) -> str:
     if len(text) < limit:
         return text
     stages: tuple[tuple[int, Callable[[int], _Caps]], ...] = (
-        (sum(len(rows) for _, rows in parts.details), lambda n: _Caps(n, None, None)),
-        (len(parts.findings), lambda n: _Caps(0, n, None)),
-        (len(parts.agents), lambda n: _Caps(0, 0, n)),
+        (sum(len(d) for d in parts.diffs), lambda n: _Caps(None, None, None, n)),
+        (sum(len(rows) for _, rows in parts.details), lambda n: _Caps(n, None, None, 0)),
+        (len(parts.findings), lambda n: _Caps(0, n, None, 0)),
+        (len(parts.agents), lambda n: _Caps(0, 0, n, 0)),
     )
     for total, caps in stages:
         best = _largest_fitting(parts, caps, total, limit)
         if best is not None:
             return best
-    text = parts.compose(_Caps(0, 0, 0))
+    text = parts.compose(_Caps(0, 0, 0, 0))
     cut = text[: max(limit - _CUT_NOTE, 0)]
     return cut + f"\n\n_… cut to fit a comment: see {ARTIFACT}._\n"
 
@@ -70,11 +76,12 @@ def render_plan_markdown(plan: Plan, *, limit: int = 65_000) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Caps:
-    """How many detail rows, findings and agent rows to show (None: all)."""
+    """How many detail rows, findings, agent rows and diff blocks to show (None: all)."""
 
     rows: int | None
     findings: int | None
     agents: int | None
+    diffs: int | None = None
 
 
 def _largest_fitting(
@@ -111,6 +118,7 @@ class _Parts:
     agents: list[str]  # summary table rows
     findings: list[str]
     details: list[tuple[AgentPlan, list[_Row]]]
+    diffs: list[list[str]]  # per agent (same order): one collapsed diff block per document
     reindex: bool  # a `reindex` column in the summary table (only when something re-indexes)
 
     @classmethod
@@ -147,7 +155,8 @@ class _Parts:
             ((a, f) for a in plan.agents for f in a.findings), key=lambda af: _RANK[af[1].severity]
         )
         findings = [_finding(a, f) for a, f in ranked]
-        return cls(head, agents, findings, [(a, _rows(a)) for a in plan.agents], reindex)
+        diffs = [_diff_blocks(a) for a in plan.agents]
+        return cls(head, agents, findings, [(a, _rows(a)) for a in plan.agents], diffs, reindex)
 
     def compose(self, caps: _Caps) -> str:
         lines = [
@@ -172,13 +181,20 @@ class _Parts:
                 missing = len(self.findings) - len(shown)
                 hidden += missing
                 lines.append(f"- _… {plural(missing, 'more finding')} not shown._")
-        budget = caps.rows
-        for agent, rows in self.details[: len(agents)]:
+        budget, diff_budget = caps.rows, caps.diffs
+        hidden_diffs = 0
+        for (agent, rows), blocks in zip(self.details[: len(agents)], self.diffs, strict=False):
             take = len(rows) if budget is None else min(budget, len(rows))
             if budget is not None:
                 budget -= take
             hidden += len(rows) - take
-            lines += ["", *_details(agent, rows, take)]
+            shown = blocks if diff_budget is None else blocks[:diff_budget]
+            if diff_budget is not None:
+                diff_budget -= len(shown)
+            hidden_diffs += len(blocks) - len(shown)
+            lines += ["", *_details(agent, rows, take, shown)]
+        if hidden_diffs:
+            lines += ["", f"_{plural(hidden_diffs, 'content diff')} not shown: see {ARTIFACT}._"]
         if hidden:
             lines += ["", f"_Some of the plan is not shown to fit a comment: see {ARTIFACT}._"]
         return "\n".join(lines) + "\n"
@@ -244,7 +260,28 @@ def _row(section: str, cells: tuple[str, ...]) -> _Row:
     return _Row(section, "| " + " | ".join(_cell(c) for c in cells) + " |")
 
 
-def _details(agent: AgentPlan, rows: list[_Row], take: int) -> list[str]:
+def _diff_blocks(agent: AgentPlan) -> list[str]:
+    """One collapsed ```diff block per replaced document that carries a diff."""
+    blocks = []
+    for change in agent.changes:
+        if not isinstance(change, ReplaceDocument) or not change.diff:
+            continue
+        lines = change.diff.splitlines()
+        shown = lines[:DIFF_LINES]
+        if len(lines) > DIFF_LINES:
+            shown.append(f"… {plural(len(lines) - DIFF_LINES, 'more diff line')} hidden")
+        body = "\n".join(shown)
+        fence = "```"
+        while fence in body:
+            fence += "`"
+        blocks.append(
+            f"<details>\n<summary>diff <code>{html.escape(change.key)}</code></summary>\n\n"
+            f"{fence}diff\n{body}\n{fence}\n\n</details>"
+        )
+    return blocks
+
+
+def _details(agent: AgentPlan, rows: list[_Row], take: int, diffs: list[str]) -> list[str]:
     shown_changes = sum(1 for r in rows if r.section == "changes")
     summary = (
         f"<code>{html.escape(agent.agent_id)}</code> · {html.escape(agent.manifest)} · "
@@ -267,6 +304,8 @@ def _details(agent: AgentPlan, rows: list[_Row], take: int) -> list[str]:
         lines += ["", f"_… not shown: {what}; the JSON plan artifact has them all._"]
     if take:
         lines.append("")
+    for block in diffs:
+        lines += [block, ""]
     lines.append("</details>")
     return [line for line in lines if line is not None]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from kbctl.plan.types import Action, AgentPlan, DocumentChange, Plan, Severity
+from kbctl.plan.types import Action, AgentPlan, DocumentChange, Plan, ReplaceDocument, Severity
 from kbctl.render.format import (
     change_details,
     change_symbol,
@@ -20,7 +20,10 @@ from kbctl.render.format import (
     rag_value,
 )
 
-__all__ = ["render_plan_text"]
+__all__ = ["DIFF_LINES", "render_plan_text"]
+
+#: Diff lines shown per document; the rest are counted (the JSON plan has them all).
+DIFF_LINES = 40
 
 _KEY_WIDTH = 40
 _STYLES = {
@@ -112,3 +115,30 @@ def _change(out: Text, change: DocumentChange, width: int, model: str) -> None:
     label = change.action.value
     out.append(f"  {label:<7}  ")
     out.append("; ".join(change_details(change, model)) + "\n")
+    if isinstance(change, ReplaceDocument) and change.diff:
+        _diff(out, change.diff)
+
+
+def _diff(out: Text, diff: str) -> None:
+    """The diff under its change, indented, cut after `DIFF_LINES` lines with a count."""
+    lines = diff.splitlines()
+    for line in lines[:DIFF_LINES]:
+        out.append("      ")
+        out.append(line + "\n", style=_diff_style(line))
+    if len(lines) > DIFF_LINES:
+        hidden = len(lines) - DIFF_LINES
+        out.append(
+            f"      … {plural(hidden, 'more diff line')} hidden (see --format json)\n", style="dim"
+        )
+
+
+def _diff_style(line: str) -> str:
+    if line.startswith(("+++", "---")):
+        return "bold"
+    if line.startswith("@@"):
+        return "cyan"
+    if line.startswith("+"):
+        return "green"
+    if line.startswith("-"):
+        return "red"
+    return ""

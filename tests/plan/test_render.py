@@ -163,3 +163,49 @@ def test_reindex_lines_for_model_change() -> None:
     assert "↻ a.md" in text and "needs a new index for multilingual_e5_large_instruct" in text
     assert "Also: 1 RAG setting to change." in text
     assert "1 to reindex, 1 unchanged." in text
+
+
+def _with_diffs(plan: Plan) -> Plan:
+    """Every replace carries a 30-line diff, as `kbctl plan` attaches them."""
+    from kbctl.contentdiff import unified_diff
+    from kbctl.plan.types import ReplaceDocument
+
+    before = "\n".join(f"line {i} of the quarter" for i in range(30))
+    after = before.replace("line 7 of", "line seven of")
+    agents = []
+    for agent in plan.agents:
+        changes = tuple(
+            dataclasses.replace(c, diff=unified_diff(before, after, c.key))
+            if isinstance(c, ReplaceDocument)
+            else c
+            for c in agent.changes
+        )
+        agents.append(dataclasses.replace(agent, changes=changes))
+    return dataclasses.replace(plan, agents=tuple(agents))
+
+
+def test_markdown_with_diffs_stays_under_the_limit_with_10000_documents() -> None:
+    plan = _with_diffs(_huge_plan(10_000))
+    text = render_plan_markdown(plan)
+    assert len(text) < 65_000
+    assert "content diffs not shown" in text  # diff blocks are the first thing to go
+    assert text.count("<details>") == text.count("</details>")
+
+
+def test_markdown_keeps_the_diffs_that_fit_and_counts_the_others() -> None:
+    plan = _with_diffs(_huge_plan(300))
+    text = render_plan_markdown(plan)
+    assert len(text) < 65_000
+    assert "_… not shown:" not in text  # every change row is kept; only diffs are cut
+    shown = text.count("```diff\n")
+    assert 0 < shown < plan.summary.replace
+    assert f"{plan.summary.replace - shown} content diffs not shown" in text
+    assert text.count("<details>") == text.count("</details>")
+
+
+def test_markdown_shows_every_diff_when_they_fit() -> None:
+    plan = _with_diffs(_huge_plan(9))
+    text = render_plan_markdown(plan)
+    assert text.count("```diff\n") == plan.summary.replace == 3
+    assert "-line 7 of the quarter" in text and "+line seven of the quarter" in text
+    assert "not shown" not in text
