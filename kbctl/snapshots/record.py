@@ -303,6 +303,20 @@ def _entry_from(reader: JsonReader, value: object, where: str) -> SnapshotEntry:
     )
 
 
+def entry_to_json(entry: SnapshotEntry) -> dict[str, object]:
+    """One entry as the record writes it (the snapshot index keeps entries in this form)."""
+    return _entry_dict(entry)
+
+
+def entry_from_json(value: object, source: str) -> SnapshotEntry:
+    """An entry written by `entry_to_json`, checked as strictly as in a record.
+
+    Raises:
+        SnapshotError: a field is missing or malformed.
+    """
+    return _entry_from(_reader(source), value, "entry")
+
+
 def _is_sha256(value: str) -> bool:
     return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
 

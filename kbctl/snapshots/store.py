@@ -3,6 +3,7 @@
 Layout (DESIGN §6), under the snapshots directory (`state-snapshots/` by default):
 
     <env>/<YYYYMMDDTHHMMSSZ>-<id>.json   one record per file, canonical JSON
+    <env>/.index.json                    a rebuildable index of the records (`catalog`)
     blobs/<sha256>.gz                    document contents, gzip, shared by every environment
 
 Every write is atomic (temp file in the same folder, fsync, `os.replace`), so a crash leaves
@@ -26,6 +27,7 @@ from pathlib import Path
 from kbctl.errors import SnapshotError
 from kbctl.identity import content_hash
 from kbctl.model import DocType
+from kbctl.snapshots.catalog import Catalog, synced
 from kbctl.snapshots.history import Describe, LiveAgents, find_previous, runs_of
 from kbctl.snapshots.record import Snapshot, SnapshotEntry, dumps, loads
 
@@ -214,8 +216,9 @@ class SnapshotStore:
         return tuple(item.snapshot for item in self.list(environment) if item.snapshot)
 
     def next_seq(self, environment: str) -> int:
-        """A write sequence number greater than any in the environment (orders equal times)."""
-        return max((s.seq for s in self.snapshots(environment)), default=0) + 1
+        """A write sequence number greater than any in the environment (orders equal times),
+        from the folder's index: only records not seen before are parsed."""
+        return self._catalog(environment).max_seq + 1
 
     def find(self, ref: str) -> Path:
         """The file of snapshot `ref` (an id, a file name or a path), in any environment.
@@ -344,19 +347,20 @@ class SnapshotStore:
         return contents
 
     def content_index(self) -> dict[str, SnapshotEntry]:
-        """Every re-creatable entry of every readable snapshot, by content hash.
-
-        Lets a new snapshot reuse the blob an earlier one stored for the same content.
-        """
+        """Every re-creatable entry of every readable snapshot, by content hash (from the
+        folders' indexes). Lets a new snapshot reuse the blob an earlier one stored."""
         index: dict[str, SnapshotEntry] = {}
         for environment in self.environments():
-            for item in self.list(environment):
-                if item.snapshot is None:
-                    continue
-                for entry in item.snapshot.managed_entries:
-                    if entry.recreatable and entry.content_hash is not None:
-                        index.setdefault(entry.content_hash, entry)
+            for digest, entry in self._catalog(environment).contents.items():
+                index.setdefault(digest, entry)
         return index
+
+    def _catalog(self, environment: str) -> Catalog:
+        return synced(
+            self.env_dir(environment),
+            lambda path: self._read(path, environment),
+            lambda path, data: atomic_write(path, data, durable=False),  # a cache: rebuildable
+        )
 
     def _read(self, path: Path, folder_environment: str) -> Snapshot:
         try:

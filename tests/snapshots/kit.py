@@ -31,6 +31,7 @@ from kbctl.plan.planner import plan_target
 from kbctl.plan.types import AgentPlan
 from kbctl.provider.elevenlabs import ElevenLabsProvider
 from kbctl.provider.http import ApiClient
+from kbctl.snapshots.catalog import INDEX_FILE
 from kbctl.snapshots.hook import SnapshotHook
 from kbctl.snapshots.store import SnapshotStore
 
@@ -242,7 +243,8 @@ class Bench:
 
 def snapshot_files(store: SnapshotStore, environment: str = "staging") -> list[Path]:
     folder = store.root / environment
-    return sorted(folder.iterdir()) if folder.is_dir() else []
+    files = sorted(folder.iterdir()) if folder.is_dir() else []
+    return [p for p in files if p.name != INDEX_FILE]  # the folder's index is no snapshot
 
 
 def tree_digest(root: Path) -> dict[str, str]:
