@@ -29,8 +29,11 @@ without latency); then every document's content changes and three things are tim
   (it is linear by construction), and marked "est.".
 
 Goal (issue 5): kbctl within 1.5x of the lower bound, and at least 10x faster than the naive
-loop at 50 documents. `req/round` is the most requests one index-gate poll round made (goal:
-⌈N/100⌉, the batch read's 100 documents per request) and `rounds` how many rounds there were.
+loop at 50 documents. `requests` counts every API request the timed apply made (the
+emulator's counters), `lists` the listing pages among them (one listing per apply: the plan's,
+plus the lease's page of folders), `rss` the process's peak resident memory so far (MB).
+`req/round` is the most requests one index-gate poll round made (goal: ⌈N/100⌉, the batch
+read's 100 documents per request) and `rounds` how many rounds there were.
 Tests never assert on these times; this script only prints them.
 """
 
@@ -38,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import resource
 import sys
 import tempfile
 import time
@@ -70,6 +74,7 @@ AGENT = "agent_bench"
 PROJECT = "bench"
 ENV = "bench"
 MODEL = "multilingual_e5_large_instruct"
+LIST = "GET /v1/convai/knowledge-base"  # one listing page (the emulator's route key)
 FILLER = "Flats from 45 to 120 m², parking, schools and parks nearby. " * 16
 
 
@@ -155,9 +160,9 @@ class Bench:
             index_seconds=args.index_seconds,
         )
 
-    def kbctl(self, with_snapshots: bool) -> tuple[float, tuple[int, int]]:
-        """Change every document, then `kbctl.commands.apply`; returns the wall time and the
-        requests per index-gate poll round."""
+    def kbctl(self, with_snapshots: bool) -> tuple[float, tuple[int, int], tuple[int, int]]:
+        """Change every document, then `kbctl.commands.apply`; returns the wall time, the
+        requests per index-gate poll round and rounds, and (requests, listing pages) made."""
         self.version += 1
         write_manifest(self.tmp, specs(self.n, self.version), self.n)
         session = Session(
@@ -166,12 +171,14 @@ class Bench:
             connect=self.connect,
             snapshots_dir=Path("snaps") if with_snapshots else None,
         )
+        calls, lists = self.world.total_calls, self.world.calls[LIST]
         started = time.perf_counter()
         run = commands.apply(session, ENV, auto_approve=True, concurrency=self.args.concurrency)
         elapsed = time.perf_counter() - started
         (result,) = run.results
         assert len(result.created) == self.n and len(result.deleted) == self.n, result
-        return elapsed, (result.gate_busiest_round, result.gate_rounds)
+        made = (self.world.total_calls - calls, self.world.calls[LIST] - lists)
+        return elapsed, (result.gate_busiest_round, result.gate_rounds), made
 
     def connect(self, session: Session, endpoint: Endpoint, concurrency: int) -> ProviderHandle:
         """The bench's workspace, over a client limited like `kbctl apply --concurrency`."""
@@ -213,6 +220,12 @@ class Bench:
         self.client.close()
 
 
+def peak_rss_mb() -> float:
+    """The process's peak resident memory so far, in MB (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
+
+
 def lower_bound(n: int, args: argparse.Namespace) -> float:
     """The critical-path bound of a change apply of N documents (see the module docstring)."""
     latency, conc = args.latency_ms / 1000, args.concurrency
@@ -236,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     header = (
         f"{'docs':>5}  {'kbctl':>8}  {'bound':>8}  {'kbctl/bound':>11}  "
-        f"{'naive':>10}  {'naive/kbctl':>11}  {'req/round':>9}  {'goal':>4}  {'rounds':>6}"
+        f"{'naive':>10}  {'naive/kbctl':>11}  {'req/round':>9}  {'goal':>4}  {'rounds':>6}  "
+        f"{'requests':>8}  {'lists':>5}  {'rss MB':>6}"
     )
     print(header)
     print("-" * len(header))
@@ -244,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     for n in args.sizes:
         bench = Bench(n, args)
         try:
-            ours, (per_round, rounds) = bench.kbctl(args.with_snapshots)
+            ours, (per_round, rounds), (requests, lists) = bench.kbctl(args.with_snapshots)
             if n <= args.naive_max:
                 naive = bench.naive()
                 naive_per_doc = naive / n
@@ -260,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         speedup = f"{naive / ours:10.1f}x" if not math.isnan(naive) else f"{'-':>11}"
         print(
             f"{n:>5}  {ours:7.2f}s  {bound:7.2f}s  {ours / bound:10.2f}x  "
-            f"{naive_text:>10}  {speedup}  {per_round:>9}  {math.ceil(n / 100):>4}  {rounds:>6}",
+            f"{naive_text:>10}  {speedup}  {per_round:>9}  {math.ceil(n / 100):>4}  {rounds:>6}  "
+            f"{requests:>8}  {lists:>5}  {peak_rss_mb():>6.0f}",
             flush=True,
         )
     return 0

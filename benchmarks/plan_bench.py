@@ -2,7 +2,8 @@
 
 For 100 / 1,000 / 5,000 managed documents already attached to the agent (a no-change plan) and a
 given emulated latency per request, prints the plan's wall time and its number of API calls next
-to the minimum possible: 1 agent read + the list pages (100 documents per page) + 1 quota read.
+to the minimum possible: 1 agent read + the list pages (100 documents per page) + 1 quota read,
+and the process's peak resident memory so far (MB).
 
 Runs the real client code (httpx over a WSGI transport) against the in-process emulator on the
 system clock, so the latency is really waited. Usage:
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import resource
+import sys
 import time
 
 import httpx
@@ -82,6 +85,12 @@ def run(n: int, latency_ms: float) -> tuple[float, int, int, bool]:
     return seconds, calls, minimum, plan.has_changes
 
 
+def peak_rss_mb() -> float:
+    """The process's peak resident memory so far, in MB (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
+
+
 def main() -> None:
     """Print one line per size."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -89,10 +98,14 @@ def main() -> None:
     parser.add_argument("--sizes", default="100,1000,5000")
     args = parser.parse_args()
     print(f"kbctl plan, no-change plan, emulated latency {args.latency_ms:g} ms per request")
-    print(f"{'documents':>10} {'wall s':>8} {'calls':>6} {'minimum':>8} {'changes':>8}")
+    print(
+        f"{'documents':>10} {'wall s':>8} {'calls':>6} {'minimum':>8} {'changes':>8} {'rss MB':>7}"
+    )
     for n in (int(s) for s in args.sizes.split(",")):
         seconds, calls, minimum, changes = run(n, args.latency_ms)
-        print(f"{n:>10} {seconds:>8.2f} {calls:>6} {minimum:>8} {changes!s:>8}")
+        print(
+            f"{n:>10} {seconds:>8.2f} {calls:>6} {minimum:>8} {changes!s:>8} {peak_rss_mb():>7.0f}"
+        )
 
 
 if __name__ == "__main__":

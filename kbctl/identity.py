@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from kbctl.model import DocType, Marker
+from kbctl.model import AUTO_CHUNK_OVERLAP_TOKENS, AUTO_CHUNK_SIZE_TOKENS, Chunking, DocType, Marker
 
 SEPARATOR = " · "
 HASH_CHARS = 12
@@ -57,3 +57,16 @@ def parse_marker(name: str) -> Marker | None:
     return Marker(
         key=match["key"], project=match["project"], environment=match["env"], hash12=match["hash"]
     )
+
+
+def identity_hash(content_hash_hex: str, chunking: Chunking | None) -> str:
+    """The hash a document's marker carries: its content hash, or, with a chunking other than
+    the default (OpenAI), a hash of both, since new chunks need a new attachment like new content.
+    """
+    if chunking is None or chunking.effective() == (
+        AUTO_CHUNK_SIZE_TOKENS,
+        AUTO_CHUNK_OVERLAP_TOKENS,
+    ):
+        return content_hash_hex
+    size, overlap = chunking.effective()
+    return hashlib.sha256(f"{content_hash_hex}|static|{size}|{overlap}".encode()).hexdigest()

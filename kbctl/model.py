@@ -234,6 +234,9 @@ class Check:
     expect: tuple[str, ...]
     top_k: int = 3
     expect_text: str | None = None
+    #: OpenAI: attributes every retrieved file must have (`filters: {dept: sales}`: each key
+    #: equal, all of them), applied by the store's search.
+    filters: Metadata = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,6 +320,9 @@ class LiveDocument:
     marker: Marker | None  # None: not kbctl's for this project+environment
     created_at: int | None = None  # unix seconds, from the listing's metadata (None: not given)
     updated_at: int | None = None  # later than created_at: edited in place (or refreshed)
+    #: OpenAI only: the user's attributes on the store (kbctl's `kbctl_*` keys left out), sorted
+    #: by key; None where the provider has no such thing (ElevenLabs).
+    metadata: Metadata | None = None
 
     @property
     def touched_since_created(self) -> bool:

@@ -89,5 +89,7 @@ def _note(outcome: DeleteOutcome) -> str | None:
             return None
         case DeleteOutcome.IN_USE:
             return "still in use (the API refused to delete it without force) — kept"
+        case DeleteOutcome.NOT_OURS:
+            return "not uploaded by kbctl — detached, the file itself is kept"
         case _:
             assert_never(outcome)

@@ -86,7 +86,7 @@ from kbctl.model import (
 )
 from kbctl.plan.matching import ORPHAN
 from kbctl.plan.types import AgentPlan, DocumentChange, UpdateDocument
-from kbctl.provider.base import AgentBranchesApi, IndexState, Provider
+from kbctl.provider.base import AgentBranchesApi, IndexState, InPlaceUpdates, Provider
 
 #: Index answers of a reused leftover that a fresh upload may not get (the quota was full, or
 #: indexing failed, when the crashed run uploaded it); a too-small document stays too small.
@@ -612,7 +612,11 @@ class _Run:
             raise self._api_failure("reading the agent back after the deletions", err) from err
 
     def _rename(self, change: UpdateDocument) -> None:
-        self.provider.rename_document(change.live_id, change.name)
+        if isinstance(self.provider, InPlaceUpdates):  # marker and metadata, written whole
+            spec = next(s for s in self.target.documents if s.key == change.key)
+            self.provider.update_document(change.live_id, change.name, spec.metadata)
+        else:
+            self.provider.rename_document(change.live_id, change.name)
 
     # ----------------------------------------------------------------------------------------
     # Step 6: delete superseded documents nothing else depends on (never `force`).

@@ -69,13 +69,16 @@ def is_new(change: DocumentChange) -> bool:
 
 
 def renames(changes: Iterable[DocumentChange]) -> list[UpdateDocument]:
-    """Updates whose document itself (not only the agent's entry) needs a new name."""
+    """Updates whose document itself (not only the agent's entry) needs a new name or, where
+    the provider keeps it (OpenAI attributes), new metadata."""
     return [
         c
         for c in changes
         if isinstance(c, UpdateDocument)
-        and c.live_name != c.name
-        and any(f.field in ("name", "key") for f in c.fields)
+        and (
+            (c.live_name != c.name and any(f.field in ("name", "key") for f in c.fields))
+            or any(f.field == "metadata" for f in c.fields)
+        )
     ]
 
 

@@ -261,7 +261,7 @@ def _carry_out(
                 events=progress.apply_events(),
                 options=options,
                 hook=hook,
-                agents=handle.branches,
+                agents=handle.branches if handle.has_agent else None,
                 observed=(observed or {}).get((agent_plan.project, agent_plan.agent_id)),
             )
             results.append(result)

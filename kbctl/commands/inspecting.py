@@ -16,6 +16,7 @@ from kbctl.checks import (
     ChecksReport,
     RagQueryRetriever,
     RetrieverChoice,
+    SearchRetriever,
     live_documents,
     make_retriever,
     run_checks,
@@ -23,10 +24,11 @@ from kbctl.checks import (
 from kbctl.checks.gate import failure_lines, shortfall
 from kbctl.commands.rollouts import canary_line
 from kbctl.commands.session import DEFAULT_BASE_URL, Endpoint, Session, load_targets
-from kbctl.errors import ChecksFailedError, SnapshotError
+from kbctl.errors import ChecksFailedError, SnapshotError, UsageError
 from kbctl.importer import ImportResult, check_output_dir
 from kbctl.importer import import_agent as run_import
 from kbctl.model import Target
+from kbctl.provider.elevenlabs import ElevenLabsProvider
 from kbctl.snapshots.record import Snapshot
 from kbctl.snapshots.store import Listed, SnapshotStore
 from kbctl.status import AgentStatus, collect_status
@@ -83,7 +85,9 @@ def check(
                     retriever,
                     handle.provider,
                     RagQueryRetriever(handle.branches, target.agent_id),
-                ),
+                )
+                if handle.has_agent
+                else SearchRetriever(handle.provider),  # a vector store: its search retrieves
                 policy=target.checks_policy,
             )
         runs.append(CheckRun(target, live.agent.name, report))
@@ -167,8 +171,11 @@ def import_agent(
     check_output_dir(out, force=force)
     url = base_url or session.environ.get("ELEVENLABS_BASE_URL") or DEFAULT_BASE_URL
     with session.open(Endpoint(url, api_key_env, agent_id)) as handle:
+        provider = handle.provider
+        if not isinstance(provider, ElevenLabsProvider):  # importing a vector store: not yet
+            raise UsageError("kbctl import reads ElevenLabs agents only")
         return run_import(
-            handle.provider,
+            provider,
             environment=environment,
             agent_id=agent_id,
             out_dir=out,

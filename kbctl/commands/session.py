@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Protocol
 from kbctl.clock import Clock
 from kbctl.errors import ManifestError, UsageError
 from kbctl.model import ProviderKind, Target
+from kbctl.provider.base import Provider
 from kbctl.provider.elevenlabs import ElevenLabsProvider
 from kbctl.provider.elevenlabs.branches import AgentBranches
 from kbctl.provider.http import ApiClient, wsgi_transport
+from kbctl.provider.openai import OpenAIProvider
 from kbctl.provider.retry import RetryListener, ignore_retries
 from kbctl.secrets import Secrets
 from kbctl.stop import StopSignal
@@ -43,11 +45,13 @@ EMULATOR_HTTP_URL = "http://emulator.invalid"
 class ProviderHandle:
     """A provider plus the client behind it (for closing and call counts)."""
 
-    def __init__(self, provider: ElevenLabsProvider, client: ApiClient) -> None:
+    def __init__(self, provider: Provider, client: ApiClient, *, agent: bool = True) -> None:
         self.provider = provider
         self.client = client
         #: The agent's retrieval, branches and deployments, over the same client.
         self.branches = AgentBranches(client)
+        #: False for a vector store: no agent rag-query or branches; its search retrieves.
+        self.has_agent = agent
 
     def close(self) -> None:
         """Release the HTTP connections."""
@@ -263,29 +267,30 @@ def _base_url_override(target: Target, env: Mapping[str, str]) -> Target:
 
 
 def connect_provider(session: Session, target: Endpoint, concurrency: int) -> ProviderHandle:
-    """An `ElevenLabsProvider` for the target's workspace (the embedded emulator for emulator://)."""
-    if target.provider is not ProviderKind.ELEVENLABS:
-        raise UsageError(
-            f"{target.where or 'The target'} uses provider {target.provider}, which this kbctl "
-            "can validate but not yet plan or apply",
-            hint="kbctl validate checks the manifest; plan and apply work with elevenlabs",
-        )
+    """The target's provider (`target.provider`: an `ElevenLabsProvider` or an `OpenAIProvider`)
+    over HTTP, or over the embedded emulator for emulator://."""
+    openai = target.provider is ProviderKind.OPENAI
     env = session.environ
     api_key: str | None
     if target.base_url.startswith(EMULATOR_SCHEME):
         app = _embedded_emulator(session, target.base_url)
         # Like `kbctl emulator serve --agent ID`: the embedded workspace has the target's agent.
-        if target.agent_id:
+        # For OpenAI, like `--vector-store ID`: a store given by id exists (one given by name
+        # is created by the first apply).
+        if target.agent_id and not openai:
             app.world.ensure_agent(target.agent_id)
+        elif target.agent_id and target.agent_id.startswith("vs_"):
+            app.openai.world.ensure_store(target.agent_id)
         api_key = env.get(target.api_key_env) or EMULATOR_LOCAL_KEY
         client = ApiClient(
-            EMULATOR_HTTP_URL,
+            EMULATOR_HTTP_URL + ("/v1" if openai else ""),
             api_key,
             session.clock,
             api_key_env=target.api_key_env,
             max_concurrency=concurrency,
             transport=wsgi_transport(app),
             on_retry=session.on_retry,
+            bearer=openai,
         )
     else:
         if not target.base_url.startswith(("https://", "http://")):
@@ -301,8 +306,11 @@ def connect_provider(session: Session, target: Endpoint, concurrency: int) -> Pr
             api_key_env=target.api_key_env,
             max_concurrency=concurrency,
             on_retry=session.on_retry,
+            bearer=openai,
         )
     session.secrets.add(api_key)
+    if openai:
+        return ProviderHandle(OpenAIProvider(client, target.agent_id or ""), client, agent=False)
     return ProviderHandle(ElevenLabsProvider(client), client)
 
 

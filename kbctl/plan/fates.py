@@ -8,9 +8,10 @@ change or a prompt → auto switch). Pure, like the planner that calls it.
 
 from __future__ import annotations
 
+import json
 from typing import assert_never
 
-from kbctl.model import DocType, IndexHealth, IndexStatus, UsageMode
+from kbctl.model import DocType, IndexHealth, IndexStatus, Metadata, UsageMode
 from kbctl.plan.matching import DUPLICATE, REMOVED, Attached, Fate, Match
 from kbctl.plan.types import (
     CreateDocument,
@@ -124,6 +125,7 @@ def _kept(m: Match, old: Attached, index: IndexRule, notes: list[str]) -> Docume
     if stale is not None:
         changed.append(FieldChange("name", stale, want.name))
     changed += _usage_change(old.entry.usage_mode, want.usage_mode)
+    changed += _metadata_change(old, spec.metadata)
     if old.times > 1:
         changed.append(FieldChange("entries", str(old.times), "1"))
         notes.append(f"attached {old.times} times: written once")
@@ -168,6 +170,18 @@ def _hash12(old: Attached) -> str:
 
 def _usage_change(before: UsageMode, after: UsageMode) -> list[FieldChange]:
     return [] if before is after else [FieldChange("usage_mode", before.value, after.value)]
+
+
+def _metadata_change(old: Attached, wanted: Metadata) -> list[FieldChange]:
+    """The user's attributes (OpenAI), when they differ: updated in place, no re-embedding."""
+    live = old.doc.metadata if old.doc is not None else None
+    if live is None or dict(live) == dict(wanted):
+        return []
+    return [FieldChange("metadata", _metadata_text(live), _metadata_text(wanted))]
+
+
+def _metadata_text(metadata: Metadata) -> str:
+    return json.dumps(dict(metadata), sort_keys=True, ensure_ascii=False)
 
 
 def delete_change(old: Attached, reason: str) -> DocumentChange:

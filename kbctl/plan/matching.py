@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import assert_never
 
-from kbctl.identity import HASH_CHARS, document_name, parse_marker
+from kbctl.identity import HASH_CHARS, document_name, identity_hash, parse_marker
 from kbctl.model import (
     MIN_INDEX_BYTES,
     DocType,
@@ -23,6 +23,7 @@ from kbctl.model import (
     LiveDocument,
     LiveState,
     Marker,
+    ProviderKind,
     SmallDocumentPolicy,
     Target,
     UsageMode,
@@ -55,7 +56,7 @@ class Wanted:
 
     @property
     def hash12(self) -> str:
-        return self.spec.content_hash[:HASH_CHARS]
+        return identity_hash(self.spec.content_hash, self.spec.chunking)[:HASH_CHARS]
 
 
 def wanted_documents(
@@ -71,12 +72,14 @@ def wanted_documents(
     findings: list[Finding] = []
     policy = target.policy.small_documents
     for spec in sorted(target.documents, key=lambda s: s.key):
-        name = document_name(spec.key, target.project, target.environment, spec.content_hash)
+        identity = identity_hash(spec.content_hash, spec.chunking)
+        name = document_name(spec.key, target.project, target.environment, identity)
         by_server = (
             spec.usage_mode is UsageMode.AUTO
             and (spec.key, spec.content_hash[:HASH_CHARS]) in server_small
         )
-        if not _is_small(spec) and not by_server:
+        # A vector store indexes files of any size: the small-document rule is ElevenLabs'.
+        if target.provider is ProviderKind.OPENAI or (not _is_small(spec) and not by_server):
             wanted.append(Wanted(spec, spec.usage_mode, name))
             continue
         if _is_small(spec):

@@ -1,7 +1,9 @@
 """What kbctl needs from a workspace, in model types (no wire dicts, no HTTP).
 
-`ElevenLabsProvider` (in `kbctl.provider.elevenlabs`) implements it over the real API or the
-emulator; planner and executor depend only on this protocol.
+`ElevenLabsProvider` (in `kbctl.provider.elevenlabs`) and `OpenAIProvider` (in
+`kbctl.provider.openai`, a vector store seen as an agent whose knowledge base is its attached
+files) implement it over the real API or the emulator; planner and executor depend only on this
+protocol (and on `InPlaceUpdates`, where a provider offers it).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from kbctl.model import (
     DocType,
@@ -19,6 +21,7 @@ from kbctl.model import (
     LiveAgent,
     LiveDocument,
     LiveState,
+    Metadata,
     RagQuota,
     RagSettings,
 )
@@ -70,6 +73,7 @@ class DeleteOutcome(StrEnum):
     DELETED = "deleted"
     GONE = "gone"  # it was not there any more
     IN_USE = "in_use"  # refused: something still uses it
+    NOT_OURS = "not_ours"  # detached only: kbctl did not upload it (OpenAI Files), so it stays
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,4 +244,14 @@ class Provider(Protocol):
 
     def search(self, query: str, limit: int) -> tuple[SearchHit, ...]:
         """Knowledge-base content search, best first."""
+        ...
+
+
+@runtime_checkable
+class InPlaceUpdates(Protocol):
+    """A provider whose documents carry the user's metadata (OpenAI attributes): apply writes a
+    name (marker) and metadata change in place, without uploading or indexing again."""
+
+    def update_document(self, doc_id: str, name: str, metadata: Metadata) -> None:
+        """Write the document's marker (from `name`) and the user's metadata, whole."""
         ...

@@ -1,13 +1,14 @@
 """The one door to the network: `ApiClient`, kbctl's only `httpx.Client`.
 
-Owns the base URL, the `xi-api-key` header, timeouts, the retry loop (waiting through the injected
-`Clock`, reporting each retry to a `RetryListener`) and the redaction of every answer: the API key
-is replaced in response bodies before anything parses them, so live data holding the key never
-reaches output, plan files or snapshots. It knows nothing about endpoints' meaning
-(`kbctl.provider.elevenlabs` does). Its one seam is `transport=`: the in-process emulator is an
-httpx transport like any other (`wsgi_transport(app)`), chosen by the caller. No httpx exception
-(whose request carries the header) is chained to a kbctl error. `post_webhook` is the other,
-smaller door: a JSON POST to a notification webhook, which never carries the API key.
+Owns the base URL, the key header (`xi-api-key`; `Authorization: Bearer` for OpenAI), timeouts,
+the retry loop (waiting through the injected `Clock`, reporting each retry to a `RetryListener`)
+and the redaction of every answer: the API key is replaced in response bodies before anything
+parses them, so live data holding the key never reaches output, plan files or snapshots. It knows
+nothing about endpoints' meaning (`kbctl.provider.elevenlabs` and `.openai` do). Its one seam is
+`transport=`: the in-process emulator is an httpx transport like any other (`wsgi_transport(app)`),
+chosen by the caller. No httpx exception (its request carries the header) is chained to an error.
+`post_webhook` is the other, smaller door: a JSON POST to a notification webhook, which never
+carries the API key.
 
 Retry policy (reference §1.5):
 - idempotent requests (GET, PUT, PATCH, DELETE, and POSTs the caller marks idempotent such as the
@@ -102,6 +103,7 @@ class ApiClient:
         seed: int | None = None,
         transport: httpx.BaseTransport | None = None,
         on_retry: RetryListener = ignore_retries,
+        bearer: bool = False,
     ) -> None:
         """Args:
         base_url: `https://…` or `http://…` (any URL the transport serves, with `transport`).
@@ -109,6 +111,7 @@ class ApiClient:
         seed: seeds the backoff jitter (tests).
         transport: the httpx transport to send through (default: the network).
         on_retry: told about every retry before its wait (progress output); may be reassigned.
+        bearer: send the key as `Authorization: Bearer KEY` (OpenAI) instead of `xi-api-key`.
         """
         if max_retries < 0:
             raise UsageError("max_retries must be >= 0")
@@ -124,7 +127,7 @@ class ApiClient:
         self.max_retries = max_retries
         self.max_concurrency = max_concurrency
         self.on_retry = on_retry
-        self._key = (api_key or "").strip()
+        self._key, self._service = (api_key or "").strip(), "OpenAI" if bearer else "ElevenLabs"
         self._redactor = Redactor(self._key)
         self._clock = clock
         self._backoff = Backoff(seed)
@@ -133,8 +136,9 @@ class ApiClient:
         self.calls = 0
         self.route_calls: Counter[str] = Counter()
         headers = {"user-agent": f"kbctl/{__version__}", "accept": "application/json"}
+        auth = ("authorization", f"Bearer {self._key}") if bearer else ("xi-api-key", self._key)
         if self._key and self._key.isascii() and self._key.isprintable():
-            headers["xi-api-key"] = self._key
+            headers[auth[0]] = auth[1]
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
             headers=headers,
@@ -156,9 +160,6 @@ class ApiClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    # ---------------------------------------------------------------------------------------
-    # Request helpers
 
     def get_json(self, path: str, *, params: Params | None = None, route: str = "") -> object:
         """GET and parse the JSON answer."""
@@ -373,7 +374,7 @@ class ApiClient:
                 f"No API key: set {self.api_key_env}",
                 method=method,
                 path=path,
-                hint=f"Export {self.api_key_env} with an ElevenLabs API key for this workspace.",
+                hint=f"Export {self.api_key_env} with an {self._service} API key.",
             )
         if not (self._key.isascii() and self._key.isprintable()):
             raise AuthError(

@@ -163,9 +163,10 @@ def error_body(content: bytes, redactor: Redactor) -> tuple[str | None, str | No
     message: object = None
     problems: list[str] = []
     if isinstance(body, dict):
-        detail = body.get("detail", body)
+        # ElevenLabs: {"detail": …}; OpenAI: {"error": {"message", "type", "param", "code"}}.
+        detail = body.get("detail", body.get("error", body))
         if isinstance(detail, dict):
-            code, message = detail.get("status"), detail.get("message")
+            code, message = detail.get("status") or detail.get("code"), detail.get("message")
         elif isinstance(detail, list):
             problems = [_validation_item(item) for item in detail]
         elif isinstance(detail, str):

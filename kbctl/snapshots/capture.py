@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from kbctl.errors import ApiError
-from kbctl.identity import HASH_CHARS, canonical_text, content_hash, parse_marker
+from kbctl.identity import HASH_CHARS, canonical_text, content_hash, identity_hash, parse_marker
 from kbctl.model import DocType, DocumentSpec, KbEntry, LiveDocument, Marker, Target, UsageMode
 from kbctl.provider.base import Provider
 from kbctl.snapshots.record import SnapshotEntry
@@ -78,7 +78,7 @@ class ContentCapture:
             spec = specs.get(marker.key)
             if (
                 spec is not None
-                and spec.content_hash[:HASH_CHARS] == marker.hash12
+                and identity_hash(spec.content_hash, spec.chunking)[:HASH_CHARS] == marker.hash12
                 and spec.doc_type is entry.doc_type
             ):
                 entries.append(self.from_spec(entry.id, name, entry.usage_mode, spec, size))
@@ -107,7 +107,7 @@ class ContentCapture:
                     size_bytes=size,
                 )
             )
-        return tuple(entries), tuple(notes)
+        return tuple(_live_metadata(e, by_id.get(e.id)) for e in entries), tuple(notes)
 
     def from_spec(
         self,
@@ -130,6 +130,8 @@ class ContentCapture:
             url=spec.url if spec.doc_type is DocType.URL else None,
             filename=spec.filename,
             size_bytes=size if size is not None else (spec.size_bytes or None),
+            metadata=spec.metadata,
+            chunking=spec.chunking,
         )
 
     def _fetch_all(
@@ -150,7 +152,7 @@ class ContentCapture:
             spec = specs.get(marker.key)
             if (
                 spec is not None
-                and spec.content_hash[:HASH_CHARS] == marker.hash12
+                and identity_hash(spec.content_hash, spec.chunking)[:HASH_CHARS] == marker.hash12
                 and spec.doc_type is entry.doc_type
             ):
                 continue
@@ -215,3 +217,11 @@ def managed_marker(target: Target, marker: Marker | None, name: str) -> Marker |
     if found is None or found.project != target.project or found.environment != target.environment:
         return None
     return found
+
+
+def _live_metadata(entry: SnapshotEntry, doc: LiveDocument | None) -> SnapshotEntry:
+    """A managed entry with the metadata its live document carries (OpenAI), which is what
+    the workspace had, whatever the manifest says now."""
+    if not entry.managed or doc is None or doc.metadata is None:
+        return entry
+    return replace(entry, metadata=doc.metadata)

@@ -137,6 +137,8 @@ def _spec(entry: SnapshotEntry, contents: Mapping[str, bytes]) -> DocumentSpec |
         content_hash=entry.content_hash,
         filename=entry.filename,
         url=entry.url,
+        metadata=entry.metadata,
+        chunking=entry.chunking,
     )
 
 
@@ -169,6 +171,8 @@ def _kept_only(entry: SnapshotEntry, live: LiveState) -> DocumentSpec | None:
                 content_hash=entry.content_hash or hash12.ljust(64, "0"),
                 filename=entry.filename,
                 url=entry.url,
+                metadata=entry.metadata,
+                chunking=entry.chunking,
                 content_known=False,
             )
     return None

@@ -17,7 +17,14 @@ from typing import TypeVar
 from kbctl.checks.report import ChecksReport, report_from_dict, report_to_dict
 from kbctl.errors import SnapshotError
 from kbctl.jsonread import JsonReader
-from kbctl.model import DocType, RagSettings, UsageMode
+from kbctl.model import (
+    Chunking,
+    ChunkingStrategy,
+    DocType,
+    Metadata,
+    RagSettings,
+    UsageMode,
+)
 
 FORMAT_VERSION = 1
 
@@ -84,6 +91,8 @@ class SnapshotEntry:
     url: str | None = None
     filename: str | None = None
     size_bytes: int | None = None
+    metadata: Metadata = ()  # OpenAI: the user's attributes, restored with the content
+    chunking: Chunking | None = None  # OpenAI: the chunking it was attached with
 
     @property
     def recreatable(self) -> bool:
@@ -174,6 +183,18 @@ def _entry_dict(entry: SnapshotEntry) -> dict[str, object]:
         "url": entry.url,
         "filename": entry.filename,
         "size_bytes": entry.size_bytes,
+        # OpenAI only (absent for ElevenLabs documents):
+        **({"metadata": dict(entry.metadata)} if entry.metadata else {}),
+        **({"chunking": _chunking_dict(entry.chunking)} if entry.chunking else {}),
+    }
+
+
+def _chunking_dict(chunking: Chunking) -> dict[str, object]:
+    size, overlap = chunking.effective()
+    return {
+        "strategy": chunking.strategy.value,
+        "max_chunk_size_tokens": size,
+        "chunk_overlap_tokens": overlap,
     }
 
 
@@ -300,7 +321,29 @@ def _entry_from(reader: JsonReader, value: object, where: str) -> SnapshotEntry:
         url=reader.opt_str(data, "url", where),
         filename=reader.opt_str(data, "filename", where),
         size_bytes=reader.opt_int(data, "size_bytes", where),
+        metadata=_metadata_from(reader, data.get("metadata"), f"{where}.metadata"),
+        chunking=_chunking_from(reader, data.get("chunking"), f"{where}.chunking"),
     )
+
+
+def _metadata_from(reader: JsonReader, value: object, where: str) -> Metadata:
+    if value is None:
+        return ()
+    data = reader.obj(value, where)
+    if not all(isinstance(v, str | int | float | bool) for v in data.values()):
+        raise reader.fail(f"{where}: values must be strings, numbers or booleans")
+    return tuple(sorted((k, v) for k, v in data.items() if isinstance(v, str | int | float | bool)))
+
+
+def _chunking_from(reader: JsonReader, value: object, where: str) -> Chunking | None:
+    if value is None:
+        return None
+    data = reader.obj(value, where)
+    strategy = reader.enum(ChunkingStrategy, data, "strategy", where)
+    if strategy is ChunkingStrategy.AUTO:
+        return Chunking()
+    size = reader.int_(data, "max_chunk_size_tokens", where)
+    return Chunking(strategy, size, reader.int_(data, "chunk_overlap_tokens", where))
 
 
 def entry_to_json(entry: SnapshotEntry) -> dict[str, object]:

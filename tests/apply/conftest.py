@@ -12,7 +12,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
-import httpx
 import pytest
 
 from kbctl.apply import ApplyOptions, ApplyResult, RecordingEvents, apply_agent_plan
@@ -35,6 +34,7 @@ from kbctl.plan.planner import plan_target
 from kbctl.plan.types import AgentPlan
 from kbctl.provider.elevenlabs import ElevenLabsProvider
 from kbctl.provider.http import ApiClient
+from tests.harness import Emulated, emulate
 
 AGENT = "agent_1"
 PROJECT = "birby"
@@ -182,34 +182,25 @@ WorkspaceFactory = Callable[..., Workspace]
 @pytest.fixture
 def make_workspace() -> Iterable[WorkspaceFactory]:
     """Build a workspace: `make_workspace(index_seconds=…, fail_rate=…, client_concurrency=…)`."""
-    made: list[Workspace] = []
+    made: list[Emulated] = []
 
     def make(
         *, client_concurrency: int = 8, max_retries: int = 5, agents: int = 2, **settings: object
     ) -> Workspace:
-        clock = FakeClock()
         config = replace(EmulatorConfig(index_seconds=2.0), **settings)  # type: ignore[arg-type]
-        world = World(config, clock)
-        world.create_agent(AGENT)
-        for n in range(2, agents + 1):
-            world.create_agent(f"agent_{n}")
-        app = EmulatorApp(world)
-        client = ApiClient(
-            "http://emulator",
-            "test-key",
-            clock,
-            transport=httpx.WSGITransport(app=app),
-            max_concurrency=client_concurrency,
-            max_retries=max_retries,
-            seed=7,
+        names = {AGENT: "Agent", **{f"agent_{n}": "Agent" for n in range(2, agents + 1)}}
+        emulated = emulate(config, agents=names)
+        made.append(emulated)
+        client = emulated.new_client(
+            max_concurrency=client_concurrency, max_retries=max_retries, seed=7
         )
-        ws = Workspace(clock, world, ElevenLabsProvider(client), client, app)
-        made.append(ws)
-        return ws
+        return Workspace(
+            emulated.clock, emulated.world, ElevenLabsProvider(client), client, emulated.app
+        )
 
     yield make
-    for ws in made:
-        ws.client.close()
+    for emulated in made:
+        emulated.close()
 
 
 @pytest.fixture

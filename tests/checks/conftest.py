@@ -7,26 +7,21 @@ never sleeping).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
-import httpx
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from kbctl.apply import ApplyOptions, ApplyResult, RecordingEvents, apply_agent_plan
-from kbctl.cli.context import AppContext
-from kbctl.cli.main import cli
-from kbctl.clock import FakeClock
-from kbctl.commands import Endpoint, ProviderHandle, Session
-from kbctl.emulator import EmulatorApp, EmulatorConfig, World
 from kbctl.manifest import load_manifests
 from kbctl.model import Target
 from kbctl.plan.planner import plan_target
 from kbctl.provider.elevenlabs import ElevenLabsProvider
-from kbctl.provider.http import ApiClient
 from kbctl.snapshots.hook import SnapshotHook
 from kbctl.snapshots.store import SnapshotStore
+from tests.conftest import EmulatedFactory
+from tests.harness import Emulated
 
 AGENT = "agent_staging"
 SEARCH = "GET /v1/convai/knowledge-base/search"
@@ -96,25 +91,15 @@ checks:
 class Bench:
     """The project folder, the emulated workspace, the provider and the snapshot store."""
 
-    def __init__(self, root: Path, clock: FakeClock) -> None:
+    def __init__(self, root: Path, emulated: Emulated) -> None:
         self.root = root
-        self.clock = clock
-        self.world = World(EmulatorConfig(index_seconds=3.0), clock)
-        self.world.create_agent(AGENT, name="Staging Agent")
-        self.app = EmulatorApp(self.world)
-        self.client = self.new_client()
+        self.emulated = emulated
+        self.clock = emulated.clock
+        self.world = emulated.world
+        self.app = emulated.app
+        self.client = emulated.new_client()
         self.provider = ElevenLabsProvider(self.client)
         self.store = SnapshotStore(root / "state-snapshots")
-
-    def new_client(self) -> ApiClient:
-        return ApiClient(
-            "https://emulator.kbctl.test",
-            "sk_test_checks",
-            self.clock,
-            transport=httpx.WSGITransport(app=self.app),
-            seed=1,
-            max_concurrency=4,
-        )
 
     # ------------------------------------------------------------------------------ files
 
@@ -188,27 +173,14 @@ class Bench:
 
     # ------------------------------------------------------------------------------ CLI
 
-    def app_context(self) -> AppContext:
-        """The CLI context pointed at this workspace and the fake clock (no network, no sleep)."""
-
-        def connect(session: Session, endpoint: Endpoint, concurrency: int) -> ProviderHandle:
-            client = self.new_client()
-            session.secrets.add("sk_test_checks")
-            return ProviderHandle(ElevenLabsProvider(client), client)
-
-        return AppContext(clock=self.clock, connect=connect)
-
     def run(self, *args: str) -> Result:
         """`kbctl ARGS` in the project folder."""
-        return CliRunner().invoke(cli, list(args), catch_exceptions=False, obj=self.app_context())
+        return self.emulated.cli(*args)
 
 
 @pytest.fixture
-def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bench]:
+def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulated: EmulatedFactory) -> Bench:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     monkeypatch.delenv("ELEVENLABS_BASE_URL", raising=False)
-    bench = Bench(tmp_path, FakeClock())
-    yield bench
-    bench.client.close()
-    assert bench.app.internal_errors == [], bench.app.internal_errors
+    return Bench(tmp_path, emulated(agents={AGENT: "Staging Agent"}))

@@ -158,12 +158,13 @@ def test_base_url_variables_follow_the_provider(project: Project) -> None:
     assert targets[ProviderKind.OPENAI].base_url == "http://127.0.0.1:2/v1"
 
 
-def test_plan_on_openai_says_it_is_not_supported_yet(project: Project) -> None:
+def test_plan_on_openai_plans_the_store(project: Project) -> None:
     kb(project, "kb/hr/leave.md", "kb/sales/prices.md")
     name = project.manifest(HANDBOOK)
-    result = CliRunner().invoke(cli, ["plan", "-e", "local", "-f", name])
-    assert result.exit_code == 1
-    assert "uses provider openai" in result.output
+    # The embedded emulator has the store, as `kbctl emulator serve --vector-store ID` would.
+    result = CliRunner().invoke(cli, ["plan", "-e", "local", "-f", name, "--detailed-exitcode"])
+    assert result.exit_code == 2, result.output
+    assert "Plan: 2 to create" in result.output
     assert "Traceback" not in result.output
 
 

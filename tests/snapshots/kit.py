@@ -14,16 +14,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from kbctl.apply import ApplyOptions, ApplyResult, EventSink, apply_agent_plan, ignore
-from kbctl.cli.context import AppContext
-from kbctl.cli.main import cli
 from kbctl.clock import FakeClock
-from kbctl.commands import Endpoint, ProviderHandle, Session
-from kbctl.emulator import EmulatorApp, EmulatorConfig, World
+from kbctl.emulator import EmulatorConfig
 from kbctl.identity import parse_marker
 from kbctl.manifest import load_manifests
 from kbctl.model import Target
@@ -34,6 +30,7 @@ from kbctl.provider.http import ApiClient
 from kbctl.snapshots.catalog import INDEX_FILE
 from kbctl.snapshots.hook import SnapshotHook
 from kbctl.snapshots.store import SnapshotStore
+from tests.harness import emulate
 
 API_KEY = "sk_test_snapshots_0123456789"
 STAGING_AGENT = "agent_staging"
@@ -64,14 +61,15 @@ class Bench:
 
     def __init__(self, root: Path, clock: FakeClock, config: EmulatorConfig) -> None:
         self.root = root
+        agents = {STAGING_AGENT: "Staging Agent", PRODUCTION_AGENT: "Production Agent"}
+        self.emulated = emulate(config, agents=agents, clock=clock)
+        self.emulated.api_key = API_KEY
         self.clock = clock
-        self.world = World(config, clock)
-        self.app = EmulatorApp(self.world)
+        self.world = self.emulated.world
+        self.app = self.emulated.app
         self.client = self.new_client()
         self.provider = ElevenLabsProvider(self.client)
         self.store = SnapshotStore(root / "state-snapshots")
-        self.world.create_agent(STAGING_AGENT, name="Staging Agent")
-        self.world.create_agent(PRODUCTION_AGENT, name="Production Agent")
         self.manifest_file = "manifests/kb.yaml"  # found by every command without -f
 
     # ------------------------------------------------------------------------------ files
@@ -142,14 +140,7 @@ class Bench:
     # ------------------------------------------------------------------------------ API
 
     def new_client(self) -> ApiClient:
-        return ApiClient(
-            "https://emulator.kbctl.test",
-            API_KEY,
-            self.clock,
-            transport=httpx.WSGITransport(app=self.app),
-            seed=1,
-            max_concurrency=4,
-        )
+        return self.emulated.new_client()
 
     def plan(self, environment: str = "staging") -> AgentPlan:
         target = self.target(environment)
@@ -226,19 +217,9 @@ class Bench:
 
     # ------------------------------------------------------------------------------ CLI
 
-    def app_context(self) -> AppContext:
-        """The CLI context pointed at this workspace and the fake clock (no network, no sleep)."""
-
-        def connect(session: Session, endpoint: Endpoint, concurrency: int) -> ProviderHandle:
-            client = self.new_client()
-            session.secrets.add(API_KEY)
-            return ProviderHandle(ElevenLabsProvider(client), client)
-
-        return AppContext(clock=self.clock, connect=connect)
-
     def run(self, *args: str) -> Result:
         """`kbctl ARGS` in the project folder."""
-        return CliRunner().invoke(cli, list(args), catch_exceptions=False, obj=self.app_context())
+        return self.emulated.cli(*args)
 
 
 def snapshot_files(store: SnapshotStore, environment: str = "staging") -> list[Path]:
@@ -265,5 +246,4 @@ def make_bench(
     monkeypatch.delenv("ELEVENLABS_BASE_URL", raising=False)
     bench = Bench(tmp_path, FakeClock(), config or EmulatorConfig(index_seconds=3.0))
     yield bench
-    bench.client.close()
-    assert bench.app.internal_errors == [], bench.app.internal_errors
+    bench.emulated.close()
