@@ -87,6 +87,11 @@ def plan(
     targets = load_targets(session, files, environment)
     with ExitStack() as stack:
         handles = [stack.enter_context(session.open(t, concurrency=concurrency)) for t in targets]
+        for target, handle in zip(targets, handles, strict=True):
+            if target.rollout.staged:  # no second rollout beside a live canary
+                refuse_live_rollout(
+                    handle.branches, target.agent_id, target.project, target.environment
+                )
         live = tuple(
             observe(t, h.provider, refresh_content=refresh_content)
             for t, h in zip(targets, handles, strict=True)

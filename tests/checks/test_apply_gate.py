@@ -24,7 +24,8 @@ GONE = {**DOCS, "mortgage": MORTGAGE_GONE}
 
 def after_snapshot(bench: Bench) -> dict[str, object]:
     """The newest "after" snapshot file of staging, as JSON."""
-    files = sorted((bench.root / "state-snapshots" / "staging").iterdir())
+    folder = bench.root / "state-snapshots" / "staging"
+    files = sorted(p for p in folder.glob("*.json") if not p.name.startswith("."))  # no index
     data = [json.loads(p.read_text(encoding="utf-8")) for p in files]
     return [d for d in data if d["kind"] == "after"][-1]
 
