@@ -234,6 +234,9 @@ class Check:
     expect: tuple[str, ...]
     top_k: int = 3
     expect_text: str | None = None
+    #: OpenAI: attributes every retrieved file must have (`filters: {dept: sales}`: each key
+    #: equal, all of them), applied by the store's search.
+    filters: Metadata = ()
 
 
 @dataclass(frozen=True, slots=True)

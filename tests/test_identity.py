@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from kbctl.identity import canonical_text, content_hash, document_name, parse_marker
 from kbctl.model import DocType, Marker
 
-texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r"))
+texts = st.text(alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\r"))
 
 
 @given(texts)

@@ -19,9 +19,10 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from kbctl.errors import ApiError
+from kbctl.model import Metadata
 from kbctl.provider.base import RagChunk, SearchHit
 
 #: Results asked for on the first search: one page of the API (its maximum page size).
@@ -78,6 +79,27 @@ class Searcher(Protocol):
         ...
 
 
+@runtime_checkable
+class FilteredSearcher(Protocol):
+    """A search that takes an attribute filter (an OpenAI vector store's)."""
+
+    def search_filtered(
+        self, query: str, limit: int, filters: dict[str, object] | None
+    ) -> tuple[SearchHit, ...]:
+        """The search, best first, only among files whose attributes pass `filters`."""
+        ...
+
+
+def filter_object(filters: Metadata) -> dict[str, object] | None:
+    """A check's `filters:` as the search API's filter: each key equal, all of them."""
+    parts: list[dict[str, object]] = [
+        {"type": "eq", "key": key, "value": value} for key, value in filters
+    ]
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else {"type": "and", "filters": parts}
+
+
 class SearchRetriever:
     """Content search over the whole workspace, filtered to `allowed_ids`.
 
@@ -98,14 +120,20 @@ class SearchRetriever:
     note: str | None = None
 
     def retrieve(
-        self, query: str, allowed_ids: frozenset[str], top_k: int
+        self, query: str, allowed_ids: frozenset[str], top_k: int, filters: Metadata = ()
     ) -> tuple[Retrieved, ...]:
-        """The best `top_k` of `allowed_ids` for `query` (no call when nothing is allowed)."""
+        """The best `top_k` of `allowed_ids` for `query` (no call when nothing is allowed);
+        with `filters`, only among files with those attributes (where the search takes them)."""
         if top_k < 1 or not allowed_ids:
             return ()
         limit = min(max(self._first_limit, top_k), self._max_results)
+        search = self._search
+        where = filter_object(filters)
         while True:
-            hits = self._search.search(query, limit)
+            if where is not None and isinstance(search, FilteredSearcher):
+                hits = search.search_filtered(query, limit, where)
+            else:
+                hits = search.search(query, limit)
             ranked = _grouped(((h.document_id, h.snippet) for h in hits), allowed_ids)
             if len(ranked) >= top_k or len(hits) < limit or limit >= self._max_results:
                 return tuple(ranked[:top_k])

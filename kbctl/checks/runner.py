@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from kbctl.checks.docsets import DocumentSet
 from kbctl.checks.report import CheckResult, ChecksReport, Found, contains_text
-from kbctl.checks.retriever import Retrieved, Retriever
+from kbctl.checks.retriever import Retrieved, Retriever, SearchRetriever
 from kbctl.model import Check, ChecksPolicy
 
 MapFn = Callable[[Callable[[Check], CheckResult], Iterable[Check]], Iterator[CheckResult]]
@@ -38,7 +38,12 @@ def run_checks(
     labels = documents.labels()
 
     def one(check: Check) -> CheckResult:
-        got = retriever.retrieve(check.query, allowed, check.top_k) if check.top_k >= 1 else ()
+        if check.top_k < 1:
+            got: Sequence[Retrieved] = ()
+        elif check.filters and isinstance(retriever, SearchRetriever):  # OpenAI's search
+            got = retriever.retrieve(check.query, allowed, check.top_k, check.filters)
+        else:
+            got = retriever.retrieve(check.query, allowed, check.top_k)
         return evaluate(check, got, documents, labels)
 
     results = tuple(map_fn(one, checks))

@@ -240,7 +240,9 @@ class _Builder:
                 continue
             valid_k = top_k if top_k is not None and top_k >= 1 else 3
             text = self.string(item, "expect_text", item_parts)
-            out.append(CheckDecl(query, tuple(expect), valid_k, self.loc(item_parts), text))
+            filters = metadata_of(item.get("filters"), (*item_parts, "filters"), self.problem)
+            loc = self.loc(item_parts)
+            out.append(CheckDecl(query, tuple(expect), valid_k, loc, text, filters))
         return tuple(out)
 
     def rollout(self, data: Json, parts: PathParts, provider: ProviderKind) -> Rollout:

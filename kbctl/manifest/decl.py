@@ -90,6 +90,7 @@ class CheckDecl:
     top_k: int
     loc: Loc
     expect_text: Str | None = None
+    filters: Metadata = ()  # OpenAI: the search's attribute filter (each key equal)
 
 
 @dataclass(frozen=True, slots=True)

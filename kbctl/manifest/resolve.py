@@ -346,9 +346,17 @@ class _Resolver:
                 assert decl.expect_text is not None
                 self.error(decl.expect_text.loc, "expect_text must not be blank")
                 text = None
+            if decl.filters and self.provider is not ProviderKind.OPENAI:
+                self.error(decl.loc, "filters on a check apply to provider openai only")
             if query is not None and query.strip() and expect:
                 out.append(
-                    Check(query=query, expect=tuple(expect), top_k=decl.top_k, expect_text=text)
+                    Check(
+                        query=query,
+                        expect=tuple(expect),
+                        top_k=decl.top_k,
+                        expect_text=text,
+                        filters=decl.filters,
+                    )
                 )
             elif query is not None and not query.strip():
                 self.error(decl.query.loc, "query must not be empty")

@@ -12,6 +12,7 @@ import pytest
 from kbctl.apply import ApplyEvent, RecordingEvents
 from kbctl.apply.events import event_name
 from kbctl.errors import KbctlError
+from kbctl.model import Target
 from tests.apply.conftest import Workspace, WorkspaceFactory, docs, text_doc
 
 CREATE_TEXT = "POST /v1/convai/knowledge-base/text"
@@ -36,7 +37,7 @@ class CrashAt(RecordingEvents):
                 raise Crash(self.name)
 
 
-def _scenario(ws: Workspace) -> tuple[object, object]:
+def _scenario(ws: Workspace) -> tuple[Target, Target]:
     """12 documents applied; then 8 changed, 2 new, 2 removed."""
     first = docs(12)
     ws.apply(ws.target(first))

@@ -22,7 +22,7 @@ from kbctl.errors import ConcurrentChangeError, ExitCode, StalePlanError
 from kbctl.model import Target
 from kbctl.plan.planner import plan_target
 from kbctl.provider.elevenlabs import ElevenLabsProvider
-from tests.apply.conftest import Workspace, docs
+from tests.apply.conftest import Workspace, WorkspaceFactory, docs
 from tests.apply.interleave import interleaved_provider, other_provider
 from tests.snapshots.kit import STAGING_AGENT, Bench, make_bench, text_of
 
@@ -204,7 +204,7 @@ def test_a_lease_left_by_a_dead_process_on_this_host_is_taken_over_at_once(
 
 
 def test_a_run_whose_lease_was_taken_does_not_write_the_agent(
-    make_workspace,  # type: ignore[no-untyped-def]
+    make_workspace: WorkspaceFactory,
 ) -> None:
     ws = make_workspace(index_seconds=2 * TTL)
     provider_a, layer = interleaved_provider(ws)

@@ -27,7 +27,8 @@ def after_snapshot(bench: Bench) -> dict[str, object]:
     folder = bench.root / "state-snapshots" / "staging"
     files = sorted(p for p in folder.glob("*.json") if not p.name.startswith("."))  # no index
     data = [json.loads(p.read_text(encoding="utf-8")) for p in files]
-    return [d for d in data if d["kind"] == "after"][-1]
+    newest: dict[str, object] = [d for d in data if d["kind"] == "after"][-1]
+    return newest
 
 
 def test_checks_that_pass_let_apply_switch_the_agent(bench: Bench) -> None:

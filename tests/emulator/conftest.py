@@ -4,6 +4,7 @@ to `EmulatorApp(world)` in process through `httpx.WSGITransport`."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -104,7 +105,7 @@ def attach(client: httpx.Client, agent_id: str, *doc_ids: str, usage_mode: str =
 _ADAPTERS: dict[object, object] = {}
 
 
-def strict(type_: object, data: object) -> object:
+def strict(type_: Any, data: object) -> object:
     """Validate `data` against an SDK type with pydantic (the SDK itself only constructs)."""
     import pydantic
 

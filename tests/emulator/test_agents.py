@@ -232,10 +232,11 @@ def test_folder_needs_rag_enabled(client: httpx.Client, world: World) -> None:
     folder = client.post(f"{KB}/folder", json={"name": "f"}).json()["id"]
     client.post(f"{KB}/text", json={"text": "x" * 800, "parent_folder_id": folder})
     kb = [{"type": "folder", "name": "f", "id": folder}]
-    body = {"conversation_config": {"agent": {"prompt": {"knowledge_base": kb}}}}
+    prompt: dict[str, object] = {"knowledge_base": kb}
+    body = {"conversation_config": {"agent": {"prompt": prompt}}}
     r = client.patch(f"{AGENTS}/agent_a", json=body)
     assert r.status_code == 400 and r.json()["detail"]["status"] == "folder_requires_rag"
-    body["conversation_config"]["agent"]["prompt"]["rag"] = {"enabled": True}  # type: ignore[index]
+    prompt["rag"] = {"enabled": True}
     assert client.patch(f"{AGENTS}/agent_a", json=body).status_code == 200
 
 

@@ -108,7 +108,7 @@ def test_list_pages_through_everything_once(client: httpx.Client) -> None:
     cursor = None
     pages = 0
     while True:
-        params: dict[str, object] = {"page_size": 30}
+        params: dict[str, str | int] = {"page_size": 30}
         if cursor:
             params["cursor"] = cursor
         body = client.get(KB, params=params).json()
@@ -286,7 +286,7 @@ def test_listing_5000_documents_pages_through_all(world: World, client: httpx.Cl
     cursor = None
     count = 0
     while True:
-        params: dict[str, object] = {"page_size": 100}
+        params: dict[str, str | int] = {"page_size": 100}
         if cursor:
             params["cursor"] = cursor
         body = client.get(KB, params=params).json()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from kbctl.clock import FakeClock
 from kbctl.emulator import EmulatorApp, EmulatorConfig, World
 from tests.emulator.conftest import AGENTS, KB, create_text, make_client
 
@@ -22,7 +23,7 @@ def test_any_non_empty_key_is_accepted_by_default(app: EmulatorApp) -> None:
         assert c.get(KB).status_code == 200
 
 
-def test_configured_key_rejects_others(clock) -> None:
+def test_configured_key_rejects_others(clock: FakeClock) -> None:
     app = EmulatorApp(World(EmulatorConfig(api_key="secret"), clock))
     with make_client(app, api_key="wrong") as c:
         r = c.get(KB)

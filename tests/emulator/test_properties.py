@@ -4,7 +4,9 @@ appear and disappear between pages; persistence reloads exactly what was there."
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,15 +19,15 @@ names = st.lists(st.text(min_size=1, max_size=8), min_size=0, max_size=40)
 
 def walk(world: World, page_size: int, sort_by: str, direction: str) -> list[dict]:
     out: list[dict] = []
-    cursor = None
+    cursor: str | None = None
     while True:
         page = world.list_documents(
             page_size=page_size, cursor=cursor, sort_by=sort_by, sort_direction=direction
         )
-        out += page["documents"]  # type: ignore[arg-type]
+        out += cast(list[dict], page["documents"])
         if not page["has_more"]:
             return out
-        cursor = page["next_cursor"]  # type: ignore[assignment]
+        cursor = cast(str | None, page["next_cursor"])
 
 
 @settings(max_examples=60, deadline=None)
@@ -45,7 +47,7 @@ def test_pages_cover_everything_once_in_order(
         clock.advance(i % 2)
     docs = walk(world, page_size, sort_by, direction)
     assert sorted(d["id"] for d in docs) == sorted(d.id for d in world.documents())
-    key = {
+    key: Callable[[dict], Any] = {
         "name": lambda d: d["name"].casefold(),
         "created_at": lambda d: d["metadata"]["created_at_unix_secs"],
         "updated_at": lambda d: d["metadata"]["last_updated_at_unix_secs"],
@@ -71,14 +73,14 @@ def test_documents_present_throughout_are_seen_exactly_once(
         clock.advance(1)
     stable = {d.id for d in world.documents()}
     seen: list[str] = []
-    cursor = None
+    cursor: str | None = None
     moves = iter(churn)
     while True:
         page = world.list_documents(page_size=page_size, cursor=cursor)
-        seen += [d["id"] for d in page["documents"]]  # type: ignore[index, union-attr]
+        seen += [d["id"] for d in cast(list[dict], page["documents"])]
         if not page["has_more"]:
             break
-        cursor = page["next_cursor"]  # type: ignore[assignment]
+        cursor = cast(str | None, page["next_cursor"])
         add, pick = next(moves, (True, 0))
         current = [d.id for d in world.documents()]
         if add or not current:

@@ -36,9 +36,9 @@ def setup_agent(
 
 
 def ask(client: httpx.Client, query: str, **body: object) -> dict:
-    params = {}
+    params: dict[str, str] = {}
     if "branch_id" in body:
-        params["branch_id"] = body.pop("branch_id")
+        params["branch_id"] = str(body.pop("branch_id"))
     r = client.post(f"{A}/knowledge-base/rag-query", params=params, json={"query": query, **body})
     assert r.status_code == 200, r.text
     return dict(r.json())

@@ -11,7 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 from elevenlabs import ElevenLabs
-from elevenlabs.types import AgentDeploymentRequest, AgentKnowledgeBaseRagQueryResponseModel
+from elevenlabs.types import (
+    AgentDeploymentPercentageStrategy,
+    AgentDeploymentRequest,
+    AgentDeploymentRequestItem,
+    AgentKnowledgeBaseRagQueryResponseModel,
+)
 
 from kbctl.clock import SystemClock
 from kbctl.emulator import EmulatorConfig, EmulatorServer, build_app
@@ -52,7 +57,7 @@ def indexed_document(client: ElevenLabs, text: str) -> str:
     while kb.document.compute_rag_index(doc_id, model=E5).status != "succeeded":
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    return doc_id
+    return str(doc_id)
 
 
 def test_branches_and_deployments_through_the_sdk(
@@ -110,10 +115,12 @@ def test_branches_and_deployments_through_the_sdk(
         AGENT,
         deployment_request=AgentDeploymentRequest(
             requests=[
-                {
-                    "branch_id": created.created_branch_id,
-                    "deployment_strategy": {"type": "percentage", "traffic_percentage": 10},
-                }
+                AgentDeploymentRequestItem(
+                    branch_id=created.created_branch_id,
+                    deployment_strategy=AgentDeploymentPercentageStrategy(
+                        type="percentage", traffic_percentage=10
+                    ),
+                )
             ]
         ),
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 import openai
 import pytest
 from openai import AsyncOpenAI, OpenAI
+from openai.types import StaticFileChunkingStrategyObjectParam
 
 from kbctl.clock import SystemClock
 from kbctl.emulator import EmulatorConfig, EmulatorServer, build_app
@@ -20,7 +21,10 @@ from tests.emulator_openai.conftest import HANDBOOK
 
 KEY = "sk-sdk-key"
 STORE = "vs_handbook"
-STATIC = {"type": "static", "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 20}}
+STATIC: StaticFileChunkingStrategyObjectParam = {
+    "type": "static",
+    "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 20},
+}
 
 
 @pytest.fixture
@@ -166,7 +170,7 @@ def test_file_batches(sdk: OpenAI) -> None:
         STORE,
         files=[
             {"file_id": a.id, "attributes": {"dept": "hr"}},
-            {"file_id": b.id, "chunking_strategy": STATIC},  # type: ignore[list-item]
+            {"file_id": b.id, "chunking_strategy": STATIC},
         ],
     )  # polls at the server's `openai-poll-after-ms` hint
     assert batch.status == "completed" and batch.file_counts.completed == 2

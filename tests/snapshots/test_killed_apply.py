@@ -78,6 +78,7 @@ def test_killed_while_deleting_after_the_swap(bench: Bench, tmp_path: Path) -> N
     assert newest.done.agent_updated
     assert len(newest.done.deleted) == 1
     assert newest.changed
+    assert newest.knowledge_base is not None
     kb = {e.key: e for e in newest.knowledge_base}
     assert set(kb) == {"docs/a.md", "rules", "https://example.com/faq"}
     assert kb["docs/a.md"].id == result.ids_by_key["docs/a.md"]

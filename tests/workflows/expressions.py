@@ -26,7 +26,7 @@ _TOKEN = re.compile(
 _STATUS = re.compile(r"\b(success|failure|cancelled|always)\s*\(")
 
 
-class _Filtered(list):  # type: ignore[type-arg]
+class _Filtered(list[object]):
     """The result of `x.*`: property access maps over its items, as in GitHub."""
 
 

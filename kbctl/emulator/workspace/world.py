@@ -9,6 +9,8 @@ store writes. Must not know about HTTP (see `kbctl.emulator.http`) or file layou
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from kbctl.clock import Clock
 from kbctl.emulator.config import EmulatorConfig
 from kbctl.emulator.workspace import codec
@@ -78,10 +80,11 @@ class World(DocumentOps, IndexOps, BranchOps, RetrievalOps):
                 doc = self._add(doc_type, name, data if doc_type == "text" else b"", None)
             return doc.id
 
-    def set_knowledge_base(self, agent_id: str, entries: list[Json]) -> Json:
+    def set_knowledge_base(self, agent_id: str, entries: Sequence[Mapping[str, object]]) -> Json:
         """Replace agent `agent_id`'s knowledge_base (as a PATCH would)."""
+        array = [dict(entry) for entry in entries]
         return self.update_agent(
-            agent_id, {"conversation_config": {"agent": {"prompt": {"knowledge_base": entries}}}}
+            agent_id, {"conversation_config": {"agent": {"prompt": {"knowledge_base": array}}}}
         )
 
     # ------------------------------------------------------------------ inspection
