@@ -336,6 +336,16 @@ class _Run:
                     doc_id = self.provider.create_document(spec, change.name)
                 except ApiError as err:  # only the upload can fail here: nothing was created
                     return _Prepared(change, error=err)
+                if doc_id == change.live_id:
+                    # A document edited in place keeps the name its replacement gets: a create
+                    # whose answer was lost, looked up by name, may find the old one. Never
+                    # swap a document for itself (and then delete it).
+                    raise ApplyError(
+                        f"{change.key}: the upload's answer was lost and the document found "
+                        "by its name is the one it replaces",
+                        hint="Run kbctl apply again: the new upload is then a managed orphan it "
+                        "reuses.",
+                    )
                 created, index, retry = True, change.needs_index, False
             case Hold(change=change, doc_id=doc_id):
                 created, index, retry = False, work.index, work.retry_failed

@@ -3,16 +3,17 @@
 Owns the waiting of DESIGN §5 step 4. Every document that needs an index is `track`ed with the
 answer of its index request (made by the executor's workers right after each upload, so indexing
 overlaps the uploads); `wait` then polls in rounds: a round comes when the first document is due
-(first after `poll_initial`, doubling up to `poll_max`, sooner when the reported progress says
-an index is nearly done, never past a document's deadline of `policy.index_timeout` on the
-clock's monotonic time) and reads every pending document at once through the batch read
-(⌈N/100⌉ requests). A status newer than kbctl is waited for like one in progress, until the
-timeout names it. `document_too_small` under policy `prompt` or `skip` is not a failure: the
-document is reported in `small` and the executor attaches it in prompt mode or leaves it out.
-A round that fails (after the HTTP client's retries) is tried again later, up to
-`MAX_POLL_ERRORS` times in a row. The first round that sees a failure ends the wait: documents
-still indexing are reported as not waited for. It never deletes a document and never touches
-the agent; the executor does the cleanup and raises the `IndexGateError` built by `gate_error`.
+(first after `poll_initial`, doubling up to `poll_max`, sooner when the reported progress says an
+index is nearly done or when the indexes seen finishing so far say it should be — the median of
+their observed durations, learned as the run goes — never past a document's deadline of
+`policy.index_timeout` on the clock's monotonic time) and reads every pending document at once
+through the batch read (⌈N/100⌉ requests). A status newer than kbctl is waited for like one in
+progress, until the timeout names it. `document_too_small` under policy `prompt` or `skip` is not a
+failure: the document is reported in `small` and the executor attaches it in prompt mode or leaves
+it out. A round that fails (after the HTTP client's retries) is tried again later, up to
+`MAX_POLL_ERRORS` times in a row. The first round that sees a failure ends the wait: documents still
+indexing are reported as not waited for. It never deletes a document and never touches the agent;
+the executor does the cleanup and raises the `IndexGateError` built by `gate_error`.
 """
 
 from __future__ import annotations
@@ -116,6 +117,7 @@ class IndexGate:
         self.rounds = 0  # poll rounds made by `wait`
         self.poll_requests = 0  # batch reads made by `wait`
         self.busiest_round = 0  # the most batch reads one round made (⌈pending/100⌉)
+        self._durations: list[float] = []  # request → seen succeeded, of this run's indexes
 
     def request(self, doc_id: str, *, retry_failed: bool = False) -> tuple[IndexState, float]:
         """Ask for the index of `doc_id` (idempotent); returns the answer and when it was asked.
@@ -156,7 +158,7 @@ class IndexGate:
                     requested_at=requested_at,
                     deadline=deadline,
                     delay=self._poll_initial,
-                    next_at=min(requested_at + self._poll_initial, deadline),
+                    next_at=min(requested_at + self._first_wait(), deadline),
                     state=state,
                 )
             )
@@ -271,12 +273,35 @@ class IndexGate:
             return float("inf")
         return max(elapsed * (100 - pct) / pct * 1.05, _MIN_WAIT)
 
+    def _learned(self) -> float | None:
+        """The median time the indexes of this run took to be seen done (None before one was)."""
+        if not self._durations:
+            return None
+        ordered = sorted(self._durations)
+        return ordered[len(ordered) // 2]
+
+    def _first_wait(self) -> float:
+        """The first poll of a new index: when the ones seen so far were done, else
+        `poll_initial`."""
+        learned = self._learned()
+        if learned is None:
+            return self._poll_initial
+        return min(max(learned * 1.05, _MIN_WAIT), self._poll_max)
+
+    def _learned_eta(self, job: _Job, now: float) -> float:
+        """Seconds until `job` is as old as the indexes seen done so far (inf when none was)."""
+        learned = self._learned()
+        if learned is None:
+            return float("inf")
+        return max(job.requested_at + learned * 1.05 - now, _MIN_WAIT)
+
     def _advance(self, job: _Job, state: IndexState, now: float) -> None:
         job.state = state
         self._events(IndexProgress(job.key, state.status, state.progress))
         if state.status is IndexStatus.SUCCEEDED:
             self._pending.remove(job)
             self.indexed.append(job.key)
+            self._durations.append(now - job.requested_at)
         elif self._tolerated_small(job.key, job.doc_id, state):
             self._pending.remove(job)
         elif state.status.in_flight or state.status is IndexStatus.NOT_INDEXED:
@@ -285,7 +310,7 @@ class IndexGate:
                 self._fail(job.key, job.doc_id, GateReason.TIMEOUT, state)
             else:
                 job.delay = min(job.delay * 2, self._poll_max)
-                wait = min(job.delay, self._eta(job, state, now))
+                wait = min(job.delay, self._eta(job, state, now), self._learned_eta(job, now))
                 job.next_at = min(now + wait, job.deadline)
         else:
             assert is_gate_failure(state.status)

@@ -83,8 +83,12 @@ def _kbctl(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_reindex_edit_pending_status_and_dependency_lag(served: str, tmp_path: Path) -> None:
     root = tmp_path / "repo"
-    api = httpx.Client(base_url=served, headers={"xi-api-key": KEY})
     _manifest(root, served, {"a": _text("a"), "b": _text("b")})
+    with httpx.Client(base_url=served, headers={"xi-api-key": KEY}) as api:
+        _check(root, api)
+
+
+def _check(root: Path, api: httpx.Client) -> None:
 
     first = _kbctl(root, "apply", "-e", "local", "--auto-approve")  # indexes report `queued` first
     assert first.returncode == 0, first.stdout + first.stderr
