@@ -14,9 +14,15 @@ from kbctl import commands
 from kbctl.cli import wiring
 from kbctl.cli.cmd_snapshots import snapshots_dir_option
 from kbctl.cli.context import app_context
-from kbctl.cli.options import environment_option, gated_apply_options, manifest_option
+from kbctl.cli.options import (
+    environment_option,
+    gated_apply_options,
+    manifest_option,
+    scope_options,
+)
 from kbctl.cli.runview import RunView
 from kbctl.errors import ExitCode
+from kbctl.plan.types import Scope
 
 
 @click.command("apply")
@@ -30,6 +36,7 @@ from kbctl.errors import ExitCode
 )
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @gated_apply_options
+@scope_options
 @snapshots_dir_option
 def apply_cmd(
     environment: str,
@@ -40,6 +47,9 @@ def apply_cmd(
     concurrency: int,
     as_json: bool,
     snapshots_dir: str,
+    target_keys: tuple[str, ...],
+    replace_keys: tuple[str, ...],
+    replace_all: bool,
 ) -> None:
     """Create and index new documents, swap them into the agent, then delete the old ones.
 
@@ -63,6 +73,7 @@ def apply_cmd(
             auto_approve=auto_approve,
             allow_destroy=allow_destroy,
             concurrency=concurrency,
+            scope=Scope(target_keys, replace_keys, replace_all),
         )
     if run.cancelled:
         click.echo("Apply cancelled.", err=True)

@@ -11,10 +11,10 @@ from rich.console import Console
 from kbctl import commands
 from kbctl.cli import wiring
 from kbctl.cli.errors import annotation
-from kbctl.cli.options import environment_option, manifest_option
+from kbctl.cli.options import environment_option, manifest_option, scope_options
 from kbctl.errors import Diagnostic, ExitCode
 from kbctl.plan.planfile import dumps
-from kbctl.plan.types import Plan, Severity
+from kbctl.plan.types import Plan, Scope, Severity
 from kbctl.render.plan_markdown import render_plan_markdown
 from kbctl.render.plan_text import render_plan_text
 
@@ -47,6 +47,7 @@ from kbctl.render.plan_text import render_plan_text
     help="Read and hash every managed document's live content, not only the ones that look "
     "edited in place.",
 )
+@scope_options
 @click.option(
     "--no-diff",
     "no_diff",
@@ -62,6 +63,9 @@ def plan_cmd(
     allow_destroy: bool,
     refresh_content: bool,
     no_diff: bool,
+    target_keys: tuple[str, ...],
+    replace_keys: tuple[str, ...],
+    replace_all: bool,
 ) -> None:
     """Show what `kbctl apply -e ENV` would change, without changing anything.
 
@@ -72,7 +76,12 @@ def plan_cmd(
     """
     session = wiring.session()
     made = commands.plan(
-        session, environment, files, refresh_content=refresh_content, diff=not no_diff
+        session,
+        environment,
+        files,
+        refresh_content=refresh_content,
+        diff=not no_diff,
+        scope=Scope(target_keys, replace_keys, replace_all),
     ).plan
     if out:
         Path(out).write_text(session.secrets.redact(dumps(made)), encoding="utf-8")

@@ -66,3 +66,27 @@ def text_or_json_option(func: F) -> F:
         show_default=True,
         help="Output format.",
     )(func)
+
+
+def scope_options(func: F) -> F:
+    """`--target KEY`, `--replace KEY` (both repeatable, globs) and `--replace-all`."""
+    func = click.option(
+        "--replace-all",
+        is_flag=True,
+        help="Upload and index every (targeted) document again, changed or not: a full rebuild.",
+    )(func)
+    func = click.option(
+        "--replace",
+        "replace_keys",
+        multiple=True,
+        metavar="KEY",
+        help="Upload and index this document again even if unchanged (repeatable; globs).",
+    )(func)
+    return click.option(
+        "--target",
+        "target_keys",
+        multiple=True,
+        metavar="KEY",
+        help="Plan and apply only these documents; every other entry stays as it is live "
+        "(repeatable; globs such as 'quarters/*').",
+    )(func)

@@ -18,13 +18,14 @@ from kbctl.apply.saved import check_saved_plan
 from kbctl.apply.staging import refuse_live_rollout
 from kbctl.apply.types import DEFAULT_CONCURRENCY, ApplyHook, NullHook
 from kbctl.commands.notifying import notifying
+from kbctl.commands.planning import check_scope
 from kbctl.commands.session import ProviderHandle, Session, load_targets, progress_of
 from kbctl.errors import PlanFileError, UsageError
 from kbctl.model import LiveAgent, LiveState, Target
 from kbctl.observe import observe
 from kbctl.plan.planfile import loads
-from kbctl.plan.planner import make_plan
-from kbctl.plan.types import Plan
+from kbctl.plan.scope import make_scoped_plan
+from kbctl.plan.types import Plan, Scope
 from kbctl.snapshots.hook import SnapshotHook
 from kbctl.snapshots.record import Snapshot
 from kbctl.snapshots.rollback import plan_rollback, prepare_rollback
@@ -64,6 +65,7 @@ def apply(
     auto_approve: bool = False,
     allow_destroy: bool = False,
     concurrency: int = DEFAULT_CONCURRENCY,
+    scope: Scope | None = None,
 ) -> ApplyRun:
     """Make the live knowledge bases match the manifests (DESIGN §5), or exactly a saved plan.
 
@@ -80,6 +82,7 @@ def apply(
             auto_approve=auto_approve,
             allow_destroy=allow_destroy,
             concurrency=concurrency,
+            scope=scope,
         )
 
 
@@ -92,6 +95,7 @@ def _apply(
     auto_approve: bool,
     allow_destroy: bool,
     concurrency: int,
+    scope: Scope | None,
 ) -> ApplyRun:
     if plan_file is None and not auto_approve and session.confirm is None:
         raise UsageError(
@@ -114,7 +118,9 @@ def _apply(
                 )
             pairs.append((target, observe(target, handle.provider)))
             handles[(target.project, target.agent_id)] = (target, handle)
-        fresh = make_plan(environment, pairs)
+        scope = _scope_of(saved, scope)
+        fresh = make_scoped_plan(environment, pairs, scope)
+        check_scope(scope, targets, fresh)
         made = check_saved_plan(saved, fresh) if saved is not None else fresh
         progress_of(session).plan_ready(made, saved=saved is not None)
         if not made.has_work:
@@ -303,6 +309,20 @@ def run_summary(made: Plan, results: Sequence[ApplyResult]) -> str:
         passed, total = sum(c.passed for c in reports), sum(c.total for c in reports)
         checks = f" (retrieval checks: {passed}/{total} passed)"
     return (", ".join(parts) or "indexes refreshed") + agents + checks
+
+
+def _scope_of(saved: Plan | None, given: Scope | None) -> Scope:
+    """The saved plan's scope (it is what was reviewed), else the one given, else everything."""
+    if saved is None:
+        return given or Scope()
+    if given is not None and given != Scope() and given != saved.scope:
+        raise UsageError(
+            "--target and --replace cannot change a saved plan",
+            detail="A saved plan is applied exactly as it was made, with the targets it was "
+            "made for.",
+            hint="Apply the plan file without those flags, or make a new plan with them.",
+        )
+    return saved.scope
 
 
 def _confirmed(session: Session, question: str) -> bool:

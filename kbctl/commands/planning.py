@@ -11,18 +11,19 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from dataclasses import replace as dc_replace
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 from kbctl.apply.guards import DESTROY_CODES
 from kbctl.apply.staging import refuse_live_rollout
 from kbctl.commands.session import Session, load_targets, manifest_paths
 from kbctl.contentdiff import attach_diffs
-from kbctl.errors import KbctlError, PolicyError
+from kbctl.errors import KbctlError, PolicyError, UsageError
 from kbctl.manifest.validation import ValidationReport
 from kbctl.model import LiveState, Target
 from kbctl.observe import observe
-from kbctl.plan.planner import make_plan
-from kbctl.plan.types import Plan, Severity
+from kbctl.plan.scope import make_scoped_plan
+from kbctl.plan.types import Plan, Scope, Severity
 
 
 def validate(
@@ -76,14 +77,17 @@ def plan(
     refresh_content: bool = False,
     diff: bool = True,
     concurrency: int = 8,
+    scope: Scope | None = None,
 ) -> PlanRun:
     """Diff the manifests' `environment` against the live workspace; changes nothing.
 
     `refresh_content` reads every managed document's live content (not only the ones whose
     listing says they may have been edited in place). With `diff` (the default), every replace
     of a text document carries a unified diff of its live content against the declared one
-    (`kbctl.contentdiff`); without it no content is read for diffs.
+    (`kbctl.contentdiff`); without it no content is read for diffs. `scope` limits the plan to
+    some documents (`--target`) and forces replacements (`--replace`, `--replace-all`).
     """
+    scope = scope or Scope()
     targets = load_targets(session, files, environment)
     with ExitStack() as stack:
         handles = [stack.enter_context(session.open(t, concurrency=concurrency)) for t in targets]
@@ -96,7 +100,8 @@ def plan(
             observe(t, h.provider, refresh_content=refresh_content)
             for t, h in zip(targets, handles, strict=True)
         )
-        made = make_plan(environment, list(zip(targets, live, strict=True)))
+        made = make_scoped_plan(environment, list(zip(targets, live, strict=True)), scope)
+        check_scope(scope, targets, made)
         if diff:
             by_agent = {
                 (t.manifest, t.agent_id): (t, h) for t, h in zip(targets, handles, strict=True)
@@ -107,6 +112,22 @@ def plan(
                 agents.append(attach_diffs(agent, target, handle.provider.document_content))
             made = dc_replace(made, agents=tuple(agents))
     return PlanRun(made, targets, live)
+
+
+def check_scope(scope: Scope, targets: Sequence[Target], made: Plan) -> None:
+    """Refuse a `--target` or `--replace` pattern that names no document (a typo would make a
+    plan that silently does nothing)."""
+    keys = {d.key for t in targets for d in t.documents}
+    keys |= {c.key for a in made.agents for c in a.changes}
+    for flag, patterns in (("--target", scope.targets), ("--replace", scope.replace)):
+        for pattern in patterns:
+            if not any(fnmatchcase(k, pattern) for k in keys):
+                raise UsageError(
+                    f"{flag} {pattern} matches no document",
+                    detail="Patterns match document keys (paths as the manifest declares them, "
+                    "relative to it); * and ? are globs.",
+                    hint="kbctl plan lists the keys; quote a glob so the shell does not expand it.",
+                )
 
 
 def plan_verdict(made: Plan, *, allow_destroy: bool = False) -> KbctlError | None:
@@ -139,4 +160,12 @@ def plan_verdict(made: Plan, *, allow_destroy: bool = False) -> KbctlError | Non
     return None
 
 
-__all__ = ["PlanRun", "manifest_paths", "plan", "plan_verdict", "read_live", "validate"]
+__all__ = [
+    "PlanRun",
+    "check_scope",
+    "manifest_paths",
+    "plan",
+    "plan_verdict",
+    "read_live",
+    "validate",
+]

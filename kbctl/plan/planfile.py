@@ -32,6 +32,7 @@ from kbctl.plan.types import (
     ReindexDocument,
     ReplaceDocument,
     ReplaceReason,
+    Scope,
     Severity,
     Summary,
     TargetEntry,
@@ -62,6 +63,12 @@ def plan_to_dict(plan: Plan) -> dict[str, object]:
         "has_changes": plan.has_changes,
         "has_cleanup": plan.has_cleanup,
         "summary": _summary(plan.summary),
+        "partial": plan.scope.partial,
+        "scope": {
+            "targets": list(plan.scope.targets),
+            "replace": list(plan.scope.replace),
+            "replace_all": plan.scope.replace_all,
+        },
         "changes": [_change(agent, c) for agent in plan.agents for c in agent.changes],
         "agents": [_agent(agent) for agent in plan.agents],
     }
@@ -93,7 +100,13 @@ def loads(text: str) -> Plan:
         raise _inconsistent(f"changes name agent {agent_id} of {manifest}, which is not in agents")
     v1 = version == 1
     agents = tuple(_read_agent(item, grouped, v1=v1) for item in items)
-    plan = Plan(environment=environment, agents=agents, format_version=FORMAT_VERSION)
+    scope = Scope()
+    if "scope" in root.raw:  # absent in plan files written before targeted runs
+        given = root.obj("scope")
+        scope = Scope(
+            tuple(given.texts("targets")), tuple(given.texts("replace")), given.flag("replace_all")
+        )
+    plan = Plan(environment=environment, agents=agents, format_version=FORMAT_VERSION, scope=scope)
     if root.text("fingerprint") != plan.fingerprint:
         raise _inconsistent("$.fingerprint does not match the agents' fingerprints")
     if root.obj("summary").raw != _summary(plan.summary, v1=v1):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
+from fnmatch import fnmatchcase
 
 from kbctl.model import DocType, KbEntry, Policy, UsageMode
 from kbctl.plan.changes import (
@@ -41,6 +42,7 @@ __all__ = [
     "ReindexDocument",
     "ReplaceDocument",
     "ReplaceReason",
+    "Scope",
     "Severity",
     "Summary",
     "TargetEntry",
@@ -210,12 +212,43 @@ class AgentPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class Scope:
+    """What a targeted run covers (`--target`, `--replace`, `--replace-all`).
+
+    `targets` are key patterns (globs); empty means every document. A partial plan changes only
+    the documents they match: every other entry of the agent stays exactly as it is live, and
+    the RAG settings are not written. `replace` (patterns too) and `replace_all` force a
+    re-upload and a re-index of documents whose content did not change.
+    """
+
+    targets: tuple[str, ...] = ()
+    replace: tuple[str, ...] = ()
+    replace_all: bool = False
+
+    @property
+    def partial(self) -> bool:
+        """True when only the targeted documents are planned."""
+        return bool(self.targets)
+
+    def targeted(self, key: str) -> bool:
+        """Whether the run covers `key`."""
+        return not self.targets or any(fnmatchcase(key, p) for p in self.targets)
+
+    def forced(self, key: str) -> bool:
+        """Whether `key` is replaced even when its content did not change."""
+        if not self.targeted(key):
+            return False
+        return self.replace_all or any(fnmatchcase(key, p) for p in self.replace)
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """Every agent plan of one `kbctl plan -e ENV` run."""
 
     environment: str
     agents: tuple[AgentPlan, ...]
     format_version: int = FORMAT_VERSION
+    scope: Scope = Scope()
 
     @property
     def summary(self) -> Summary:

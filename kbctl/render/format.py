@@ -149,3 +149,23 @@ def _field(name: str, before: str | None, after: str | None) -> str:
     return (
         f"{label}: {before if before is not None else '∅'} → {after if after is not None else '∅'}"
     )
+
+
+def scope_lines(plan: Plan) -> list[str]:
+    """What a targeted run covers, said plainly (nothing for a plain plan)."""
+    scope = plan.scope
+    out: list[str] = []
+    if scope.partial:
+        out.append(
+            "Partial plan: only documents matching --target "
+            + ", ".join(scope.targets)
+            + ". Every other entry of the agent stays exactly as it is live, and RAG settings "
+            "are not changed."
+        )
+    if scope.replace_all:
+        out.append("--replace-all: every planned document is uploaded and indexed again.")
+    elif scope.replace:
+        out.append(
+            "--replace: uploaded and indexed again even if unchanged: " + ", ".join(scope.replace)
+        )
+    return out

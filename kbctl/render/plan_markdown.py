@@ -29,6 +29,7 @@ from kbctl.render.format import (
     plan_headline,
     plural,
     rag_value,
+    scope_lines,
 )
 
 __all__ = ["DIFF_LINES", "render_plan_markdown", "sticky_marker"]
@@ -129,6 +130,8 @@ class _Parts:
             "",
             f"**{plan_headline(plan)}**",
         ]
+        for line in scope_lines(plan):
+            head += ["", f"⚠️ **{_inline(line)}**"]
         extras = extras_line(plan.agents)
         if extras and plan.has_changes:
             head += ["", extras]

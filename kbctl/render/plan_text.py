@@ -18,6 +18,7 @@ from kbctl.render.format import (
     plan_headline,
     plural,
     rag_value,
+    scope_lines,
 )
 
 __all__ = ["DIFF_LINES", "render_plan_text"]
@@ -45,6 +46,8 @@ def render_plan_text(plan: Plan) -> Text:
     """The whole plan, agent by agent, ending with the `Plan: …` (or `No changes.`) line."""
     out = Text()
     out.append(f"kbctl plan for environment {plan.environment}\n", style="bold")
+    for line in scope_lines(plan):
+        out.append(line + "\n", style="bold yellow")
     if not plan.agents:
         out.append("\nNo manifest declares this environment.\n")
     for agent in plan.agents:

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from kbctl.apply import RecordingEvents
-from kbctl.apply.events import RolloutStep
+from kbctl.apply import ApplyOptions, RecordingEvents, apply_agent_plan
+from kbctl.apply.events import ChecksFinished, RolloutStep
 from kbctl.errors import ExitCode
+from kbctl.plan.planner import plan_target
+from kbctl.provider.elevenlabs.branches import AgentBranches
 from tests.checks.conftest import AGENT, CHECKS, DOCS, MORTGAGE_GONE, Bench
 
 BRANCH = "    rollout: branch\n"
@@ -75,24 +77,35 @@ class Killed(BaseException):
 
 
 def _kill_at(step: str, events: RecordingEvents):  # type: ignore[no-untyped-def]
+    """A sink that dies at a rollout step, or (`checks`) when the branch's checks finished."""
+
     def sink(event: object) -> None:
         events(event)  # type: ignore[arg-type]
         if isinstance(event, RolloutStep) and event.step == step:
+            raise Killed
+        if step == "checks" and isinstance(event, ChecksFinished):
             raise Killed
 
     return sink
 
 
-@pytest.mark.parametrize("failing", [False, True])
-def test_a_killed_branch_rollout_converges_on_the_next_apply(bench: Bench, failing: bool) -> None:
+@pytest.mark.parametrize(
+    ("step", "failing"),
+    [
+        ("branch_created", False),
+        ("branch_created", True),
+        ("checks", False),
+        ("checks", True),
+        ("branch_merged", False),
+    ],
+)
+def test_a_killed_branch_rollout_converges_on_the_next_apply(
+    bench: Bench, step: str, failing: bool
+) -> None:
     bench.manifest(checks=BRANCH + CHECKS)
     assert bench.run("apply", "-e", "staging", "--auto-approve").exit_code == 0
     ids = bench.kb_ids()
     bench.manifest(docs=GONE if failing else REWORDED, checks=BRANCH + CHECKS)
-    from kbctl.apply import ApplyOptions, apply_agent_plan
-    from kbctl.plan.planner import plan_target
-    from kbctl.provider.elevenlabs.branches import AgentBranches
-
     target = bench.target()
     live = bench.provider.read_state(target.agent_id, target.project, target.environment)
     with pytest.raises(Killed):
@@ -101,30 +114,35 @@ def test_a_killed_branch_rollout_converges_on_the_next_apply(bench: Bench, faili
             target,
             bench.provider,
             bench.clock,
-            events=_kill_at("branch_created", RecordingEvents()),
+            events=_kill_at(step, RecordingEvents()),
             options=ApplyOptions(poll_initial=1.0, poll_max=2.0),
             agents=AgentBranches(bench.client),
         )
-    assert bench.kb_ids() == ids  # main never points at unchecked documents
-    (left,) = kbctl_branches(bench, archived=False)  # the killed run's branch, not merged
+    merges = "POST /v1/convai/agents/{agent_id}/branches/{branch_id}/merge"
+    if step == "branch_merged":
+        assert bench.kb_ids() != ids  # merged after its checks passed; deletions not done
+        assert kbctl_branches(bench, archived=False) == []
+    else:
+        assert bench.kb_ids() == ids  # main never points at unchecked documents
+        (left,) = kbctl_branches(bench, archived=False)  # the killed run's branch, not merged
 
     result = bench.run("apply", "-e", "staging", "--auto-approve")
-    assert f"archived branch {left['name']}, left by an earlier run" in result.output
+    if step != "branch_merged":
+        assert f"archived branch {left['name']}, left by an earlier run" in result.output
     assert kbctl_branches(bench, archived=False) == []
-    merges = bench.world.calls["POST /v1/convai/agents/{agent_id}/branches/{branch_id}/merge"]
     left_over = {d.id for d in bench.world.documents()} - set(bench.kb_ids())
     if failing:
         assert result.exit_code == ExitCode.INDEX_GATE, result.output
         assert bench.kb_ids() == ids
-        assert merges == 1  # only the first apply's
+        assert bench.world.calls[merges] == 1  # only the first apply's
         # The killed run's upload was reused (not uploaded again), so it stays a managed
         # orphan for the next apply to reuse or delete, as after any killed run.
         assert len(left_over) == 1
     else:
         assert result.exit_code == 0, result.output
         assert bench.kb_ids() != ids
-        assert merges == 2
-        assert left_over == set()
+        assert bench.world.calls[merges] == 2
+        assert left_over == set()  # the superseded document is deleted by the rerun
 
 
 CANARY = "    rollout: {strategy: branch, canary_percent: 10}\n"
