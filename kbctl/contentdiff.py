@@ -32,7 +32,14 @@ DEFAULT_CONCURRENCY = 4
 MAX_DIFF_LINES = 2_000
 
 
-def unified_diff(before: str, after: str, key: str, *, context: int = 3) -> str:
+def unified_diff(
+    before: str,
+    after: str,
+    key: str,
+    *,
+    context: int = 3,
+    labels: tuple[str, str] = ("live", "declared"),
+) -> str:
     """A unified diff of `before` (live) against `after` (declared); '' when they are equal.
 
     Longer than `MAX_DIFF_LINES` lines, it is cut and ends with a `… N more lines` line.
@@ -41,8 +48,8 @@ def unified_diff(before: str, after: str, key: str, *, context: int = 3) -> str:
         difflib.unified_diff(
             before.splitlines(),
             after.splitlines(),
-            fromfile=f"live/{key}",
-            tofile=f"declared/{key}",
+            fromfile=f"{labels[0]}/{key}",
+            tofile=f"{labels[1]}/{key}",
             n=context,
             lineterm="",
         )

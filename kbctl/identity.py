@@ -59,6 +59,22 @@ def parse_marker(name: str) -> Marker | None:
     )
 
 
+def owned(marker: Marker | None, project: str, environment: str) -> Marker | None:
+    """The marker when it says this project and environment, else None.
+
+    The one rule of ownership: only a document whose marker names the project and environment
+    being applied is kbctl's to change or delete; every other document is left alone.
+    """
+    if marker is None or (marker.project, marker.environment) != (project, environment):
+        return None
+    return marker
+
+
+def owned_name(name: str, project: str, environment: str) -> Marker | None:
+    """`owned` for a document name (its marker parsed first)."""
+    return owned(parse_marker(name), project, environment)
+
+
 def identity_hash(content_hash_hex: str, chunking: Chunking | None) -> str:
     """The hash a document's marker carries: its content hash, or, with a chunking other than
     the default (OpenAI), a hash of both, since new chunks need a new attachment like new content.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from kbctl.identity import parse_marker
+from kbctl.identity import owned, parse_marker
 from kbctl.model import (
     RAG_DEFAULTS,
     DocType,
@@ -177,11 +177,8 @@ def _documents(target: Target, live: LiveState) -> tuple[DocumentStatus, ...]:
 
 def _ours(target: Target, marker: Marker | None) -> str | None:
     """The key of a marker that is this project+environment's, else None."""
-    if marker is None:
-        return None
-    if marker.project != target.project or marker.environment != target.environment:
-        return None
-    return marker.key
+    found = owned(marker, target.project, target.environment)
+    return found.key if found is not None else None
 
 
 def _with_index(doc: DocumentStatus, health: IndexHealth) -> DocumentStatus:

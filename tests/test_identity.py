@@ -5,7 +5,14 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kbctl.identity import canonical_text, content_hash, document_name, parse_marker
+from kbctl.identity import (
+    canonical_text,
+    content_hash,
+    document_name,
+    owned,
+    owned_name,
+    parse_marker,
+)
 from kbctl.model import DocType, Marker
 
 texts = st.text(alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\r"))
@@ -52,3 +59,12 @@ def test_marker_round_trips_any_key(key: str, project: str) -> None:
 def test_names_without_marker_are_unmanaged() -> None:
     assert parse_marker("Price list 2026") is None
     assert parse_marker("x · kbctl:Bad_Project/staging · 0123456789ab") is None
+
+
+def test_ownership_is_project_and_environment_together() -> None:
+    name = document_name("docs/a.md", "birby", "staging", "3f2a9c1e0b7d" * 2)
+    assert owned_name(name, "birby", "staging") is not None
+    assert owned_name(name, "birby", "production") is None  # another environment's
+    assert owned_name(name, "other", "staging") is None  # another project's
+    assert owned_name("hand-made FAQ", "birby", "staging") is None
+    assert owned(None, "birby", "staging") is None

@@ -16,7 +16,7 @@ from kbctl.apply.steps import renames
 from kbctl.apply.swap import shape
 from kbctl.apply.types import DocOutcome
 from kbctl.errors import ApiError, ConcurrentChangeError, VerificationError
-from kbctl.identity import parse_marker
+from kbctl.identity import owned_name
 from kbctl.model import KbEntry, LiveAgent, LiveDocument, LiveState, Marker, RagSettings
 from kbctl.plan.types import AgentPlan
 from kbctl.provider.base import Provider
@@ -95,9 +95,7 @@ def after_state(
     """
 
     def ours(name: str) -> Marker | None:
-        marker = parse_marker(name)
-        where = (plan.project, plan.environment)
-        return marker if marker and (marker.project, marker.environment) == where else None
+        return owned_name(name, plan.project, plan.environment)
 
     gone = {d.id for d in deleted}
     new_names = {c.live_id: c.name for c in renames(plan.changes)}

@@ -1,4 +1,5 @@
-"""`kbctl snapshots list -e ENV` and `kbctl snapshots show ID`: what apply recorded, read back.
+"""`kbctl snapshots list -e ENV`, `kbctl snapshots show ID` and `kbctl snapshots diff A B`: what
+apply recorded, read back.
 
 Thin: `kbctl.commands` finds and validates the files; `kbctl.render.snapshots` draws them.
 Also home of `--snapshots-dir`, shared by every command that reads or writes snapshots.
@@ -16,7 +17,9 @@ from kbctl import commands
 from kbctl.cli import wiring
 from kbctl.cli.options import environment_option, text_or_json_option
 from kbctl.render.console import show
+from kbctl.render.snapshot_diff import render_snapshot_diff
 from kbctl.render.snapshots import render_snapshot, render_snapshot_list, snapshot_row
+from kbctl.snapshots.compare import diff_to_dict
 from kbctl.snapshots.record import dumps
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -38,7 +41,7 @@ def snapshots_dir_option(func: F) -> F:
 
 @click.group("snapshots")
 def snapshots_group() -> None:
-    """List and show the snapshots apply and rollback write."""
+    """List, show and compare the snapshots apply and rollback write."""
 
 
 @snapshots_group.command("list")
@@ -80,3 +83,25 @@ def show_cmd(snapshot_id: str, snapshots_dir: str, fmt: str) -> None:
         else f"no: {shown.why_not}"
     )
     show(render_snapshot(shown.snapshot, restorable))
+
+
+@snapshots_group.command("diff")
+@click.argument("first", metavar="A")
+@click.argument("second", metavar="B")
+@snapshots_dir_option
+@text_or_json_option
+@click.option("--no-diff", "no_diff", is_flag=True, help="Do not show content diffs.")
+def diff_cmd(first: str, second: str, snapshots_dir: str, fmt: str, no_diff: bool) -> None:
+    """What changed from snapshot A to snapshot B: documents added, removed and changed (text
+    documents with a content diff from the stored blobs) and RAG settings.
+
+    \b
+    "What did the last apply do": kbctl snapshots list -e ENV, then diff its "before" and
+    "after" snapshots (same apply id).
+    """
+    session = wiring.session(snapshots_dir=snapshots_dir)
+    result = commands.diff_snapshots(session, first, second, content=not no_diff)
+    if fmt == "json":
+        click.echo(json.dumps(diff_to_dict(result), indent=2, sort_keys=True, ensure_ascii=False))
+        return
+    show(render_snapshot_diff(result))

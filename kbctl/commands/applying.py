@@ -227,6 +227,7 @@ def rollback(
             allow_destroy,
             concurrency,
             "Rollback complete",
+            {(agent.project, agent.agent_id): planned.live},  # planned just now: no re-listing
         )
         progress.note(
             f"`kbctl plan -e {environment}` now shows the way back to the manifest; "

@@ -29,6 +29,7 @@ from kbctl.importer import ImportResult, check_output_dir
 from kbctl.importer import import_agent as run_import
 from kbctl.model import Target
 from kbctl.provider.elevenlabs import ElevenLabsProvider
+from kbctl.snapshots.compare import SnapshotDiff, compare_snapshots
 from kbctl.snapshots.record import Snapshot
 from kbctl.snapshots.store import Listed, SnapshotStore
 from kbctl.status import AgentStatus, collect_status
@@ -153,6 +154,15 @@ def show_snapshot(session: Session, snapshot_id: str) -> ShownSnapshot:
     except SnapshotError as err:
         return ShownSnapshot(snapshot, False, err.summary)
     return ShownSnapshot(snapshot, True)
+
+
+def diff_snapshots(session: Session, a: str, b: str, *, content: bool = True) -> SnapshotDiff:
+    """What changed from snapshot `a` to snapshot `b` (ids, file names or paths): documents
+    added, removed and changed (with a content diff of text documents from their blobs, unless
+    `content` is False) and RAG settings, field by field."""
+    store = SnapshotStore(session.snapshot_folder())
+    first, second = store.load(a), store.load(b)
+    return compare_snapshots(first, second, store.read_blob if content else None)
 
 
 def import_agent(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import assert_never
 
-from kbctl.identity import HASH_CHARS, document_name, identity_hash, parse_marker
+from kbctl.identity import HASH_CHARS, document_name, identity_hash, owned, parse_marker
 from kbctl.model import (
     MIN_INDEX_BYTES,
     DocType,
@@ -155,9 +155,7 @@ class Attached:
 def managed_marker(target: Target, name: str, marker: Marker | None) -> Marker | None:
     """The marker if it says this project+environment, else None (the document is unmanaged)."""
     found = marker if marker is not None else parse_marker(name)
-    if found is None or found.project != target.project:
-        return None
-    return found if found.environment == target.environment else None
+    return owned(found, target.project, target.environment)
 
 
 def resolve_attached(target: Target, live: LiveState) -> tuple[Attached, ...]:

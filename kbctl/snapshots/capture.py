@@ -14,7 +14,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from kbctl.errors import ApiError
-from kbctl.identity import HASH_CHARS, canonical_text, content_hash, identity_hash, parse_marker
+from kbctl.identity import (
+    HASH_CHARS,
+    canonical_text,
+    content_hash,
+    identity_hash,
+    owned,
+    parse_marker,
+)
 from kbctl.model import DocType, DocumentSpec, KbEntry, LiveDocument, Marker, Target, UsageMode
 from kbctl.provider.base import Provider
 from kbctl.snapshots.record import SnapshotEntry
@@ -214,9 +221,7 @@ def genuine_specs(target: Target) -> dict[str, DocumentSpec]:
 def managed_marker(target: Target, marker: Marker | None, name: str) -> Marker | None:
     """The marker when it is this project+environment's, else None."""
     found = marker if marker is not None else parse_marker(name)
-    if found is None or found.project != target.project or found.environment != target.environment:
-        return None
-    return found
+    return owned(found, target.project, target.environment)
 
 
 def _live_metadata(entry: SnapshotEntry, doc: LiveDocument | None) -> SnapshotEntry:

@@ -72,3 +72,24 @@ def test_a_saved_plan_still_gets_the_full_fingerprint_check(tmp_path: Path) -> N
     _world(session).add_document("text", "stray · kbctl:alpha/local · 0123456789ab", "x")
     with pytest.raises(StalePlanError):
         commands.apply(session, "local", plan_file=tmp_path / "plan.json")
+
+
+def test_a_rollback_lists_the_workspace_once(tmp_path: Path) -> None:
+    write_project(tmp_path, "alpha", "agent_alpha", "alpha", 2)
+    url = f"emulator://{tmp_path}/emu?index_seconds=0"
+    session = Session(FakeClock(), environ={"ELEVENLABS_BASE_URL": url}, cwd=tmp_path)
+    commands.apply(session, "local", auto_approve=True)
+    world = _world(session)
+    for i in range(1000):
+        world.add_document("text", f"other {i}", f"unrelated {i}")
+    (tmp_path / "manifests/alpha/d00.md").write_text("# changed\n\n" + "New prices. " * 60)
+    commands.apply(session, "local", auto_approve=True)
+    listed = world.calls[LIST]
+    commands.plan(session, "local")
+    one_listing = world.calls[LIST] - listed
+    assert one_listing >= 10
+
+    listed = world.calls[LIST]
+    back = commands.rollback(session, "local", "previous", auto_approve=True)
+    assert back.summary.startswith("1 replaced")
+    assert world.calls[LIST] - listed < one_listing + 5  # the rollback plan's listing only

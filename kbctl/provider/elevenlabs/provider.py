@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from kbctl.errors import UsageError
-from kbctl.identity import parse_marker
+from kbctl.identity import owned_name
 from kbctl.model import (
     DocType,
     DocumentSpec,
@@ -55,10 +55,7 @@ class ElevenLabsProvider:
         quota = self.indexes.quota() if with_quota else None
 
         def ours(name: str) -> Marker | None:
-            marker = parse_marker(name)
-            if marker and marker.project == project and marker.environment == environment:
-                return marker
-            return None
+            return owned_name(name, project, environment)
 
         attached = {entry.id for entry in agent.knowledge_base}
         docs: dict[str, LiveDocument] = {}
