@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import re
 
-from kbctl.model import AUTO_CHUNK_OVERLAP_TOKENS, AUTO_CHUNK_SIZE_TOKENS, Chunking, DocType, Marker
+from kbctl.chunking import AUTO_CHUNK_OVERLAP_TOKENS, AUTO_CHUNK_SIZE_TOKENS, Chunking
+from kbctl.model import DocType, Marker
 
 SEPARATOR = " · "
 HASH_CHARS = 12

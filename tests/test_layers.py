@@ -1,4 +1,4 @@
-"""The package's shape, held by a test: the layers ARCHITECTURE.md draws.
+"""The package's shape, held by tests: the layers ARCHITECTURE.md draws, and small modules.
 
     cli → render → commands → {snapshots, status, importer} → apply → checks
         → {manifest, plan, provider} → core (model, identity, errors, clock, stop)
@@ -13,7 +13,10 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parents[1] / "kbctl"
+MAX_LINES = 400  # STYLE: modules stay under about 400 lines, split by noun when they grow
 
 RANKS = {
     "kbctl": 0,
@@ -22,6 +25,7 @@ RANKS = {
     "errors": 0,
     "clock": 0,
     "stop": 0,
+    "chunking": 0,
     "jsonread": 0,
     "secrets": 0,
     "manifest": 1,
@@ -87,3 +91,9 @@ def test_imports_follow_the_layers() -> None:
             if not allowed:
                 wrong.append(f"{name} imports {imported}")
     assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("path", [p for p, _ in _modules()], ids=lambda p: str(p.name))
+def test_modules_stay_small(path: Path) -> None:
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    assert lines <= MAX_LINES, f"{path.relative_to(PACKAGE.parent)} has {lines} lines"

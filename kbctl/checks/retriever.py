@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from kbctl.chunking import Metadata
 from kbctl.errors import ApiError
-from kbctl.model import Metadata
 from kbctl.provider.base import RagChunk, SearchHit
 
 #: Results asked for on the first search: one page of the API (its maximum page size).

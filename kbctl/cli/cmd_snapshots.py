@@ -19,8 +19,8 @@ from kbctl.cli.options import environment_option, text_or_json_option
 from kbctl.render.console import show
 from kbctl.render.snapshot_diff import render_snapshot_diff
 from kbctl.render.snapshots import render_snapshot, render_snapshot_list, snapshot_row
+from kbctl.snapshots.codec import dumps
 from kbctl.snapshots.compare import diff_to_dict
-from kbctl.snapshots.record import dumps
 
 F = TypeVar("F", bound=Callable[..., object])
 

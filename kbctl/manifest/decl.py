@@ -12,15 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from kbctl.model import (
-    ChecksPolicy,
-    Chunking,
-    DocType,
-    Metadata,
-    ProviderKind,
-    Rollout,
-    UsageMode,
-)
+from kbctl.chunking import Chunking, Metadata
+from kbctl.model import ChecksPolicy, DocType, ProviderKind, Rollout, UsageMode
 
 #: A value of a `rag` or `policy` field, already type-checked by the schema.
 Setting = bool | int | float | str

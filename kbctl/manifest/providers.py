@@ -13,17 +13,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 
-from kbctl.manifest.interpolate import literal
-from kbctl.manifest.yamlpos import Json, PathParts
-from kbctl.model import (
+from kbctl.chunking import (
     MAX_CHUNK_SIZE_TOKENS,
     MIN_CHUNK_SIZE_TOKENS,
     Chunking,
     ChunkingStrategy,
     Metadata,
     MetadataValue,
-    ProviderKind,
 )
+from kbctl.manifest.interpolate import literal
+from kbctl.manifest.yamlpos import Json, PathParts
+from kbctl.model import ProviderKind
 
 #: Reports a problem at a path of the document.
 Problem = Callable[[PathParts, str], None]

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypedDict
 
+from kbctl import chunking as limits
+from kbctl.chunking import Chunking, Metadata
 from kbctl.errors import Diagnostic
 from kbctl.identity import SEPARATOR, canonical_text
 from kbctl.manifest.decl import (
@@ -32,14 +34,9 @@ from kbctl.manifest.decl import (
 from kbctl.manifest.interpolate import interpolate, key_leak, literal
 from kbctl.manifest.sources import is_blank, text_document, url_document, url_problem
 from kbctl.model import (
-    MAX_ATTRIBUTES,
-    MAX_METADATA_KEYS,
-    RESERVED_ATTRIBUTES,
     Check,
-    Chunking,
     DocType,
     DocumentSpec,
-    Metadata,
     Policy,
     ProviderKind,
     RagSettings,
@@ -316,13 +313,13 @@ class _Resolver:
         sidecar = self.decl.sidecars.get(path) if path is not None else None
         if sidecar is not None:
             merged.update(sidecar.metadata)
-        if sidecar is not None and len(merged) > MAX_METADATA_KEYS:  # alone: the schema's
+        if sidecar is not None and len(merged) > limits.MAX_METADATA_KEYS:  # alone: the schema's
             self.error(
                 decl.loc,
                 f"{key} has {len(merged)} metadata keys with {sidecar.file}; "
-                f"at most {MAX_METADATA_KEYS} "
-                f"(the API allows {MAX_ATTRIBUTES}, kbctl keeps {RESERVED_ATTRIBUTES} for "
-                "its marker)",
+                f"at most {limits.MAX_METADATA_KEYS} "
+                f"(the API allows {limits.MAX_ATTRIBUTES}, kbctl keeps "
+                f"{limits.RESERVED_ATTRIBUTES} for its marker)",
             )
         chunking = decl.chunking or self.decl.chunking or Chunking()
         return {"metadata": tuple(sorted(merged.items())), "chunking": chunking}

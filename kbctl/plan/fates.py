@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from typing import assert_never
 
-from kbctl.model import DocType, IndexHealth, IndexStatus, Metadata, UsageMode
+from kbctl.chunking import Metadata
+from kbctl.model import DocType, IndexHealth, IndexStatus, UsageMode
 from kbctl.plan.matching import DUPLICATE, REMOVED, Attached, Fate, Match
 from kbctl.plan.types import (
     CreateDocument,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from kbctl.chunking import Metadata
 from kbctl.model import (
     DocType,
     DocumentSpec,
@@ -21,7 +22,6 @@ from kbctl.model import (
     LiveAgent,
     LiveDocument,
     LiveState,
-    Metadata,
     RagQuota,
     RagSettings,
 )

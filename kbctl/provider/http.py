@@ -25,8 +25,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final
 
 import httpx
@@ -42,6 +41,7 @@ from kbctl.provider.http_errors import (
     transport_error,
     unreadable,
 )
+from kbctl.provider.http_parts import Answer, FilePart, Params, query_value
 from kbctl.provider.limiter import Limiter
 from kbctl.provider.redaction import Redactor
 from kbctl.provider.retry import Backoff, RetryListener, RetryNotice, ignore_retries, retry_after
@@ -53,33 +53,6 @@ __all__ = ["AmbiguousWriteError", "ApiClient", "FilePart", "Params", "wsgi_trans
 
 _IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
 _PERMANENT_5XX: Final = frozenset({501, 505})  # not implemented: asking again cannot help
-
-#: Query parameters: lists go out as repeated keys (`?types=text&types=url`).
-Params = Mapping[str, str | int | float | bool | Sequence[str] | None]
-
-
-@dataclass(frozen=True, slots=True)
-class FilePart:
-    """One file of a multipart upload."""
-
-    filename: str
-    content: bytes = field(repr=False)
-    content_type: str = "application/octet-stream"
-
-
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    """An HTTP response, read completely, the key already taken out of its body."""
-
-    status: int
-    retry_after_ms: str | None
-    retry_after: str | None
-    content: bytes
-    encoding: str
-
-    @property
-    def text(self) -> str:
-        return self.content.decode(self.encoding, errors="replace")
 
 
 def wsgi_transport(app: WSGIApplication) -> httpx.BaseTransport:
@@ -250,7 +223,7 @@ class ApiClient:
         idempotent: bool | None = None,
         retry_conflict: bool = True,
         route: str = "",
-    ) -> _Answer:
+    ) -> Answer:
         method = method.upper()
         self._check_key(method, path)
         if idempotent is None:
@@ -324,13 +297,13 @@ class ApiClient:
         files: Mapping[str, FilePart] | None,
         form: Mapping[str, str] | None,
         route: str,
-    ) -> _Answer | Failure:
+    ) -> Answer | Failure:
         multipart = (
             {name: (p.filename, p.content, p.content_type) for name, p in files.items()}
             if files is not None
             else None
         )
-        query = {k: _query_value(v) for k, v in (params or {}).items() if v is not None}
+        query = {k: query_value(v) for k, v in (params or {}).items() if v is not None}
         epoch = self._limiter.acquire()
         throttled = False
         try:
@@ -360,7 +333,7 @@ class ApiClient:
             throttled = response.status_code == 429
         finally:
             self._limiter.release(epoch, throttled=throttled)
-        return _Answer(
+        return Answer(
             status=response.status_code,
             retry_after_ms=response.headers.get("retry-after-ms"),
             retry_after=response.headers.get("retry-after"),
@@ -384,7 +357,7 @@ class ApiClient:
                 hint=f"{self.api_key_env} must hold the key alone, without spaces or line breaks.",
             )
 
-    def _parse_json(self, method: str, path: str, answer: _Answer) -> object:
+    def _parse_json(self, method: str, path: str, answer: Answer) -> object:
         if not answer.content.strip():
             return None
         try:
@@ -392,14 +365,6 @@ class ApiClient:
         except ValueError:
             raise unreadable(method, path, answer.status, self.redact(answer.text)) from None
         return self._redactor.json(value)
-
-
-def _query_value(value: str | int | float | bool | Sequence[str]) -> str | list[str]:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str | int | float):
-        return str(value)
-    return [str(v) for v in value]
 
 
 def post_webhook(

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kbctl.errors import SnapshotError
-from kbctl.snapshots.record import Snapshot, SnapshotEntry, entry_from_json, entry_to_json
+from kbctl.snapshots.codec import entry_from_json, entry_to_json
+from kbctl.snapshots.record import Snapshot, SnapshotEntry
 
 INDEX_FILE = ".index.json"
 FORMAT = 1

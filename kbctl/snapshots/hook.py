@@ -37,6 +37,7 @@ from kbctl.model import (
 from kbctl.plan.types import AgentPlan
 from kbctl.provider.base import Provider
 from kbctl.snapshots.capture import ContentCapture
+from kbctl.snapshots.codec import snapshot_id
 from kbctl.snapshots.record import (
     APPLIED,
     CONCURRENT_CHANGE,
@@ -51,7 +52,6 @@ from kbctl.snapshots.record import (
     SnapshotAgent,
     SnapshotEntry,
     SnapshotKind,
-    snapshot_id,
 )
 from kbctl.snapshots.store import SnapshotStore
 

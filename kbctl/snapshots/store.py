@@ -28,8 +28,9 @@ from kbctl.errors import SnapshotError
 from kbctl.identity import content_hash
 from kbctl.model import DocType
 from kbctl.snapshots.catalog import Catalog, synced
+from kbctl.snapshots.codec import dumps, loads
 from kbctl.snapshots.history import Describe, LiveAgents, find_previous, runs_of
-from kbctl.snapshots.record import Snapshot, SnapshotEntry, dumps, loads
+from kbctl.snapshots.record import Snapshot, SnapshotEntry
 
 BLOBS = "blobs"
 PREVIOUS = "previous"

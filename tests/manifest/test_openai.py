@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from kbctl.chunking import Chunking, ChunkingStrategy
 from kbctl.cli.main import cli
 from kbctl.clock import FakeClock
 from kbctl.commands import Session, load_targets
 from kbctl.manifest import load_manifests
-from kbctl.model import Chunking, ChunkingStrategy, ProviderKind, RagSettings, Target, UsageMode
+from kbctl.model import ProviderKind, RagSettings, Target, UsageMode
 from tests.manifest.conftest import Project
 
 BODY = "Employees get 28 days of paid leave; carry-over up to 5 days. " * 10 + "\n"

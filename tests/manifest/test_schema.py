@@ -68,7 +68,7 @@ def test_kbctl_schema_prints_the_shipped_schema() -> None:
 
 
 def test_openai_limits_in_the_schema_match_the_model() -> None:
-    from kbctl import model
+    from kbctl import chunking as model
 
     defs = _schema()["$defs"]
     assert isinstance(defs, dict)

@@ -21,7 +21,8 @@ from kbctl.errors import (
     TransportError,
     UsageError,
 )
-from kbctl.provider.http import AmbiguousWriteError, ApiClient, FilePart
+from kbctl.provider.http import AmbiguousWriteError, ApiClient
+from kbctl.provider.http_parts import FilePart
 from kbctl.provider.limiter import Limiter
 
 from .conftest import KEY

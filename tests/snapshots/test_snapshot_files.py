@@ -13,7 +13,8 @@ import pytest
 from kbctl.errors import IndexGateError
 from kbctl.identity import content_hash
 from kbctl.model import DocType
-from kbctl.snapshots.record import SnapshotKind, loads
+from kbctl.snapshots.codec import loads
+from kbctl.snapshots.record import SnapshotKind
 from tests.snapshots.kit import STAGING_AGENT, Bench, snapshot_files, text_of
 
 FILE_NAME = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{8}\.json$")

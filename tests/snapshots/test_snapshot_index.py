@@ -10,7 +10,7 @@ from kbctl import commands
 from kbctl.clock import FakeClock
 from kbctl.commands import Session
 from kbctl.snapshots.catalog import INDEX_FILE
-from kbctl.snapshots.record import snapshot_id
+from kbctl.snapshots.codec import snapshot_id
 from kbctl.snapshots.store import SnapshotStore
 from tests.cli.test_plan_cli import write_project
 

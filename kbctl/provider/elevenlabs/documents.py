@@ -35,7 +35,8 @@ from kbctl.provider.elevenlabs.shapes import (
     search_snippet,
     seg,
 )
-from kbctl.provider.http import AmbiguousWriteError, ApiClient, FilePart, Params
+from kbctl.provider.http import AmbiguousWriteError, ApiClient
+from kbctl.provider.http_parts import FilePart, Params
 
 #: Statuses a refused delete (document still in use) may come with: the real one is UNCONFIRMED.
 IN_USE_STATUSES: Final = frozenset({400, 409, 412, 423})

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kbctl.provider import wire
-from kbctl.provider.http import ApiClient, Params
+from kbctl.provider.http import ApiClient
+from kbctl.provider.http_parts import Params
 from kbctl.provider.wire import JsonObject, ShapeError
 
 

@@ -12,10 +12,11 @@ import mimetypes
 from collections.abc import Callable, Mapping
 from typing import Final, TypeVar
 
+from kbctl.chunking import Chunking, MetadataValue
 from kbctl.errors import NotFoundError
-from kbctl.model import Chunking, MetadataValue
 from kbctl.provider.base import DeleteOutcome
-from kbctl.provider.http import AmbiguousWriteError, ApiClient, FilePart, Params
+from kbctl.provider.http import AmbiguousWriteError, ApiClient
+from kbctl.provider.http_parts import FilePart, Params
 from kbctl.provider.openai import shapes
 from kbctl.provider.openai.shapes import FileInfo, Hit, Store, StoreFile, reading
 

@@ -21,10 +21,10 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterable, Sequence
-from pathlib import PurePosixPath
 
+from kbctl.chunking import Metadata
 from kbctl.errors import ApiError, NotFoundError, UsageError
-from kbctl.identity import document_name, parse_marker
+from kbctl.identity import owned, parse_marker
 from kbctl.model import (
     DocType,
     DocumentSpec,
@@ -34,7 +34,6 @@ from kbctl.model import (
     LiveDocument,
     LiveState,
     Marker,
-    Metadata,
     RagQuota,
     RagSettings,
     UsageMode,
@@ -43,12 +42,19 @@ from kbctl.provider.base import DeleteOutcome, Dependents, IndexState, Provider,
 from kbctl.provider.http import ApiClient
 from kbctl.provider.openai import shapes
 from kbctl.provider.openai.api import OpenAIApi
-from kbctl.provider.openai.shapes import FileInfo, StoreFile
+from kbctl.provider.openai.shapes import (
+    FileInfo,
+    StoreFile,
+    extension,
+    file_marker,
+    name_of,
+    state_of,
+    stem,
+)
 
 #: Name prefix of the lease stores (the same as the ElevenLabs lease folders).
 LEASE_PREFIX = "kbctl-lease · "
 #: File name extensions the API indexes that kbctl keeps when uploading; others become `.txt`.
-_EXTENSIONS = frozenset({".md", ".txt", ".html", ".json", ".pdf", ".docx", ".pptx", ".doc"})
 _DEAD = frozenset({"failed", "cancelled"})
 #: What a store reports as its "RAG settings": file search's embedding model (fixed by OpenAI).
 STORE_RAG = RagSettings(embedding_model="text-embedding-3-large")
@@ -111,11 +117,11 @@ class OpenAIProvider:
             self._files.update(files)
         docs: dict[str, LiveDocument] = {}
         for sf in attached:
-            marker = _ours(shapes.read_marker(sf.attributes), project, environment)
+            marker = owned(shapes.read_marker(sf.attributes), project, environment)
             info = files.get(sf.id)
             docs[sf.id] = LiveDocument(
                 sf.id,
-                _name(sf, marker, info),
+                name_of(sf, marker, info),
                 shapes.doc_type_of(sf.attributes),
                 info.size_bytes if info is not None else 0,
                 marker,
@@ -123,7 +129,7 @@ class OpenAIProvider:
                 metadata=shapes.user_metadata(sf.attributes),
             )
         for info in files.values():
-            marker = _ours(_file_marker(info.filename), project, environment)
+            marker = owned(file_marker(info.filename), project, environment)
             if marker is not None and info.id not in docs:
                 # Never reused: its attributes and chunking were never written. Deleted.
                 orphan = Marker(marker.key, project, environment, "-")
@@ -148,7 +154,7 @@ class OpenAIProvider:
             info = files.get(sf.id)
             if marker is None and info is None:
                 info = self._file_info(sf.id)
-            name = _name(sf, marker, info)
+            name = name_of(sf, marker, info)
             entries.append(KbEntry(sf.id, name, shapes.doc_type_of(sf.attributes), UsageMode.AUTO))
         return LiveAgent(agent_id, self._ref, None, None, tuple(entries), STORE_RAG)
 
@@ -220,7 +226,7 @@ class OpenAIProvider:
         return tuple(
             LiveDocument(f.id, f.filename, DocType.FILE, f.size_bytes, parse_marker(name))
             for f in self.api.files()
-            if _stem(f.filename) == name
+            if stem(f.filename) == name
         )
 
     # --------------------------------------------------------------------------- documents
@@ -234,7 +240,7 @@ class OpenAIProvider:
         if marker is None:
             raise UsageError(f"{name!r} carries no kbctl marker")
         store_id = self._bound()
-        file_id = self.api.upload(name + _extension(spec), spec.content)
+        file_id = self.api.upload(name + extension(spec), spec.content)
         attributes = {**shapes.marker_attributes(marker, spec.doc_type), **dict(spec.metadata)}
         try:
             self.api.attach(store_id, file_id, attributes, spec.chunking)
@@ -270,16 +276,16 @@ class OpenAIProvider:
         """The attachment's state; a File not attached (any more) is attached again."""
         store_id = self._bound()
         try:
-            return _state(self.api.store_file(store_id, doc_id))
+            return state_of(self.api.store_file(store_id, doc_id))
         except NotFoundError:
             pass
         info = self.api.file(doc_id)
-        marker = _file_marker(info.filename)
+        marker = file_marker(info.filename)
         attributes = shapes.marker_attributes(marker, DocType.FILE) if marker is not None else {}
         answer = self.api.attach(store_id, doc_id, attributes, None)
         with self._lock:
             self._staged.add(doc_id)
-        return _state(answer)
+        return state_of(answer)
 
     def index_state(self, doc_id: str, model: str) -> IndexState:
         """The attachment's status (NOT_INDEXED when the file is not attached)."""
@@ -287,7 +293,7 @@ class OpenAIProvider:
         if store_id is None:
             return IndexState(IndexStatus.NOT_INDEXED)
         try:
-            return _state(self.api.store_file(store_id, doc_id))
+            return state_of(self.api.store_file(store_id, doc_id))
         except NotFoundError:
             return IndexState(IndexStatus.NOT_INDEXED)
 
@@ -302,7 +308,7 @@ class OpenAIProvider:
         store_id = self.store_id()
         listed = {sf.id: sf for sf in self.api.store_files(store_id)} if store_id else {}
         none = IndexState(IndexStatus.NOT_INDEXED)
-        return {i: _state(listed[i]) if i in listed else none for i in doc_ids}
+        return {i: state_of(listed[i]) if i in listed else none for i in doc_ids}
 
     def request_indexes(self, doc_ids: Iterable[str], model: str) -> dict[str, IndexState]:
         """`request_index` for each file (one request each: attaching has no batch here)."""
@@ -354,7 +360,7 @@ class OpenAIProvider:
             info = self.api.file(doc_id)
         except NotFoundError:
             return DeleteOutcome.GONE
-        if _file_marker(info.filename) is None:
+        if file_marker(info.filename) is None:
             return DeleteOutcome.NOT_OURS
         return self.api.delete_file(doc_id)
 
@@ -375,39 +381,6 @@ class OpenAIProvider:
             for s in self.api.stores()
             if s.name.startswith(prefix)
         )
-
-
-def _ours(marker: Marker | None, project: str, environment: str) -> Marker | None:
-    if marker is None or (marker.project, marker.environment) != (project, environment):
-        return None
-    return marker
-
-
-def _name(sf: StoreFile, marker: Marker | None, info: FileInfo | None) -> str:
-    """What the planner compares: kbctl's document name, or the File's own name."""
-    if marker is not None:
-        return document_name(marker.key, marker.project, marker.environment, marker.hash12)
-    return info.filename if info is not None and info.filename else sf.id
-
-
-def _stem(filename: str) -> str:
-    stem, dot, _ = filename.rpartition(".")
-    return stem if dot else filename
-
-
-def _file_marker(filename: str) -> Marker | None:
-    return parse_marker(_stem(filename))
-
-
-def _extension(spec: DocumentSpec) -> str:
-    suffix = PurePosixPath(spec.filename or spec.key).suffix.lower()
-    return suffix if suffix in _EXTENSIONS else ".txt"
-
-
-def _state(sf: StoreFile) -> IndexState:
-    status = sf.index_status
-    progress = 100.0 if status is IndexStatus.SUCCEEDED else 0.0
-    return IndexState(status, progress, sf.usage_bytes)
 
 
 def _conforms(provider: OpenAIProvider) -> Provider:

@@ -12,19 +12,20 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
-from kbctl.errors import ProtocolError
-from kbctl.model import (
+from kbctl.chunking import (
     RESERVED_ATTRIBUTE_PREFIX,
     Chunking,
     ChunkingStrategy,
-    DocType,
-    IndexStatus,
-    Marker,
     Metadata,
     MetadataValue,
 )
+from kbctl.errors import ProtocolError
+from kbctl.identity import document_name, parse_marker
+from kbctl.model import DocType, DocumentSpec, IndexStatus, Marker
 from kbctl.provider import wire
+from kbctl.provider.base import IndexState
 from kbctl.provider.wire import ShapeError
 
 #: The reserved attributes kbctl writes on every file it attaches (the 4 it keeps).
@@ -207,3 +208,38 @@ def chunking_body(chunking: Chunking | None) -> dict[str, object]:
         "type": "static",
         "static": {"max_chunk_size_tokens": size, "chunk_overlap_tokens": overlap},
     }
+
+
+#: Extensions the store indexes as they are; anything else is uploaded as `.txt`.
+_EXTENSIONS = frozenset({".md", ".txt", ".html", ".json", ".pdf", ".docx", ".pptx", ".doc"})
+
+
+def name_of(sf: StoreFile, marker: Marker | None, info: FileInfo | None) -> str:
+    """What the planner compares: kbctl's document name, or the File's own name."""
+    if marker is not None:
+        return document_name(marker.key, marker.project, marker.environment, marker.hash12)
+    return info.filename if info is not None and info.filename else sf.id
+
+
+def stem(filename: str) -> str:
+    """A file name without its extension."""
+    stem, dot, _ = filename.rpartition(".")
+    return stem if dot else filename
+
+
+def file_marker(filename: str) -> Marker | None:
+    """kbctl's marker in an uploaded File's name (the extension left out)."""
+    return parse_marker(stem(filename))
+
+
+def extension(spec: DocumentSpec) -> str:
+    """The extension a document is uploaded with (one the store can index, else .txt)."""
+    suffix = PurePosixPath(spec.filename or spec.key).suffix.lower()
+    return suffix if suffix in _EXTENSIONS else ".txt"
+
+
+def state_of(sf: StoreFile) -> IndexState:
+    """A store file's processing status as kbctl's index state."""
+    status = sf.index_status
+    progress = 100.0 if status is IndexStatus.SUCCEEDED else 0.0
+    return IndexState(status, progress, sf.usage_bytes)
