@@ -175,6 +175,11 @@ def rollback(
         )
     store = _store(session)
     targets = load_targets(session, files, environment)
+    for staged in (t for t in targets if t.rollout.staged and t.provider.value == "elevenlabs"):
+        with session.open(staged, concurrency=concurrency) as handle:  # not beside a canary
+            refuse_live_rollout(
+                handle.branches, staged.agent_id, staged.project, staged.environment
+            )
 
     def live_agent(target: Target) -> LiveAgent:
         with session.open(target, concurrency=concurrency) as reading:

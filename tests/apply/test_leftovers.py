@@ -22,7 +22,7 @@ def _crashed_over_quota(make_workspace: WorkspaceFactory) -> tuple[Workspace, se
     ws = make_workspace(rag_quota_bytes=1500)  # room for one document's index, not three
     target = ws.target(docs(3))
     with pytest.raises(Crash):
-        ws.apply(target, events=CrashAt("index_progress", 3))
+        ws.apply(target, events=CrashAt("document_created", 3))  # every index asked for
     failed = {i.document_id for i in ws.world.indexes() if i.status == "rag_limit_exceeded"}
     assert len(failed) == 2
     return ws, failed

@@ -191,6 +191,11 @@ def test_rollback_during_a_canary_gives_main_all_traffic_back(bench: Bench) -> N
     assert bench.kb_ids() == ids  # main keeps answering with the old documents
     assert len(traffic(bench)) == 2
 
+    refused = bench.run("rollback", "-e", "staging", "--to", "previous", "--auto-approve")
+    assert refused.exit_code == ExitCode.ERROR, refused.output  # not beside a live canary
+    assert "A canary rollout is live" in refused.output
+    assert bench.kb_ids() == ids
+
     dropped = bench.run("rollback", "-e", "staging")
     assert dropped.exit_code == 0, dropped.output
     assert "rolled back the canary" in dropped.output

@@ -52,7 +52,7 @@ def killed(bench: Bench, method: str, path: str, *, after: bool, rollback_to: st
             try:
                 shutil.copytree(bench.store.root, frozen)
                 break
-            except shutil.Error:
+            except OSError:  # shutil.Error, or a file renamed away while it was listed
                 shutil.rmtree(frozen, ignore_errors=True)
         raise Killed
 
