@@ -66,6 +66,7 @@ def attach_diffs(
     read: Callable[[str], bytes],
     *,
     local: Callable[[str], bytes | None] | None = None,
+    redact: Callable[[str], str] = str,
     concurrency: int = DEFAULT_CONCURRENCY,
 ) -> AgentPlan:
     """`agent` with a diff on every replace of a text document whose live content `read`
@@ -94,7 +95,8 @@ def attach_diffs(
         if live is None:
             continue
         declared = specs[change.key].content.decode("utf-8", errors="replace")
-        diffs[change.key] = unified_diff(live, declared, change.key)
+        # Document content goes to terminals, comments and files: never with a known secret.
+        diffs[change.key] = redact(unified_diff(live, declared, change.key))
     return replace(agent, changes=tuple(_with_diff(c, diffs) for c in agent.changes))
 
 

@@ -112,7 +112,13 @@ def plan(
             for agent in made.agents:
                 target, handle = by_agent[(agent.manifest, agent.agent_id)]
                 agents.append(
-                    attach_diffs(agent, target, handle.provider.document_content, local=local)
+                    attach_diffs(
+                        agent,
+                        target,
+                        handle.provider.document_content,
+                        local=local,
+                        redact=session.secrets.redact,
+                    )
                 )
             made = dc_replace(made, agents=tuple(agents))
     return PlanRun(made, targets, live)
