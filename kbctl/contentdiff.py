@@ -21,7 +21,7 @@ from dataclasses import replace
 from kbctl.errors import KbctlError
 from kbctl.identity import canonical_text
 from kbctl.model import DocType, Target
-from kbctl.plan.types import AgentPlan, DocumentChange, ReplaceDocument
+from kbctl.plan.types import AgentPlan, DocumentChange, ReplaceDocument, ReplaceReason
 
 __all__ = ["DEFAULT_CONCURRENCY", "MAX_DIFF_LINES", "attach_diffs", "unified_diff", "without_diffs"]
 
@@ -65,10 +65,17 @@ def attach_diffs(
     target: Target,
     read: Callable[[str], bytes],
     *,
+    local: Callable[[str], bytes | None] | None = None,
+    redact: Callable[[str], str] = str,
     concurrency: int = DEFAULT_CONCURRENCY,
 ) -> AgentPlan:
     """`agent` with a diff on every replace of a text document whose live content `read`
-    (a document id → its content) returns; the other changes are returned as they are."""
+    (a document id → its content) returns; the other changes are returned as they are.
+
+    `local` (the 12-character content hash the live document's marker names → that content,
+    or None) is asked first, for content replaces only: a snapshot blob that matches saves a
+    request. An edited-in-place document's marker does not say what it holds, so it is read.
+    """
     specs = {s.key: s for s in target.documents}
     wanted = [
         c
@@ -82,13 +89,14 @@ def attach_diffs(
         return agent
     workers = max(1, min(concurrency, len(wanted)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kbctl-diff") as pool:
-        lives = list(pool.map(lambda c: _read_text(read, c.live_id), wanted))
+        lives = list(pool.map(lambda c: _live_text(c, read, local), wanted))
     diffs: dict[str, str] = {}
     for change, live in zip(wanted, lives, strict=True):
         if live is None:
             continue
         declared = specs[change.key].content.decode("utf-8", errors="replace")
-        diffs[change.key] = unified_diff(live, declared, change.key)
+        # Document content goes to terminals, comments and files: never with a known secret.
+        diffs[change.key] = redact(unified_diff(live, declared, change.key))
     return replace(agent, changes=tuple(_with_diff(c, diffs) for c in agent.changes))
 
 
@@ -96,6 +104,20 @@ def _with_diff(change: DocumentChange, diffs: dict[str, str]) -> DocumentChange:
     if isinstance(change, ReplaceDocument) and change.key in diffs:
         return replace(change, diff=diffs[change.key])
     return change
+
+
+def _live_text(
+    change: ReplaceDocument,
+    read: Callable[[str], bytes],
+    local: Callable[[str], bytes | None] | None,
+) -> str | None:
+    """The live text: from `local` when the marker's content is stored there, else read."""
+    if local is not None and change.reason is ReplaceReason.CONTENT:
+        hash12 = next((f.before for f in change.fields if f.field == "content_hash"), None)
+        stored = local(hash12) if hash12 else None
+        if stored is not None:
+            return canonical_text(stored.decode("utf-8", errors="replace")).decode("utf-8")
+    return _read_text(read, change.live_id)
 
 
 def _read_text(read: Callable[[str], bytes], doc_id: str) -> str | None:

@@ -7,7 +7,7 @@ Reads the manifests and the live workspace through the session; never prints. Th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from dataclasses import replace as dc_replace
@@ -19,11 +19,13 @@ from kbctl.apply.staging import refuse_live_rollout
 from kbctl.commands.session import Session, load_targets, manifest_paths
 from kbctl.contentdiff import attach_diffs
 from kbctl.errors import KbctlError, PolicyError, UsageError
+from kbctl.identity import HASH_CHARS
 from kbctl.manifest.validation import ValidationReport
-from kbctl.model import LiveState, Target
+from kbctl.model import DocType, LiveState, Target
 from kbctl.observe import observe
 from kbctl.plan.scope import make_scoped_plan
 from kbctl.plan.types import Plan, Scope, Severity
+from kbctl.snapshots.store import SnapshotStore
 
 
 def validate(
@@ -106,12 +108,48 @@ def plan(
             by_agent = {
                 (t.manifest, t.agent_id): (t, h) for t, h in zip(targets, handles, strict=True)
             }
-            agents = []
+            agents, local = [], local_blobs(session)
             for agent in made.agents:
                 target, handle = by_agent[(agent.manifest, agent.agent_id)]
-                agents.append(attach_diffs(agent, target, handle.provider.document_content))
+                agents.append(
+                    attach_diffs(
+                        agent,
+                        target,
+                        handle.provider.document_content,
+                        local=local,
+                        redact=session.secrets.redact,
+                    )
+                )
             made = dc_replace(made, agents=tuple(agents))
     return PlanRun(made, targets, live)
+
+
+def local_blobs(session: Session) -> Callable[[str], bytes | None] | None:
+    """Text content the local snapshots hold, by the 12-character content hash a marker names
+    (None without a snapshots folder): a plan's diff reads it instead of the API."""
+    if session.snapshots_dir is None or not session.snapshot_folder().is_dir():
+        return None
+    store = SnapshotStore(session.snapshot_folder())
+    try:
+        index = store.content_index()
+    except KbctlError:
+        return None  # a damaged folder: read the API instead
+    blobs = {
+        digest[:HASH_CHARS]: entry.blob
+        for digest, entry in index.items()
+        if entry.doc_type is DocType.TEXT and entry.blob is not None
+    }
+
+    def read(hash12: str) -> bytes | None:
+        blob = blobs.get(hash12)
+        if blob is None:
+            return None
+        try:
+            return store.read_blob(blob)
+        except KbctlError:
+            return None
+
+    return read
 
 
 def check_scope(scope: Scope, targets: Sequence[Target], made: Plan) -> None:

@@ -39,12 +39,15 @@ class FindingInputs:
     model_managed: bool = True  # the manifest sets rag.embedding_model
     #: (id, name, status) of unmanaged `auto` documents without a succeeded index.
     unindexed_unmanaged: tuple[tuple[str, str, str], ...] = ()
+    #: `auto` documents attached now (managed or not); None when not counted.
+    live_auto: int | None = None
 
 
 def findings_for(inputs: FindingInputs) -> tuple[Finding, ...]:
     """Every finding after `small_document`, in a fixed order."""
     out: list[Finding] = []
-    if inputs.previous_model is not None:
+    # A model change matters only to an agent with documents indexed for the old model.
+    if inputs.previous_model is not None and inputs.live_auto != 0:
         out.append(_model_change(inputs))
     reindex = [c for c in inputs.changes if c.action is Action.REINDEX]
     if reindex and inputs.previous_model is None:

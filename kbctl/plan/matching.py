@@ -90,7 +90,8 @@ def wanted_documents(
         match policy:
             case SmallDocumentPolicy.PROMPT:
                 message = f"{prefix}: attached with usage_mode prompt {suffix}"
-                findings.append(_small(Severity.WARNING, message, spec, target.manifest))
+                # The policy handles it: worth saying once, not a warning on every plan.
+                findings.append(_small(Severity.INFO, message, spec, target.manifest))
                 note = f"usage_mode prompt: too small to index {suffix}"
                 wanted.append(Wanted(spec, UsageMode.PROMPT, name, (note,)))
             case SmallDocumentPolicy.FAIL:
@@ -99,7 +100,7 @@ def wanted_documents(
                 wanted.append(Wanted(spec, spec.usage_mode, name))
             case SmallDocumentPolicy.SKIP:
                 message = f"{prefix}: left out of the knowledge base {suffix}"
-                findings.append(_small(Severity.WARNING, message, spec, target.manifest))
+                findings.append(_small(Severity.INFO, message, spec, target.manifest))
             case _:
                 assert_never(policy)
     return wanted, tuple(findings)

@@ -165,6 +165,7 @@ def _agent(a: AgentPlan) -> dict[str, object]:
         "agent_id": a.agent_id,
         "fingerprint": a.fingerprint,
         "embedding_model": a.embedding_model,
+        "endpoint": a.endpoint,
         "protect": a.protect,
         "policy": {
             "index_timeout": float(a.policy.index_timeout),
@@ -327,6 +328,7 @@ def _read_agent(
             ),
         ),
         protect=o.flag("protect"),
+        endpoint=o.opt_text("endpoint", missing_ok=True) or "",
         policy=Policy(
             index_timeout=policy.number("index_timeout"),
             small_documents=policy.enum("small_documents", SmallDocumentPolicy),

@@ -53,6 +53,7 @@ from kbctl.plan.types import (
     ReplaceDocument,
     TargetEntry,
     UpdateDocument,
+    endpoint_label,
 )
 
 __all__ = ["embedding_model", "make_plan", "plan_target"]
@@ -114,6 +115,7 @@ def plan_target(target: Target, live: LiveState) -> AgentPlan:
             previous_model=live_model if model_changes else None,
             model_managed=target.rag.embedding_model is not None,
             unindexed_unmanaged=_unindexed_unmanaged(attached, health),
+            live_auto=sum(1 for a in attached if a.entry.usage_mode is UsageMode.AUTO),
         )
     )
     return AgentPlan(
@@ -132,6 +134,7 @@ def plan_target(target: Target, live: LiveState) -> AgentPlan:
         findings=findings,
         protect=target.protect,
         policy=target.policy,
+        endpoint=endpoint_label(target.base_url),
     )
 
 

@@ -6,9 +6,10 @@ Pure data, frozen, tuples only. Built by `kbctl.plan.planner.plan_target`; never
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from fnmatch import fnmatchcase
+from urllib.parse import urlsplit
 
 from kbctl.model import DocType, KbEntry, Policy, UsageMode
 from kbctl.plan.changes import (
@@ -47,6 +48,7 @@ __all__ = [
     "Summary",
     "TargetEntry",
     "UpdateDocument",
+    "endpoint_label",
 ]
 
 #: 2 added the `reindex` action (and `summary.reindex`); version 1 files are still read.
@@ -172,6 +174,9 @@ class AgentPlan:
     findings: tuple[Finding, ...]
     protect: bool
     policy: Policy
+    #: Where the live state was read: the API's host (and port), or the `emulator://` path.
+    #: Shown to the reader; not part of what the plan does (plans compare equal without it).
+    endpoint: str = field(default="", compare=False)
 
     @property
     def summary(self) -> Summary:
@@ -209,6 +214,17 @@ class AgentPlan:
     def has_work(self) -> bool:
         """True when apply has anything to do: changes, or pending cleanup."""
         return self.has_changes or bool(self.cleanup)
+
+
+def endpoint_label(base_url: str) -> str:
+    """What a plan says it read: `api.elevenlabs.io`, `localhost:8765`, or `emulator://PATH`
+    (without query options). Never credentials: user info in a URL is dropped."""
+    if base_url.startswith("emulator://"):
+        return base_url.partition("?")[0]
+    parts = urlsplit(base_url)
+    if not parts.hostname:
+        return base_url.partition("?")[0]
+    return parts.hostname + (f":{parts.port}" if parts.port else "")
 
 
 @dataclass(frozen=True, slots=True)

@@ -126,7 +126,7 @@ class _Parts:
     def of(cls, plan: Plan) -> _Parts:
         head = [
             sticky_marker(plan.environment),
-            f"### kbctl plan for `{_inline(plan.environment)}`",
+            f"### kbctl plan for `{_inline(plan.environment)}`" + _read_from(plan),
             "",
             f"**{plan_headline(plan)}**",
         ]
@@ -261,6 +261,11 @@ def _rows(agent: AgentPlan) -> list[_Row]:
 
 def _row(section: str, cells: tuple[str, ...]) -> _Row:
     return _Row(section, "| " + " | ".join(_cell(c) for c in cells) + " |")
+
+
+def _read_from(plan: Plan) -> str:
+    endpoints = list(dict.fromkeys(a.endpoint for a in plan.agents if a.endpoint))
+    return f" (read from {', '.join(_code(e) for e in endpoints)})" if endpoints else ""
 
 
 def _diff_blocks(agent: AgentPlan) -> list[str]:

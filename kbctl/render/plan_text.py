@@ -45,7 +45,11 @@ _FINDING = {
 def render_plan_text(plan: Plan) -> Text:
     """The whole plan, agent by agent, ending with the `Plan: …` (or `No changes.`) line."""
     out = Text()
-    out.append(f"kbctl plan for environment {plan.environment}\n", style="bold")
+    out.append(f"kbctl plan for environment {plan.environment}", style="bold")
+    endpoints = list(dict.fromkeys(a.endpoint for a in plan.agents if a.endpoint))
+    if endpoints:
+        out.append(f" (read from {', '.join(endpoints)})")
+    out.append("\n")
     for line in scope_lines(plan):
         out.append(line + "\n", style="bold yellow")
     if not plan.agents:

@@ -169,16 +169,23 @@ def test_plan_annotates_findings_on_their_manifest_line_in_github_actions(repo: 
     # The default manifests/*.yaml are named relative to the working directory, in the plan too.
     findings = json.loads(result.stdout)["agents"][0]["findings"]
     small = [f for f in findings if f["code"] == "small_document"]
-    assert [(f["file"], f["line"]) for f in small] == [("manifests/alpha.yaml", 7)]
+    assert [(f["file"], f["line"], f["severity"]) for f in small] == [
+        ("manifests/alpha.yaml", 7, "info")
+    ]
+    # The policy handles the small document (info) and nothing is indexed yet for the old
+    # model (no model_change): nothing to annotate.
+    assert [line for line in result.stderr.splitlines() if line.startswith("::")] == []
+
+    manifest = repo / "manifests/alpha.yaml"
+    manifest.write_text(manifest.read_text() + "policy:\n  small_documents: fail\n")
+    result = CliRunner(env=env).invoke(cli, ["plan", "-e", "local", "--format", "json"])
+    assert result.exit_code == 1, result.output
     annotations = [line for line in result.stderr.splitlines() if line.startswith("::")]
     assert annotations == [
-        "::warning file=manifests/alpha.yaml,line=7,title=kbctl plan local::small_document: "
-        "alpha/tiny.md: 7 bytes < 500: attached with usage_mode prompt "
-        "(policy small_documents: prompt)",
-        # A finding about the whole agent points at its manifest, without a line.
-        "::warning file=manifests/alpha.yaml,title=kbctl plan local::model_change: embedding model "
-        "e5_mistral_7b_instruct → multilingual_e5_large_instruct: every auto document without "
-        "an index for multilingual_e5_large_instruct (4) needs a new one",
+        "::error file=manifests/alpha.yaml,line=7,title=kbctl plan local::small_document: "
+        "alpha/tiny.md: 7 bytes < 500: cannot be indexed; apply will stop at the index gate "
+        "(policy small_documents: fail)",
+        "::error title=kbctl::The plan for local predicts that apply would fail",
     ]
 
 

@@ -116,3 +116,15 @@ def test_a_long_diff_is_cut_per_document_with_a_count(repo: Path) -> None:
     data = json.loads(run("plan", "-e", "local", "--format", "json").stdout)
     by_key = {c["key"]: c for c in data["changes"]}
     assert "+Rewritten line 99\n" in by_key["quarters/mortgage-partners.md"]["diff"]
+
+
+def test_a_diff_never_shows_the_api_key(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "sk_live_9d8c7b6a5f4e3d2c1b0a"
+    monkeypatch.setenv("ELEVENLABS_API_KEY", secret)
+    path = repo / "manifests" / "quarters" / "mortgage-partners.md"
+    path.write_text(path.read_text().replace("2 450 CZK.", f"2 500 CZK. key {secret}"))
+    for fmt in ("text", "markdown", "json"):
+        result = run("plan", "-e", "local", "--format", fmt)
+        assert result.exit_code == 0, result.output
+        assert "+The monthly rate starts at 2 500 CZK. key " in result.output
+        assert secret not in result.output
