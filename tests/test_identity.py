@@ -15,7 +15,8 @@ from kbctl.identity import (
 )
 from kbctl.model import DocType, Marker
 
-texts = st.text(alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\r"))
+# A leading BOM is stripped once: texts that begin with one themselves are a different case.
+texts = st.text(alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\r\ufeff"))
 
 
 @given(texts)
