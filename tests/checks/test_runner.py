@@ -18,6 +18,7 @@ from kbctl.checks import (
     run_checks,
 )
 from kbctl.checks.gate import CheckStage, checks_gate_error, warning_text
+from kbctl.checks.retriever import Retrieved
 from kbctl.model import Check, ChecksPolicy
 from kbctl.provider.base import SearchHit
 
@@ -34,12 +35,14 @@ class FakeRetriever:
         self.obedient = obedient
         self.calls: list[tuple[str, frozenset[str], int]] = []
 
-    def retrieve(self, query: str, allowed_ids: frozenset[str], top_k: int) -> tuple[str, ...]:
+    def retrieve(
+        self, query: str, allowed_ids: frozenset[str], top_k: int
+    ) -> tuple[Retrieved, ...]:
         self.calls.append((query, allowed_ids, top_k))
         ids = list(self.answers.get(query, ()))
         if self.obedient:
             ids = [i for i in ids if i in allowed_ids][:top_k]
-        return tuple(ids)
+        return tuple(Retrieved(i) for i in ids)
 
 
 DOCS = DocumentSet(
