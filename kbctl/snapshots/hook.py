@@ -92,7 +92,6 @@ class SnapshotHook:
         self._target: Target | None = None
         self._plan: AgentPlan | None = None
         self._before: Snapshot | None = None
-        self._before_notes: tuple[str, ...] = ()
         self._checkpoint: Path | None = None
         self._unwritten = 0  # changes seen since the last checkpoint rewrite
         self._progress = _Progress()
@@ -117,7 +116,6 @@ class SnapshotHook:
             apply_id=None,
         )
         self._before = snapshot
-        self._before_notes = notes
         self._write(snapshot)
 
     def after(
