@@ -5,8 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+from hypothesis import settings
 
 from tests.harness import Emulated, emulate
+
+# Tests never assert on wall time: hypothesis's per-example deadline would, and fails at random
+# on a loaded two-core CI machine.
+settings.register_profile("kbctl", deadline=None)
+settings.load_profile("kbctl")
 
 EmulatedFactory = Callable[..., Emulated]
 
