@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pytest
 from click.testing import CliRunner, Result
 
 from kbctl.cli.context import AppContext
@@ -102,3 +103,18 @@ def emulate(
     for agent_id, name in (agents or {}).items():
         world.create_agent(agent_id, name=name)
     return Emulated(clock, world, EmulatorApp(world))
+
+
+def offline(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Work from `root` against the embedded emulator kept in `root/emu` (indexing at once),
+    with no API key and outside GitHub Actions: the set-up of every offline CLI test."""
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("ELEVENLABS_BASE_URL", f"emulator://{root}/emu?index_seconds=0")
+    monkeypatch.delenv("ELEVENLABS_API_KEY", raising=False)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    return root
+
+
+def kbctl(*args: str) -> Result:
+    """`kbctl ARGS` through click in the current directory, with the real wiring."""
+    return CliRunner().invoke(cli, list(args), prog_name="kbctl")

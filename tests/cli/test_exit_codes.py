@@ -9,24 +9,20 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from kbctl.cli.context import AppContext
 from kbctl.cli.main import cli
 from kbctl.commands import Endpoint, ProviderHandle, Session
 from tests.cli.test_plan_cli import write_project
+from tests.harness import kbctl, offline
 
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), prog_name="kbctl")
+run = kbctl
 
 
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("ELEVENLABS_BASE_URL", f"emulator://{tmp_path}/emu?index_seconds=0")
-    monkeypatch.delenv("ELEVENLABS_API_KEY", raising=False)
-    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    offline(tmp_path, monkeypatch)
     write_project(tmp_path, "alpha", "agent_alpha", "alpha", 3)
     return tmp_path
 

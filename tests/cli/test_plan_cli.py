@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from kbctl.cli.main import cli
 from kbctl.clock import SystemClock
 from kbctl.emulator import EmulatorApp, EmulatorConfig, EmulatorServer, World
+from tests.harness import kbctl, offline
 
 FILLER = "Flats from 45 to 120 m², parking, schools and parks nearby. " * 12
 
@@ -38,15 +39,12 @@ def write_project(root: Path, project: str, agent: str, folder: str, count: int)
     return path
 
 
-def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args))
+run = kbctl
 
 
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("ELEVENLABS_BASE_URL", f"emulator://{tmp_path}/emu?index_seconds=0")
-    monkeypatch.delenv("ELEVENLABS_API_KEY", raising=False)
+    offline(tmp_path, monkeypatch)
     write_project(tmp_path, "alpha", "agent_alpha", "alpha", 4)
     return tmp_path
 

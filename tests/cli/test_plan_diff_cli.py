@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from kbctl.cli.main import cli
+from tests.harness import kbctl, offline
 
 MANIFEST = """\
 version: 1
@@ -34,15 +33,12 @@ QUARTER = "\n".join(
 )
 
 
-def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args))
+run = kbctl
 
 
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("ELEVENLABS_BASE_URL", f"emulator://{tmp_path}/emu?index_seconds=0")
-    monkeypatch.delenv("ELEVENLABS_API_KEY", raising=False)
+    offline(tmp_path, monkeypatch)
     (tmp_path / "manifests" / "quarters").mkdir(parents=True)
     (tmp_path / "manifests" / "quarters" / "mortgage-partners.md").write_text(QUARTER)
     (tmp_path / "manifests" / "brochure.pdf").write_bytes(b"%PDF-1.4 brochure " * 100)

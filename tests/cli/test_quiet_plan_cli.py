@@ -7,9 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from kbctl.cli.main import cli
+from tests.harness import kbctl, offline
 
 MANIFEST = """\
 version: 1
@@ -28,16 +27,12 @@ environments:
 BODY = "Flats from 45 to 120 m², parking, schools and parks nearby. " * 12
 
 
-def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args))
+run = kbctl
 
 
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("ELEVENLABS_BASE_URL", f"emulator://{tmp_path}/emu?index_seconds=0")
-    monkeypatch.delenv("ELEVENLABS_API_KEY", raising=False)
-    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    offline(tmp_path, monkeypatch)
     (tmp_path / "manifests" / "quarters").mkdir(parents=True)
     (tmp_path / "manifests" / "quarters" / "big.md").write_text(BODY)
     set_model(tmp_path, "multilingual_e5_large_instruct")

@@ -7,9 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from kbctl.cli.main import cli
+from tests.harness import kbctl, offline
 
 MANIFEST = """\
 version: 1
@@ -28,8 +27,7 @@ environments:
 BODY = "\n".join(f"Line {i}: flats, parking, schools and parks nearby." for i in range(20))
 
 
-def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args))
+run = kbctl
 
 
 def write(repo: Path, name: str, text: str) -> None:
@@ -38,9 +36,7 @@ def write(repo: Path, name: str, text: str) -> None:
 
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("ELEVENLABS_BASE_URL", f"emulator://{tmp_path}/emu?index_seconds=0")
-    monkeypatch.delenv("ELEVENLABS_API_KEY", raising=False)
+    offline(tmp_path, monkeypatch)
     (tmp_path / "manifests" / "quarters").mkdir(parents=True)
     for name in ("a", "b", "c"):
         write(tmp_path, name, f"# {name}\n{BODY}\nThe rate is 2 450 CZK.\n")
