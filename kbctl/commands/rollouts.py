@@ -17,7 +17,7 @@ from pathlib import Path
 from kbctl.apply.staging import ALL_TRAFFIC, live_canary
 from kbctl.commands.session import ProviderHandle, Session, load_targets
 from kbctl.errors import ApiError, ApplyError, UsageError
-from kbctl.model import Target
+from kbctl.model import ProviderKind, Target
 from kbctl.provider.base import BranchInfo
 
 
@@ -71,6 +71,8 @@ def live_canaries(
     """The targets of `environment` whose canary is live, with its branch."""
     found: list[tuple[Target, BranchInfo]] = []
     for target in load_targets(session, files, environment):
+        if target.provider is not ProviderKind.ELEVENLABS:
+            continue  # only agents have branches, so only they can run a canary
         with session.open(target) as handle:
             branch = live_canary(
                 handle.branches, target.agent_id, target.project, target.environment

@@ -4,6 +4,7 @@ is certain to fail and 5 when policy would refuse, `--debug` works after the com
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -131,3 +132,18 @@ def test_an_internal_error_is_one_line_with_the_key_redacted(repo: Path) -> None
         cli, ["plan", "-e", "local", "--debug"], obj=AppContext(connect=broken)
     )
     assert isinstance(debug.exception, RuntimeError)  # --debug lets the traceback through
+
+
+def test_rollback_without_to_asks_for_it_when_no_canary_is_live_on_any_provider(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The repository's examples: an ElevenLabs agent and an OpenAI store (which has no
+    branches, so it is never asked for a canary)."""
+    shutil.copytree(Path(__file__).resolve().parents[2] / "manifests", tmp_path / "manifests")
+    (tmp_path / ".git").mkdir()
+    offline(tmp_path, monkeypatch)
+    monkeypatch.delenv("ELEVENLABS_BASE_URL")
+    assert run("apply", "-e", "local", "--auto-approve").exit_code == 0
+    result = run("rollback", "-e", "local", "--auto-approve")
+    assert result.exit_code == 1, result.output
+    assert "Missing option '--to'" in result.output and "No canary rollout is live" in result.output
