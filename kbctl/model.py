@@ -262,7 +262,7 @@ class Marker:
 
     key: str
     project: str
-    environment: str
+    environment: str | None  # None: a shared document, the project's (not one environment's)
     hash12: str
 
 
@@ -274,7 +274,7 @@ class LiveDocument:
     name: str
     doc_type: DocType
     size_bytes: int
-    marker: Marker | None  # None: not kbctl's for this project+environment
+    marker: Marker | None  # None: not kbctl's for this project (ElevenLabs) or environment
     created_at: int | None = None  # unix seconds, from the listing's metadata (None: not given)
     updated_at: int | None = None  # later than created_at: edited in place (or refreshed)
     #: OpenAI only: the user's attributes on the store (kbctl's `kbctl_*` keys left out), sorted
@@ -337,13 +337,29 @@ class IndexHealth:
 
 
 @dataclass(frozen=True, slots=True)
+class SharedUse:
+    """Who else uses a managed document (another environment's agent, a branch), as read
+    before planning; `unknown` says why it could not be told (kept then, never deleted)."""
+
+    doc_id: str
+    users: tuple[str, ...] = ()  # agent ids and "agent (branch b)", for a person
+    unknown: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The users, for a person."""
+        return f"unknown users ({self.unknown})" if self.unknown else ", ".join(self.users)
+
+
+@dataclass(frozen=True, slots=True)
 class LiveState:
     """What the API says, for one target: the agent and the documents that concern it.
 
     `read_state` fills the first three; `kbctl.observe` adds what planning on the live truth
-    needs beyond names: the index of every attached document for `index_model`, and the ids of
-    managed documents whose live content is no longer what their marker says (`edited`).
-    Neither is part of the fingerprint (indexes move on their own; edits show as a replace).
+    needs beyond names: the index of every attached document (and of every managed one the plan
+    could reuse) for `index_model`, the ids of managed documents whose live content is no longer
+    what their marker says (`edited`), and who else uses managed documents (`shared`). None is
+    part of the fingerprint (indexes move on their own; edits show as a replace).
     """
 
     agent: LiveAgent
@@ -353,6 +369,9 @@ class LiveState:
     index_model: str | None = None  # None: index health was not read
     indexes: tuple[IndexHealth, ...] = ()  # by doc id
     edited: tuple[str, ...] = ()  # doc ids, sorted
+    #: Managed documents another agent or branch uses (or may: not told), by id. None: not
+    #: read (unattached ones are orphans then; apply asks right before each delete).
+    shared: tuple[SharedUse, ...] | None = None
 
     def fingerprint(self) -> str:
         """sha256 of the state a plan depends on (the quota is left out: it moves on its own)."""
