@@ -72,6 +72,9 @@ class StoreFile:
     created_at: int | None
     error: str | None
     usage_bytes: int
+    #: The chunking it was processed with, as `(max_chunk_size_tokens, chunk_overlap_tokens)`;
+    #: None when the API says `other` (files older than chunking strategies) or nothing.
+    chunking: tuple[int, int] | None = None
 
     @property
     def index_status(self) -> IndexStatus:
@@ -137,7 +140,32 @@ def store_file(value: object, where: str) -> StoreFile:
         wire.opt_int(data, "created_at", where),
         (wire.opt_str(error, "message", where) or "failed") if error is not None else None,
         wire.opt_int(data, "usage_bytes", where) or 0,
+        _static_sizes(wire.field_obj(data, "chunking_strategy", where), where),
     )
+
+
+def _static_sizes(strategy: Mapping[str, object] | None, where: str) -> tuple[int, int] | None:
+    """`(max, overlap)` of a `static` chunking strategy as the API echoes it, else None."""
+    if strategy is None or strategy.get("type") != "static":
+        return None
+    static = wire.field_obj(strategy, "static", f"{where}.chunking_strategy")
+    if static is None:
+        return None
+    size = wire.opt_int(static, "max_chunk_size_tokens", f"{where}.chunking_strategy.static")
+    overlap = wire.opt_int(static, "chunk_overlap_tokens", f"{where}.chunking_strategy.static")
+    return (size, overlap) if size is not None and overlap is not None else None
+
+
+def content_texts(value: object, where: str) -> list[str]:
+    """The text items of a `vector_store.file_content.page` (the parsed content, in order)."""
+    data = wire.obj(value, where)
+    out: list[str] = []
+    for i, item in enumerate(wire.field_list(data, "data", where)):
+        part = wire.obj(item, f"{where}.data[{i}]")
+        text = wire.opt_str(part, "text", f"{where}.data[{i}]")
+        if text is not None:
+            out.append(text)
+    return out
 
 
 def hit(value: object, where: str) -> Hit:
