@@ -246,6 +246,11 @@ class JsonObj:
         value, present = self._optional(name, missing_ok)
         return self.reader.root(value, self.at(name)) if present else None
 
+    def obj_or_empty(self, name: str) -> JsonObj:
+        """An object; `null` (or absent) reads as an empty one."""
+        found = self.opt_obj(name, missing_ok=True)
+        return found if found is not None else JsonObj(self.reader, {}, self.at(name))
+
     def items(self, name: str) -> list[object]:
         """A required list, its items unread."""
         return self.reader.list_at(self._required(name), self.at(name))

@@ -225,7 +225,7 @@ def loads(text: str, source: str) -> Snapshot:
             hint="Use the kbctl version that wrote it, or pick another snapshot.",
         )
     agent = data.obj("agent")
-    done = data.opt_obj("done") or reader.root({}, "snapshot.done")
+    done = data.obj_or_empty("done")
     summary = data.opt_obj("plan_summary")
     checks: dict[str, ChecksReport] = {}
     stages = data.opt_obj("checks")  # absent: no checks ran
