@@ -50,7 +50,8 @@ def test_a_hand_edit_of_a_managed_files_attributes_makes_a_saved_plan_stale(
 
     with pytest.raises(StalePlanError) as caught:
         commands.apply(handbook.session, "local", plan_file=saved, auto_approve=True)
-    assert caught.value.exit_code == ExitCode.STALE == 4
+    assert caught.value.exit_code == ExitCode.STALE
+    assert int(caught.value.exit_code) == 4
     assert "live knowledge base changed" in (caught.value.detail or "")
     passwords = handbook.attached()["kb/it/security/passwords.md"]
     assert passwords["attributes"]["version"] == 3  # nothing was written
