@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -97,7 +97,10 @@ def _static(size: int, overlap: int) -> dict[str, Any]:
 
 
 def attributes(handbook: Handbook, store: str) -> dict[str, dict[str, Any]]:
-    return {f["id"]: (f["attributes"] or {}) for f in handbook.world.store_files(store)}
+    return {
+        str(f["id"]): cast(dict[str, Any], f["attributes"] or {})
+        for f in handbook.world.store_files(store)
+    }
 
 
 def writes(handbook: Handbook) -> list[tuple[str, str]]:
