@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 
 from kbctl.chunking import Chunking, Metadata
+from kbctl.sharing import SharedUse
 
 #: Documents smaller than this cannot be RAG-indexed (`document_too_small`).
 MIN_INDEX_BYTES = 500
@@ -334,21 +335,6 @@ class IndexHealth:
     status: IndexStatus
     reported: str = ""
     progress: float = 0.0  # progress_percentage, while in flight
-
-
-@dataclass(frozen=True, slots=True)
-class SharedUse:
-    """Who else uses a managed document (another environment's agent, a branch), as read
-    before planning; `unknown` says why it could not be told (kept then, never deleted)."""
-
-    doc_id: str
-    users: tuple[str, ...] = ()  # agent ids and "agent (branch b)", for a person
-    unknown: str | None = None
-
-    @property
-    def label(self) -> str:
-        """The users, for a person."""
-        return f"unknown users ({self.unknown})" if self.unknown else ", ".join(self.users)
 
 
 @dataclass(frozen=True, slots=True)

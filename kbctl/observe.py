@@ -42,12 +42,12 @@ from kbctl.model import (
     LiveDocument,
     LiveState,
     Marker,
-    SharedUse,
     Target,
 )
 from kbctl.plan.matching import managed_marker
 from kbctl.plan.planner import embedding_model
 from kbctl.provider.base import Provider
+from kbctl.sharing import SharedUse
 
 #: Content reads in flight at once (the HTTP client bounds all requests as well).
 DEFAULT_CONCURRENCY = 4

@@ -31,12 +31,12 @@ from kbctl.model import (
     LiveState,
     Marker,
     ProviderKind,
-    SharedUse,
     SmallDocumentPolicy,
     Target,
     UsageMode,
 )
 from kbctl.plan.types import Finding, Severity
+from kbctl.sharing import SharedUse
 
 #: Deletion reasons (`Deletion.reason`).
 REPLACED = "replaced"  # superseded by a replacement of the same key

@@ -22,7 +22,6 @@ from kbctl.model import (
     LiveDocument,
     LiveState,
     Marker,
-    SharedUse,
     Target,
     UsageMode,
 )
@@ -57,6 +56,7 @@ from kbctl.plan.types import (
     UpdateDocument,
     endpoint_label,
 )
+from kbctl.sharing import SharedUse
 
 __all__ = ["embedding_model", "make_plan", "plan_target"]
 

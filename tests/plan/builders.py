@@ -26,12 +26,12 @@ from kbctl.model import (
     Policy,
     RagQuota,
     RagSettings,
-    SharedUse,
     SmallDocumentPolicy,
     SourceRef,
     Target,
     UsageMode,
 )
+from kbctl.sharing import SharedUse
 
 PROJECT = "birby"
 ENVIRONMENT = "staging"
