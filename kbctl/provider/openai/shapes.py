@@ -22,6 +22,7 @@ from kbctl.chunking import (
     MetadataValue,
 )
 from kbctl.identity import document_name, parse_marker
+from kbctl.jsonread import JsonObj
 from kbctl.model import DocType, DocumentSpec, IndexStatus, Marker
 from kbctl.provider import wire
 from kbctl.provider.base import IndexState
@@ -71,6 +72,9 @@ class StoreFile:
     created_at: int | None
     error: str | None
     usage_bytes: int
+    #: The chunking it was processed with, as `(max_chunk_size_tokens, chunk_overlap_tokens)`;
+    #: None when the API says `other` (files older than chunking strategies) or nothing.
+    chunking: tuple[int, int] | None = None
 
     @property
     def index_status(self) -> IndexStatus:
@@ -122,7 +126,24 @@ def store_file(value: object, where: str) -> StoreFile:
         data.opt_integer("created_at"),
         (error.opt_text("message") or "failed") if error is not None else None,
         data.opt_integer("usage_bytes") or 0,
+        _static_sizes(data.opt_obj("chunking_strategy", missing_ok=True)),
     )
+
+
+def _static_sizes(strategy: JsonObj | None) -> tuple[int, int] | None:
+    """`(max, overlap)` of a `static` chunking strategy as the API echoes it, else None
+    (`other`: files processed before chunking strategies existed)."""
+    if strategy is None or strategy.opt_text("type", missing_ok=True) != "static":
+        return None
+    static = strategy.obj("static")
+    return static.integer("max_chunk_size_tokens"), static.integer("chunk_overlap_tokens")
+
+
+def content_texts(value: object, where: str) -> list[str]:
+    """The text items of a `vector_store.file_content.page` (the parsed content, in order)."""
+    data = answer(value, where)
+    texts = (item.opt_text("text", missing_ok=True) for item in data.opt_objs("data"))
+    return [text for text in texts if text is not None]
 
 
 def hit(value: object, where: str) -> Hit:
