@@ -63,6 +63,10 @@ def session(
     )
     if snapshots_dir is not None:
         made.snapshots_dir = Path(snapshots_dir)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        # An in-process run (tests, embedders) must not keep an emulator folder locked.
+        ctx.call_on_close(made.close)
     return made
 
 

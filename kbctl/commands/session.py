@@ -180,6 +180,13 @@ class Session:
         factory = self.connect or connect_provider
         return factory(self, endpoint, concurrency)
 
+    def close(self) -> None:
+        """Save the embedded emulators this session opened and give up their folders (the
+        one-writer lock), so another process can use them; the session may open them again."""
+        while self.emulators:
+            _, app = self.emulators.popitem()
+            app.close()
+
     def path(self, value: str | Path) -> Path:
         """`value` relative to the session's working directory (absolute paths unchanged)."""
         path = Path(value)

@@ -65,9 +65,10 @@ class EmulatorApp:
         return self.world.config
 
     def close(self) -> None:
-        """Save everything (a clean shutdown)."""
-        self.world.close()
+        """Save everything (a clean shutdown). The OpenAI side first: it writes in the folder
+        whose lock the ElevenLabs side gives up when it closes."""
         self.openai.close()
+        self.world.close()
 
     # ------------------------------------------------------------------ WSGI
     def __call__(
