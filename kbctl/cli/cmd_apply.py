@@ -44,7 +44,7 @@ def apply_cmd(
     plan_file: Path | None,
     auto_approve: bool,
     allow_destroy: bool,
-    concurrency: int,
+    concurrency: int | None,
     as_json: bool,
     snapshots_dir: str,
     target_keys: tuple[str, ...],

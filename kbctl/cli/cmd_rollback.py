@@ -38,7 +38,7 @@ def rollback_cmd(
     ref: str | None,
     auto_approve: bool,
     allow_destroy: bool,
-    concurrency: int,
+    concurrency: int | None,
     as_json: bool,
     snapshots_dir: str,
 ) -> None:
