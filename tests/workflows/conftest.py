@@ -16,11 +16,11 @@ ACTION = ROOT / "action.yml"
 DOCS = ROOT / "docs" / "github-actions.md"
 
 
-def adoption_snippet() -> str:
+def adoption_snippet(marker: str = "adoption-snippet") -> str:
     """The caller workflow docs/github-actions.md tells users to copy (the YAML block after the
-    `<!-- adoption-snippet -->` marker)."""
+    `<!-- adoption-snippet -->` marker; `rebuild-snippet`: the weekly full rebuild's caller)."""
     text = DOCS.read_text(encoding="utf-8")
-    after = text.split("<!-- adoption-snippet -->", 1)[1]
+    after = text.split(f"<!-- {marker} -->", 1)[1]
     block = after.split("```yaml\n", 1)[1].split("```", 1)[0]
     return block
 
