@@ -355,7 +355,11 @@ class LiveState:
     edited: tuple[str, ...] = ()  # doc ids, sorted
 
     def fingerprint(self) -> str:
-        """sha256 of the state a plan depends on (the quota is left out: it moves on its own)."""
+        """sha256 of the state a plan depends on (the quota is left out: it moves on its own).
+
+        The user's metadata of a managed document (OpenAI attributes) counts: a plan that keeps
+        or rewrites it was made from its values. Unmanaged documents' metadata does not: kbctl
+        never writes it."""
         agent = self.agent
         data = {
             "agent": {
@@ -366,7 +370,7 @@ class LiveState:
                 ],
                 "rag": [[k, v] for k, v in agent.rag.items()],
             },
-            "documents": sorted([d.id, d.name, d.doc_type.value] for d in self.documents),
+            "documents": sorted(_fingerprinted(d) for d in self.documents),
         }
         blob = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()
@@ -377,3 +381,11 @@ class LiveState:
             if doc.id == doc_id:
                 return doc
         return None
+
+
+def _fingerprinted(doc: LiveDocument) -> list[object]:
+    """What the fingerprint keeps of one document (metadata only where it is kbctl's)."""
+    row: list[object] = [doc.id, doc.name, doc.doc_type.value]
+    if doc.metadata is not None and doc.marker is not None:
+        row.append([[key, value] for key, value in doc.metadata])
+    return row

@@ -23,6 +23,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from kbctl.jsonread import JsonObj, JsonReader
 from kbctl.model import ChecksPolicy
 
 
@@ -237,91 +238,37 @@ def report_from_dict(data: object) -> ChecksReport:
     """Read `report_to_dict`'s output back.
 
     Raises:
-        ValueError: a shape problem, naming the field.
+        ValueError: a shape problem, naming the field (`checks.checks[0].top_k: …`).
     """
-    root = _obj(data, "checks")
-    min_coverage = root.get("min_coverage")
-    if isinstance(min_coverage, bool) or not isinstance(min_coverage, int | float):
-        raise ValueError("checks.min_coverage: expected a number")
-    at_1 = root.get("min_coverage_at_1")
-    if at_1 is not None and (isinstance(at_1, bool) or not isinstance(at_1, int | float)):
-        raise ValueError("checks.min_coverage_at_1: expected a number or null")
+    return read_report(JsonReader(ValueError).root(data, "checks"))
+
+
+def read_report(root: JsonObj) -> ChecksReport:
+    """A report inside a larger JSON file: a problem is that file's error, at its path."""
     policy = ChecksPolicy(
-        float(min_coverage),
-        _str(root, "on_failure", "checks"),
-        float(at_1) if at_1 is not None else None,
+        root.number("min_coverage"),
+        root.text("on_failure"),
+        root.opt_number("min_coverage_at_1"),
     )
-    items = root.get("checks")
-    if not isinstance(items, list):
-        raise ValueError("checks.checks: expected a list")
-    retriever = root.get("retriever", "search")  # records written before rag-query existed
-    note = root.get("retriever_note")
     return ChecksReport(
-        tuple(_result(item, f"checks.checks[{i}]") for i, item in enumerate(items)),
+        root.each("checks", _result),
         policy,
-        retriever=retriever if isinstance(retriever, str) else "search",
-        retriever_note=note if isinstance(note, str) else None,
+        # Records written before rag-query existed have no retriever.
+        retriever=root.opt_text("retriever") or "search",
+        retriever_note=root.opt_text("retriever_note"),
     )
 
 
-def _result(data: object, where: str) -> CheckResult:
-    item = _obj(data, where)
-    expect = _strs(item, "expect", where)
-    top_k = item.get("top_k")
-    if isinstance(top_k, bool) or not isinstance(top_k, int):
-        raise ValueError(f"{where}.top_k: expected an integer")
-    ranks_raw = _obj(item.get("ranks"), f"{where}.ranks")
-    ranks: list[tuple[str, int | None]] = []
-    for key in expect:
-        rank = ranks_raw.get(key)
-        if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int)):
-            raise ValueError(f"{where}.ranks.{key}: expected an integer or null")
-        ranks.append((key, rank))
-    found_raw = item.get("found")
-    if not isinstance(found_raw, list):
-        raise ValueError(f"{where}.found: expected a list")
-    found: list[Found] = []
-    for j, entry in enumerate(found_raw):
-        at = f"{where}.found[{j}]"
-        f = _obj(entry, at)
-        found_key = f.get("key")
-        if found_key is not None and not isinstance(found_key, str):
-            raise ValueError(f"{at}.key: expected a string or null")
-        found.append(Found(_str(f, "id", at), found_key, _str(f, "label", at)))
+def _result(item: JsonObj) -> CheckResult:
+    expect = item.texts("expect")
+    ranks = item.obj("ranks")
     return CheckResult(
-        query=_str(item, "query", where),
+        query=item.text("query"),
         expect=expect,
-        top_k=top_k,
-        found=tuple(found),
-        ranks=tuple(ranks),
-        missing=_strs(item, "missing", where),
-        expect_text=_opt_str(item, "expect_text", where),
-        text_in=_opt_str(item, "text_found_in", where),
+        top_k=item.integer("top_k"),
+        found=item.each("found", lambda f: Found(f.text("id"), f.opt_text("key"), f.text("label"))),
+        ranks=tuple((key, ranks.opt_integer(key)) for key in expect),
+        missing=item.texts("missing"),
+        expect_text=item.opt_text("expect_text"),
+        text_in=item.opt_text("text_found_in"),
     )
-
-
-def _opt_str(data: dict[str, object], key: str, where: str) -> str | None:
-    value = data.get(key)
-    if value is not None and not isinstance(value, str):
-        raise ValueError(f"{where}.{key}: expected a string or null")
-    return value
-
-
-def _obj(value: object, where: str) -> dict[str, object]:
-    if not isinstance(value, dict):
-        raise ValueError(f"{where}: expected an object")
-    return value
-
-
-def _str(data: dict[str, object], key: str, where: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str):
-        raise ValueError(f"{where}.{key}: expected a string")
-    return value
-
-
-def _strs(data: dict[str, object], key: str, where: str) -> tuple[str, ...]:
-    value = data.get(key)
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"{where}.{key}: expected a list of strings")
-    return tuple(str(v) for v in value)

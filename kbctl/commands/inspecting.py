@@ -3,7 +3,8 @@
 Read-mostly commands: they read the live workspace or the snapshot store through the session
 and return reports for `kbctl.render` to draw. `check_verdict` decides when checks fail a run
 (exit 3); `import_agent` writes a manifest and adopts documents by renaming them, uploading
-nothing. Never prints.
+nothing; `import_store` does the same for an OpenAI vector store (its files' attributes are
+written in place). Never prints.
 """
 
 from __future__ import annotations
@@ -27,8 +28,11 @@ from kbctl.commands.session import DEFAULT_BASE_URL, Endpoint, Session, load_tar
 from kbctl.errors import ChecksFailedError, SnapshotError, UsageError
 from kbctl.importer import ImportResult, check_output_dir
 from kbctl.importer import import_agent as run_import
-from kbctl.model import Target
+from kbctl.importer import import_store as run_store_import
+from kbctl.manifest import OPENAI_API_KEY_ENV, OPENAI_BASE_URL
+from kbctl.model import ProviderKind, Target
 from kbctl.provider.elevenlabs import ElevenLabsProvider
+from kbctl.provider.openai import OpenAIProvider
 from kbctl.snapshots.compare import SnapshotDiff, compare_snapshots
 from kbctl.snapshots.record import Snapshot
 from kbctl.snapshots.store import Listed, SnapshotStore
@@ -182,8 +186,11 @@ def import_agent(
     url = base_url or session.environ.get("ELEVENLABS_BASE_URL") or DEFAULT_BASE_URL
     with session.open(Endpoint(url, api_key_env, agent_id)) as handle:
         provider = handle.provider
-        if not isinstance(provider, ElevenLabsProvider):  # importing a vector store: not yet
-            raise UsageError("kbctl import reads ElevenLabs agents only")
+        if not isinstance(provider, ElevenLabsProvider):
+            raise UsageError(
+                "kbctl import --agent-id reads ElevenLabs agents",
+                hint="Import an OpenAI vector store with --vector-store-id or --vector-store-name.",
+            )
         return run_import(
             provider,
             environment=environment,
@@ -193,4 +200,44 @@ def import_agent(
             base_url=base_url,
             api_key_env=api_key_env,
             force=force,
+        )
+
+
+def import_store(
+    session: Session,
+    environment: str,
+    out_dir: str | Path,
+    *,
+    vector_store_id: str | None = None,
+    vector_store_name: str | None = None,
+    project: str | None = None,
+    base_url: str | None = None,
+    api_key_env: str = OPENAI_API_KEY_ENV,
+    docs_dir: str = "docs",
+    force: bool = False,
+) -> ImportResult:
+    """Write a manifest, the documents and their metadata sidecars of an OpenAI vector store
+    (by id or by name), and adopt its files in place (attributes written, nothing uploaded)."""
+    if (vector_store_id is None) == (vector_store_name is None):
+        raise UsageError("Name the vector store to import: its id or its name (one of them)")
+    if vector_store_id is not None and not vector_store_id.startswith("vs_"):
+        raise UsageError(
+            f"{vector_store_id!r} is not a vector store id", hint="Store ids start with vs_."
+        )
+    out = session.path(out_dir)
+    check_output_dir(out, force=force)
+    url = base_url or session.environ.get("OPENAI_BASE_URL") or OPENAI_BASE_URL
+    ref = vector_store_id or vector_store_name or ""
+    with session.open(Endpoint(url, api_key_env, ref, ProviderKind.OPENAI)) as handle:
+        provider = handle.provider
+        assert isinstance(provider, OpenAIProvider)
+        return run_store_import(
+            provider,
+            environment=environment,
+            out_dir=out,
+            project=project,
+            docs_dir=docs_dir,
+            base_url=base_url,
+            api_key_env=api_key_env,
+            by_name=vector_store_name is not None,
         )

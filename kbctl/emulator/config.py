@@ -49,6 +49,9 @@ class EmulatorConfig:
     openai_reattach: str = "existing"  # attaching an attached File: existing | replace | error
     openai_attributes_update: str = "replace"  # replace | merge
     openai_file_delete_detaches: bool = True  # False: the store keeps listing a deleted File
+    # True: `GET /files/{id}/content` gives back Files of any purpose (as the reference reads);
+    # the live API refuses `assistants` and `user_data` Files ("Not allowed to download …").
+    openai_download_any_purpose: bool = False
 
     def __post_init__(self) -> None:
         problems: list[str] = []

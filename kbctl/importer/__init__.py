@@ -1,4 +1,5 @@
-"""`kbctl import`: adopt a hand-built agent's knowledge base into a manifest (see `adopt`)."""
+"""`kbctl import`: adopt a hand-built agent's knowledge base (`adopt`) or an OpenAI vector
+store's files (`store`) into a manifest."""
 
 from kbctl.importer.adopt import (
     DEFAULT_API_KEY_ENV,
@@ -11,6 +12,7 @@ from kbctl.importer.adopt import (
     slugify,
 )
 from kbctl.importer.manifest_text import manifest_text
+from kbctl.importer.store import import_store
 
 __all__ = [
     "DEFAULT_API_KEY_ENV",
@@ -20,6 +22,7 @@ __all__ = [
     "ImportedDocument",
     "check_output_dir",
     "import_agent",
+    "import_store",
     "manifest_text",
     "slugify",
 ]

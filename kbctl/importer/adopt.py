@@ -34,6 +34,7 @@ from kbctl.model import (
     DocType,
     KbEntry,
     LiveAgent,
+    ProviderKind,
     UsageMode,
 )
 from kbctl.provider.base import Provider
@@ -86,6 +87,10 @@ class ImportResult:
     renamed: int
     agent_updated: bool
     notes: tuple[str, ...]
+    #: OpenAI: `agent_id`/`agent_name` are the store's, `renamed` counts the files whose
+    #: attributes were written, `sidecars` the metadata files written.
+    provider: ProviderKind = ProviderKind.ELEVENLABS
+    sidecars: int = 0
 
 
 def slugify(text: str, *, fallback: str = "document") -> str:
@@ -105,6 +110,20 @@ def check_output_dir(out_dir: Path, *, force: bool) -> None:
             f"{out_dir} is not empty",
             detail="kbctl import writes a manifest and a docs/ folder there.",
             hint="Pick an empty (or new) directory, or pass --force to overwrite files in it.",
+        )
+
+
+def check_names(environment: str, project: str | None) -> None:
+    """Refuse an environment or project name a manifest cannot hold (before any API call)."""
+    if not _ENV_RE.match(environment):
+        raise UsageError(
+            f"Environment name {environment!r} is not valid in a manifest",
+            hint="Use lowercase letters, digits, '_' and '-', starting with a letter or digit.",
+        )
+    if project is not None and not _PROJECT_RE.match(project):
+        raise UsageError(
+            f"Project name {project!r} is not valid",
+            hint="Use lowercase letters, digits and dashes, e.g. birby-quarters.",
         )
 
 
@@ -135,16 +154,7 @@ def import_agent(
         UsageError: bad names or a non-empty directory (checked before any API call).
         ManifestError: the written manifest does not load (nothing is renamed then).
     """
-    if not _ENV_RE.match(environment):
-        raise UsageError(
-            f"Environment name {environment!r} is not valid in a manifest",
-            hint="Use lowercase letters, digits, '_' and '-', starting with a letter or digit.",
-        )
-    if project is not None and not _PROJECT_RE.match(project):
-        raise UsageError(
-            f"Project name {project!r} is not valid",
-            hint="Use lowercase letters, digits and dashes, e.g. birby-quarters.",
-        )
+    check_names(environment, project)
     check_output_dir(out_dir, force=force)
 
     agent = provider.get_agent(agent_id)
@@ -340,6 +350,7 @@ __all__ = [
     "ImportProvider",
     "ImportResult",
     "ImportedDocument",
+    "check_names",
     "check_output_dir",
     "import_agent",
     "slugify",

@@ -13,8 +13,8 @@ import json
 from typing import assert_never
 
 from kbctl.errors import PlanFileError
+from kbctl.jsonread import JsonObj, JsonReader
 from kbctl.model import DocType, KbEntry, Policy, SmallDocumentPolicy, UsageMode
-from kbctl.plan.jsonread import HINT, JsonObject
 from kbctl.plan.types import (
     FORMAT_VERSION,
     Action,
@@ -44,6 +44,16 @@ from kbctl.plan.types import (
 READABLE_VERSIONS = (1, FORMAT_VERSION)
 
 __all__ = ["dumps", "loads", "plan_to_dict"]
+
+HINT = "Make a new one with `kbctl plan -e ENV --out PLAN.json`; plan files are not edited by hand."
+
+#: Plan files are read strictly: every field is written, so an absent one is a damaged file
+#: (fields that older versions did not write are read with `missing_ok=True`).
+_READER = JsonReader(
+    lambda problem: PlanFileError("The plan file has a bad field", detail=problem, hint=HINT),
+    missing=lambda path: PlanFileError("The plan file is missing a field", detail=path, hint=HINT),
+    keys_required=True,
+)
 
 
 def dumps(plan: Plan) -> str:
@@ -80,8 +90,8 @@ def loads(text: str) -> Plan:
         data = json.loads(text)
     except ValueError as exc:
         raise PlanFileError("The plan file is not valid JSON", detail=str(exc), hint=HINT) from exc
-    root = JsonObject(data, "$")
-    version = root.get("format_version")
+    root = _READER.root(data, "$")
+    version = root.value("format_version")
     if version not in READABLE_VERSIONS or isinstance(version, bool):
         raise PlanFileError(
             f"Unknown plan format version: {version!r}",
@@ -91,17 +101,17 @@ def loads(text: str) -> Plan:
         )
     environment = root.text("environment")
     grouped: dict[tuple[str, str], list[DocumentChange]] = {}
-    for item in root.objects("changes"):
+    for item in root.objs("changes"):
         owner = (item.text("manifest"), item.text("agent_id"))
         grouped.setdefault(owner, []).append(_read_change(item))
-    items = root.objects("agents")
+    items = root.objs("agents")
     owners = {(item.text("manifest"), item.text("agent_id")) for item in items}
     for manifest, agent_id in sorted(grouped.keys() - owners):
         raise _inconsistent(f"changes name agent {agent_id} of {manifest}, which is not in agents")
     v1 = version == 1
     agents = tuple(_read_agent(item, grouped, v1=v1) for item in items)
     scope = Scope()
-    if "scope" in root.raw:  # absent in plan files written before targeted runs
+    if root.has("scope"):  # absent in plan files written before targeted runs
         given = root.obj("scope")
         scope = Scope(
             tuple(given.texts("targets")), tuple(given.texts("replace")), given.flag("replace_all")
@@ -223,7 +233,7 @@ def _agent(a: AgentPlan) -> dict[str, object]:
 # Reading
 
 
-def _read_change(o: JsonObject) -> DocumentChange:
+def _read_change(o: JsonObj) -> DocumentChange:
     action = o.enum("action", Action)
     key, doc_type = o.text("key"), o.enum("doc_type", DocType)
     size, notes = o.opt_integer("size_bytes"), tuple(o.texts("notes"))
@@ -271,10 +281,11 @@ def _read_change(o: JsonObject) -> DocumentChange:
 
 
 def _read_agent(
-    o: JsonObject, grouped: dict[tuple[str, str], list[DocumentChange]], *, v1: bool
+    o: JsonObj, grouped: dict[tuple[str, str], list[DocumentChange]], *, v1: bool
 ) -> AgentPlan:
     manifest, agent_id = o.text("manifest"), o.text("agent_id")
     policy = o.obj("policy")
+    delete_wait = policy.opt_number("delete_wait", missing_ok=True)  # absent in older plan files
     agent = AgentPlan(
         manifest=manifest,
         project=o.text("project"),
@@ -284,7 +295,8 @@ def _read_agent(
         embedding_model=o.text("embedding_model"),
         changes=tuple(grouped.pop((manifest, agent_id), ())),
         rag_changes=o.each(
-            "rag_changes", lambda r: RagChange(r.text("field"), r.rag("before"), r.rag("after"))
+            "rag_changes",
+            lambda r: RagChange(r.text("field"), r.scalar("before"), r.scalar("after")),
         ),
         orphans=o.each(
             "orphans",
@@ -333,7 +345,7 @@ def _read_agent(
             index_timeout=policy.number("index_timeout"),
             small_documents=policy.enum("small_documents", SmallDocumentPolicy),
             max_deletes=policy.integer("max_deletes"),
-            delete_wait=policy.opt_number("delete_wait", Policy().delete_wait),
+            delete_wait=Policy().delete_wait if delete_wait is None else delete_wait,
         ),
     )
     if o.obj("summary").raw != _summary(agent.summary, v1=v1):

@@ -10,10 +10,10 @@ import hashlib
 import json
 from dataclasses import fields
 
-from kbctl.checks.report import ChecksReport, report_from_dict, report_to_dict
+from kbctl.checks.report import ChecksReport, read_report, report_to_dict
 from kbctl.chunking import Chunking, ChunkingStrategy, Metadata
 from kbctl.errors import SnapshotError
-from kbctl.jsonread import JsonReader
+from kbctl.jsonread import JsonObj, JsonReader
 from kbctl.model import DocType, RagSettings, UsageMode
 from kbctl.snapshots.record import (
     CHECK_STAGES,
@@ -135,74 +135,56 @@ def _reader(source: str) -> JsonReader:
     return JsonReader(fail)
 
 
-def _rag_from(reader: JsonReader, value: object) -> RagSettings:
-    data = reader.obj(value, "rag")
-
-    def number(name: str) -> float | None:
-        raw = data.get(name)
-        if raw is None:
-            return None
-        if isinstance(raw, bool) or not isinstance(raw, int | float):
-            raise reader.fail(f"rag.{name}: expected a number")
-        return float(raw)
-
-    enabled = data.get("enabled")
-    if enabled is not None and not isinstance(enabled, bool):
-        raise reader.fail("rag.enabled: expected true, false or null")
+def _rag_from(data: JsonObj) -> RagSettings:
     return RagSettings(
-        enabled=enabled,
-        embedding_model=reader.opt_str(data, "embedding_model", "rag"),
-        max_vector_distance=number("max_vector_distance"),
-        max_documents_length=reader.opt_int(data, "max_documents_length", "rag"),
-        max_retrieved_rag_chunks_count=reader.opt_int(
-            data, "max_retrieved_rag_chunks_count", "rag"
-        ),
-        num_candidates=reader.opt_int(data, "num_candidates", "rag"),
+        enabled=data.opt_flag("enabled"),
+        embedding_model=data.opt_text("embedding_model"),
+        max_vector_distance=data.opt_number("max_vector_distance"),
+        max_documents_length=data.opt_integer("max_documents_length"),
+        max_retrieved_rag_chunks_count=data.opt_integer("max_retrieved_rag_chunks_count"),
+        num_candidates=data.opt_integer("num_candidates"),
     )
 
 
-def _entry_from(reader: JsonReader, value: object, where: str) -> SnapshotEntry:
-    data = reader.obj(value, where)
-    content_hash = reader.opt_str(data, "content_hash", where)
-    blob = reader.opt_str(data, "blob", where)
+def _entry_from(data: JsonObj) -> SnapshotEntry:
+    content_hash, blob = data.opt_text("content_hash"), data.opt_text("blob")
     for name, digest in (("content_hash", content_hash), ("blob", blob)):
         if digest is not None and not _is_sha256(digest):
-            raise reader.fail(f"{where}.{name}: expected 64 lowercase hex digits")
+            raise data.reader.fail(f"{data.at(name)}: expected 64 lowercase hex digits")
+    metadata, chunking = data.opt_obj("metadata"), data.opt_obj("chunking")
     return SnapshotEntry(
-        id=reader.str_(data, "id", where),
-        name=reader.str_(data, "name", where),
-        doc_type=reader.enum(DocType, data, "type", where),
-        usage_mode=reader.enum(UsageMode, data, "usage_mode", where),
-        key=reader.opt_str(data, "key", where),
+        id=data.text("id"),
+        name=data.text("name"),
+        doc_type=data.enum("type", DocType),
+        usage_mode=data.enum("usage_mode", UsageMode),
+        key=data.opt_text("key"),
         content_hash=content_hash,
-        managed=reader.bool_(data, "managed", where),
+        managed=data.flag("managed"),
         blob=blob,
-        url=reader.opt_str(data, "url", where),
-        filename=reader.opt_str(data, "filename", where),
-        size_bytes=reader.opt_int(data, "size_bytes", where),
-        metadata=_metadata_from(reader, data.get("metadata"), f"{where}.metadata"),
-        chunking=_chunking_from(reader, data.get("chunking"), f"{where}.chunking"),
+        url=data.opt_text("url"),
+        filename=data.opt_text("filename"),
+        size_bytes=data.opt_integer("size_bytes"),
+        metadata=() if metadata is None else _metadata_from(metadata),
+        chunking=None if chunking is None else _chunking_from(chunking),
     )
 
 
-def _metadata_from(reader: JsonReader, value: object, where: str) -> Metadata:
-    if value is None:
-        return ()
-    data = reader.obj(value, where)
-    if not all(isinstance(v, str | int | float | bool) for v in data.values()):
-        raise reader.fail(f"{where}: values must be strings, numbers or booleans")
-    return tuple(sorted((k, v) for k, v in data.items() if isinstance(v, str | int | float | bool)))
+def _metadata_from(data: JsonObj) -> Metadata:
+    def value(raw: object, path: str) -> str | int | float | bool:
+        found = data.reader.scalar_at(raw, path)
+        if found is None:
+            raise data.reader.expected(path, "a string, number or boolean", raw)
+        return found
+
+    return tuple(sorted(data.values(value).items()))
 
 
-def _chunking_from(reader: JsonReader, value: object, where: str) -> Chunking | None:
-    if value is None:
-        return None
-    data = reader.obj(value, where)
-    strategy = reader.enum(ChunkingStrategy, data, "strategy", where)
+def _chunking_from(data: JsonObj) -> Chunking:
+    strategy = data.enum("strategy", ChunkingStrategy)
     if strategy is ChunkingStrategy.AUTO:
         return Chunking()
-    size = reader.int_(data, "max_chunk_size_tokens", where)
-    return Chunking(strategy, size, reader.int_(data, "chunk_overlap_tokens", where))
+    size = data.integer("max_chunk_size_tokens")
+    return Chunking(strategy, size, data.integer("chunk_overlap_tokens"))
 
 
 def entry_to_json(entry: SnapshotEntry) -> dict[str, object]:
@@ -216,7 +198,7 @@ def entry_from_json(value: object, source: str) -> SnapshotEntry:
     Raises:
         SnapshotError: a field is missing or malformed.
     """
-    return _entry_from(_reader(source), value, "entry")
+    return _entry_from(_reader(source).root(value, "entry"))
 
 
 def _is_sha256(value: str) -> bool:
@@ -234,66 +216,55 @@ def loads(text: str, source: str) -> Snapshot:
         raw = json.loads(text)
     except json.JSONDecodeError as err:
         raise reader.fail(f"not valid JSON: {err.msg} (line {err.lineno})") from None
-    data = reader.obj(raw, "snapshot")
-    version = data.get("format_version")
+    data = reader.root(raw, "snapshot")
+    version = data.value("format_version")
     if version != FORMAT_VERSION:
         raise SnapshotError(
             f"Snapshot {source} has an unknown format version {version!r}",
             detail=f"This kbctl reads snapshot format version {FORMAT_VERSION}.",
             hint="Use the kbctl version that wrote it, or pick another snapshot.",
         )
-    agent = reader.obj(data.get("agent"), "agent")
-    done = reader.obj(data.get("done", {}), "done")
-    summary = reader.obj(data.get("plan_summary", {}), "plan_summary")
-    counts: dict[str, int] = {}
-    for name, count in summary.items():
-        if isinstance(count, bool) or not isinstance(count, int):
-            raise reader.fail(f"plan_summary.{name}: expected an integer")
-        counts[name] = count
+    agent = data.obj("agent")
+    done = data.obj_or_empty("done")
+    summary = data.opt_obj("plan_summary")
     checks: dict[str, ChecksReport] = {}
-    for stage, report in reader.obj(data.get("checks", {}), "checks").items():
-        if stage not in CHECK_STAGES:
-            raise reader.fail(f"checks.{stage}: unknown stage")
-        try:
-            checks[stage] = report_from_dict(report)
-        except ValueError as err:
-            raise reader.fail(f"checks.{stage}: {err}") from None
-    kb_raw = data.get("knowledge_base")
+    stages = data.opt_obj("checks")  # absent: no checks ran
+    if stages is not None:
+        for stage in stages.raw:
+            if stage not in CHECK_STAGES:
+                raise reader.fail(f"{stages.at(stage)}: unknown stage")
+            checks[stage] = read_report(stages.obj(stage))
     knowledge_base: tuple[SnapshotEntry, ...] | None = None
-    if kb_raw is not None:
-        if not isinstance(kb_raw, list):
-            raise reader.fail("knowledge_base: expected a list or null")
-        knowledge_base = tuple(
-            _entry_from(reader, item, f"knowledge_base[{i}]") for i, item in enumerate(kb_raw)
-        )
+    if data.value("knowledge_base") is not None:  # null: a checkpoint before the agent was read
+        knowledge_base = tuple(_entry_from(entry) for entry in data.objs("knowledge_base"))
     return Snapshot(
-        id=reader.str_(data, "id", "snapshot"),
-        environment=reader.str_(data, "environment", "snapshot"),
-        project=reader.str_(data, "project", "snapshot"),
-        manifest=reader.str_(data, "manifest", "snapshot"),
-        kind=reader.enum(SnapshotKind, data, "kind", "snapshot"),
-        created_at=reader.str_(data, "created_at", "snapshot"),
-        apply_id=reader.str_(data, "apply_id", "snapshot"),
-        seq=reader.int_(data, "seq", "snapshot"),
-        git_commit=reader.opt_str(data, "git_commit", "snapshot"),
-        operation=reader.str_(data, "operation", "snapshot"),
-        rollback_of=reader.opt_str(data, "rollback_of", "snapshot"),
+        id=data.text("id"),
+        environment=data.text("environment"),
+        project=data.text("project"),
+        manifest=data.text("manifest"),
+        kind=data.enum("kind", SnapshotKind),
+        created_at=data.text("created_at"),
+        apply_id=data.text("apply_id"),
+        seq=data.integer("seq"),
+        git_commit=data.opt_text("git_commit"),
+        operation=data.text("operation"),
+        rollback_of=data.opt_text("rollback_of"),
         agent=SnapshotAgent(
-            id=reader.str_(agent, "id", "agent"),
-            version_id=reader.opt_str(agent, "version_id", "agent"),
-            branch_id=reader.opt_str(agent, "branch_id", "agent"),
+            id=agent.text("id"),
+            version_id=agent.opt_text("version_id"),
+            branch_id=agent.opt_text("branch_id"),
         ),
-        rag=_rag_from(reader, data.get("rag")),
+        rag=_rag_from(data.obj("rag")),
         knowledge_base=knowledge_base,
-        outcome=reader.str_(data, "outcome", "snapshot"),
+        outcome=data.text("outcome"),
         done=Done(
-            created=reader.str_list(done, "created", "done"),
-            deleted=reader.str_list(done, "deleted", "done"),
-            kept=reader.str_list(done, "kept", "done"),
-            reused=reader.str_list(done, "reused", "done"),
-            agent_updated=bool(done.get("agent_updated", False)),
+            created=done.opt_texts("created"),
+            deleted=done.opt_texts("deleted"),
+            kept=done.opt_texts("kept"),
+            reused=done.opt_texts("reused"),
+            agent_updated=done.opt_flag("agent_updated") is True,
         ),
-        plan_summary=counts,
-        notes=reader.str_list(data, "notes", "snapshot"),
+        plan_summary={} if summary is None else summary.values(reader.int_at),
+        notes=data.opt_texts("notes"),
         checks=checks,
     )

@@ -10,9 +10,11 @@ import pytest
 from kbctl.apply import ApplyOptions, RecordingEvents, apply_agent_plan
 from kbctl.apply.events import ChecksFinished, RolloutStep
 from kbctl.errors import ExitCode
+from kbctl.jsonread import JsonObj
 from kbctl.plan.planner import plan_target
 from kbctl.provider.elevenlabs.branches import AgentBranches
 from tests.checks.conftest import AGENT, CHECKS, DOCS, MORTGAGE_GONE, Bench
+from tests.jsonview import view
 
 BRANCH = "    rollout: branch\n"
 GONE = {**DOCS, "mortgage": MORTGAGE_GONE}
@@ -20,12 +22,12 @@ GONE = {**DOCS, "mortgage": MORTGAGE_GONE}
 REWORDED = {**DOCS, "mortgage": DOCS["mortgage"] + "\nЗаявку можно подать онлайн.\n"}
 
 
-def kbctl_branches(bench: Bench, *, archived: bool) -> list[dict[str, object]]:
-    listing = bench.world.list_branches(AGENT, include_archived=True)
+def kbctl_branches(bench: Bench, *, archived: bool) -> list[JsonObj]:
+    listing = view(bench.world.list_branches(AGENT, include_archived=True))
     return [
         b
-        for b in listing["results"]
-        if str(b["name"]).startswith("kbctl/") and bool(b["is_archived"]) is archived
+        for b in listing.objs("results")
+        if b.text("name").startswith("kbctl/") and b.flag("is_archived") is archived
     ]
 
 
@@ -51,7 +53,7 @@ def test_passing_checks_merge_the_branch_into_main_and_archive_it(bench: Bench) 
     assert {d.id for d in bench.world.documents()} == after  # the superseded one is deleted
     assert kbctl_branches(bench, archived=False) == []
     assert len(kbctl_branches(bench, archived=True)) == 2
-    assert merged["id"] not in {b["id"] for b in kbctl_branches(bench, archived=False)}
+    assert merged.text("id") not in {b.text("id") for b in kbctl_branches(bench, archived=False)}
 
 
 def test_failing_checks_leave_main_untouched_no_branch_and_no_upload(bench: Bench) -> None:
@@ -128,7 +130,7 @@ def test_a_killed_branch_rollout_converges_on_the_next_apply(
 
     result = bench.run("apply", "-e", "staging", "--auto-approve")
     if step != "branch_merged":
-        assert f"archived branch {left['name']}, left by an earlier run" in result.output
+        assert f"archived branch {left.text('name')}, left by an earlier run" in result.output
     assert kbctl_branches(bench, archived=False) == []
     left_over = {d.id for d in bench.world.documents()} - set(bench.kb_ids())
     if failing:
@@ -149,11 +151,11 @@ CANARY = "    rollout: {strategy: branch, canary_percent: 10}\n"
 
 
 def traffic(bench: Bench) -> dict[str, float]:
-    listing = bench.world.list_branches(AGENT)
+    listing = view(bench.world.list_branches(AGENT))
     return {
-        str(b["name"]): float(b["current_live_percentage"])  # type: ignore[arg-type]
-        for b in listing["results"]
-        if b["current_live_percentage"]
+        b.text("name"): b.number("current_live_percentage")
+        for b in listing.objs("results")
+        if b.opt_number("current_live_percentage")
     }
 
 
@@ -163,9 +165,11 @@ def test_a_canary_runs_beside_main_until_promoted(bench: Bench) -> None:
     # An agent with nothing attached: the canary holds the whole new knowledge base.
     assert bench.kb_ids() == []
     (canary,) = kbctl_branches(bench, archived=False)
-    assert traffic(bench)[str(canary["name"])] == 10.0
+    assert traffic(bench)[canary.text("name")] == 10.0
     status = bench.run("status", "-e", "staging")
-    assert f"Rollout: canary: branch {canary['name']} answers 10% of the traffic" in (status.output)
+    assert f"Rollout: canary: branch {canary.text('name')} answers 10% of the traffic" in (
+        status.output
+    )
     plan = bench.run("plan", "-e", "staging")
     assert plan.exit_code == ExitCode.ERROR, plan.output
     assert "A canary rollout is live for agent agent_staging" in plan.output

@@ -13,6 +13,7 @@ from kbctl.emulator.workspace.world import World
 from kbctl.errors import StalePlanError
 from kbctl.plan.planfile import dumps
 from tests.cli.test_plan_cli import write_project
+from tests.jsonview import view
 
 LIST = "GET /v1/convai/knowledge-base"
 
@@ -55,7 +56,7 @@ def test_an_apply_lists_the_workspace_once_and_its_after_snapshot_is_still_true(
     agent = world.agent("agent_alpha")
     assert agent is not None and after.knowledge_base is not None
     assert sorted(e.id for e in after.knowledge_base) == sorted(
-        e["id"] for e in agent.knowledge_base
+        view(e).text("id") for e in agent.knowledge_base
     )
     assert all(e.managed and e.blob for e in after.knowledge_base)
     assert not commands.plan(session, "local").plan.has_changes

@@ -268,9 +268,10 @@ def test_expired_stores(client: httpx.Client, clock: FakeClock) -> None:
 def test_content_endpoints(client: httpx.Client, clock: FakeClock) -> None:
     raw = "Zürich rules\n" + HANDBOOK
     file_id = upload(client, raw, "z.md")
-    got = client.get(f"/files/{file_id}/content")
-    assert got.status_code == 200 and got.content == raw.encode()
-    assert got.headers["content-type"] == "application/octet-stream"
+    # As the live API: a File for file search (purpose assistants) is never given back.
+    refused = error_of(client.get(f"/files/{file_id}/content"), 400)
+    assert refused["message"] == "Not allowed to download files of purpose: assistants"
+    assert refused["type"] == "invalid_request_error"
     store = new_store(client)
     attach(client, store, file_id)
     url = f"/vector_stores/{store}/files/{file_id}/content"
@@ -316,3 +317,20 @@ def test_inspection_for_tests(client: httpx.Client, world: OpenAIWorld, clock: F
     ]
     assert world.stores()[0]["file_counts"] == counts(completed=1, failed=1, total=2)
     assert world.calls["POST /v1/vector_stores/{vector_store_id}/files"] == 2
+
+
+def test_file_downloads_by_purpose(new_client: Callable[..., httpx.Client]) -> None:
+    strict, lenient = new_client(), new_client(openai_download_any_purpose=True)
+    for purpose, allowed in (("batch", True), ("user_data", False), ("assistants", False)):
+        for client in (strict, lenient):
+            r = client.post(
+                "/files",
+                files={"file": ("q.md", b"question", "text/markdown")},
+                data={"purpose": purpose},
+            )
+            got = client.get(f"/files/{ok(r)['id']}/content")
+            if allowed or client is lenient:
+                assert got.status_code == 200 and got.content == b"question"
+                assert got.headers["content-type"] == "application/octet-stream"
+            else:
+                assert error_of(got, 400)["message"].endswith(f"purpose: {purpose}")

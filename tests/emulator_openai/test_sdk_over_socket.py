@@ -55,7 +55,12 @@ def test_files_round_trip(sdk: OpenAI, tmp_path: Path) -> None:
     raw = sdk.files.create(file=b"raw bytes", purpose="user_data")
     assert raw.filename == "upload"
     assert sdk.files.retrieve(created.id).id == created.id
-    assert sdk.files.content(created.id).text == HANDBOOK
+    with pytest.raises(openai.BadRequestError) as refused:
+        sdk.files.content(created.id)  # the live API keeps file-search Files to itself
+    assert "Not allowed to download files of purpose: assistants" in refused.value.message
+    batch = sdk.files.create(file=("jobs.jsonl", b'{"x": 1}\n'), purpose="batch")
+    assert sdk.files.content(batch.id).read() == b'{"x": 1}\n'
+    sdk.files.delete(batch.id)
     assert [f.id for f in sdk.files.list(purpose="assistants")] == [created.id]
     assert [f.id for f in sdk.files.list(order="asc")] == [created.id, raw.id]
     deleted = sdk.files.delete(raw.id)

@@ -25,6 +25,7 @@ from kbctl.emulator import EmulatorApp, open_emulator
 from kbctl.emulator.openai import OpenAIWorld
 from kbctl.provider.http import ApiClient, wsgi_transport
 from kbctl.provider.openai import OpenAIProvider
+from tests.jsonview import view
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = "sk-handbook-test-key"
@@ -66,7 +67,8 @@ class Recorder:
         match = _DETACH.match(path)
         if method == "DELETE" and match is not None:
             files = self.app.openai.world.store_files(match["vs"])
-            self.detaches.append(Detach(match["file"], {f["id"]: f["status"] for f in files}))
+            states = {view(f).text("id"): view(f).text("status") for f in files}
+            self.detaches.append(Detach(match["file"], states))
         if self.kill_at is not None:
             self.kill_at -= 1
             if self.kill_at == 0:
@@ -123,8 +125,8 @@ class Handbook:
         """The store's files by kbctl key (files without one by id)."""
         out: dict[str, dict[str, Any]] = {}
         for f in self.world.store_files(self.store_id()):
-            attrs = f["attributes"] or {}
-            out[str(attrs.get("kbctl_key", f["id"]))] = f
+            key = view(f).obj_or_empty("attributes").opt_text("kbctl_key")
+            out[key or view(f).text("id")] = f
         return out
 
     def doc(self, key: str) -> Path:

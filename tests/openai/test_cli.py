@@ -16,6 +16,7 @@ from kbctl.cli.main import cli
 from kbctl.clock import SystemClock
 from kbctl.emulator import open_emulator
 from kbctl.errors import ExitCode
+from tests.jsonview import view
 from tests.openai.conftest import REPO
 
 KEY = "sk-cli-test-key-0123"
@@ -66,7 +67,7 @@ def test_plan_json_saved_plans_status_and_check(run: Run, tmp_path: Path) -> Non
 
     world = open_emulator(f"emulator://{tmp_path}/emu?index_seconds=0", SystemClock()).openai.world
     (store,) = [s for s in world.stores() if s["name"] == "company-handbook-local"]
-    assert store["file_counts"]["completed"] == 5
+    assert view(store).obj("file_counts").integer("completed") == 5
 
 
 def test_a_wrong_key_is_an_auth_error_without_the_key(

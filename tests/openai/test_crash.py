@@ -8,6 +8,7 @@ import pytest
 
 from kbctl import commands
 from kbctl.apply.lease import TTL
+from tests.jsonview import view
 from tests.openai.conftest import Handbook, Killed
 
 
@@ -38,17 +39,18 @@ def kill_then_converge(handbook: Handbook, at: int, *, change: bool) -> None:
 
     handbook.apply()
     attached = handbook.world.store_files(handbook.store_id())
-    keys = [f["attributes"]["kbctl_key"] for f in attached]
+    keys = [view(f).obj("attributes").text("kbctl_key") for f in attached]
     assert sorted(keys) == sorted(set(keys)) and len(keys) == 5, keys
     assert all(f["status"] == "completed" for f in attached)
-    assert sorted(handbook.world.file_ids()) == sorted(f["id"] for f in attached)
+    assert sorted(handbook.world.file_ids()) == sorted(view(f).text("id") for f in attached)
     # A dead run's lease (an empty store) may stay, expired, when the rerun had nothing to do:
     # the next apply that takes the lease removes it.
-    stores = [s["name"] for s in handbook.world.stores()]
+    stores = [view(s).text("name") for s in handbook.world.stores()]
     assert [n for n in stores if not n.startswith("kbctl-lease")] == ["company-handbook-local"]
     assert not commands.plan(handbook.session, "local").plan.has_changes
     if change:
-        versions = {f["attributes"]["kbctl_key"]: f["attributes"].get("version") for f in attached}
+        attributes = [view(f).obj("attributes") for f in attached]
+        versions = {a.text("kbctl_key"): a.opt_integer("version") for a in attributes}
         assert versions["kb/it/security/passwords.md"] == 5
 
 

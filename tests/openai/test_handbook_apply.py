@@ -8,6 +8,7 @@ import pytest
 
 from kbctl import commands
 from kbctl.errors import ExitCode, IndexGateError
+from tests.jsonview import view
 from tests.openai.conftest import KEY, STORE, Handbook
 
 KEYS = [
@@ -37,7 +38,7 @@ def test_first_apply_creates_the_store_and_attaches_every_document_with_its_meta
     run = handbook.apply()
     assert run.summary.startswith("5 created")
     (store,) = handbook.world.stores()
-    assert store["name"] == STORE and store["file_counts"]["completed"] == 5
+    assert store["name"] == STORE and view(store).obj("file_counts").integer("completed") == 5
     attached = handbook.attached()
     assert sorted(attached) == KEYS
     assert all(f["status"] == "completed" for f in attached.values())
@@ -129,7 +130,8 @@ def test_a_processing_failure_stops_at_the_gate_with_the_store_unchanged(
 
     with pytest.raises(IndexGateError) as caught:
         handbook.apply()
-    assert caught.value.exit_code == ExitCode.INDEX_GATE == 3
+    assert caught.value.exit_code == ExitCode.INDEX_GATE
+    assert int(caught.value.exit_code) == 3
     assert "kb/sales/pricing/discounts.md" in (caught.value.detail or "")
     after = {k: (f["id"], f["status"]) for k, f in handbook.attached().items()}
     assert after == before
@@ -182,9 +184,9 @@ def test_rollback_restores_the_previous_store_contents(handbook: Handbook) -> No
     (sick,) = [
         f
         for f in handbook.world.store_files(handbook.store_id())
-        if f["attributes"]["kbctl_key"] == "kb/hr/leave/sick-leave.md"
+        if view(f).obj("attributes").opt_text("kbctl_key") == "kb/hr/leave/sick-leave.md"
     ]
-    content = handbook.world.file_bytes(sick["id"])
+    content = handbook.world.file_bytes(view(sick).text("id"))
     assert b"doctor's certificate" in content
 
 

@@ -87,7 +87,13 @@ def test_a_truncated_file_is_refused(bench: Bench) -> None:
 def test_a_file_with_a_wrong_shape_is_refused(bench: Bench) -> None:
     target, _ = _history(bench)
     _edit(bench, target, lambda d: d["knowledge_base"][0].update(type="spreadsheet"))
-    _refused(bench, target.id, "is corrupt", "knowledge_base[0].type: unknown value 'spreadsheet'")
+    _refused(
+        bench,
+        target.id,
+        "is corrupt",
+        "snapshot.knowledge_base[0].type: expected one of text, url, file, folder, "
+        "got 'spreadsheet'",
+    )
 
 
 def _blob_of(snapshot: Snapshot, key: str) -> str:

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from kbctl.jsonread import JsonObj
 from tests.harness import kbctl, offline
+from tests.jsonview import view
 
 MANIFEST = """\
 version: 1
@@ -58,15 +60,15 @@ def last_apply() -> tuple[str, str]:
     shown = [
         json.loads(run("snapshots", "show", r["id"], "--format", "json").stdout) for r in listed
     ]
-    runs: dict[str, dict[str, dict[str, object]]] = {}
-    for snap in shown:
-        runs.setdefault(snap["apply_id"], {})[snap["kind"]] = snap
+    runs: dict[str, dict[str, JsonObj]] = {}
+    for snap in map(view, shown):
+        runs.setdefault(snap.text("apply_id"), {})[snap.text("kind")] = snap
     (second,) = [
         r
         for r in runs.values()
-        if any(e["key"] == "quarters/d.md" for e in r["after"]["knowledge_base"])  # type: ignore[union-attr]
+        if any(e.opt_text("key") == "quarters/d.md" for e in r["after"].objs("knowledge_base"))
     ]
-    return str(second["before"]["id"]), str(second["after"]["id"])
+    return second["before"].text("id"), second["after"].text("id")
 
 
 def test_the_diff_of_an_apply_names_documents_contents_and_settings(repo: Path) -> None:

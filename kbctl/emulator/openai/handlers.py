@@ -109,8 +109,8 @@ def delete_file(world: OpenAIWorld, request: Request, params: Params) -> Respons
 
 
 def file_content(world: OpenAIWorld, request: Request, params: Params) -> Response:
-    """The bytes uploaded, as `application/octet-stream`."""
-    return Response(200, world.file_bytes(params["file_id"]), "application/octet-stream")
+    """The bytes uploaded, as `application/octet-stream` (refused for some purposes)."""
+    return Response(200, world.download(params["file_id"]), "application/octet-stream")
 
 
 # ---------------------------------------------------------------------------------- stores

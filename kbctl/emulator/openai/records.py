@@ -21,6 +21,9 @@ SUPPORTED_EXTENSIONS = frozenset(
 )  # fmt: skip
 #: Purposes `POST /files` accepts.
 UPLOAD_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+#: Purposes whose Files `GET /files/{id}/content` refuses to give back (400 "Not allowed to
+#: download files of purpose: …", seen in the live API's answers).
+UNDOWNLOADABLE = frozenset(("assistants", "user_data"))
 STATUSES = ("in_progress", "completed", "failed", "cancelled")
 
 DEFAULT_CHUNK_TOKENS = 800

@@ -16,6 +16,7 @@ from kbctl.emulator.openai.paging import page
 from kbctl.emulator.openai.persist import Persistence
 from kbctl.emulator.openai.records import (
     SUPPORTED_EXTENSIONS,
+    UNDOWNLOADABLE,
     Attachment,
     Batch,
     Json,
@@ -56,6 +57,16 @@ class OpenAIWorld(Persistence, Inspection):
         """The bytes uploaded."""
         with self._lock:
             return self._file(file_id).data
+
+    def download(self, file_id: str) -> bytes:
+        """`GET /files/{id}/content`: the bytes uploaded, unless the File's purpose is one the
+        API keeps to itself (`assistants`, `user_data`: 400, unless
+        `openai_download_any_purpose`)."""
+        with self._lock:
+            f = self._file(file_id)
+            if f.purpose in UNDOWNLOADABLE and not self.config.openai_download_any_purpose:
+                raise bad_request(f"Not allowed to download files of purpose: {f.purpose}")
+            return f.data
 
     def list_files(self, q: ListQuery, purpose: str | None) -> Json:
         """A page of Files, optionally of one purpose."""

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 from kbctl.errors import NotFoundError
 from kbctl.model import KbEntry, LiveAgent, RagSettings
-from kbctl.provider import wire
-from kbctl.provider.elevenlabs.shapes import AGENTS, agent, reading, renamed, seg
+from kbctl.provider.elevenlabs.shapes import AGENTS, agent, renamed, seg
 from kbctl.provider.http import ApiClient
+from kbctl.provider.wire import answer, reading
 
 
 class Agents:
@@ -39,7 +39,7 @@ class Agents:
             path, route="GET /v1/convai/agents/{agent_id}/versions/{version_id}"
         )
         with reading("GET", path):
-            return wire.opt_str(wire.obj(data, "version"), "version_description", "version")
+            return answer(data).opt_text("version_description")
 
     def update(
         self,

@@ -11,13 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
-from kbctl.errors import ProtocolError
 from kbctl.model import KbEntry, LiveAgent, RagSettings
-from kbctl.provider import wire
 from kbctl.provider.base import AgentBranchesApi, BranchInfo, RagChunk
 from kbctl.provider.elevenlabs.shapes import agent as _agent
 from kbctl.provider.http import ApiClient
-from kbctl.provider.wire import ShapeError
+from kbctl.provider.wire import answer, reading
 
 AGENTS = "/v1/convai/agents"
 AGENT = "/v1/convai/agents/{agent_id}"
@@ -25,16 +23,6 @@ AGENT = "/v1/convai/agents/{agent_id}"
 
 def _seg(ident: str) -> str:
     return quote(ident, safe="")
-
-
-def _read(method: str, path: str, err: ShapeError) -> ProtocolError:
-    return ProtocolError(
-        "The API sent an answer kbctl cannot read",
-        method=method,
-        path=path,
-        detail=f"{method} {path}: {err}",
-        hint="The API may have changed; check for a newer kbctl, or re-run with --debug.",
-    )
 
 
 def _prompt(knowledge_base: Sequence[KbEntry], rag: RagSettings | None) -> dict[str, object]:
@@ -76,24 +64,17 @@ class AgentBranches:
             idempotent=True,  # read-only
             route=f"POST {AGENT}/knowledge-base/rag-query",
         )
-        try:
-            root = wire.obj(data, "answer")
-            chunks: list[RagChunk] = []
-            for i, item in enumerate(wire.field_list(root, "chunks", "answer")):
-                where = f"chunks[{i}]"
-                chunk = wire.obj(item, where)
-                chunks.append(
-                    RagChunk(
-                        document_id=wire.req_str(chunk, "document_id", where),
-                        document_name=wire.opt_str(chunk, "document_name", where) or "",
-                        chunk_id=wire.opt_str(chunk, "chunk_id", where) or "",
-                        text=wire.opt_str(chunk, "text", where) or "",
-                        vector_distance=wire.opt_float(chunk, "vector_distance", where),
-                    )
+        with reading("POST", path, after=""):
+            return tuple(
+                RagChunk(
+                    document_id=chunk.text("document_id"),
+                    document_name=chunk.opt_text("document_name") or "",
+                    chunk_id=chunk.opt_text("chunk_id") or "",
+                    text=chunk.opt_text("text") or "",
+                    vector_distance=chunk.opt_number("vector_distance"),
                 )
-        except ShapeError as err:
-            raise _read("POST", path, err) from None
-        return tuple(chunks)
+                for chunk in answer(data).opt_objs("chunks")
+            )
 
     # ---------------------------------------------------------------------------------------
     # Branches
@@ -105,34 +86,24 @@ class AgentBranches:
         if include_archived:
             params["include_archived"] = "true"
         data = self._client.get_json(path, params=params, route=f"GET {AGENT}/branches")
-        try:
-            root = wire.obj(data, "answer")
-            out: list[BranchInfo] = []
-            for i, item in enumerate(wire.field_list(root, "results", "answer")):
-                where = f"results[{i}]"
-                branch = wire.obj(item, where)
-                out.append(
-                    BranchInfo(
-                        id=wire.req_str(branch, "id", where),
-                        name=wire.opt_str(branch, "name", where) or "",
-                        description=wire.opt_str(branch, "description", where) or "",
-                        is_archived=wire.opt_bool(branch, "is_archived", where) is True,
-                        live_percentage=wire.opt_float(branch, "current_live_percentage", where)
-                        or 0.0,
-                    )
+        with reading("GET", path, after=""):
+            return tuple(
+                BranchInfo(
+                    id=branch.text("id"),
+                    name=branch.opt_text("name") or "",
+                    description=branch.opt_text("description") or "",
+                    is_archived=branch.opt_flag("is_archived") is True,
+                    live_percentage=branch.opt_number("current_live_percentage") or 0.0,
                 )
-        except ShapeError as err:
-            raise _read("GET", path, err) from None
-        return tuple(out)
+                for branch in answer(data).opt_objs("results")
+            )
 
     def get_agent(self, agent_id: str, branch_id: str) -> LiveAgent:
         """The head of one branch, read as an agent."""
         path = f"{AGENTS}/{_seg(agent_id)}"
         data = self._client.get_json(path, params={"branch_id": branch_id}, route=f"GET {AGENT}")
-        try:
+        with reading("GET", path, after=""):
             return _agent(data, agent_id)
-        except ShapeError as err:
-            raise _read("GET", path, err) from None
 
     def create_branch(
         self,
@@ -156,10 +127,8 @@ class AgentBranches:
         data = self._client.send_json(
             "POST", path, body, retry_conflict=False, route=f"POST {AGENT}/branches"
         )
-        try:
-            return wire.req_str(wire.obj(data, "answer"), "created_branch_id", "answer")
-        except ShapeError as err:
-            raise _read("POST", path, err) from None
+        with reading("POST", path, after=""):
+            return answer(data).text("created_branch_id")
 
     def archive_branch(self, agent_id: str, branch_id: str) -> None:
         """Archive a branch (the API archives branches; it does not delete them)."""
@@ -185,10 +154,8 @@ class AgentBranches:
             retry_conflict=False,
             route=f"POST {AGENT}/branches/{{branch_id}}/merge",
         )
-        try:
+        with reading("POST", path, after=""):
             return _agent(data, agent_id)
-        except ShapeError as err:
-            raise _read("POST", path, err) from None
 
     # ---------------------------------------------------------------------------------------
     # Deployments
@@ -208,16 +175,13 @@ class AgentBranches:
         data = self._client.send_json(
             "POST", path, body, idempotent=True, route=f"POST {AGENT}/deployments"
         )
-        try:
-            root = wire.obj(data, "answer")
-            live = wire.field_obj(root, "traffic_percentage_branch_id_map", "answer") or {}
+        with reading("POST", path, after=""):
+            live = answer(data).obj_or_empty("traffic_percentage_branch_id_map")
             return {
                 str(k): float(v)
-                for k, v in live.items()
+                for k, v in live.raw.items()
                 if isinstance(v, int | float) and not isinstance(v, bool)
             }
-        except ShapeError as err:
-            raise _read("POST", path, err) from None
 
 
 def _conforms(api: AgentBranches) -> AgentBranchesApi:

@@ -22,7 +22,6 @@ from kbctl.errors import (
 )
 from kbctl.identity import parse_marker
 from kbctl.model import DocType, DocumentSpec, LiveDocument
-from kbctl.provider import wire
 from kbctl.provider.base import BranchRef, DeleteOutcome, Dependents, SearchHit
 from kbctl.provider.elevenlabs.paging import pages
 from kbctl.provider.elevenlabs.shapes import (
@@ -31,12 +30,12 @@ from kbctl.provider.elevenlabs.shapes import (
     Listed,
     doc_not_found,
     listed,
-    reading,
     search_snippet,
     seg,
 )
 from kbctl.provider.http import AmbiguousWriteError, ApiClient
 from kbctl.provider.http_parts import FilePart, Params
+from kbctl.provider.wire import answer, reading
 
 #: Statuses a refused delete (document still in use) may come with: the real one is UNCONFIRMED.
 IN_USE_STATUSES: Final = frozenset({400, 409, 412, 423})
@@ -92,8 +91,8 @@ class Documents:
                 warnings=warnings,
                 limit=limit,
             ):
-                for i, item in enumerate(wire.field_list(page, "documents", "page")):
-                    entry = listed(item, f"documents[{i}]")
+                for item in page.opt_objs("documents"):
+                    entry = listed(item)
                     if entry is not None:
                         out.append(entry)
         return out
@@ -142,10 +141,10 @@ class Documents:
         except NotFoundError as exc:
             raise doc_not_found(exc, doc_id) from None
         with reading("GET", path):
-            detail = wire.obj(data, "document")
-            if wire.opt_str(detail, "type", "document") != DocType.URL.value:
+            detail = answer(data)
+            if detail.opt_text("type") != DocType.URL.value:
                 return None
-            return wire.opt_str(detail, "url", "document")
+            return detail.opt_text("url")
 
     def content(self, doc_id: str) -> bytes:
         """The content as the API returns it (raw text, not JSON; the key redacted)."""
@@ -165,21 +164,17 @@ class Documents:
         try:
             with reading("GET", path):
                 for page in pages(self._client, path, {}, route, page_size=self._page_size):
-                    for i, item in enumerate(wire.field_list(page, "agents", "page")):
-                        where = f"agents[{i}]"
-                        found = wire.obj(item, where)
-                        ident = wire.opt_str(found, "id", where)
-                        if wire.opt_str(found, "type", where) == "available" and ident:
+                    for found in page.opt_objs("agents"):
+                        ident = found.opt_text("id")
+                        if found.opt_text("type") == "available" and ident:
                             agent_ids[ident] = None
                         else:  # an agent the key cannot see (or a kind kbctl does not know)
                             unknown += 1
-                    for i, item in enumerate(wire.field_list(page, "branches", "page")):
-                        where = f"branches[{i}]"
-                        branch = wire.obj(item, where)
+                    for branch in page.opt_objs("branches"):
                         ref = BranchRef(
-                            agent_id=wire.req_str(branch, "agent_id", where),
-                            branch_id=wire.req_str(branch, "branch_id", where),
-                            is_main=wire.opt_bool(branch, "is_main", where) is True,
+                            agent_id=branch.text("agent_id"),
+                            branch_id=branch.text("branch_id"),
+                            is_main=branch.opt_flag("is_main") is True,
                         )
                         branches[(ref.agent_id, ref.branch_id)] = ref
         except NotFoundError as exc:
@@ -196,17 +191,15 @@ class Documents:
         route = "GET /v1/convai/knowledge-base/search"
         with reading("GET", path):
             for page in pages(self._client, path, params, route, page_size=self._page_size):
-                for i, item in enumerate(wire.field_list(page, "results", "page")):
-                    where = f"results[{i}]"
-                    result = wire.obj(item, where)
-                    doc = wire.field_obj(result, "document", where)
+                for result in page.opt_objs("results"):
+                    doc = result.opt_obj("document")
                     if doc is None:
                         continue
                     hits.append(
                         SearchHit(
-                            document_id=wire.req_str(doc, "id", f"{where}.document"),
-                            name=wire.opt_str(doc, "name", f"{where}.document") or "",
-                            score=wire.opt_float(result, "score", where) or 0.0,
+                            document_id=doc.text("id"),
+                            name=doc.opt_text("name") or "",
+                            score=result.opt_number("score") or 0.0,
                             snippet=search_snippet(result),
                         )
                     )
@@ -228,7 +221,7 @@ class Documents:
         def once() -> str:
             data = self._client.send_json("POST", path, {"name": name}, route=f"POST {path}")
             with reading("POST", path):
-                return wire.req_str(wire.obj(data, "answer"), "id", "answer")
+                return answer(data).text("id")
 
         return self._create_named(name, once)
 
@@ -305,7 +298,7 @@ class Documents:
             case DocType.FOLDER:
                 raise UsageError(f"kbctl does not create folders ({spec.key})")
         with reading("POST", path):
-            return wire.req_str(wire.obj(data, "answer"), "id", "answer")
+            return answer(data).text("id")
 
 
 def _live(found: list[Listed]) -> tuple[LiveDocument, ...]:

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from typing import Final
 
 from kbctl.errors import ApiError, NotFoundError
+from kbctl.jsonread import JsonObj
 from kbctl.model import IndexStatus, RagQuota
-from kbctl.provider import wire
 from kbctl.provider.base import IndexState
-from kbctl.provider.elevenlabs.shapes import KB, doc_not_found, index, reading, seg
+from kbctl.provider.elevenlabs.shapes import KB, doc_not_found, index, seg
 from kbctl.provider.http import ApiClient
-from kbctl.provider.wire import JsonObject, ShapeError
+from kbctl.provider.wire import ShapeError, answer, reading
 
 BATCH_MAX: Final = 100
 BATCH_PATH: Final = f"{KB}/rag-index"
@@ -56,12 +56,9 @@ class Indexes:
         except NotFoundError as exc:
             raise doc_not_found(exc, doc_id) from None
         with reading("GET", path):
-            root = wire.obj(data, "answer")
-            for i, item in enumerate(wire.field_list(root, "indexes", "answer")):
-                where = f"indexes[{i}]"
-                entry = wire.obj(item, where)
-                if wire.opt_str(entry, "model", where) == model:
-                    return index(entry, where)
+            for entry in answer(data).opt_objs("indexes"):
+                if entry.opt_text("model") == model:
+                    return index(entry)
         return IndexState(IndexStatus.NOT_INDEXED)
 
     def request(self, doc_id: str, model: str) -> IndexState:
@@ -78,7 +75,7 @@ class Indexes:
         except NotFoundError as exc:
             raise doc_not_found(exc, doc_id) from None
         with reading("POST", path):
-            return index(wire.obj(data, "answer"), "answer")
+            return index(answer(data))
 
     def delete(self, doc_id: str, index_id: str) -> None:
         """DELETE one RAG index of a document; one that is gone already is fine."""
@@ -106,10 +103,10 @@ class Indexes:
         path = f"{KB}/rag-index"
         data = self._client.get_json(path, route="GET /v1/convai/knowledge-base/rag-index")
         with reading("GET", path):
-            root = wire.obj(data, "answer")
+            root = answer(data)
             return RagQuota(
-                used_bytes=wire.opt_int(root, "total_used_bytes", "answer") or 0,
-                max_bytes=wire.opt_int(root, "total_max_bytes", "answer"),
+                used_bytes=root.opt_integer("total_used_bytes") or 0,
+                max_bytes=root.opt_integer("total_max_bytes"),
             )
 
     # ---------------------------------------------------------------------------------------
@@ -144,8 +141,7 @@ class Indexes:
         out: dict[str, IndexState] = {}
         with reading("POST", BATCH_PATH):
             for doc_id, value in _pairs(data, ids):
-                where = f"answer[{doc_id!r}]"
-                item = _item(value, where)
+                item = _item(value)
                 if isinstance(item, IndexState):
                     out[doc_id] = item
                 else:
@@ -187,34 +183,34 @@ class Indexes:
         return dict(zip(ids, states, strict=True))
 
 
-def _pairs(data: object, ids: list[str]) -> list[tuple[str, object]]:
+def _pairs(data: object, ids: list[str]) -> list[tuple[str, JsonObj]]:
     """(document id, item) from either answer shape."""
     if isinstance(data, list):
         if len(data) != len(ids):
             raise ShapeError(f"answer: {len(data)} items for {len(ids)} documents")
-        return list(zip(ids, data, strict=True))
-    root = wire.obj(data, "answer")
-    if any(d in root for d in ids):
-        return [(d, root[d]) for d in ids if d in root]
+        return [(d, answer(data[i], f"answer[{i}]")) for i, d in enumerate(ids)]
+    root = answer(data)
+    if any(d in root.raw for d in ids):
+        return [(d, root.obj(d)) for d in ids if d in root.raw]
     positions = {str(i): d for i, d in enumerate(ids)}
-    if root and all(k in positions for k in root):
-        return [(positions[k], v) for k, v in root.items()]
-    if not root:
+    if root.raw and all(k in positions for k in root.raw):
+        return [(positions[k], root.obj(k)) for k in root.raw]
+    if not root.raw:
         return []
-    raise ShapeError(f"answer: keys {sorted(root)[:3]} are neither document ids nor positions")
+    keys = sorted(root.raw)[:3]
+    raise ShapeError(f"answer: keys {keys} are neither document ids nor positions")
 
 
-def _item(value: object, where: str) -> IndexState | _Refusal:
-    entry: JsonObject = wire.obj(value, where)
-    data = wire.field_obj(entry, "data", where)
+def _item(entry: JsonObj) -> IndexState | _Refusal:
+    data = entry.opt_obj("data")
     if data is not None:
-        return index(data, f"{where}.data")
-    if wire.opt_str(entry, "status", where) == "failure":
+        return index(data)
+    if entry.opt_text("status") == "failure":
         return _Refusal(
-            code=wire.opt_int(entry, "error_code", where),
-            status=wire.opt_str(entry, "error_status", where) or "failure",
-            message=wire.opt_str(entry, "error_message", where) or "",
+            code=entry.opt_integer("error_code"),
+            status=entry.opt_text("error_status") or "failure",
+            message=entry.opt_text("error_message") or "",
         )
-    if "model" in entry:  # a bare RagDocumentIndexResponseModel
-        return index(entry, where)
-    raise ShapeError(f"{where}: neither an index nor a success/failure result")
+    if entry.has("model"):  # a bare RagDocumentIndexResponseModel
+        return index(entry)
+    raise ShapeError(f"{entry.path}: neither an index nor a success/failure result")

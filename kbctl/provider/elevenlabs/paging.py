@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from kbctl.provider import wire
+from kbctl.jsonread import JsonObj
 from kbctl.provider.http import ApiClient
 from kbctl.provider.http_parts import Params
-from kbctl.provider.wire import JsonObject, ShapeError
+from kbctl.provider.wire import ShapeError, answer
 
 
 def pages(
@@ -25,7 +25,7 @@ def pages(
     page_size: int,
     warnings: list[str] | None = None,
     limit: int | None = None,
-) -> Iterator[JsonObject]:
+) -> Iterator[JsonObj]:
     """Every page of `path`, or the first `limit` pages.
 
     Raises `ShapeError`: callers iterate inside `shapes.reading`, which also covers their parsing.
@@ -38,11 +38,11 @@ def pages(
         if "page_size" not in query:
             query = {**query, "page_size": page_size}
         data = client.get_json(path, params=query, route=route)
-        page = wire.obj(data, "page")
+        page = answer(data, "page")
         yield page
         served += 1
-        next_cursor = wire.opt_str(page, "next_cursor", "page")
-        has_more = wire.opt_bool(page, "has_more", "page")
+        next_cursor = page.opt_text("next_cursor")
+        has_more = page.opt_flag("has_more")
         if has_more is None:  # search/chunks have no `has_more`
             has_more = bool(next_cursor)
         if not has_more or (limit is not None and served >= limit):
@@ -55,6 +55,6 @@ def pages(
                 )
             return
         if next_cursor in seen:
-            raise ShapeError(f"page.next_cursor {next_cursor!r} repeats")
+            raise ShapeError(f"{page.at('next_cursor')}: {next_cursor!r} repeats")
         seen.add(next_cursor)
         cursor = next_cursor

@@ -11,17 +11,15 @@ send requests.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import quote
 
-from kbctl.errors import NotFoundError, ProtocolError
+from kbctl.errors import NotFoundError
+from kbctl.jsonread import JsonObj
 from kbctl.model import DocType, IndexStatus, KbEntry, LiveAgent, RagSettings, UsageMode
-from kbctl.provider import wire
 from kbctl.provider.base import IndexState
-from kbctl.provider.wire import JsonObject, ShapeError
+from kbctl.provider.wire import ShapeError, answer
 
 KB: Final = "/v1/convai/knowledge-base"
 AGENTS: Final = "/v1/convai/agents"
@@ -43,22 +41,6 @@ class Listed:
 def seg(ident: str) -> str:
     """An id as one URL path segment."""
     return quote(ident, safe="")
-
-
-@contextmanager
-def reading(method: str, path: str) -> Iterator[None]:
-    """Turn a `ShapeError` raised while reading an answer into a `ProtocolError`."""
-    try:
-        yield
-    except ShapeError as exc:
-        raise ProtocolError(
-            "The API sent an answer kbctl cannot read",
-            method=method,
-            path=path,
-            detail=f"{method} {path}: {exc}",
-            hint="The API may have changed; check for a newer kbctl, or re-run with --debug. "
-            "Nothing was written.",
-        ) from None
 
 
 def renamed(exc: NotFoundError, summary: str, hint: str | None) -> NotFoundError:
@@ -85,102 +67,81 @@ def doc_not_found(exc: NotFoundError, doc_id: str) -> NotFoundError:
 
 def agent(data: object, agent_id: str) -> LiveAgent:
     """An agent answer (GET or PATCH) as a `LiveAgent`; the KB array and RAG object required."""
-    root = wire.obj(data, "agent")
-    config = _required_obj(root, "conversation_config", "agent")
-    agent_cfg = _required_obj(config, "agent", "conversation_config")
-    prompt = _required_obj(agent_cfg, "prompt", "conversation_config.agent")
-    where = "conversation_config.agent.prompt"
-    if prompt.get("knowledge_base") is None:
-        raise ShapeError(f"{where}.knowledge_base: missing (kbctl cannot tell what is attached)")
-    entries = tuple(
-        locator(item, f"{where}.knowledge_base[{i}]")
-        for i, item in enumerate(wire.field_list(prompt, "knowledge_base", where))
-    )
-    rag = _required_obj(prompt, "rag", where)
+    root = answer(data, "agent")
+    prompt = root.obj("conversation_config").obj("agent").obj("prompt")
+    if prompt.value("knowledge_base") is None:
+        raise ShapeError(
+            f"{prompt.at('knowledge_base')}: missing (kbctl cannot tell what is attached)"
+        )
     return LiveAgent(
-        id=wire.opt_str(root, "agent_id", "agent") or agent_id,
-        name=wire.opt_str(root, "name", "agent") or "",
-        version_id=wire.opt_str(root, "version_id", "agent"),
-        branch_id=wire.opt_str(root, "branch_id", "agent"),
-        knowledge_base=entries,
-        rag=rag_settings(rag, f"{where}.rag"),
+        id=root.opt_text("agent_id") or agent_id,
+        name=root.opt_text("name") or "",
+        version_id=root.opt_text("version_id"),
+        branch_id=root.opt_text("branch_id"),
+        knowledge_base=tuple(locator(item) for item in prompt.objs("knowledge_base")),
+        rag=rag_settings(prompt.obj("rag")),
     )
 
 
-def _required_obj(data: JsonObject, key: str, where: str) -> JsonObject:
-    found = wire.field_obj(data, key, where)
-    if found is None:
-        raise ShapeError(f"{where}.{key}: missing")
-    return found
-
-
-def locator(item: object, where: str) -> KbEntry:
+def locator(entry: JsonObj) -> KbEntry:
     """One `knowledge_base` entry; one kbctl could not write back is a `ShapeError`."""
-    entry = wire.obj(item, where)
-    raw_type = wire.req_str(entry, "type", where)
-    raw_mode = wire.opt_str(entry, "usage_mode", where) or UsageMode.AUTO.value  # API default
+    raw_type = entry.text("type")
+    raw_mode = entry.opt_text("usage_mode") or UsageMode.AUTO.value  # the API's default
     try:
         doc_type, mode = DocType(raw_type), UsageMode(raw_mode)
     except ValueError:
         # Writing the array back without this entry would detach it: refuse instead.
         raise ShapeError(
-            f"{where}: type {raw_type!r} / usage_mode {raw_mode!r} is newer than this kbctl; "
-            "upgrade kbctl before it changes this agent"
+            f"{entry.path}: type {raw_type!r} / usage_mode {raw_mode!r} is newer than this "
+            "kbctl; upgrade kbctl before it changes this agent"
         ) from None
-    return KbEntry(
-        id=wire.req_str(entry, "id", where),
-        name=wire.req_str(entry, "name", where),
-        doc_type=doc_type,
-        usage_mode=mode,
-    )
+    return KbEntry(id=entry.text("id"), name=entry.text("name"), doc_type=doc_type, usage_mode=mode)
 
 
-def rag_settings(rag: JsonObject, where: str) -> RagSettings:
+def rag_settings(rag: JsonObj) -> RagSettings:
     """The RAG fields kbctl manages (absent ones read as None)."""
     return RagSettings(
-        enabled=wire.opt_bool(rag, "enabled", where),
-        embedding_model=wire.opt_str(rag, "embedding_model", where),
-        max_vector_distance=wire.opt_float(rag, "max_vector_distance", where),
-        max_documents_length=wire.opt_int(rag, "max_documents_length", where),
-        max_retrieved_rag_chunks_count=wire.opt_int(rag, "max_retrieved_rag_chunks_count", where),
-        num_candidates=wire.opt_int(rag, "num_candidates", where),
+        enabled=rag.opt_flag("enabled"),
+        embedding_model=rag.opt_text("embedding_model"),
+        max_vector_distance=rag.opt_number("max_vector_distance"),
+        max_documents_length=rag.opt_integer("max_documents_length"),
+        max_retrieved_rag_chunks_count=rag.opt_integer("max_retrieved_rag_chunks_count"),
+        num_candidates=rag.opt_integer("num_candidates"),
     )
 
 
-def listed(item: object, where: str) -> Listed | None:
+def listed(doc: JsonObj) -> Listed | None:
     """A listing entry, or None for a document type newer than kbctl (not kbctl's to plan)."""
-    doc = wire.obj(item, where)
     try:
-        doc_type = DocType(wire.opt_str(doc, "type", where) or "")
+        doc_type = DocType(doc.opt_text("type") or "")
     except ValueError:
         return None
-    meta = wire.field_obj(doc, "metadata", where) or {}
-    at = f"{where}.metadata"
+    meta = doc.obj_or_empty("metadata")
     return Listed(
-        id=wire.req_str(doc, "id", where),
-        name=wire.opt_str(doc, "name", where) or "",
+        id=doc.text("id"),
+        name=doc.opt_text("name") or "",
         doc_type=doc_type,
-        size_bytes=wire.opt_int(meta, "size_bytes", at) or 0,
-        created_at=wire.opt_int(meta, "created_at_unix_secs", at),
-        updated_at=wire.opt_int(meta, "last_updated_at_unix_secs", at),
+        size_bytes=meta.opt_integer("size_bytes") or 0,
+        created_at=meta.opt_integer("created_at_unix_secs"),
+        updated_at=meta.opt_integer("last_updated_at_unix_secs"),
     )
 
 
-def index(entry: JsonObject, where: str) -> IndexState:
+def index(entry: JsonObj) -> IndexState:
     """A `RagDocumentIndexResponseModel`."""
-    usage = wire.field_obj(entry, "document_model_index_usage", where) or {}
-    raw = wire.opt_str(entry, "status", where) or ""
+    usage = entry.obj_or_empty("document_model_index_usage")
+    raw = entry.opt_text("status") or ""
     return IndexState(
         status=IndexStatus.parse(raw),
-        progress=wire.opt_float(entry, "progress_percentage", where) or 0.0,
-        used_bytes=wire.opt_int(usage, "used_bytes", f"{where}.document_model_index_usage") or 0,
+        progress=entry.opt_number("progress_percentage") or 0.0,
+        used_bytes=usage.opt_integer("used_bytes") or 0,
         reported=raw,  # an unknown status keeps its name for messages
-        index_id=wire.opt_str(entry, "id", where),
+        index_id=entry.opt_text("id"),
     )
 
 
-def search_snippet(result: JsonObject) -> str:
+def search_snippet(result: JsonObj) -> str:
     """A search result's `search_snippet` parts (`[{value, is_hit}]`) as one text ("" if none)."""
-    raw = result.get("search_snippet")
+    raw = result.raw.get("search_snippet")
     parts = [p["value"] for p in raw if isinstance(p, dict)] if isinstance(raw, list) else []
     return "".join(p for p in parts if isinstance(p, str))

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Final, TypeVar
 
 from kbctl.chunking import Chunking, MetadataValue
-from kbctl.errors import NotFoundError
+from kbctl.errors import ApiError, NotFoundError
 from kbctl.provider.base import DeleteOutcome
 from kbctl.provider.http import AmbiguousWriteError, ApiClient
 from kbctl.provider.http_parts import FilePart, Params
@@ -37,6 +37,8 @@ class OpenAIApi:
 
     def __init__(self, client: ApiClient) -> None:
         self._client = client
+        #: `GET /files/{id}/content` answered 400 (the File's purpose is not downloadable).
+        self.downloads_refused = False
 
     # ------------------------------------------------------------------------------- listing
 
@@ -174,8 +176,31 @@ class OpenAIApi:
         return DeleteOutcome.DELETED
 
     def content(self, file_id: str) -> bytes:
+        """The File's bytes (the live API refuses purpose `assistants` with a 400)."""
         path = f"/files/{file_id}/content"
         return self._client.get_bytes(path, route="GET /files/{id}/content")
+
+    def readable(self, store_id: str | None, file_id: str) -> bytes:
+        """The File's bytes as uploaded or, where the API keeps them to itself (the live API
+        answers 400 for purpose `assistants`), the text `store_id` parsed from it (UTF-8; for
+        a text file, its text). After one refusal only the parsed text is asked for."""
+        if not self.downloads_refused:
+            try:
+                return self.content(file_id)
+            except ApiError as err:
+                if err.status != 400:
+                    raise
+                self.downloads_refused = True
+        if store_id is None:
+            raise NotFoundError(f"File {file_id} is in no vector store kbctl can read")
+        return self.parsed_text(store_id, file_id).encode("utf-8")
+
+    def parsed_text(self, store_id: str, file_id: str) -> str:
+        """The text the store parsed from an attached file (empty until it is `completed`)."""
+        path = f"/vector_stores/{store_id}/files/{file_id}/content"
+        answer = self._client.get_json(path, route="GET /vector_stores/{id}/files/{id}/content")
+        with reading("GET", path):
+            return "\n".join(shapes.content_texts(answer, path))
 
     # ---------------------------------------------------------------------- store files
 

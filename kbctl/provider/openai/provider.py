@@ -81,6 +81,11 @@ class OpenAIProvider:
 
     # ---------------------------------------------------------------------------- the store
 
+    @property
+    def ref(self) -> str:
+        """The store as the manifest names it: its id, or its name."""
+        return self._ref
+
     def store_id(self, *, create: bool = False) -> str | None:
         """The store's id: by name from the listing (created when `create` and absent)."""
         with self._lock:
@@ -198,8 +203,8 @@ class OpenAIProvider:
         return None
 
     def document_content(self, doc_id: str) -> bytes:
-        """The File's bytes as uploaded."""
-        return self.api.content(doc_id)
+        """The File's bytes, or the text the store parsed from it (see `OpenAIApi.readable`)."""
+        return self.api.readable(self.store_id(), doc_id)
 
     def quota(self) -> RagQuota:
         """The store's usage (vector stores have no fixed limit kbctl can read)."""

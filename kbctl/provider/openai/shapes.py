@@ -9,8 +9,8 @@ requests or decide anything.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -21,12 +21,12 @@ from kbctl.chunking import (
     Metadata,
     MetadataValue,
 )
-from kbctl.errors import ProtocolError
 from kbctl.identity import document_name, parse_marker
+from kbctl.jsonread import JsonObj
 from kbctl.model import DocType, DocumentSpec, IndexStatus, Marker
 from kbctl.provider import wire
 from kbctl.provider.base import IndexState
-from kbctl.provider.wire import ShapeError
+from kbctl.provider.wire import WIRE, answer
 
 #: The reserved attributes kbctl writes on every file it attaches (the 4 it keeps).
 KEY = f"{RESERVED_ATTRIBUTE_PREFIX}key"  # the document key
@@ -72,6 +72,9 @@ class StoreFile:
     created_at: int | None
     error: str | None
     usage_bytes: int
+    #: The chunking it was processed with, as `(max_chunk_size_tokens, chunk_overlap_tokens)`;
+    #: None when the API says `other` (files older than chunking strategies) or nothing.
+    chunking: tuple[int, int] | None = None
 
     @property
     def index_status(self) -> IndexStatus:
@@ -87,72 +90,73 @@ class Hit:
     score: float
 
 
-@contextmanager
-def reading(method: str, path: str) -> Iterator[None]:
+def reading(method: str, path: str) -> AbstractContextManager[None]:
     """Turn a `ShapeError` raised while reading an answer into a `ProtocolError`."""
-    try:
-        yield
-    except ShapeError as exc:
-        raise ProtocolError(
-            "The OpenAI API sent an answer kbctl cannot read",
-            method=method,
-            path=path,
-            detail=f"{method} {path}: {exc}",
-            hint="The API may have changed; check for a newer kbctl. Nothing more was written.",
-        ) from None
+    return wire.reading(method, path, service="OpenAI API", after="Nothing more was written.")
 
 
 def store(value: object, where: str) -> Store:
-    data = wire.obj(value, where)
-    return Store(
-        wire.req_str(data, "id", where),
-        wire.opt_str(data, "name", where) or "",
-        wire.opt_int(data, "usage_bytes", where) or 0,
-    )
+    data = answer(value, where)
+    return Store(data.text("id"), data.opt_text("name") or "", data.opt_integer("usage_bytes") or 0)
 
 
 def file_info(value: object, where: str) -> FileInfo:
-    data = wire.obj(value, where)
+    data = answer(value, where)
     return FileInfo(
-        wire.req_str(data, "id", where),
-        wire.opt_str(data, "filename", where) or "",
-        wire.opt_int(data, "bytes", where) or 0,
-        wire.opt_int(data, "created_at", where),
+        data.text("id"),
+        data.opt_text("filename") or "",
+        data.opt_integer("bytes") or 0,
+        data.opt_integer("created_at"),
     )
+
+
+def _attribute(value: object, where: str) -> MetadataValue:
+    if not isinstance(value, str | int | float | bool):
+        raise WIRE.expected(where, "a string, number or boolean", value)
+    return value
 
 
 def store_file(value: object, where: str) -> StoreFile:
-    data = wire.obj(value, where)
-    raw = wire.field_obj(data, "attributes", where) or {}
-    attributes: dict[str, MetadataValue] = {}
-    for key, item in raw.items():
-        if not isinstance(item, str | int | float | bool):
-            raise ShapeError(f"{where}.attributes.{key}: expected a string, number or boolean")
-        attributes[key] = item
-    error = wire.field_obj(data, "last_error", where)
+    data = answer(value, where)
+    error = data.opt_obj("last_error")
     return StoreFile(
-        wire.req_str(data, "id", where),
-        wire.opt_str(data, "status", where) or "",
-        attributes,
-        wire.opt_int(data, "created_at", where),
-        (wire.opt_str(error, "message", where) or "failed") if error is not None else None,
-        wire.opt_int(data, "usage_bytes", where) or 0,
+        data.text("id"),
+        data.opt_text("status") or "",
+        data.obj_or_empty("attributes").values(_attribute),
+        data.opt_integer("created_at"),
+        (error.opt_text("message") or "failed") if error is not None else None,
+        data.opt_integer("usage_bytes") or 0,
+        _static_sizes(data.opt_obj("chunking_strategy", missing_ok=True)),
     )
 
 
+def _static_sizes(strategy: JsonObj | None) -> tuple[int, int] | None:
+    """`(max, overlap)` of a `static` chunking strategy as the API echoes it, else None
+    (`other`: files processed before chunking strategies existed)."""
+    if strategy is None or strategy.opt_text("type", missing_ok=True) != "static":
+        return None
+    static = strategy.obj("static")
+    return static.integer("max_chunk_size_tokens"), static.integer("chunk_overlap_tokens")
+
+
+def content_texts(value: object, where: str) -> list[str]:
+    """The text items of a `vector_store.file_content.page` (the parsed content, in order)."""
+    data = answer(value, where)
+    texts = (item.opt_text("text", missing_ok=True) for item in data.opt_objs("data"))
+    return [text for text in texts if text is not None]
+
+
 def hit(value: object, where: str) -> Hit:
-    data = wire.obj(value, where)
+    data = answer(value, where)
     return Hit(
-        wire.req_str(data, "file_id", where),
-        wire.opt_str(data, "filename", where) or "",
-        wire.opt_float(data, "score", where) or 0.0,
+        data.text("file_id"), data.opt_text("filename") or "", data.opt_number("score") or 0.0
     )
 
 
 def page(value: object, where: str) -> tuple[list[object], bool]:
     """The items of a list answer and whether more follow."""
-    data = wire.obj(value, where)
-    return wire.field_list(data, "data", where), bool(wire.opt_bool(data, "has_more", where))
+    data = answer(value, where)
+    return data.opt_items("data") or [], data.opt_flag("has_more") is True
 
 
 # ------------------------------------------------------------------------------------------
