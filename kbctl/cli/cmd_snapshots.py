@@ -50,9 +50,12 @@ def snapshots_group() -> None:
 @text_or_json_option
 def list_cmd(environment: str, snapshots_dir: str, fmt: str) -> None:
     """The snapshots of one environment, newest first."""
-    listed = commands.list_snapshots(wiring.session(snapshots_dir=snapshots_dir), environment)
+    session = wiring.session(snapshots_dir=snapshots_dir)
+    listed = commands.list_snapshots(session, environment)
     if fmt == "json":
-        click.echo(json.dumps([snapshot_row(item) for item in listed], indent=2, sort_keys=True))
+        folder = session.snapshot_folder() / environment
+        rows = [snapshot_row(item, folder) for item in listed]
+        click.echo(json.dumps(rows, indent=2, sort_keys=True))
         return
     if not listed:
         click.echo(f"No snapshots for environment '{environment}' in {snapshots_dir}.")

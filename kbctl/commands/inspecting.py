@@ -33,9 +33,10 @@ from kbctl.manifest import OPENAI_API_KEY_ENV, OPENAI_BASE_URL
 from kbctl.model import ProviderKind, Target
 from kbctl.provider.elevenlabs import ElevenLabsProvider
 from kbctl.provider.openai import OpenAIProvider
+from kbctl.snapshots.catalog import SnapshotSummary
 from kbctl.snapshots.compare import SnapshotDiff, compare_snapshots
 from kbctl.snapshots.record import Snapshot
-from kbctl.snapshots.store import Listed, SnapshotStore
+from kbctl.snapshots.store import SnapshotStore
 from kbctl.status import AgentStatus, collect_status
 
 
@@ -135,9 +136,11 @@ def threshold_warnings(runs: Sequence[CheckRun]) -> list[str]:
     ]
 
 
-def list_snapshots(session: Session, environment: str) -> tuple[Listed, ...]:
-    """The snapshots of one environment, newest first (unreadable ones included, marked)."""
-    return tuple(SnapshotStore(session.snapshot_folder()).list(environment))
+def list_snapshots(session: Session, environment: str) -> tuple[SnapshotSummary, ...]:
+    """The snapshots of one environment, newest first (unreadable ones included, marked),
+    from the folder's index: a record is parsed only the first time it is seen. For a
+    snapshot's content, `show_snapshot` its id."""
+    return SnapshotStore(session.snapshot_folder()).summaries(environment)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,13 +5,15 @@ Returns rows and renderables; never prints.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.table import Table
 
+from kbctl.snapshots.catalog import SnapshotSummary
 from kbctl.snapshots.record import Snapshot
-from kbctl.snapshots.store import Listed
 
 
-def render_snapshot_list(listed: tuple[Listed, ...]) -> Table:
+def render_snapshot_list(listed: tuple[SnapshotSummary, ...]) -> Table:
     """The list as a table: id, time, kind, project, commit, documents, outcome."""
     table = Table(box=None, pad_edge=False, show_edge=False)
     for column in ("ID", "TIME", "KIND", "PROJECT", "COMMIT", "DOCS", "OUTCOME"):
@@ -30,13 +32,13 @@ def render_snapshot_list(listed: tuple[Listed, ...]) -> Table:
     return table
 
 
-def snapshot_row(item: Listed) -> dict[str, object]:
-    snapshot = item.snapshot
-    if snapshot is None:
-        stem = item.path.name[:-5]
+def snapshot_row(item: SnapshotSummary, folder: Path | None = None) -> dict[str, object]:
+    """One row of `snapshots list --format json`; `file` is under `folder` when given."""
+    path = str(folder / item.file) if folder is not None else item.file
+    if item.error is not None:
         return {
-            "id": stem.rsplit("-", 1)[-1],
-            "file": str(item.path),
+            "id": item.id,
+            "file": path,
             "time": None,
             "kind": None,
             "operation": None,
@@ -44,18 +46,19 @@ def snapshot_row(item: Listed) -> dict[str, object]:
             "commit": None,
             "documents": None,
             "outcome": f"unreadable: {item.error}",
+            "base": item.base,
         }
-    kb = snapshot.knowledge_base
     return {
-        "id": snapshot.id,
-        "file": str(item.path),
-        "time": snapshot.created_at,
-        "kind": snapshot.kind.value,
-        "operation": snapshot.operation,
-        "project": snapshot.project,
-        "commit": snapshot.git_commit,
-        "documents": None if kb is None else len(kb),
-        "outcome": snapshot.outcome,
+        "id": item.id,
+        "file": path,
+        "time": item.created_at,
+        "kind": item.kind,
+        "operation": item.operation,
+        "project": item.project,
+        "commit": item.git_commit,
+        "documents": item.documents,
+        "outcome": item.outcome,
+        "base": item.base,
     }
 
 

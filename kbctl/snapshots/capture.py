@@ -46,6 +46,17 @@ class ContentCapture:
             self._specs = (target, genuine_specs(target))
         return self._specs[1]
 
+    def store_contents(self, specs: Iterable[DocumentSpec | None]) -> None:
+        """Store the blobs of `specs` in parallel (a later `from_spec` finds them written)."""
+        self.store.put_blobs(
+            s.content for s in specs if s is not None and s.doc_type is not DocType.URL
+        )
+
+    def stage(self, spec: DocumentSpec | None) -> None:
+        """Start storing the blob of `spec` in the background."""
+        if spec is not None and spec.doc_type is not DocType.URL:
+            self.store.stage_blob(spec.content)
+
     def entries(
         self,
         target: Target,
@@ -57,6 +68,7 @@ class ContentCapture:
         specs = self.specs(target)
         knowledge_base = tuple(knowledge_base)
         fetched_by_id = self._fetch_all(target, knowledge_base, by_id, specs)
+        self.store_contents(_matching(target, specs, knowledge_base, by_id))
         entries: list[SnapshotEntry] = []
         notes: list[str] = []
         seen: set[str] = set()
@@ -230,3 +242,26 @@ def _live_metadata(entry: SnapshotEntry, doc: LiveDocument | None) -> SnapshotEn
     if not entry.managed or doc is None or doc.metadata is None:
         return entry
     return replace(entry, metadata=doc.metadata)
+
+
+def _matching(
+    target: Target,
+    specs: dict[str, DocumentSpec],
+    knowledge_base: Iterable[KbEntry],
+    by_id: dict[str, LiveDocument],
+) -> list[DocumentSpec]:
+    """The specs whose content the live entries hold (their blobs come from the manifest)."""
+    found: list[DocumentSpec] = []
+    for entry in knowledge_base:
+        doc = by_id.get(entry.id)
+        name = doc.name if doc is not None else entry.name
+        marker = managed_marker(target, doc.marker if doc is not None else None, name)
+        spec = specs.get(marker.key) if marker is not None else None
+        if (
+            spec is not None
+            and marker is not None
+            and identity_hash(spec.content_hash, spec.chunking)[:HASH_CHARS] == marker.hash12
+            and spec.doc_type is entry.doc_type
+        ):
+            found.append(spec)
+    return found

@@ -216,12 +216,22 @@ def loads(text: str, source: str) -> Snapshot:
         raw = json.loads(text)
     except json.JSONDecodeError as err:
         raise reader.fail(f"not valid JSON: {err.msg} (line {err.lineno})") from None
+    return snapshot_from_json(raw, source)
+
+
+def snapshot_from_json(raw: object, source: str) -> Snapshot:
+    """A full record's parsed JSON as a `Snapshot`; `source` names it in errors.
+
+    Raises:
+        SnapshotError: a wrong shape, or an unknown format version.
+    """
+    reader = _reader(source)
     data = reader.root(raw, "snapshot")
     version = data.value("format_version")
     if version != FORMAT_VERSION:
         raise SnapshotError(
             f"Snapshot {source} has an unknown format version {version!r}",
-            detail=f"This kbctl reads snapshot format version {FORMAT_VERSION}.",
+            detail="This kbctl reads snapshot format versions 1 (full) and 2 (delta).",
             hint="Use the kbctl version that wrote it, or pick another snapshot.",
         )
     agent = data.obj("agent")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import assert_never
 
 from kbctl.apply.events import (
     AgentUpdated,
@@ -25,8 +24,7 @@ from kbctl.apply.events import (
     DocumentKept,
     EventSink,
 )
-from kbctl.apply.types import ApplyResult, Outcome
-from kbctl.checks.gate import CheckStage
+from kbctl.apply.types import ApplyResult
 from kbctl.checks.report import ChecksReport
 from kbctl.clock import Clock, utc_iso
 from kbctl.model import (
@@ -38,14 +36,9 @@ from kbctl.plan.types import AgentPlan
 from kbctl.provider.base import Provider
 from kbctl.snapshots.capture import ContentCapture
 from kbctl.snapshots.codec import snapshot_id
+from kbctl.snapshots.outcome import checks_of, outcome_of
 from kbctl.snapshots.record import (
-    APPLIED,
-    CONCURRENT_CHANGE,
-    FAILED,
     IN_PROGRESS,
-    INDEX_GATE,
-    INTERRUPTED,
-    NO_CHANGES,
     PENDING,
     Done,
     Snapshot,
@@ -53,7 +46,7 @@ from kbctl.snapshots.record import (
     SnapshotEntry,
     SnapshotKind,
 )
-from kbctl.snapshots.store import SnapshotStore
+from kbctl.snapshots.store import Base, SnapshotStore
 
 #: Roughly how many times a run rewrites its in-progress "after" checkpoint.
 CHECKPOINTS_PER_RUN = 50
@@ -92,6 +85,7 @@ class SnapshotHook:
         self._target: Target | None = None
         self._plan: AgentPlan | None = None
         self._before: Snapshot | None = None
+        self._base: Base | None = None  # the record this run's records are stored against
         self._checkpoint: Path | None = None
         self._unwritten = 0  # changes seen since the last checkpoint rewrite
         self._progress = _Progress()
@@ -116,7 +110,13 @@ class SnapshotHook:
             apply_id=None,
         )
         self._before = snapshot
-        self._write(snapshot)
+        # The run's records are stored against the newest finished record before the run, so
+        # losing one record of a run loses only that one; with no such base (or a chain as long
+        # as it may be), "before" is written in full and the run's other records extend it.
+        self._base = self.store.latest_base(target.environment, live.agent.id)
+        path = self._write(snapshot, base=self._base)
+        if self._base is None and snapshot.knowledge_base is not None:
+            self._base = Base(path.name, 0, snapshot.knowledge_base)
 
     def after(
         self,
@@ -164,13 +164,13 @@ class SnapshotHook:
             live_agent=agent,
             rag=rag,
             knowledge_base=knowledge_base,
-            outcome=_outcome(result),
+            outcome=outcome_of(result),
             done=done,
             notes=tuple(notes),
             apply_id=self._apply_id(),
-            checks=_checks(result),
+            checks=checks_of(result),
         )
-        self._write(snapshot, supersedes=self._checkpoint)
+        self._write(snapshot, supersedes=self._checkpoint, base=self._base)
         self._checkpoint = None
 
     def watch(self, events: EventSink) -> EventSink:
@@ -236,11 +236,14 @@ class SnapshotHook:
             notes=tuple(notes),
             apply_id=self._apply_id(),
         )
-        self._checkpoint = self._write(snapshot, supersedes=self._checkpoint, durable=False)
+        self._checkpoint = self._write(
+            snapshot, supersedes=self._checkpoint, durable=False, base=self._base
+        )
 
     def _intended(self, target: Target, plan: AgentPlan) -> tuple[SnapshotEntry, ...]:
         """The array the run wrote, with the ids it created (for a checkpoint after the swap)."""
         specs = self._content.specs(target)
+        self._content.store_contents(specs.get(i.key) for i in plan.knowledge_base if i.key)
         ids = {**self._progress.reused, **self._progress.created}
         out: list[SnapshotEntry] = []
         for item in plan.knowledge_base:
@@ -256,7 +259,11 @@ class SnapshotHook:
             out.append(self._content.from_spec(doc_id, item.name, item.usage_mode, spec, None))
         return tuple(out)
 
-    # ----------------------------------------------------------------------------- capture
+    def uploaded(self, key: str) -> None:
+        """A document of the run was uploaded (or reused): store its blob in the background,
+        so the checkpoint at the swap finds it written."""
+        if self._target is not None:
+            self._content.stage(self._content.specs(self._target).get(key))
 
     # ----------------------------------------------------------------------------- writing
 
@@ -316,49 +323,21 @@ class SnapshotHook:
         return replace(draft, id=ident, apply_id=apply_id or ident)
 
     def _write(
-        self, snapshot: Snapshot, supersedes: Path | None = None, *, durable: bool = True
+        self,
+        snapshot: Snapshot,
+        supersedes: Path | None = None,
+        *,
+        durable: bool = True,
+        base: Base | None = None,
     ) -> Path:
         path = (
-            self.store.write(snapshot, durable=durable)
+            self.store.write(snapshot, durable=durable, base=base)
             if supersedes is None
-            else self.store.replace(supersedes, snapshot, durable=durable)
+            else self.store.replace(supersedes, snapshot, durable=durable, base=base)
         )
         self.written = [(s, p) for s, p in self.written if p != supersedes]
         self.written.append((snapshot, path))
         return path
-
-
-def _checks(result: ApplyResult) -> dict[str, ChecksReport]:
-    """The run's retrieval check reports by stage (empty when it ran none)."""
-    stages = (
-        (CheckStage.BEFORE_SWAP, result.checks_before_swap),
-        (CheckStage.AFTER_SWAP, result.checks),
-    )
-    return {stage.value: report for stage, report in stages if report is not None}
-
-
-def _outcome(result: ApplyResult) -> str:
-    """The snapshot outcome of an apply result."""
-    match result.outcome:
-        case Outcome.APPLIED:
-            changed = (
-                result.agent_updated
-                or result.created
-                or result.reused
-                or result.renamed
-                or result.deleted
-            )
-            return APPLIED if changed else NO_CHANGES
-        case Outcome.GATE_FAILED:
-            return INDEX_GATE
-        case Outcome.CONCURRENT_CHANGE:
-            return CONCURRENT_CHANGE
-        case Outcome.FAILED:
-            return f"{FAILED}: {result.error or 'unknown error'}"
-        case Outcome.INTERRUPTED:
-            return INTERRUPTED
-        case _:
-            assert_never(result.outcome)
 
 
 class _Progress:
@@ -381,6 +360,7 @@ def _checkpointing(hook: SnapshotHook, inner: EventSink) -> EventSink:
         match event:
             case DocumentCreated(key=key, doc_id=doc_id, reused=reused):
                 (progress.reused if reused else progress.created)[key] = doc_id
+                hook.uploaded(key)
                 hook.checkpoint()
             case AgentUpdated(version_id=version_id):
                 progress.agent_updated = True

@@ -2,39 +2,42 @@
 
 Layout (DESIGN §6), under the snapshots directory (`state-snapshots/` by default):
 
-    <env>/<YYYYMMDDTHHMMSSZ>-<id>.json   one record per file, canonical JSON
-    <env>/.index.json                    a rebuildable index of the records (`catalog`)
+    <env>/<YYYYMMDDTHHMMSSZ>-<id>.json   one record per file, canonical JSON: full, or a delta
+                                         over an earlier record of the folder (`delta`)
+    <env>/.index.json, .contents.json    rebuildable indexes of the records (`catalog`)
     blobs/<sha256>.gz                    document contents, gzip, shared by every environment
 
 Every write is atomic (temp file in the same folder, fsync, `os.replace`), so a crash leaves
-either the old file or the new one, never half of one; a leftover temp file is ignored. Blobs are
-named by the sha256 of their uncompressed bytes, written once (deduplicated) and verified on every
-read. Owns: finding, listing and resolving snapshots (`previous`, judged in `history`), and
-refusing corrupt, missing or foreign ones with a `SnapshotError`. Must not talk to the API.
+either the old file or the new one, never half of one; a leftover temp file is ignored. Blobs
+(`blobs`) are flushed before any durable record naming them is written. A delta record is
+rebuilt on read from its chain of base records (at most `MAX_DEPTH` back to a full one) and
+checked against its recorded hash. Owns: writing records (full or delta), finding, listing
+(from the index) and resolving snapshots (`previous`, judged in `history`), and refusing
+corrupt, missing or foreign ones with a `SnapshotError`. Must not talk to the API.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gzip
-import hashlib
-import os
-import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kbctl.errors import SnapshotError
 from kbctl.identity import content_hash
 from kbctl.model import DocType
-from kbctl.snapshots.catalog import Catalog, synced
-from kbctl.snapshots.codec import dumps, loads
+from kbctl.snapshots.blobs import Blobs, atomic_write, sha256_hex
+from kbctl.snapshots.catalog import Catalog, SnapshotSummary, synced
+from kbctl.snapshots.chain import PICK_HINT, Chain, read_stored
+from kbctl.snapshots.delta import MAX_DEPTH, dumps_record, make_delta
 from kbctl.snapshots.history import Describe, LiveAgents, find_previous, runs_of
 from kbctl.snapshots.record import Snapshot, SnapshotEntry
 
+__all__ = ["Base", "Listed", "SnapshotStore", "atomic_write", "sha256_hex"]
+
 BLOBS = "blobs"
 PREVIOUS = "previous"
-_PICK_HINT = "List the snapshots with `kbctl snapshots list -e ENV`."
+_PICK_HINT = PICK_HINT
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,80 +56,44 @@ class Listed:
         return (self.snapshot.created_at, self.snapshot.seq, self.path.name)
 
 
-def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
-    """Write `data` to `path` so that a crash leaves the old file or the new one, never a mix.
+@dataclass(frozen=True, slots=True)
+class Base:
+    """A record a new one may be stored against: its file name, depth and knowledge base."""
 
-    The rename alone survives a killed process; `durable` also fsyncs file and folder so the
-    write survives a power loss (skipped for in-progress checkpoints, rewritten after every
-    change of a run, where the fsyncs would cost more than the run's own API calls).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            if durable:
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    if durable:
-        _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable (POSIX; a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def sha256_hex(data: bytes) -> str:
-    """Hex sha256 of `data` (the name of its blob)."""
-    return hashlib.sha256(data).hexdigest()
+    file: str
+    depth: int
+    knowledge_base: tuple[SnapshotEntry, ...]
 
 
 class SnapshotStore:
     """Snapshots and blobs under one directory."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, max_depth: int = MAX_DEPTH) -> None:
         self.root = root
-        self._good_blobs: set[str] = set()  # written or verified by this store already
+        self.max_depth = max_depth  # longest chain of delta records before a full one
+        self.blobs = Blobs(root / BLOBS)
 
     # ---------------------------------------------------------------------------------- blobs
 
     def blob_path(self, digest: str) -> Path:
         """Where the blob `digest` lives."""
-        return self.root / BLOBS / f"{digest}.gz"
+        return self.blobs.path(digest)
 
     def put_blob(self, data: bytes) -> str:
         """Store `data` once (gzip, deterministic bytes); returns its sha256."""
-        digest = sha256_hex(data)
-        path = self.blob_path(digest)
-        if digest in self._good_blobs and path.is_file():
-            return digest  # verified earlier in this run: a stat instead of a re-read
-        if path.exists():
-            try:
-                self.read_blob(digest)
-                self._good_blobs.add(digest)
-                return digest
-            except SnapshotError:
-                pass  # a damaged copy: write it again
-        atomic_write(path, gzip.compress(data, compresslevel=9, mtime=0))
-        self._good_blobs.add(digest)
-        return digest
+        return self.blobs.put(data)
+
+    def put_blobs(self, contents: Iterable[bytes]) -> list[str]:
+        """Store every content, in parallel; returns their sha256s in order."""
+        return self.blobs.put_many(contents)
+
+    def stage_blob(self, data: bytes) -> None:
+        """Start storing `data` in the background (a document just uploaded)."""
+        self.blobs.stage(data)
 
     def has_blob(self, digest: str) -> bool:
         """True when the blob file exists (not verified)."""
-        return self.blob_path(digest).is_file()
+        return self.blobs.exists(digest)
 
     def read_blob(self, digest: str) -> bytes:
         """The bytes of blob `digest`, verified against its name.
@@ -134,31 +101,7 @@ class SnapshotStore:
         Raises:
             SnapshotError: the blob is missing, not gzip, or its content does not match its hash.
         """
-        path = self.blob_path(digest)
-        try:
-            packed = path.read_bytes()
-        except FileNotFoundError:
-            raise SnapshotError(
-                f"Snapshot blob {digest[:12]} is missing",
-                detail=f"Expected {path}.",
-                hint="Blobs are committed with the snapshots: restore state-snapshots/blobs/ "
-                "from git.",
-            ) from None
-        try:
-            data = gzip.decompress(packed)
-        except (OSError, EOFError, zlib.error) as err:
-            raise SnapshotError(
-                f"Snapshot blob {digest[:12]} is corrupt",
-                detail=f"{path}: {err}",
-                hint="Restore the file from git.",
-            ) from None
-        if sha256_hex(data) != digest:
-            raise SnapshotError(
-                f"Snapshot blob {digest[:12]} does not match its hash",
-                detail=f"{path} holds content with sha256 {sha256_hex(data)[:12]}….",
-                hint="The file was changed after it was written; restore it from git.",
-            )
-        return data
+        return self.blobs.read(digest)
 
     # ------------------------------------------------------------------------------ snapshots
 
@@ -171,19 +114,50 @@ class SnapshotStore:
             )
         return self.root / environment
 
-    def write(self, snapshot: Snapshot, *, durable: bool = True) -> Path:
-        """Write one snapshot atomically; returns its path."""
+    def write(self, snapshot: Snapshot, *, durable: bool = True, base: Base | None = None) -> Path:
+        """Write one snapshot atomically, as a delta over `base` when that is much smaller;
+        returns its path. A durable write first makes every blob written so far durable."""
         path = self.env_dir(snapshot.environment) / snapshot.file_name
-        atomic_write(path, dumps(snapshot).encode("utf-8"), durable=durable)
+        delta = None
+        if base is not None and snapshot.knowledge_base is not None and base.file != path.name:
+            delta = make_delta(
+                base.file,
+                base.depth,
+                base.knowledge_base,
+                snapshot.knowledge_base,
+                max_depth=self.max_depth,
+            )
+        if durable:
+            self.blobs.flush()
+        atomic_write(path, dumps_record(snapshot, delta).encode("utf-8"), durable=durable)
         return path
 
-    def replace(self, old: Path, snapshot: Snapshot, *, durable: bool = True) -> Path:
+    def replace(
+        self, old: Path, snapshot: Snapshot, *, durable: bool = True, base: Base | None = None
+    ) -> Path:
         """Write `snapshot` and remove `old` (a checkpoint it supersedes), new file first."""
-        path = self.write(snapshot, durable=durable)
+        path = self.write(snapshot, durable=durable, base=base)
         if old != path:
             with contextlib.suppress(FileNotFoundError):
                 old.unlink()
         return path
+
+    def latest_base(self, environment: str, agent_id: str) -> Base | None:
+        """The newest finished record of `agent_id` in `environment`, which a new record may be
+        stored against (from the index; only that record's chain is read); None when there is
+        none or its chain is as long as `max_depth` allows."""
+        for row in self._catalog(environment).newest_first():
+            if row.agent_id != agent_id or not row.can_be_base:
+                continue
+            if row.depth >= self.max_depth:
+                return None  # the chain is as long as it may be: time for a full record
+            try:
+                found = self._read(self.env_dir(environment) / row.file, environment)
+            except SnapshotError:
+                continue
+            if found.knowledge_base is not None:
+                return Base(row.file, row.depth, found.knowledge_base)
+        return None
 
     def environments(self) -> tuple[str, ...]:
         """Every environment that has a snapshot folder."""
@@ -197,17 +171,31 @@ class SnapshotStore:
             )
         )
 
+    def summaries(self, environment: str) -> tuple[SnapshotSummary, ...]:
+        """Every record file of `environment`, newest first, from the folder's index (only
+        records not seen before are parsed; no delta chain is rebuilt)."""
+        rows = self._catalog(environment).newest_first()
+        names = {row.file for row in rows}
+        return tuple(
+            replace(row, error=f"its base record {row.base} is missing")
+            if row.base is not None and row.error is None and row.base not in names
+            else row
+            for row in rows
+        )
+
     def list(self, environment: str) -> tuple[Listed, ...]:
-        """Every snapshot file of `environment`, newest first (unreadable ones included)."""
+        """Every snapshot file of `environment`, newest first (unreadable ones included),
+        each read in full (delta records rebuilt, each chain once)."""
         folder = self.env_dir(environment)
         if not folder.is_dir():
             return ()
+        chain = self._chain()
         found: list[Listed] = []
         for path in folder.iterdir():
             if not _is_snapshot_file(path):
                 continue
             try:
-                found.append(Listed(path, self._read(path, environment)))
+                found.append(Listed(path, chain.read(path, environment)))
             except SnapshotError as err:
                 found.append(Listed(path, None, err.detail or err.summary))
         return tuple(sorted(found, key=lambda item: item.sort_key, reverse=True))
@@ -352,39 +340,24 @@ class SnapshotStore:
         folders' indexes). Lets a new snapshot reuse the blob an earlier one stored."""
         index: dict[str, SnapshotEntry] = {}
         for environment in self.environments():
-            for digest, entry in self._catalog(environment).contents.items():
+            for digest, entry in self._catalog(environment, contents=True).contents.items():
                 index.setdefault(digest, entry)
         return index
 
-    def _catalog(self, environment: str) -> Catalog:
+    def _catalog(self, environment: str, *, contents: bool = False) -> Catalog:
         return synced(
             self.env_dir(environment),
-            lambda path: self._read(path, environment),
+            lambda path: read_stored(path, environment),
             lambda path, data: atomic_write(path, data, durable=False),  # a cache: rebuildable
+            contents=contents,
         )
 
+    def _chain(self) -> Chain:
+        return Chain(read_stored)
+
     def _read(self, path: Path, folder_environment: str) -> Snapshot:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise SnapshotError(f"Snapshot file {path} is missing", hint=_PICK_HINT) from None
-        except (OSError, UnicodeDecodeError) as err:
-            raise SnapshotError(f"Snapshot {path} cannot be read", detail=str(err)) from None
-        snapshot = loads(text, str(path))
-        if snapshot.environment != folder_environment:
-            raise SnapshotError(
-                f"Snapshot {path} is in the wrong folder",
-                detail=f"It records environment '{snapshot.environment}' but lies in "
-                f"'{folder_environment}/'.",
-                hint="Move it back to its environment's folder.",
-            )
-        if not path.name.endswith(f"-{snapshot.id}.json"):
-            raise SnapshotError(
-                f"Snapshot {path} is corrupt",
-                detail=f"Its id {snapshot.id!r} does not match the file name.",
-                hint="Restore the file from git.",
-            )
-        return snapshot
+        """The snapshot in `path`, a delta record rebuilt from its chain."""
+        return self._chain().read(path, folder_environment)
 
 
 def _unreadable_newer(item: Listed) -> SnapshotError:

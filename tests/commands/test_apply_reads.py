@@ -48,11 +48,8 @@ def test_an_apply_lists_the_workspace_once_and_its_after_snapshot_is_still_true(
     # for the fingerprint check, none for the "after" snapshot, none of documents for the lease.
     assert during_apply < one_listing + 5
 
-    (after,) = [
-        s.snapshot
-        for s in commands.list_snapshots(session, "local")
-        if s.snapshot and s.snapshot.id == run.snapshots[0]
-    ]
+    (row,) = [s for s in commands.list_snapshots(session, "local") if s.id == run.snapshots[0]]
+    after = commands.show_snapshot(session, row.id).snapshot
     agent = world.agent("agent_alpha")
     assert agent is not None and after.knowledge_base is not None
     assert sorted(e.id for e in after.knowledge_base) == sorted(

@@ -38,7 +38,7 @@ def test_plan_apply_status_snapshots_and_rollback_from_python(
     assert not again.plan.has_changes
     (status,) = commands.status(session, "local")
     assert not status.has_changes
-    assert [s.snapshot.id for s in commands.list_snapshots(session, "local") if s.snapshot]
+    assert [s.id for s in commands.list_snapshots(session, "local") if s.error is None]
 
     (tmp_path / "manifests/alpha/d00.md").write_text("# changed\n\n" + "New prices. " * 60)
     assert commands.apply(session, "local", auto_approve=True).summary.startswith("1 replaced")

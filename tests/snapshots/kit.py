@@ -27,7 +27,6 @@ from kbctl.plan.planner import plan_target
 from kbctl.plan.types import AgentPlan
 from kbctl.provider.elevenlabs import ElevenLabsProvider
 from kbctl.provider.http import ApiClient
-from kbctl.snapshots.catalog import INDEX_FILE
 from kbctl.snapshots.hook import SnapshotHook
 from kbctl.snapshots.store import SnapshotStore
 from tests.harness import emulate
@@ -225,7 +224,7 @@ class Bench:
 def snapshot_files(store: SnapshotStore, environment: str = "staging") -> list[Path]:
     folder = store.root / environment
     files = sorted(folder.iterdir()) if folder.is_dir() else []
-    return [p for p in files if p.name != INDEX_FILE]  # the folder's index is no snapshot
+    return [p for p in files if not p.name.startswith(".")]  # the folder's indexes are no snapshots
 
 
 def tree_digest(root: Path) -> dict[str, str]:

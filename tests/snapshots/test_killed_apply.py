@@ -17,7 +17,7 @@ from pathlib import Path
 
 from kbctl.apply import ApplyEvent
 from kbctl.apply.events import event_name
-from kbctl.snapshots.catalog import INDEX_FILE
+from kbctl.snapshots.catalog import CONTENTS_FILE, INDEX_FILE
 from kbctl.snapshots.record import IN_PROGRESS, Snapshot, SnapshotKind
 from kbctl.snapshots.store import SnapshotStore
 from tests.snapshots.kit import Bench, text_of
@@ -127,7 +127,11 @@ def test_a_killed_process_leaves_valid_snapshots(tmp_path: Path) -> None:
     listed = store.list("staging")
     assert [item.error for item in listed] == [None] * 4
     leftovers = [p.name for p in (root / "state-snapshots" / "staging").iterdir()]
-    assert not [name for name in leftovers if name.startswith(".") and name != INDEX_FILE]
+    assert not [
+        name
+        for name in leftovers
+        if name.startswith(".") and name not in (INDEX_FILE, CONTENTS_FILE)
+    ]
     newest = store.snapshots("staging")[0]
     assert newest.kind is SnapshotKind.AFTER and newest.outcome == IN_PROGRESS
     assert newest.done.agent_updated and len(newest.done.created) == 2

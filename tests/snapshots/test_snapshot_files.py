@@ -203,7 +203,7 @@ def test_a_run_stopped_at_the_index_gate_records_what_it_did(bench: Bench) -> No
         bench.apply()
     files = snapshot_files(bench.store)
     assert len(files) == 4  # no checkpoint left next to the final "after"
-    after = loads(files[-1].read_text(), "after")
+    after = bench.store.load(str(files[-1]))
     assert after.kind is SnapshotKind.AFTER and after.outcome == "index_gate"
     assert len(after.done.created) == 1
     assert after.done.deleted == after.done.created  # the gate cleaned up what it created

@@ -1,0 +1,165 @@
+"""Reading record files: one as it is stored, and a delta record rebuilt from its chain.
+
+`read_stored` parses one file (full or delta, see `delta`) and checks it against its folder and
+name. `Chain.read` follows a delta's `base` file names back to a full record (each step one
+depth less, so a chain is at most as long as its first depth and can never loop), rebuilds the
+knowledge base forward and checks the result against the recorded sha256. A missing,
+unreadable or altered base is a `SnapshotError` naming both records. One `Chain` remembers the
+records it rebuilt, so reading a whole folder rebuilds each record once.
+Reads files only; must not write, or choose bases (the store does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from kbctl.errors import SnapshotError
+from kbctl.snapshots.delta import Stored, kb_digest, parse_record, rebuild, resolved
+from kbctl.snapshots.record import Snapshot
+
+PICK_HINT = "List the snapshots with `kbctl snapshots list -e ENV`."
+_KEEP_HINT = (
+    "Restore it from git: a delta record needs every record back to the last full one, so "
+    "keep them together when pruning snapshots. Or pick another snapshot with "
+    "`kbctl snapshots list`."
+)
+
+ReadStored = Callable[[Path, str], Stored]
+
+
+def read_stored(path: Path, folder_environment: str) -> Stored:
+    """The record in `path` as the file holds it, checked against its folder and name.
+
+    Raises:
+        SnapshotError: missing, unreadable, corrupt, in the wrong folder or misnamed.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SnapshotError(f"Snapshot file {path} is missing", hint=PICK_HINT) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise SnapshotError(f"Snapshot {path} cannot be read", detail=str(err)) from None
+    stored = parse_record(text, str(path))
+    snapshot = stored.snapshot
+    if snapshot.environment != folder_environment:
+        raise SnapshotError(
+            f"Snapshot {path} is in the wrong folder",
+            detail=f"It records environment '{snapshot.environment}' but lies in "
+            f"'{folder_environment}/'.",
+            hint="Move it back to its environment's folder.",
+        )
+    if not path.name.endswith(f"-{snapshot.id}.json"):
+        raise SnapshotError(
+            f"Snapshot {path} is corrupt",
+            detail=f"Its id {snapshot.id!r} does not match the file name.",
+            hint="Restore the file from git.",
+        )
+    return stored
+
+
+@dataclass(frozen=True, slots=True)
+class _Rebuilt:
+    snapshot: Snapshot
+    depth: int
+    sha256: str | None  # what a delta record's rebuilt knowledge base must hash to
+    checked: bool
+
+
+class Chain:
+    """Rebuilds records from their chains, remembering what it rebuilt."""
+
+    def __init__(self, read: ReadStored = read_stored) -> None:
+        self._read = read
+        self._done: dict[Path, _Rebuilt] = {}
+
+    def read(self, path: Path, environment: str) -> Snapshot:
+        """The snapshot in `path`, a delta record rebuilt from its chain and checked.
+
+        Raises:
+            SnapshotError: the record or a base record is missing, unreadable or altered.
+        """
+        found = self._done.get(path)
+        if found is None:
+            self._rebuild(path, environment)
+            found = self._done[path]
+        if not found.checked:
+            if found.sha256 is not None and kb_digest(found.snapshot.knowledge_base or ()) != (
+                found.sha256
+            ):
+                raise _altered(path)
+            self._done[path] = replace(found, checked=True)
+        return found.snapshot
+
+    def _rebuild(self, path: Path, environment: str) -> None:
+        walk: list[tuple[Path, Stored]] = []  # from `path` back toward a full record
+        current = path
+        while current not in self._done:
+            stored = self._base(path, current, environment)
+            if walk and stored.depth != walk[-1][1].depth - 1:
+                raise _bad_base(walk[-1], current, f"is {stored.depth} record(s) from a full one")
+            walk.append((current, stored))
+            if stored.delta is None:
+                break
+            current = current.parent / stored.delta.base
+            if not current.is_file():
+                raise _missing_base(path, walk[-1], current)
+        if walk and walk[-1][1].delta is None:
+            where, full = walk.pop()
+            self._done[where] = _Rebuilt(full.snapshot, 0, None, True)
+            current = where
+        below = self._done[current]
+        if walk and below.depth != walk[-1][1].depth - 1:
+            raise _bad_base(walk[-1], current, f"is {below.depth} record(s) from a full one")
+        entries = below.snapshot.knowledge_base
+        if walk and entries is None:
+            raise _bad_base(walk[-1], current, "records no knowledge base")
+        for where, stored in reversed(walk):
+            assert stored.delta is not None and entries is not None
+            entries = rebuild(entries, stored.delta, where.name)
+            rebuilt = resolved(stored, entries)
+            self._done[where] = _Rebuilt(rebuilt, stored.depth, stored.delta.sha256, False)
+
+    def _base(self, top: Path, path: Path, environment: str) -> Stored:
+        """`path` as stored; a base record that cannot be read is named as such."""
+        try:
+            return self._read(path, environment)
+        except SnapshotError as err:
+            if path == top:
+                raise
+            raise SnapshotError(
+                f"Snapshot {top.name} cannot be read: its base record {path.name} is unreadable",
+                detail=f"{err.summary}" + (f"\n{err.detail}" if err.detail else ""),
+                hint=_KEEP_HINT,
+            ) from None
+
+
+def _missing_base(top: Path, record: tuple[Path, Stored], base: Path) -> SnapshotError:
+    where, _ = record
+    return SnapshotError(
+        f"Snapshot {top.name} cannot be read: its base record {base.name} is missing",
+        detail=f"{where} stores only its changes from {base.name}, expected at {base}.",
+        hint=_KEEP_HINT,
+    )
+
+
+def _bad_base(record: tuple[Path, Stored], base: Path, problem: str) -> SnapshotError:
+    where, stored = record
+    depth = stored.depth
+    return SnapshotError(
+        f"Snapshot {where.name} cannot be read: its base record {base.name} does not fit",
+        detail=f"{where.name} is stored {depth} record(s) from a full one and names "
+        f"{base.name} as its base, which {problem}.",
+        hint=_KEEP_HINT,
+    )
+
+
+def _altered(top: Path) -> SnapshotError:
+    return SnapshotError(
+        f"Snapshot {top.name} cannot be rebuilt: its base records were changed",
+        detail=f"{top.name} stores only its changes from earlier records; rebuilt from them, "
+        "its knowledge base is not the one it recorded (sha256): one of them was altered "
+        "after it was written.",
+        hint=_KEEP_HINT,
+    )
