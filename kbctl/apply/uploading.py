@@ -1,8 +1,10 @@
 """Apply's first steps: create (or reuse) and request indexes, the index gate, and the
 retrieval checks before the swap (DESIGN §5 steps 3-4).
 
-Uploads run `concurrency` at a time and are recorded as they finish; a gate that fails deletes
-what this run created, so the agent is never touched. Must not write the agent.
+Uploads run `concurrency` at a time and are recorded as they finish; each index request is
+handed to the gate at once, and the gate polls while the uploads go on (a failure it sees stops
+the uploads not yet started). A gate that fails deletes what this run created, so the agent is
+never touched. Must not write the agent.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from kbctl.apply.events import (
     Phase,
     PhaseStarted,
 )
-from kbctl.apply.gate import gate_error
+from kbctl.apply.gate_report import gate_error
 from kbctl.apply.run_state import RunState
 from kbctl.apply.steps import Hold, Upload, Work, is_new, work_for
 from kbctl.apply.types import (
@@ -67,6 +69,7 @@ class UploadSteps(RunState):
         if not work:
             return
         self.events(PhaseStarted(Phase.CREATE, len(work)))
+        self.gate.start()  # polls begin with the first index request, not after the last upload
         stop = Event()
         futures = [pool.submit(self._prepare_one, w, specs, stop) for w in work]
         try:
@@ -97,11 +100,13 @@ class UploadSteps(RunState):
                 and not self.gate.track(change.key, done.doc_id, done.state, done.requested_at)
             ):
                 stop.set()
+            if self.gate.failed:  # seen by a poll: no point uploading more
+                stop.set()
         return first_error
 
     def _prepare_one(self, work: Work, specs: dict[str, DocumentSpec], stop: Event) -> _Prepared:
         """Worker: upload (unless reused) then ask for the index. Never raises an ApiError."""
-        if stop.is_set() or self.options.stop.requested:
+        if stop.is_set() or self.options.stop.requested or self.gate.failed:
             return _Prepared(work.change)
         match work:
             case Upload(change=change):
@@ -160,13 +165,14 @@ class UploadSteps(RunState):
 
     def _wait(self, pool: Executor) -> None:
         tracked = self.gate.tracked
-        if tracked == 0:
-            return
-        self.events(PhaseStarted(Phase.INDEX, tracked))
+        if tracked:
+            self.events(PhaseStarted(Phase.INDEX, tracked))
         try:
-            self.gate.wait(pool)
+            self.gate.wait(pool)  # the polls began with the uploads; this waits for the rest
         except ApiError as err:
             raise self._api_failure("waiting for indexes", err) from err
+        if tracked == 0:
+            return
         if not self.gate.failed:
             self.events(GatePassed(len(self.gate.indexed)))
             self._small_documents(pool)

@@ -33,7 +33,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from kbctl.errors import SnapshotError
-from kbctl.snapshots.codec import entry_from_json, entry_to_json, snapshot_from_json, to_dict
+from kbctl.jsonread import JsonObj
+from kbctl.snapshots.codec import (
+    entry_from,
+    entry_to_json,
+    record_reader,
+    snapshot_from_json,
+    to_dict,
+)
 from kbctl.snapshots.record import FORMAT_VERSION, Snapshot, SnapshotEntry
 
 DELTA_FORMAT_VERSION = 2
@@ -219,67 +226,51 @@ def parse_record(text: str, source: str) -> Stored:
     Raises:
         SnapshotError: bad JSON, a wrong shape, or an unknown format version.
     """
+    reader = record_reader(source)
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as err:
-        raise _corrupt(source, f"not valid JSON: {err.msg} (line {err.lineno})") from None
+        raise reader.fail(f"not valid JSON: {err.msg} (line {err.lineno})") from None
     if not isinstance(raw, dict) or raw.get("format_version") != DELTA_FORMAT_VERSION:
         return Stored(snapshot_from_json(raw, source), None)
     if "knowledge_base" in raw:
-        raise _corrupt(source, "knowledge_base: a delta record must not hold one")
-    delta = _delta_from(raw.get(FIELD), source)
+        raise reader.fail("snapshot.knowledge_base: a delta record must not hold one")
+    delta = _delta_from(reader.root(raw, "snapshot").obj(FIELD))
     full = {k: v for k, v in raw.items() if k != FIELD}
     full["format_version"] = FORMAT_VERSION
     full["knowledge_base"] = None
     return Stored(snapshot_from_json(full, source), delta)
 
 
-def _delta_from(value: object, source: str) -> Delta:
-    if not isinstance(value, dict):
-        raise _corrupt(source, f"{FIELD}: expected an object")
+def _delta_from(data: JsonObj) -> Delta:
+    fail = data.reader.fail
 
     def integer(name: str, least: int) -> int:
-        found = value.get(name)
-        if isinstance(found, bool) or not isinstance(found, int) or found < least:
-            raise _corrupt(source, f"{FIELD}.{name}: expected an integer ≥ {least}")
+        found = data.integer(name)
+        if found < least:
+            raise fail(f"{data.at(name)}: expected an integer ≥ {least}, got {found}")
         return found
 
-    base, sha = value.get("base"), value.get("sha256")
-    if not isinstance(base, str) or not base.endswith(".json") or "/" in base or "\\" in base:
-        raise _corrupt(source, f"{FIELD}.base: expected a record's file name")
-    if not isinstance(sha, str) or len(sha) != 64:
-        raise _corrupt(source, f"{FIELD}.sha256: expected 64 hex digits")
-    removed = value.get("removed")
-    if not isinstance(removed, list) or not all(isinstance(i, str) for i in removed):
-        raise _corrupt(source, f"{FIELD}.removed: expected a list of document ids")
-    inserted_raw = value.get("inserted")
-    if not isinstance(inserted_raw, list):
-        raise _corrupt(source, f"{FIELD}.inserted: expected a list")
+    base, sha = data.text("base"), data.text("sha256")
+    if not base.endswith(".json") or "/" in base or "\\" in base:
+        raise fail(f"{data.at('base')}: expected a record's file name, got {base!r}")
+    if len(sha) != 64:
+        raise fail(f"{data.at('sha256')}: expected 64 hex digits")
     inserted: list[tuple[int, SnapshotEntry]] = []
-    for n, item in enumerate(inserted_raw):
-        at = item.get("at") if isinstance(item, dict) else None
-        if isinstance(at, bool) or not isinstance(at, int) or at < 0:
-            raise _corrupt(source, f"{FIELD}.inserted[{n}].at: expected an index")
+    for item in data.objs("inserted"):
+        at = item.integer("at")
+        if at < 0:
+            raise fail(f"{item.at('at')}: expected an index, got {at}")
         if inserted and at <= inserted[-1][0]:
-            raise _corrupt(source, f"{FIELD}.inserted[{n}].at: indexes must increase")
-        assert isinstance(item, dict)
-        inserted.append((at, entry_from_json(item.get("entry"), source)))
+            raise fail(f"{item.at('at')}: indexes must increase")
+        inserted.append((at, entry_from(item.obj("entry"))))
     return Delta(
         base=base,
         depth=integer("depth", 1),
         documents=integer("documents", 0),
-        removed=tuple(removed),
+        removed=data.texts("removed"),
         inserted=tuple(inserted),
         sha256=sha,
-    )
-
-
-def _corrupt(source: str, problem: str) -> SnapshotError:
-    return SnapshotError(
-        f"Snapshot {source} is corrupt",
-        detail=problem,
-        hint="Restore the file from git (snapshots are committed), or pick another snapshot "
-        "with `kbctl snapshots list`.",
     )
 
 
