@@ -29,11 +29,18 @@ def adoption_snippet(marker: str = "adoption-snippet") -> str:
 def fake_bin(tmp_path: Path) -> Path:
     """A PATH folder whose `python` and `python3` record `-m pip …` instead of installing (kbctl
     is already installed in the test's environment), make `-m venv DIR` a folder with the same
-    fake python and the real kbctl, and run everything else with this Python."""
+    fake python and a `kbctl` that runs this checkout's kbctl (not whichever one the test's
+    environment has installed), and run everything else with this Python."""
     folder = tmp_path / "fakebin"
     folder.mkdir()
     log = tmp_path / "pip.log"
-    kbctl = Path(sys.executable).parent / "kbctl"
+    kbctl = folder / "kbctl"
+    kbctl.write_text(
+        "#!/usr/bin/env bash\n"
+        f'PYTHONPATH="{ROOT}${{PYTHONPATH:+:$PYTHONPATH}}" exec "{sys.executable}" -m kbctl "$@"\n',
+        encoding="utf-8",
+    )
+    kbctl.chmod(0o755)
     script = folder / "python"
     script.write_text(
         "#!/usr/bin/env bash\n"
