@@ -6,9 +6,12 @@ never half-read); writing is deterministic, so a record's id is stable. No I/O.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from dataclasses import fields
+import re
+from collections.abc import Iterable
+from dataclasses import fields, replace
 
 from kbctl.checks.report import ChecksReport, read_report, report_to_dict
 from kbctl.chunking import Chunking, ChunkingStrategy, Metadata
@@ -111,10 +114,23 @@ def dumps(snapshot: Snapshot) -> str:
 
 def snapshot_id(snapshot: Snapshot) -> str:
     """The id a snapshot gets: 8 hex of the sha256 of its content (id left out) and time."""
-    data = to_dict(snapshot)
+    data = to_dict(replace(snapshot, knowledge_base=None))
     data["id"] = ""
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(f"{text}|{snapshot.created_at}".encode()).hexdigest()[:8]
+    kb = "null" if snapshot.knowledge_base is None else entries_text(snapshot.knowledge_base)
+    return hashlib.sha256(f"{text}|{kb}|{snapshot.created_at}".encode()).hexdigest()[:8]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def entry_text(entry: SnapshotEntry) -> str:
+    """One entry's compact canonical JSON (keys sorted), remembered: a run writes the same
+    entries into every checkpoint."""
+    return json.dumps(_entry_dict(entry), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def entries_text(entries: Iterable[SnapshotEntry]) -> str:
+    """A knowledge base's compact canonical JSON: `json.dumps` of its entries as a list."""
+    return "[" + ",".join(entry_text(e) for e in entries) + "]"
 
 
 # --------------------------------------------------------------------------------------------
@@ -201,8 +217,11 @@ def entry_from_json(value: object, source: str) -> SnapshotEntry:
     return _entry_from(_reader(source).root(value, "entry"))
 
 
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
 def _is_sha256(value: str) -> bool:
-    return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+    return _SHA256.fullmatch(value) is not None
 
 
 def loads(text: str, source: str) -> Snapshot:

@@ -33,7 +33,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from kbctl.errors import SnapshotError
-from kbctl.snapshots.codec import entry_from_json, entry_to_json, snapshot_from_json, to_dict
+from kbctl.snapshots.codec import (
+    entries_text,
+    entry_from_json,
+    entry_to_json,
+    snapshot_from_json,
+    to_dict,
+)
 from kbctl.snapshots.record import FORMAT_VERSION, Snapshot, SnapshotEntry
 
 DELTA_FORMAT_VERSION = 2
@@ -63,6 +69,7 @@ class Stored:
 
     snapshot: Snapshot
     delta: Delta | None
+    count: int | None = None  # entries of a full record read without them (`entries=False`)
 
     @property
     def depth(self) -> int:
@@ -75,7 +82,7 @@ class Stored:
         if self.delta is not None:
             return self.delta.documents
         kb = self.snapshot.knowledge_base
-        return None if kb is None else len(kb)
+        return self.count if kb is None else len(kb)
 
     @property
     def new_entries(self) -> tuple[SnapshotEntry, ...]:
@@ -87,13 +94,7 @@ class Stored:
 
 def kb_digest(entries: Sequence[SnapshotEntry]) -> str:
     """sha256 of a knowledge base's canonical compact JSON (what a delta is checked against)."""
-    text = json.dumps(
-        [entry_to_json(e) for e in entries],
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(entries_text(entries).encode("utf-8")).hexdigest()
 
 
 def make_delta(
@@ -198,7 +199,7 @@ def _mismatch(source: str, delta: Delta, problem: str) -> SnapshotError:
 
 def dumps_record(snapshot: Snapshot, delta: Delta | None) -> str:
     """The file's text: the full record, or the delta record (canonical JSON either way)."""
-    data = to_dict(snapshot)
+    data = to_dict(snapshot if delta is None else replace(snapshot, knowledge_base=None))
     if delta is not None:
         del data["knowledge_base"]
         data["format_version"] = DELTA_FORMAT_VERSION
@@ -213,18 +214,31 @@ def dumps_record(snapshot: Snapshot, delta: Delta | None) -> str:
     return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
-def parse_record(text: str, source: str) -> Stored:
+def parse_record(text: str | bytes, source: str, *, entries: bool = True) -> Stored:
     """A record file's text, full (format 1) or delta (format 2), checked strictly.
+
+    `entries=False` reads every field but a full record's knowledge base, which is only
+    counted (what an index row needs, at a fraction of the cost).
 
     Raises:
         SnapshotError: bad JSON, a wrong shape, or an unknown format version.
     """
     try:
         raw = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise _corrupt(source, f"not valid JSON: {err.msg} (line {err.lineno})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        problem = (
+            f"not valid JSON: {err.msg} (line {err.lineno})"
+            if isinstance(err, json.JSONDecodeError)
+            else f"not UTF-8: {err}"
+        )
+        raise _corrupt(source, problem) from None
     if not isinstance(raw, dict) or raw.get("format_version") != DELTA_FORMAT_VERSION:
-        return Stored(snapshot_from_json(raw, source), None)
+        kb = raw.get("knowledge_base") if isinstance(raw, dict) else None
+        if entries or not isinstance(kb, list):
+            return Stored(snapshot_from_json(raw, source), None)
+        header = {k: v for k, v in raw.items() if k != "knowledge_base"}
+        header["knowledge_base"] = None
+        return Stored(snapshot_from_json(header, source), None, len(kb))
     if "knowledge_base" in raw:
         raise _corrupt(source, "knowledge_base: a delta record must not hold one")
     delta = _delta_from(raw.get(FIELD), source)
