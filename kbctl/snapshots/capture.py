@@ -48,14 +48,14 @@ class ContentCapture:
 
     def store_contents(self, specs: Iterable[DocumentSpec | None]) -> None:
         """Store the blobs of `specs` in parallel (a later `from_spec` finds them written)."""
-        self.store.put_blobs(
+        self.store.blobs.put_many(
             s.content for s in specs if s is not None and s.doc_type is not DocType.URL
         )
 
     def stage(self, spec: DocumentSpec | None) -> None:
         """Start storing the blob of `spec` in the background."""
         if spec is not None and spec.doc_type is not DocType.URL:
-            self.store.stage_blob(spec.content)
+            self.store.blobs.stage(spec.content)
 
     def entries(
         self,
@@ -136,7 +136,7 @@ class ContentCapture:
         spec: DocumentSpec,
         size: int | None,
     ) -> SnapshotEntry:
-        blob = None if spec.doc_type is DocType.URL else self.store.put_blob(spec.content)
+        blob = None if spec.doc_type is DocType.URL else self.store.blobs.put(spec.content)
         return SnapshotEntry(
             doc_id,
             name,
@@ -204,7 +204,7 @@ class ContentCapture:
                 f"{label}: content not captured (the content endpoint returned text whose hash "
                 f"{digest[:HASH_CHARS]} is not the marker's {marker.hash12})"
             )
-        return (digest, self.store.put_blob(data)), ""
+        return (digest, self.store.blobs.put(data)), ""
 
     def _known(self) -> _KnownContents:
         """Contents earlier snapshots captured, by (key, hash12, type): from the folders'

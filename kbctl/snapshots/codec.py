@@ -6,7 +6,6 @@ never half-read); writing is deterministic, so a record's id is stable. No I/O.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import re
@@ -112,25 +111,34 @@ def dumps(snapshot: Snapshot) -> str:
     return json.dumps(to_dict(snapshot), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
-def snapshot_id(snapshot: Snapshot) -> str:
-    """The id a snapshot gets: 8 hex of the sha256 of its content (id left out) and time."""
+def snapshot_id(snapshot: Snapshot, texts: TextMemo | None = None) -> str:
+    """The id a snapshot gets: 8 hex of the sha256 of its content (id left out) and time.
+    `texts` remembers entries' JSON across calls (a run writes the same entries often)."""
     data = to_dict(replace(snapshot, knowledge_base=None))
     data["id"] = ""
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    kb = "null" if snapshot.knowledge_base is None else entries_text(snapshot.knowledge_base)
-    return hashlib.sha256(f"{text}|{kb}|{snapshot.created_at}".encode()).hexdigest()[:8]
+    kb = snapshot.knowledge_base
+    kb_text = "null" if kb is None else entries_text(kb, texts)
+    return hashlib.sha256(f"{text}|{kb_text}|{snapshot.created_at}".encode()).hexdigest()[:8]
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def entry_text(entry: SnapshotEntry) -> str:
-    """One entry's compact canonical JSON (keys sorted), remembered: a run writes the same
-    entries into every checkpoint."""
-    return json.dumps(_entry_dict(entry), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+#: Entries' compact JSON, by entry: kept by whoever writes many records (a store, for a run).
+TextMemo = dict[SnapshotEntry, str]
 
 
-def entries_text(entries: Iterable[SnapshotEntry]) -> str:
-    """A knowledge base's compact canonical JSON: `json.dumps` of its entries as a list."""
-    return "[" + ",".join(entry_text(e) for e in entries) + "]"
+def entries_text(entries: Iterable[SnapshotEntry], texts: TextMemo | None = None) -> str:
+    """A knowledge base's compact canonical JSON (`json.dumps` of its entries as a list, keys
+    sorted); `texts` remembers each entry's part."""
+    memo: TextMemo = {} if texts is None else texts
+    parts: list[str] = []
+    for entry in entries:
+        part = memo.get(entry)
+        if part is None:
+            part = memo[entry] = json.dumps(
+                _entry_dict(entry), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+            )
+        parts.append(part)
+    return "[" + ",".join(parts) + "]"
 
 
 # --------------------------------------------------------------------------------------------
@@ -215,6 +223,16 @@ def entry_from_json(value: object, source: str) -> SnapshotEntry:
         SnapshotError: a field is missing or malformed.
     """
     return _entry_from(_reader(source).root(value, "entry"))
+
+
+def snapshot_reader(source: str) -> JsonReader:
+    """The strict reader of snapshot file `source` (a bad field: "Snapshot … is corrupt")."""
+    return _reader(source)
+
+
+def entry_from(data: JsonObj) -> SnapshotEntry:
+    """One knowledge-base entry read from its JSON object, strictly."""
+    return _entry_from(data)
 
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")

@@ -29,15 +29,19 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from kbctl.errors import SnapshotError
+from kbctl.jsonread import JsonObj
 from kbctl.snapshots.codec import (
+    TextMemo,
     entries_text,
-    entry_from_json,
+    entry_from,
     entry_to_json,
     snapshot_from_json,
+    snapshot_reader,
     to_dict,
 )
 from kbctl.snapshots.record import FORMAT_VERSION, Snapshot, SnapshotEntry
@@ -48,6 +52,7 @@ MAX_DEPTH = 40
 #: A delta is written only when it inserts at most this share of the entries.
 MAX_INSERTED_SHARE = 0.5
 FIELD = "knowledge_base_delta"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,9 +97,9 @@ class Stored:
         return self.snapshot.knowledge_base or ()
 
 
-def kb_digest(entries: Sequence[SnapshotEntry]) -> str:
+def kb_digest(entries: Sequence[SnapshotEntry], texts: TextMemo | None = None) -> str:
     """sha256 of a knowledge base's canonical compact JSON (what a delta is checked against)."""
-    return hashlib.sha256(entries_text(entries).encode("utf-8")).hexdigest()
+    return hashlib.sha256(entries_text(entries, texts).encode("utf-8")).hexdigest()
 
 
 def make_delta(
@@ -104,6 +109,7 @@ def make_delta(
     new: Sequence[SnapshotEntry],
     *,
     max_depth: int = MAX_DEPTH,
+    texts: TextMemo | None = None,
 ) -> Delta | None:
     """The delta from `base` to `new`, or None when a full record is the better choice (the
     chain would pass `max_depth`, ids repeat, or most entries changed)."""
@@ -122,7 +128,7 @@ def make_delta(
     inserted = tuple((i, e) for i, e in enumerate(new) if i not in kept)
     if len(inserted) > MAX_INSERTED_SHARE * len(new):
         return None
-    return Delta(base_name, depth, len(new), removed, inserted, kb_digest(new))
+    return Delta(base_name, depth, len(new), removed, inserted, kb_digest(new, texts))
 
 
 def _unchanged(base: Sequence[SnapshotEntry], position: dict[str, int], e: SnapshotEntry) -> bool:
@@ -241,51 +247,33 @@ def parse_record(text: str | bytes, source: str, *, entries: bool = True) -> Sto
         return Stored(snapshot_from_json(header, source), None, len(kb))
     if "knowledge_base" in raw:
         raise _corrupt(source, "knowledge_base: a delta record must not hold one")
-    delta = _delta_from(raw.get(FIELD), source)
+    delta = _delta_from(snapshot_reader(source).root(raw, "snapshot").obj(FIELD))
     full = {k: v for k, v in raw.items() if k != FIELD}
     full["format_version"] = FORMAT_VERSION
     full["knowledge_base"] = None
     return Stored(snapshot_from_json(full, source), delta)
 
 
-def _delta_from(value: object, source: str) -> Delta:
-    if not isinstance(value, dict):
-        raise _corrupt(source, f"{FIELD}: expected an object")
-
-    def integer(name: str, least: int) -> int:
-        found = value.get(name)
-        if isinstance(found, bool) or not isinstance(found, int) or found < least:
-            raise _corrupt(source, f"{FIELD}.{name}: expected an integer ≥ {least}")
-        return found
-
-    base, sha = value.get("base"), value.get("sha256")
-    if not isinstance(base, str) or not base.endswith(".json") or "/" in base or "\\" in base:
-        raise _corrupt(source, f"{FIELD}.base: expected a record's file name")
-    if not isinstance(sha, str) or len(sha) != 64:
-        raise _corrupt(source, f"{FIELD}.sha256: expected 64 hex digits")
-    removed = value.get("removed")
-    if not isinstance(removed, list) or not all(isinstance(i, str) for i in removed):
-        raise _corrupt(source, f"{FIELD}.removed: expected a list of document ids")
-    inserted_raw = value.get("inserted")
-    if not isinstance(inserted_raw, list):
-        raise _corrupt(source, f"{FIELD}.inserted: expected a list")
+def _delta_from(data: JsonObj) -> Delta:
+    fail = data.reader.fail
+    base = data.text("base")
+    if not base.endswith(".json") or "/" in base or "\\" in base or base.startswith("."):
+        raise fail(f"{data.at('base')}: expected a record's file name")
+    sha = data.text("sha256")
+    if not _HEX64.fullmatch(sha):
+        raise fail(f"{data.at('sha256')}: expected 64 lowercase hex digits")
+    depth, documents = data.integer("depth"), data.integer("documents")
+    if depth < 1:
+        raise fail(f"{data.at('depth')}: expected 1 or more")
+    if documents < 0:
+        raise fail(f"{data.at('documents')}: expected 0 or more")
     inserted: list[tuple[int, SnapshotEntry]] = []
-    for n, item in enumerate(inserted_raw):
-        at = item.get("at") if isinstance(item, dict) else None
-        if isinstance(at, bool) or not isinstance(at, int) or at < 0:
-            raise _corrupt(source, f"{FIELD}.inserted[{n}].at: expected an index")
-        if inserted and at <= inserted[-1][0]:
-            raise _corrupt(source, f"{FIELD}.inserted[{n}].at: indexes must increase")
-        assert isinstance(item, dict)
-        inserted.append((at, entry_from_json(item.get("entry"), source)))
-    return Delta(
-        base=base,
-        depth=integer("depth", 1),
-        documents=integer("documents", 0),
-        removed=tuple(removed),
-        inserted=tuple(inserted),
-        sha256=sha,
-    )
+    for item in data.objs("inserted"):
+        at = item.integer("at")
+        if at < 0 or (inserted and at <= inserted[-1][0]):
+            raise fail(f"{item.at('at')}: expected indexes that increase from 0")
+        inserted.append((at, entry_from(item.obj("entry"))))
+    return Delta(base, depth, documents, data.texts("removed"), tuple(inserted), sha)
 
 
 def _corrupt(source: str, problem: str) -> SnapshotError:

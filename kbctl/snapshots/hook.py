@@ -329,7 +329,7 @@ class SnapshotHook:
             notes=notes,
             checks=checks or {},
         )
-        ident = snapshot_id(draft)
+        ident = snapshot_id(draft, self.store.texts)
         return replace(draft, id=ident, apply_id=apply_id or ident)
 
     def _write(

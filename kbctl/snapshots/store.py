@@ -29,6 +29,7 @@ from kbctl.model import DocType
 from kbctl.snapshots.blobs import Blobs, atomic_write, sha256_hex
 from kbctl.snapshots.catalog import Catalog, ContentIndex, SnapshotSummary, synced
 from kbctl.snapshots.chain import PICK_HINT, Chain, read_stored
+from kbctl.snapshots.codec import TextMemo
 from kbctl.snapshots.delta import MAX_DEPTH, Delta, Stored, dumps_record, make_delta
 from kbctl.snapshots.history import Describe, LiveAgents, find_previous, runs_of
 from kbctl.snapshots.record import Snapshot, SnapshotEntry
@@ -74,6 +75,7 @@ class SnapshotStore:
         self.root = root
         self.max_depth = max_depth  # longest chain of delta records before a full one
         self._parsed: dict[tuple[Path, int, int], Stored] = {}  # see `_stored`
+        self.texts: TextMemo = {}  # entries' JSON, for the ids and hashes of a run's records
         self._delta_memo: tuple[Base, tuple[SnapshotEntry, ...], Delta | None] | None = None
         self.blobs = Blobs(root / BLOBS)
 
@@ -82,18 +84,6 @@ class SnapshotStore:
     def blob_path(self, digest: str) -> Path:
         """Where the blob `digest` lives."""
         return self.blobs.path(digest)
-
-    def put_blob(self, data: bytes) -> str:
-        """Store `data` once (gzip, deterministic bytes); returns its sha256."""
-        return self.blobs.put(data)
-
-    def put_blobs(self, contents: Iterable[bytes]) -> list[str]:
-        """Store every content, in parallel; returns their sha256s in order."""
-        return self.blobs.put_many(contents)
-
-    def stage_blob(self, data: bytes) -> None:
-        """Start storing `data` in the background (a document just uploaded)."""
-        self.blobs.stage(data)
 
     def has_blob(self, digest: str) -> bool:
         """True when the blob file exists (not verified)."""
@@ -130,7 +120,12 @@ class SnapshotStore:
                 delta = memo[2]
             else:
                 delta = make_delta(
-                    base.file, base.depth, base.knowledge_base, kb, max_depth=self.max_depth
+                    base.file,
+                    base.depth,
+                    base.knowledge_base,
+                    kb,
+                    max_depth=self.max_depth,
+                    texts=self.texts,
                 )
                 self._delta_memo = (base, kb, delta)
         if durable:
