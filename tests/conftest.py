@@ -30,3 +30,10 @@ def emulated() -> Iterator[EmulatedFactory]:
     yield make
     for workspace in made:
         workspace.close()
+
+
+@pytest.fixture(autouse=True)
+def _whole_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CLI text keeps its lines whole unless a test sets a width (`COLUMNS`): an exported
+    `COLUMNS` in the shell running the tests must not wrap what they compare."""
+    monkeypatch.delenv("COLUMNS", raising=False)

@@ -45,7 +45,7 @@ class Emulated:
     clients: list[ApiClient] = field(default_factory=list)
 
     def new_client(
-        self, *, max_concurrency: int = 4, max_retries: int = 5, seed: int | None = 1
+        self, *, max_concurrency: int | None = 4, max_retries: int = 5, seed: int | None = 1
     ) -> ApiClient:
         """kbctl's HTTP client over the in-process emulator (closed by `close`)."""
         client = ApiClient(
@@ -64,7 +64,9 @@ class Emulated:
         """The production provider over a new client."""
         return ElevenLabsProvider(self.new_client(**client))
 
-    def connect(self, session: Session, endpoint: Endpoint, concurrency: int) -> ProviderHandle:
+    def connect(
+        self, session: Session, endpoint: Endpoint, concurrency: int | None
+    ) -> ProviderHandle:
         """A provider factory for sessions: every command reaches this workspace."""
         client = self.new_client(max_concurrency=concurrency)
         session.secrets.add(self.api_key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,7 @@ from kbctl.jsonread import JsonReader, field_path
 from kbctl.model import ChecksPolicy, DocType, RagSettings, UsageMode
 from kbctl.plan.planfile import loads as load_plan
 from kbctl.snapshots import codec
+from kbctl.snapshots.delta import Delta, dumps_record, parse_record
 from kbctl.snapshots.record import Snapshot, SnapshotAgent, SnapshotEntry, SnapshotKind
 
 
@@ -157,5 +159,53 @@ def test_a_bad_snapshot_field_is_named_by_its_whole_path(
     node[path[-1]] = value  # type: ignore[index]
     with pytest.raises(SnapshotError) as caught:
         codec.loads(json.dumps(data), "s.json")
+    assert caught.value.summary == "Snapshot s.json is corrupt"
+    assert detail in (caught.value.detail or "")
+
+
+def _delta_record() -> dict[str, Any]:
+    snapshot = _snapshot()
+    assert snapshot.knowledge_base is not None
+    entry = snapshot.knowledge_base[0]
+    delta = Delta("20260101T000000Z-abcd0000.json", 1, 1, ("d0",), ((0, entry),), "0" * 64)
+    data: dict[str, Any] = json.loads(dumps_record(snapshot, delta))
+    return data
+
+
+def test_a_delta_record_round_trips() -> None:
+    stored = parse_record(json.dumps(_delta_record()), "s.json")
+    assert stored.delta is not None and stored.delta.removed == ("d0",)
+    assert stored.delta.inserted[0][1].key == "a.md"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "detail"),
+    [
+        ("depth", 0, "snapshot.knowledge_base_delta.depth: expected an integer ≥ 1, got 0"),
+        (
+            "removed",
+            [7],
+            "snapshot.knowledge_base_delta.removed[0]: expected a string, got a number",
+        ),
+        ("base", "../x.json", "snapshot.knowledge_base_delta.base: expected a record's file name"),
+        (
+            "inserted",
+            [{"at": 0, "entry": {"id": "d1"}}],
+            "snapshot.knowledge_base_delta.inserted[0].entry.name: missing",
+        ),
+        (
+            "inserted",
+            [{"at": True, "entry": {}}],
+            "snapshot.knowledge_base_delta.inserted[0].at: expected an integer, got a boolean",
+        ),
+    ],
+)
+def test_a_bad_delta_field_is_named_by_its_whole_path(
+    field: str, value: object, detail: str
+) -> None:
+    data = _delta_record()
+    data["knowledge_base_delta"][field] = value
+    with pytest.raises(SnapshotError) as caught:
+        parse_record(json.dumps(data), "s.json")
     assert caught.value.summary == "Snapshot s.json is corrupt"
     assert detail in (caught.value.detail or "")

@@ -2,8 +2,9 @@
 
 The executor never prints. It hands each thing that happened to an `EventSink` (a plain callable,
 Terraform's hooks in spirit) and `kbctl.cli.progress` draws them: a live table on a TTY,
-timestamped lines in CI, JSON lines for machines. Events are emitted from the thread that called
-`apply_agent_plan` only (workers hand their results back first), so sinks need no locking.
+timestamped lines in CI, JSON lines for machines. Events come from the thread that called
+`apply_agent_plan` and from the index gate's poller, one at a time (`serialized`), so sinks need no
+locking.
 
 A new event is one class here plus the cases of the sinks that care; `ApplyEvent` is the closed
 union sinks match on. `ignore` drops everything; `RecordingEvents` keeps every event for tests.
@@ -11,6 +12,7 @@ union sinks match on. `ignore` drops everything; `RecordingEvents` keeps every e
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -170,6 +172,17 @@ def event_name(event: ApplyEvent) -> str:
 
 def ignore(event: ApplyEvent) -> None:
     """A sink that drops every event."""
+
+
+def serialized(events: EventSink) -> EventSink:
+    """`events`, called by one thread at a time (the run's thread and the gate's poller)."""
+    lock = threading.RLock()
+
+    def sink(event: ApplyEvent) -> None:
+        with lock:
+            events(event)
+
+    return sink
 
 
 class RecordingEvents:

@@ -57,6 +57,7 @@ from kbctl.model import (
 from kbctl.plan.matching import ORPHAN
 from kbctl.plan.types import AgentPlan
 from kbctl.provider.base import AgentBranchesApi, Provider
+from kbctl.provider.limiter import ceiling_of
 
 
 def apply_agent_plan(
@@ -137,7 +138,7 @@ class _Run(SwapSteps):
         error: KbctlError | None = None
         try:
             pool = ThreadPoolExecutor(
-                max_workers=max(1, self.options.concurrency), thread_name_prefix="kbctl-apply"
+                max_workers=ceiling_of(self.options.concurrency), thread_name_prefix="kbctl-apply"
             )
             try:
                 if self.stage is not None:  # first: a killed run's branch may hold orphans
@@ -159,6 +160,7 @@ class _Run(SwapSteps):
             finally:
                 # On an interrupt, queued work is dropped; requests in flight finish.
                 pool.shutdown(wait=True, cancel_futures=True)
+                self.gate.close()
             outcome = Outcome.APPLIED
         except InterruptedRunError as err:
             error = self._interrupted(err)

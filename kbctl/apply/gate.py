@@ -1,30 +1,35 @@
 """The index gate: request RAG indexes, poll them in batches, and decide pass or stop.
 
 Owns the waiting of DESIGN §5 step 4. Every document that needs an index is `track`ed with the
-answer of its index request (made by the executor's workers right after each upload, so indexing
-overlaps the uploads); `wait` then polls in rounds: a round comes when the first document is due
-(first after `poll_initial`, doubling up to `poll_max`, sooner when the reported progress says an
-index is nearly done or when the indexes seen finishing so far say it should be — the median of
-their observed durations, learned as the run goes — never past a document's deadline of
-`policy.index_timeout` on the clock's monotonic time) and reads every pending document at once
-through the batch read (⌈N/100⌉ requests). A status newer than kbctl is waited for like one in
-progress, until the timeout names it. `document_too_small` under policy `prompt` or `skip` is not a
-failure: the document is reported in `small` and the executor attaches it in prompt mode or leaves
-it out. A round that fails (after the HTTP client's retries) is tried again later, up to
-`MAX_POLL_ERRORS` times in a row. The first round that sees a failure ends the wait: documents still
-indexing are reported as not waited for. It never deletes a document and never touches the agent;
-the executor does the cleanup and raises the `IndexGateError` built by `gate_error`.
+answer of its index request (made by the executor's workers right after each upload). Once
+`start`ed, the gate polls from a thread of its own while the uploads go on, so a document is
+polled when due, not after the last upload, and a failure stops the uploads not yet started;
+`wait` says no more will come and waits for the verdict (unstarted, it polls in the caller's
+thread). A round comes when the first document is due (after `poll_initial`, doubling up to
+`poll_max`, sooner when the reported progress or the median duration of the indexes seen done in
+this run says so, never past a document's deadline of `policy.index_timeout`) and reads every
+pending document through the batch read (⌈N/100⌉ requests); while uploads go on, rounds are at
+least `STREAM_GAP` apart. A status newer than kbctl is waited for like one in progress.
+`document_too_small` under policy `prompt` or `skip` is reported in `small`, not failed. A round
+that fails (after the client's retries) is tried again, up to `MAX_POLL_ERRORS` times in a row.
+The first failure ends the wait: documents still indexing are reported as not waited for. It
+never deletes a document or touches the agent (the executor cleans up and raises
+`kbctl.apply.gate_report.gate_error`). One lock guards its state; events are emitted under it.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import Executor
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from kbctl.apply.events import EventSink, IndexProgress
-from kbctl.apply.remedies import GateReason, is_gate_failure, remedy
+from kbctl.apply.gate_report import GateFailure, SmallDocument
+from kbctl.apply.remedies import GateReason, is_gate_failure
 from kbctl.clock import Clock
-from kbctl.errors import ApiError, IndexGateError
+from kbctl.errors import ApiError
 from kbctl.model import IndexStatus, SmallDocumentPolicy
 from kbctl.provider.base import IndexState, Provider
 from kbctl.stop import StopSignal
@@ -37,39 +42,14 @@ _MIN_WAIT = 0.05
 #: Polls of one document that may fail in a row (each after the client's own retries) before
 #: apply gives up: a flaky poll is worth another try, an API that keeps failing is not.
 MAX_POLL_ERRORS = 3
-#: Time closer than this counts as "now" (clocks in floats do not always land exactly).
-_SLACK = 0.001
+_SLACK = 0.001  # time closer than this counts as "now" (floats do not always land exactly)
+#: While uploads go on, the least time between two poll rounds (seconds).
+STREAM_GAP = 0.5
+#: Threads reading batches of one round at once (a round of more than 100 documents).
+_READERS = 4
 
-
-@dataclass(frozen=True, slots=True)
-class GateFailure:
-    """One document that did not pass the gate."""
-
-    key: str
-    doc_id: str
-    reason: IndexStatus | GateReason
-    reported: str = ""  # the last status the API named (for a timeout: what it was still)
-    policy: SmallDocumentPolicy = SmallDocumentPolicy.FAIL
-
-    @property
-    def remedy(self) -> str:
-        """What to do about it."""
-        return remedy(self.reason, self.policy, self.reported)
-
-    @property
-    def label(self) -> str:
-        """The reason, with the status a timeout was still in."""
-        if self.reason is GateReason.TIMEOUT and self.reported:
-            return f"timeout (still {self.reported})"
-        return self.reason.value
-
-
-@dataclass(frozen=True, slots=True)
-class SmallDocument:
-    """A document the API answered `document_too_small` for, under policy prompt or skip."""
-
-    key: str
-    doc_id: str
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 @dataclass(slots=True)
@@ -118,6 +98,13 @@ class IndexGate:
         self.poll_requests = 0  # batch reads made by `wait`
         self.busiest_round = 0  # the most batch reads one round made (⌈pending/100⌉)
         self._durations: list[float] = []  # request → seen succeeded, of this run's indexes
+        self._cond = threading.Condition()  # guards everything above and below
+        self._intake_open = True  # more documents may still be tracked
+        self._closed = False  # the run ended early: stop polling
+        self._last_round = float("-inf")
+        self._thread: threading.Thread | None = None
+        self._readers: ThreadPoolExecutor | None = None
+        self._error: BaseException | None = None  # what stopped the poller thread
 
     def request(self, doc_id: str, *, retry_failed: bool = False) -> tuple[IndexState, float]:
         """Ask for the index of `doc_id` (idempotent); returns the answer and when it was asked.
@@ -142,6 +129,12 @@ class IndexGate:
 
     def track(self, key: str, doc_id: str, state: IndexState, requested_at: float) -> bool:
         """Record the answer to an index request; False when it already failed the gate."""
+        with self._cond:
+            accepted = self._track(key, doc_id, state, requested_at)
+            self._cond.notify_all()
+            return accepted
+
+    def _track(self, key: str, doc_id: str, state: IndexState, requested_at: float) -> bool:
         self.tracked += 1
         self._events(IndexProgress(key, state.status, state.progress))
         if state.status is IndexStatus.SUCCEEDED:
@@ -185,35 +178,115 @@ class IndexGate:
     @property
     def failed(self) -> bool:
         """True once any document failed."""
-        return bool(self.failures)
+        with self._cond:
+            return bool(self.failures)
 
-    def wait(self, pool: Executor) -> None:
-        """Poll until every tracked index is terminal, one fails, or a deadline passes."""
-        while self._pending and not self.failures:
-            self._stop.check()  # between polls nothing is in flight
-            now = self._clock.monotonic()
-            first = min(job.next_at for job in self._pending)
-            if first > now + _SLACK:
-                self._clock.sleep(max(first - now, _SLACK))
+    def start(self) -> None:
+        """Poll from a thread of the gate's own from now on, as documents are tracked."""
+        if self._thread is not None:
+            return
+        self._readers = ThreadPoolExecutor(_READERS, thread_name_prefix="kbctl-gate-read")
+        self._thread = threading.Thread(target=self._poller, name="kbctl-gate", daemon=True)
+        self._thread.start()
+
+    def wait(self, pool: Executor | None = None) -> None:
+        """No more documents will be tracked: poll until every tracked index is terminal, one
+        fails, or a deadline passes. Started, it waits for the poller thread (and raises what
+        stopped it); else it polls in this thread, reading batches through `pool`."""
+        with self._cond:
+            self._intake_open = False
+            self._cond.notify_all()
+        if self._thread is None:
+            self._loop(pool)
+            return
+        self._thread.join()
+        self._shut_readers()
+        if self._error is not None:
+            raise self._error
+        self._leave_pending()  # tracked after a failure ended the polls
+
+    def close(self) -> None:
+        """The run ends (early or not): stop polling and release the thread. Never raises."""
+        with self._cond:
+            self._closed = True
+            self._intake_open = False
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+        self._shut_readers()
+
+    def _shut_readers(self) -> None:
+        if self._readers is not None:
+            self._readers.shutdown(wait=True, cancel_futures=True)
+
+    def _poller(self) -> None:
+        try:
+            self._loop(self._readers)
+        except BaseException as err:  # handed to `wait` in the run's thread
+            with self._cond:
+                self._error = err
+                self._cond.notify_all()
+
+    def _loop(self, pool: Executor | None) -> None:
+        """Poll rounds until nothing is pending and no more will come, or one failed."""
+        while True:
+            with self._cond:
+                pause = self._next_pause()
+                if pause is None:
+                    break
+                jobs = sorted(self._pending, key=lambda job: job.requested_at)
+            self._stop.check()  # between polls nothing of the gate is in flight
+            if pause > 0:
+                self._clock.sleep(pause)
                 continue
-            # Every pending document is read in the round: a batch costs one request per 100,
-            # so waiting for each document's own schedule would only add rounds.
-            jobs = sorted(self._pending, key=lambda job: job.requested_at)
             answers = self._poll(jobs, pool)
-            now = self._clock.monotonic()
-            for job in jobs:
-                answer = answers[job.doc_id]
-                if isinstance(answer, ApiError):
-                    if job.next_at <= now + _SLACK:  # only a due document counts the miss
-                        self._missed(job, answer, now)
-                else:
-                    job.errors = 0
-                    self._advance(job, answer, now)
-        for job in self._pending:
-            self._fail(job.key, job.doc_id, GateReason.NOT_WAITED, job.state)
-        self._pending.clear()
+            with self._cond:
+                now = self._clock.monotonic()
+                self._last_round = now
+                for job in jobs:
+                    answer = answers[job.doc_id]
+                    if isinstance(answer, ApiError):
+                        if job.next_at <= now + _SLACK:  # only a due document counts the miss
+                            self._missed(job, answer, now)
+                    else:
+                        job.errors = 0
+                        self._advance(job, answer, now)
+        self._leave_pending()
 
-    def _poll(self, jobs: list[_Job], pool: Executor) -> dict[str, IndexState | ApiError]:
+    def _next_pause(self) -> float | None:
+        """Under the lock: 0 when a round is due now, the time to sleep before the next one
+        once no more documents will come, None when polling is over.
+
+        While documents are still being tracked the poller does not sleep on the clock: it
+        waits for the next `track` (no time passes in this wait; the uploads make it pass) and
+        polls when a document is due and the last round is `STREAM_GAP` old. So a round never
+        waits for the last upload, and a fake clock is advanced only by the requests.
+        """
+        while True:
+            if self._over() or (not self._pending and not self._intake_open):
+                return None
+            if self._pending:
+                now = self._clock.monotonic()
+                first = min(job.next_at for job in self._pending)
+                if self._intake_open:
+                    first = max(first, self._last_round + STREAM_GAP)
+                if first <= now + _SLACK:
+                    return 0.0
+                if not self._intake_open:
+                    return max(first - now, _SLACK)
+            self._cond.wait()
+
+    def _leave_pending(self) -> None:
+        """The documents still pending are not waited for (a failure ended the polls)."""
+        with self._cond:
+            for job in self._pending:
+                self._fail(job.key, job.doc_id, GateReason.NOT_WAITED, job.state)
+            self._pending.clear()
+
+    def _over(self) -> bool:
+        return self._closed or bool(self.failures)
+
+    def _poll(self, jobs: list[_Job], pool: Executor | None) -> dict[str, IndexState | ApiError]:
         """One round: batch reads of every job's index, then a new request for each one the
         API lists no index for (get-or-create, so this never starts a second index)."""
         self.rounds += 1
@@ -222,7 +295,8 @@ class IndexGate:
         self.poll_requests += len(chunks)
         self.busiest_round = max(self.busiest_round, len(chunks))
         answers: dict[str, IndexState | ApiError] = {}
-        for chunk, read in zip(chunks, pool.map(self._read, chunks), strict=True):
+        reads = _map(pool if len(chunks) > 1 else None, self._read, chunks)
+        for chunk, read in zip(chunks, reads, strict=True):
             for doc_id in chunk:
                 answers[doc_id] = read if isinstance(read, ApiError) else read[doc_id]
         missing = [
@@ -230,7 +304,8 @@ class IndexGate:
             for doc_id, answer in answers.items()
             if isinstance(answer, IndexState) and answer.status is IndexStatus.NOT_INDEXED
         ]
-        for doc_id, again in zip(missing, pool.map(self._ask_again, missing), strict=True):
+        asks = _map(pool if len(missing) > 1 else None, self._ask_again, missing)
+        for doc_id, again in zip(missing, asks, strict=True):
             answers[doc_id] = again
         return answers
 
@@ -318,36 +393,6 @@ class IndexGate:
             self._fail(job.key, job.doc_id, state.status, state)
 
 
-def gate_error(
-    where: str,
-    failures: list[GateFailure],
-    *,
-    tracked: int,
-    deleted: int,
-    cleanup_problems: list[str],
-) -> IndexGateError:
-    """The exit-3 error: each failing document with its status and what to do."""
-    failed = [f for f in failures if f.reason is not GateReason.NOT_WAITED]
-    waited = [f for f in failures if f.reason is GateReason.NOT_WAITED]
-    lines = [f"- {f.key}: {f.label} — {f.remedy}" for f in failed]
-    if waited:
-        keys = ", ".join(f.key for f in waited[:10])
-        more = f" and {len(waited) - 10} more" if len(waited) > 10 else ""
-        lines.append(f"- not waited for ({len(waited)}): {keys}{more}")
-    lines.extend(f"- {problem}" for problem in cleanup_problems)
-    removed = (
-        f"the {deleted} document(s) this run created were deleted"
-        if deleted
-        else ("nothing was left behind")
-    )
-    if cleanup_problems:
-        removed = "some documents this run created could not be deleted (the next apply does it)"
-    return IndexGateError(
-        f"Apply stopped at the index gate for {where}: "
-        f"{len(failed)} of {tracked} document(s) did not index",
-        detail="\n".join(lines),
-        hint=(
-            f"The agent was not changed; {removed}. "
-            "Fix the cause above, then run kbctl apply again."
-        ),
-    )
+def _map(pool: Executor | None, fn: Callable[[_T], _R], items: list[_T]) -> Iterator[_R]:
+    """`fn` over `items`, through `pool` when there is one."""
+    return map(fn, items) if pool is None else pool.map(fn, items)

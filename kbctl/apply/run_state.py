@@ -16,6 +16,7 @@ from kbctl.apply.events import (
     DocumentKept,
     EventSink,
     Phase,
+    serialized,
 )
 from kbctl.apply.gate import IndexGate
 from kbctl.apply.lease import Lease, lease_owner, renewing, ttl_for
@@ -67,8 +68,9 @@ class RunState:
         self.clock = clock
         owner = lease_owner(plan, options.run_id, options.commit)
         self.lease = Lease(provider, clock, owner, ttl=ttl_for(plan))
-        # One registration: the hook watches the same events the caller's sink gets.
-        events = renewing(hook.watch(events), self.lease.keep)
+        # One registration: the hook watches the same events the caller's sink gets; the run's
+        # thread and the gate's poller emit them one at a time.
+        events = serialized(renewing(hook.watch(events), self.lease.keep))
         self.events = events
         self.options = options
         self.hook = hook

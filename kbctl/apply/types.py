@@ -15,9 +15,10 @@ from kbctl.model import LiveState, Target
 from kbctl.plan.types import AgentPlan
 from kbctl.stop import StopSignal
 
-#: ElevenLabs' lowest paid plans allow 3-5 requests in flight (reference §1.5); 4 keeps a
-#: little room for a second tool or a person using the dashboard at the same time.
-DEFAULT_CONCURRENCY = 4
+#: None is "auto": start at 8 requests in flight and adapt to the server's limit (429s cut it,
+#: successes grow it, up to 32; `kbctl.provider.limiter`). ElevenLabs plans allow 2-15 (reference
+#: §1.5): a fixed default either wastes most of a big plan or overruns a small one.
+DEFAULT_CONCURRENCY: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +27,8 @@ class ApplyOptions:
 
     Attributes:
         allow_destroy: let deletions that `protect`, `max_deletes` or "remove everything" guard.
-        concurrency: requests in flight at once (uploads, index requests, polls, deletions).
+        concurrency: requests in flight at most (uploads, index requests, polls, deletions), a
+            hard cap; None: adapt to the server's limit (see `DEFAULT_CONCURRENCY`).
         poll_initial: first wait before polling an index again, in seconds; doubles each poll.
         poll_max: the longest wait between two polls of one document.
         run_id: names this run in its lease and the agent's version description (default: a
@@ -36,7 +38,7 @@ class ApplyOptions:
     """
 
     allow_destroy: bool = False
-    concurrency: int = DEFAULT_CONCURRENCY
+    concurrency: int | None = DEFAULT_CONCURRENCY
     poll_initial: float = 1.0
     poll_max: float = 10.0
     run_id: str | None = None

@@ -44,7 +44,7 @@ def apply_cmd(
     plan_file: Path | None,
     auto_approve: bool,
     allow_destroy: bool,
-    concurrency: int,
+    concurrency: int | None,
     as_json: bool,
     snapshots_dir: str,
     target_keys: tuple[str, ...],
@@ -63,7 +63,10 @@ def apply_cmd(
     """
     app_context().json_events = as_json
     session = wiring.session(ask=True, snapshots_dir=snapshots_dir, with_commit=True)
-    with RunView(session.clock, sys.stdout, as_json=as_json, tty=sys.stdout.isatty()) as view:
+    width = wiring.text_width(stderr=as_json)
+    with RunView(
+        session.clock, sys.stdout, as_json=as_json, tty=sys.stdout.isatty(), width=width
+    ) as view:
         session.progress = view
         run = commands.apply(
             session,

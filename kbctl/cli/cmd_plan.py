@@ -17,6 +17,7 @@ from kbctl.plan.planfile import dumps
 from kbctl.plan.types import Plan, Scope, Severity
 from kbctl.render.plan_markdown import render_plan_markdown
 from kbctl.render.plan_text import render_plan_text
+from kbctl.render.wrapping import fitted
 
 
 @click.command("plan")
@@ -90,7 +91,10 @@ def plan_cmd(
     elif fmt == "markdown":
         click.echo(session.secrets.redact(render_plan_markdown(made)))
     else:
-        Console(highlight=False, soft_wrap=True).print(render_plan_text(made))
+        width = wiring.text_width()
+        Console(highlight=False, soft_wrap=True, width=width).print(
+            fitted(render_plan_text(made), width)
+        )
         if out:
             click.echo(
                 f"Saved the plan to {out}; apply it with: kbctl apply -e {environment} {out}"

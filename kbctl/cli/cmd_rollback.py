@@ -38,7 +38,7 @@ def rollback_cmd(
     ref: str | None,
     auto_approve: bool,
     allow_destroy: bool,
-    concurrency: int,
+    concurrency: int | None,
     as_json: bool,
     snapshots_dir: str,
 ) -> None:
@@ -69,7 +69,10 @@ def rollback_cmd(
                 "archived."
             )
         return
-    with RunView(session.clock, sys.stdout, as_json=as_json, tty=sys.stdout.isatty()) as view:
+    width = wiring.text_width(stderr=as_json)
+    with RunView(
+        session.clock, sys.stdout, as_json=as_json, tty=sys.stdout.isatty(), width=width
+    ) as view:
         session.progress = view
         run = commands.rollback(
             session,

@@ -7,9 +7,30 @@ from typing import TypeVar
 
 import click
 
-from kbctl.apply.types import DEFAULT_CONCURRENCY
-
 F = TypeVar("F", bound=Callable[..., object])
+
+#: The most requests in flight `--concurrency N` accepts.
+MAX_CONCURRENCY = 64
+
+
+class ConcurrencyType(click.ParamType[int | None]):
+    """`--concurrency auto|N`: `auto` (None) adapts to the server's limit; N (1-64) is a hard
+    cap."""
+
+    name = "auto|N"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int | None:
+        if value is None or str(value).strip().lower() == "auto":
+            return None
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            self.fail(f"{value!r} is neither 'auto' nor a whole number.", param, ctx)
+        if not 1 <= number <= MAX_CONCURRENCY:
+            self.fail(f"{number} is not in the range 1-{MAX_CONCURRENCY}.", param, ctx)
+        return number
 
 
 def environment_option(func: F) -> F:
@@ -44,10 +65,11 @@ def gated_apply_options(func: F) -> F:
     )(func)
     func = click.option(
         "--concurrency",
-        type=click.IntRange(1, 64),
-        default=DEFAULT_CONCURRENCY,
+        type=ConcurrencyType(),
+        default="auto",
         show_default=True,
-        help="Requests in flight at once (ElevenLabs plans allow 2-15; lowest paid: 3-5).",
+        help="Requests in flight: 'auto' starts at 8 and finds the workspace's limit (429s lower "
+        "it, up to 32); N is a hard cap (ElevenLabs plans allow 2-15; lowest paid: 3-5).",
     )(func)
     return click.option(
         "--allow-destroy",

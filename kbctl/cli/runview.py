@@ -18,23 +18,29 @@ from kbctl.cli.progress import make_progress
 from kbctl.clock import Clock
 from kbctl.plan.types import Plan
 from kbctl.render.plan_text import render_plan_text
+from kbctl.render.wrapping import fitted
 
 
 class RunView:
     """The `kbctl.commands.Progress` of one CLI apply or rollback."""
 
-    def __init__(self, clock: Clock, stream: TextIO, *, as_json: bool, tty: bool) -> None:
+    def __init__(
+        self, clock: Clock, stream: TextIO, *, as_json: bool, tty: bool, width: int | None = None
+    ) -> None:
         self.as_json = as_json
         self.drawing: Drawing = make_progress(clock, stream, as_json=as_json, tty=tty)
         # With --json, stdout carries only events: the plan goes to stderr.
-        self.console = Console(highlight=False, soft_wrap=True, stderr=as_json, file=None)
+        self.width = width
+        self.console = Console(
+            highlight=False, soft_wrap=True, stderr=as_json, file=None, width=width
+        )
 
     def note(self, message: str) -> None:
         self.drawing.note(message)
 
     def plan_ready(self, plan: Plan, *, saved: bool) -> None:
         if not saved:
-            self.console.print(render_plan_text(plan))
+            self.console.print(fitted(render_plan_text(plan), self.width))
 
     def run_finished(self, title: str, summary: str, seconds: float) -> None:
         self.drawing.run_finished(title, summary, seconds)

@@ -6,6 +6,7 @@ builds is handed to `kbctl.commands`, which never looks at the process itself.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -18,12 +19,23 @@ from kbctl.commands.session import Progress, Session
 from kbctl.provider.retry import RetryNotice
 from kbctl.snapshots.gitinfo import current_commit
 
-__all__ = ["confirm", "environ", "in_github_actions", "interactive", "session"]
+__all__ = ["confirm", "environ", "in_github_actions", "interactive", "session", "text_width"]
 
 
 def interactive() -> bool:
     """True when a person can answer a question (stdin and stdout are terminals)."""
     return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def text_width(*, stderr: bool = False) -> int | None:
+    """The width plan text is wrapped at: `COLUMNS` when set, else the terminal's; None (lines
+    kept whole, for logs and `grep`) when the output is not a terminal."""
+    columns = environ().get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if (sys.stderr if stderr else sys.stdout).isatty():
+        return shutil.get_terminal_size().columns
+    return None
 
 
 def confirm(question: str) -> bool:
@@ -63,6 +75,10 @@ def session(
     )
     if snapshots_dir is not None:
         made.snapshots_dir = Path(snapshots_dir)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        # An in-process run (tests, embedders) must not keep an emulator folder locked.
+        ctx.call_on_close(made.close)
     return made
 
 

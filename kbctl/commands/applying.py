@@ -64,7 +64,7 @@ def apply(
     plan_file: str | Path | None = None,
     auto_approve: bool = False,
     allow_destroy: bool = False,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    concurrency: int | None = DEFAULT_CONCURRENCY,
     scope: Scope | None = None,
 ) -> ApplyRun:
     """Make the live knowledge bases match the manifests (DESIGN §5), or exactly a saved plan.
@@ -94,7 +94,7 @@ def _apply(
     plan_file: str | Path | None,
     auto_approve: bool,
     allow_destroy: bool,
-    concurrency: int,
+    concurrency: int | None,
     scope: Scope | None,
 ) -> ApplyRun:
     if plan_file is None and not auto_approve and session.confirm is None:
@@ -159,7 +159,7 @@ def rollback(
     *,
     auto_approve: bool = False,
     allow_destroy: bool = False,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    concurrency: int | None = DEFAULT_CONCURRENCY,
 ) -> ApplyRun:
     """Make the agent's knowledge base what snapshot `ref` (an id or `previous`) recorded.
 
@@ -242,7 +242,7 @@ def _carry_out(
     handles: dict[tuple[str, str], tuple[Target, ProviderHandle]],
     hook_for: Callable[[ProviderHandle], ApplyHook],
     allow_destroy: bool,
-    concurrency: int,
+    concurrency: int | None,
     title: str,
     observed: dict[tuple[str, str], LiveState] | None = None,
 ) -> ApplyRun:

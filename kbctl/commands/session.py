@@ -135,8 +135,9 @@ class Endpoint:
         )
 
 
-#: How a command opens a provider: `(session, endpoint, concurrency) -> handle`.
-ProviderFactory = Callable[["Session", Endpoint, int], ProviderHandle]
+#: How a command opens a provider: `(session, endpoint, concurrency) -> handle`; concurrency None
+#: is "auto" (`kbctl.provider.limiter`).
+ProviderFactory = Callable[["Session", Endpoint, int | None], ProviderHandle]
 #: Asks whether to go ahead; returns False to cancel. None on a session means "cannot ask".
 Confirm = Callable[[str], bool]
 
@@ -174,11 +175,18 @@ class Session:
     on_retry: RetryListener = ignore_retries
     emulators: dict[str, EmulatorApp] = field(default_factory=dict, repr=False)
 
-    def open(self, where: Target | Endpoint, *, concurrency: int = 8) -> ProviderHandle:
+    def open(self, where: Target | Endpoint, *, concurrency: int | None = 8) -> ProviderHandle:
         """A provider for a target's workspace (close it, or use it as a context manager)."""
         endpoint = where if isinstance(where, Endpoint) else Endpoint.of(where)
         factory = self.connect or connect_provider
         return factory(self, endpoint, concurrency)
+
+    def close(self) -> None:
+        """Save the embedded emulators this session opened and give up their folders (the
+        one-writer lock), so another process can use them; the session may open them again."""
+        while self.emulators:
+            _, app = self.emulators.popitem()
+            app.close()
 
     def path(self, value: str | Path) -> Path:
         """`value` relative to the session's working directory (absolute paths unchanged)."""
@@ -266,7 +274,7 @@ def _base_url_override(target: Target, env: Mapping[str, str]) -> Target:
     return replace(target, base_url=override) if override else target
 
 
-def connect_provider(session: Session, target: Endpoint, concurrency: int) -> ProviderHandle:
+def connect_provider(session: Session, target: Endpoint, concurrency: int | None) -> ProviderHandle:
     """The target's provider (`target.provider`: an `ElevenLabsProvider` or an `OpenAIProvider`)
     over HTTP, or over the embedded emulator for emulator://."""
     openai = target.provider is ProviderKind.OPENAI

@@ -72,7 +72,7 @@ class ApiClient:
         api_key_env: str = "ELEVENLABS_API_KEY",
         timeout: float = 30.0,
         max_retries: int = 5,
-        max_concurrency: int = 8,
+        max_concurrency: int | None = 8,
         seed: int | None = None,
         transport: httpx.BaseTransport | None = None,
         on_retry: RetryListener = ignore_retries,
@@ -81,6 +81,8 @@ class ApiClient:
         """Args:
         base_url: `https://…` or `http://…` (any URL the transport serves, with `transport`).
         api_key: the key; missing → `AuthError` naming `api_key_env` at the first request.
+        max_concurrency: requests in flight at most (a hard cap; 429s lower it for a while), or
+            None: adapt to the server's limit (`kbctl.provider.limiter`, "auto").
         seed: seeds the backoff jitter (tests).
         transport: the httpx transport to send through (default: the network).
         on_retry: told about every retry before its wait (progress output); may be reassigned.
@@ -88,7 +90,7 @@ class ApiClient:
         """
         if max_retries < 0:
             raise UsageError("max_retries must be >= 0")
-        if max_concurrency < 1:
+        if max_concurrency is not None and max_concurrency < 1:
             raise UsageError("The concurrency must be at least 1")
         if not base_url.startswith(("https://", "http://")):
             raise UsageError(
@@ -105,7 +107,7 @@ class ApiClient:
         self._clock = clock
         self._backoff = Backoff(seed)
         self._lock = threading.Lock()
-        self._limiter = Limiter(max_concurrency)
+        self._limiter = Limiter.for_concurrency(max_concurrency)
         self.calls = 0
         self.route_calls: Counter[str] = Counter()
         headers = {"user-agent": f"kbctl/{__version__}", "accept": "application/json"}
@@ -117,7 +119,7 @@ class ApiClient:
             headers=headers,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),  # fail fast, retry
             transport=transport,
-            limits=httpx.Limits(max_connections=max_concurrency),
+            limits=httpx.Limits(max_connections=self._limiter.ceiling),
             follow_redirects=False,
         )
 
@@ -187,6 +189,11 @@ class ApiClient:
     def concurrency_limit(self) -> int:
         """Requests allowed in flight now (lowered after 429s, at most `max_concurrency`)."""
         return self._limiter.limit
+
+    @property
+    def limiter(self) -> Limiter:
+        """The admission limiter (its `lowest` and `cuts` tell how the limit moved)."""
+        return self._limiter
 
     @property
     def in_flight(self) -> int:

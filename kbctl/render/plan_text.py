@@ -1,4 +1,4 @@
-"""A plan as Terraform-like text for the terminal: one line per change, then the totals.
+"""A plan as Terraform-like text for the terminal: one line per change, then the totals once.
 
 Returns a `rich.text.Text` with colours as styles; the CLI decides whether the terminal gets
 them (`Text.plain` is the colourless form the golden files hold). Never prints.
@@ -77,9 +77,10 @@ def render_plan_text(plan: Plan) -> Text:
 def _agent(out: Text, agent: AgentPlan) -> None:
     out.append(
         f"Agent {agent.agent_id} · environment {agent.environment} · manifest {agent.manifest}"
-        f" (project {agent.project})\n",
+        f" (project {agent.project})",
         style="bold",
     )
+    out.append(f" · embedding model {agent.embedding_model}\n", style="dim")
     shown = [c for c in agent.changes if is_shown(c)]
     width = min(max((len(c.key) for c in shown), default=0), _KEY_WIDTH)
     for change in shown:
@@ -104,15 +105,6 @@ def _agent(out: Text, agent: AgentPlan) -> None:
             mark, style = _FINDING[finding.severity]
             out.append(f"    {mark} ", style=style)
             out.append(f"{finding.code}: {finding.message}\n")
-    summary = agent.summary
-    out.append(
-        f"  {summary.create} to create, {summary.replace} to replace, {summary.update} to update, "
-        f"{summary.delete} to delete, "
-        + (f"{summary.reindex} to reindex, " if summary.reindex else "")
-        + f"{summary.noop} unchanged; "
-        f"embedding model {agent.embedding_model}\n",
-        style="dim",
-    )
 
 
 def _change(out: Text, change: DocumentChange, width: int, model: str) -> None:

@@ -145,7 +145,7 @@ def entries_text(entries: Iterable[SnapshotEntry], texts: TextMemo | None = None
 # Parsing (strict)
 
 
-def _reader(source: str) -> JsonReader:
+def record_reader(source: str) -> JsonReader:
     """The strict reader of snapshot `source`: a bad field is a corrupt snapshot."""
 
     def fail(problem: str) -> SnapshotError:
@@ -170,7 +170,8 @@ def _rag_from(data: JsonObj) -> RagSettings:
     )
 
 
-def _entry_from(data: JsonObj) -> SnapshotEntry:
+def entry_from(data: JsonObj) -> SnapshotEntry:
+    """One knowledge-base entry of a record, read where it stands in the file."""
     content_hash, blob = data.opt_text("content_hash"), data.opt_text("blob")
     for name, digest in (("content_hash", content_hash), ("blob", blob)):
         if digest is not None and not _is_sha256(digest):
@@ -222,17 +223,7 @@ def entry_from_json(value: object, source: str) -> SnapshotEntry:
     Raises:
         SnapshotError: a field is missing or malformed.
     """
-    return _entry_from(_reader(source).root(value, "entry"))
-
-
-def snapshot_reader(source: str) -> JsonReader:
-    """The strict reader of snapshot file `source` (a bad field: "Snapshot … is corrupt")."""
-    return _reader(source)
-
-
-def entry_from(data: JsonObj) -> SnapshotEntry:
-    """One knowledge-base entry read from its JSON object, strictly."""
-    return _entry_from(data)
+    return entry_from(record_reader(source).root(value, "entry"))
 
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -248,7 +239,7 @@ def loads(text: str, source: str) -> Snapshot:
     Raises:
         SnapshotError: bad JSON, a wrong shape, or an unknown format version.
     """
-    reader = _reader(source)
+    reader = record_reader(source)
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as err:
@@ -262,7 +253,7 @@ def snapshot_from_json(raw: object, source: str) -> Snapshot:
     Raises:
         SnapshotError: a wrong shape, or an unknown format version.
     """
-    reader = _reader(source)
+    reader = record_reader(source)
     data = reader.root(raw, "snapshot")
     version = data.value("format_version")
     if version != FORMAT_VERSION:
@@ -283,7 +274,7 @@ def snapshot_from_json(raw: object, source: str) -> Snapshot:
             checks[stage] = read_report(stages.obj(stage))
     knowledge_base: tuple[SnapshotEntry, ...] | None = None
     if data.value("knowledge_base") is not None:  # null: a checkpoint before the agent was read
-        knowledge_base = tuple(_entry_from(entry) for entry in data.objs("knowledge_base"))
+        knowledge_base = tuple(entry_from(entry) for entry in data.objs("knowledge_base"))
     return Snapshot(
         id=data.text("id"),
         environment=data.text("environment"),

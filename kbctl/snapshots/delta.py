@@ -40,8 +40,8 @@ from kbctl.snapshots.codec import (
     entries_text,
     entry_from,
     entry_to_json,
+    record_reader,
     snapshot_from_json,
-    snapshot_reader,
     to_dict,
 )
 from kbctl.snapshots.record import FORMAT_VERSION, Snapshot, SnapshotEntry
@@ -229,15 +229,13 @@ def parse_record(text: str | bytes, source: str, *, entries: bool = True) -> Sto
     Raises:
         SnapshotError: bad JSON, a wrong shape, or an unknown format version.
     """
+    reader = record_reader(source)
     try:
         raw = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        problem = (
-            f"not valid JSON: {err.msg} (line {err.lineno})"
-            if isinstance(err, json.JSONDecodeError)
-            else f"not UTF-8: {err}"
-        )
-        raise _corrupt(source, problem) from None
+    except json.JSONDecodeError as err:
+        raise reader.fail(f"not valid JSON: {err.msg} (line {err.lineno})") from None
+    except UnicodeDecodeError as err:
+        raise reader.fail(f"not UTF-8: {err}") from None
     if not isinstance(raw, dict) or raw.get("format_version") != DELTA_FORMAT_VERSION:
         kb = raw.get("knowledge_base") if isinstance(raw, dict) else None
         if entries or not isinstance(kb, list):
@@ -246,8 +244,8 @@ def parse_record(text: str | bytes, source: str, *, entries: bool = True) -> Sto
         header["knowledge_base"] = None
         return Stored(snapshot_from_json(header, source), None, len(kb))
     if "knowledge_base" in raw:
-        raise _corrupt(source, "knowledge_base: a delta record must not hold one")
-    delta = _delta_from(snapshot_reader(source).root(raw, "snapshot").obj(FIELD))
+        raise reader.fail("snapshot.knowledge_base: a delta record must not hold one")
+    delta = _delta_from(reader.root(raw, "snapshot").obj(FIELD))
     full = {k: v for k, v in raw.items() if k != FIELD}
     full["format_version"] = FORMAT_VERSION
     full["knowledge_base"] = None
@@ -274,15 +272,6 @@ def _delta_from(data: JsonObj) -> Delta:
             raise fail(f"{item.at('at')}: expected indexes that increase from 0")
         inserted.append((at, entry_from(item.obj("entry"))))
     return Delta(base, depth, documents, data.texts("removed"), tuple(inserted), sha)
-
-
-def _corrupt(source: str, problem: str) -> SnapshotError:
-    return SnapshotError(
-        f"Snapshot {source} is corrupt",
-        detail=problem,
-        hint="Restore the file from git (snapshots are committed), or pick another snapshot "
-        "with `kbctl snapshots list`.",
-    )
 
 
 def resolved(stored: Stored, entries: tuple[SnapshotEntry, ...]) -> Snapshot:

@@ -1,10 +1,11 @@
 """Real processes against the emulator over a socket: SIGKILL at many points, and real faults.
 
-The emulator runs in this process (`EmulatorServer` on 127.0.0.1, port 0) behind a small WSGI
-wrapper that counts requests and, on a chosen one, SIGKILLs the `kbctl apply` subprocess before
-answering (the request itself still takes effect: the harshest case, a write whose answer is
-lost). After every kill one more apply runs to completion, and the workspace must match the
-manifest: every attached auto document indexed, no managed orphan, no duplicate.
+The emulator runs in this process (`EmulatorServer` on 127.0.0.1, port 0) behind
+`tests.killing.KillSwitch`, which counts requests and, on a chosen one, SIGKILLs the
+`kbctl apply` subprocess before answering (the request itself still takes effect: the harshest
+case, a write whose answer is lost). After every kill one more apply runs to completion, and
+the workspace must match the manifest: every attached auto document indexed, no managed orphan,
+no duplicate.
 """
 
 from __future__ import annotations
@@ -12,10 +13,8 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import threading
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from kbctl.identity import canonical_text, content_hash
 from kbctl.model import DocType, IndexStatus, UsageMode
 from kbctl.provider.elevenlabs import ElevenLabsProvider
 from kbctl.provider.http import ApiClient
+from tests.killing import KillSwitch, Predicate, kbctl_process, nth_request, nth_request_of
 
 pytestmark = pytest.mark.slow
 
@@ -53,47 +53,6 @@ environments:
     base_url: http://unused.invalid
     agent_id: {AGENT}
 """
-
-Predicate = Callable[[str, str, int], bool]
-
-
-@dataclass
-class KillSwitch:
-    """WSGI wrapper: counts requests; kills `victim` on the first one `when` accepts."""
-
-    app: EmulatorApp
-    count: int = 0
-    log: list[tuple[str, str]] = field(default_factory=list)
-    when: Predicate | None = None
-    victim: subprocess.Popen[bytes] | None = None
-    fired: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        method, path = str(environ["REQUEST_METHOD"]), str(environ["PATH_INFO"])
-        with self.lock:
-            self.count += 1
-            self.log.append((method, path))
-            kill = (
-                not self.fired
-                and self.when is not None
-                and self.victim is not None
-                and self.when(method, path, self.count)
-            )
-            if kill:
-                self.fired = True
-                assert self.victim is not None
-                os.kill(self.victim.pid, signal.SIGKILL)
-        return self.app(environ, start_response)
-
-    def close(self) -> None:
-        """Save the emulator's state (the server calls it on stop)."""
-        self.app.close()
-
-    def arm(self, victim: subprocess.Popen[bytes] | None, when: Predicate | None) -> None:
-        with self.lock:
-            self.count, self.fired, self.victim, self.when = 0, False, victim, when
-            self.log.clear()
 
 
 @dataclass
@@ -138,13 +97,7 @@ class Rig:
 
     def apply_killed(self, when: Predicate) -> bool:
         """Run `kbctl apply` as a process and SIGKILL it when `when` says; True if it was."""
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "kbctl", *self.args()],
-            cwd=self.root,
-            env=self.env(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        proc = kbctl_process(self.args(), cwd=self.root, env=self.env(), stdout=subprocess.DEVNULL)
         self.switch.arm(proc, when)
         _, err = proc.communicate(timeout=120)
         if proc.returncode not in (0, -signal.SIGKILL):
@@ -201,21 +154,6 @@ def make_rig(tmp_path: Path) -> Iterator[Callable[..., Rig]]:
         server.stop()
 
 
-def _nth(n: int) -> Predicate:
-    return lambda method, path, count: count >= n
-
-
-def _nth_of(method_wanted: str, needle: str, n: int = 1) -> Predicate:
-    seen = [0]
-
-    def when(method: str, path: str, count: int) -> bool:
-        if method == method_wanted and needle in path:
-            seen[0] += 1
-        return seen[0] >= n
-
-    return when
-
-
 def _after_patch() -> Predicate:
     patched = [False]
 
@@ -240,15 +178,15 @@ def test_sigkill_at_many_points_then_one_apply_converges(make_rig: Callable[...,
     total = rig.switch.count
     assert total > 120, total  # the gate polls in batches: a few requests per round
     points: list[tuple[str, Predicate]] = [
-        (f"request {n} of {total}", _nth(n))
+        (f"request {n} of {total}", nth_request(n))
         for n in sorted({max(3, int(total * f)) for f in (0.04, 0.2, 0.45, 0.8)})
     ]
     points += [
-        ("the 17th upload", _nth_of("POST", "/knowledge-base/text", 17)),
-        ("the 5th index request", _nth_of("POST", "/rag-index", 5)),
-        ("the PATCH itself", _nth_of("PATCH", "/agents/")),
+        ("the 17th upload", nth_request_of("POST", "/knowledge-base/text", 17)),
+        ("the 5th index request", nth_request_of("POST", "/rag-index", 5)),
+        ("the PATCH itself", nth_request_of("PATCH", "/agents/")),
         ("right after the PATCH", _after_patch()),
-        ("the 10th delete", _nth_of("DELETE", "/knowledge-base/", 10)),
+        ("the 10th delete", nth_request_of("DELETE", "/knowledge-base/", 10)),
     ]
     killed = []
     for version, (label, when) in enumerate(points, start=2):

@@ -117,7 +117,7 @@ def test_plan_without_findings_keeps_exit_0_and_2(repo: Path) -> None:
 def test_an_internal_error_is_one_line_with_the_key_redacted(repo: Path) -> None:
     key = "sk_internal_error_key_0123456789"
 
-    def broken(session: Session, endpoint: Endpoint, concurrency: int) -> ProviderHandle:
+    def broken(session: Session, endpoint: Endpoint, concurrency: int | None) -> ProviderHandle:
         session.secrets.add(key)
         raise RuntimeError(f"unexpected state while using {key}")
 

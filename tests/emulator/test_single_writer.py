@@ -4,14 +4,21 @@ the first holds it, instead of both writing and losing changes."""
 
 from __future__ import annotations
 
+import fcntl
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from kbctl import commands
+from kbctl.cli.main import cli
 from kbctl.clock import FakeClock
+from kbctl.commands import Session
 from kbctl.emulator import open_emulator
 from kbctl.emulator.workspace.folder_lock import LOCK_FILE
 from kbctl.errors import UsageError
@@ -99,3 +106,52 @@ def test_one_process_may_open_a_folder_twice(tmp_path: Path) -> None:
         timeout=60,
     )
     assert probe.returncode == 0, probe.stderr  # released once both were closed
+
+
+def _free(folder: Path) -> bool:
+    """Whether another process could take the folder's lock now (flock locks belong to an open
+    file, so a second open in this process conflicts with a lock this process holds)."""
+    fd = os.open(folder / LOCK_FILE, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # closing the descriptor drops a lock taken through it
+    return True
+
+
+def test_a_sigkilled_holder_leaves_the_folder_to_the_next_process(
+    holder: tuple[subprocess.Popen[str], Path],
+) -> None:
+    proc, folder = holder
+    assert not _free(folder)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait(timeout=20) == -signal.SIGKILL
+    # The lock file still names the dead process; the kernel dropped its lock with it.
+    assert (folder / LOCK_FILE).read_text().strip() == str(proc.pid)
+    app = open_emulator(f"emulator://{folder}", FakeClock())
+    try:
+        assert [d.name for d in app.world.documents()] == ["from the holder"]
+    finally:
+        app.close()
+
+
+def test_an_in_process_command_gives_the_folder_up_when_it_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "emu"
+    (tmp_path / "kb.yaml").write_text(
+        "version: 1\nproject: p\ndocuments: []\n"
+        f"environments:\n  local:\n    agent_id: agent_1\n    base_url: emulator://{folder}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["plan", "-e", "local", "-f", "kb.yaml"])
+    assert result.exit_code == 0, result.output
+    assert _free(folder)  # a `kbctl` started now (or by a test) may use it
+
+    session = Session(FakeClock(), cwd=tmp_path)
+    commands.plan(session, "local", ["kb.yaml"])
+    assert not _free(folder)
+    session.close()
+    assert _free(folder)

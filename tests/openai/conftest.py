@@ -99,7 +99,9 @@ class Handbook:
             connect=self._connect,
         )
 
-    def _connect(self, session: Session, endpoint: Endpoint, concurrency: int) -> ProviderHandle:
+    def _connect(
+        self, session: Session, endpoint: Endpoint, concurrency: int | None
+    ) -> ProviderHandle:
         client = ApiClient(
             "http://emulator.invalid/v1",
             session.environ[endpoint.api_key_env],

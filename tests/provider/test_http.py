@@ -23,7 +23,7 @@ from kbctl.errors import (
 )
 from kbctl.provider.http import AmbiguousWriteError, ApiClient
 from kbctl.provider.http_parts import FilePart
-from kbctl.provider.limiter import Limiter
+from kbctl.provider.limiter import AUTO_CEILING, AUTO_START, Limiter
 
 from .conftest import KEY
 
@@ -543,27 +543,52 @@ def test_context_manager_closes(clock: FakeClock) -> None:
         client.get_json("/v1/x")
 
 
-def test_limiter_halves_once_per_round_and_creeps_back() -> None:
+def test_limiter_cuts_once_per_round_and_creeps_back_only_when_pressed() -> None:
     limiter = Limiter(8)
     rounds = [limiter.acquire() for _ in range(5)]
     assert rounds == [0] * 5
     limiter.release(rounds[0], throttled=True)
+    assert limiter.limit == 6  # the first 429 of a round: three quarters
+    limiter.release(rounds[1], throttled=True)  # the same round: one more off
+    limiter.release(rounds[2], throttled=True)
     assert limiter.limit == 4
-    limiter.release(rounds[1], throttled=True)  # same round: no second cut
+    limiter.release(rounds[3], throttled=True)  # ... never below half the round's limit
     assert limiter.limit == 4
-    for epoch in rounds[2:]:
-        limiter.release(epoch, throttled=False)
+    limiter.release(rounds[4], throttled=False)
     again = [limiter.acquire() for _ in range(4)]
     assert again == [1] * 4
     limiter.release(again[0], throttled=True)
-    assert limiter.limit == 2
+    assert limiter.limit == 3
     for epoch in again[1:]:
         limiter.release(epoch, throttled=False)
-    limiter.release(limiter.acquire(), throttled=False)
-    assert limiter.limit == 3  # after 2 * 2 successes at limit 2
-    for _ in range(200):
+    # One request at a time never reaches a limit of 3: no evidence that more would pass.
+    for _ in range(50):
         limiter.release(limiter.acquire(), throttled=False)
+    assert limiter.limit == 3
+    # Three at once reach it: after `limit` successes under pressure, one more slot.
+    held = [limiter.acquire() for _ in range(3)]
+    for epoch in held:
+        limiter.release(epoch, throttled=False)
+    assert limiter.limit == 4
+    for _ in range(100):
+        held = [limiter.acquire() for _ in range(limiter.limit)]
+        for epoch in held:
+            limiter.release(epoch, throttled=False)
     assert limiter.limit == 8  # never above the ceiling
+    assert (limiter.lowest, limiter.cuts) == (3, 2)
+
+
+def test_auto_concurrency_starts_below_its_ceiling_and_a_number_is_a_hard_cap() -> None:
+    auto = Limiter.for_concurrency(None)
+    assert (auto.limit, auto.ceiling) == (AUTO_START, AUTO_CEILING)
+    assert AUTO_START >= 8  # well above the old fixed default of 4
+    for _ in range(200):
+        held = [auto.acquire() for _ in range(auto.limit)]
+        for epoch in held:
+            auto.release(epoch, throttled=False)
+    assert auto.limit == AUTO_CEILING
+    fixed = Limiter.for_concurrency(3)
+    assert (fixed.limit, fixed.ceiling) == (3, 3)
 
 
 def test_limiter_admits_in_arrival_order() -> None:

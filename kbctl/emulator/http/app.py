@@ -54,6 +54,8 @@ class EmulatorApp:
         self._rng_lock = threading.Lock()
         self._inflight = 0
         self._inflight_lock = threading.Lock()
+        #: The most requests served at once so far (those answered 429 for the limit excluded).
+        self.peak_inflight = 0
         #: Tracebacks of unexpected exceptions (each was answered with a JSON 500).
         self.internal_errors: list[str] = []
         #: Injected faults answered so far, e.g. `{"fail_rate": 3, "max_concurrency": 10}`.
@@ -65,9 +67,10 @@ class EmulatorApp:
         return self.world.config
 
     def close(self) -> None:
-        """Save everything (a clean shutdown)."""
-        self.world.close()
+        """Save everything (a clean shutdown). The OpenAI side first: it writes in the folder
+        whose lock the ElevenLabs side gives up when it closes."""
         self.openai.close()
+        self.world.close()
 
     # ------------------------------------------------------------------ WSGI
     def __call__(
@@ -103,6 +106,8 @@ class EmulatorApp:
             over = limit is not None and self._inflight > limit
             if over:
                 self._inflight -= 1
+            else:
+                self.peak_inflight = max(self.peak_inflight, self._inflight)
         if over:
             return self._too_many()
         try:
