@@ -81,8 +81,10 @@ class UploadSteps(RunState):
         if first_error is None and staged and not self.options.stop.requested:
             uploaded = [p for p in (f.result() for f in futures) if p.upload is not None]
             first_error = self._attach_uploaded(uploaded)
-            if first_error is not None:
+            if first_error is not None:  # nothing was attached: the uploads are worth nothing
                 self._cleanup(pool, list(self.created))
+                gone = {d.id for d in self.deleted}
+                self.created = [r for r in self.created if r.id not in gone]
         if first_error is not None:
             raise self._api_failure("creating documents", first_error) from first_error
 

@@ -4,6 +4,7 @@ finished and others did not, or some failed) instead of the store's whole listin
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -15,12 +16,12 @@ import pytest
 from kbctl.chunking import Chunking, ChunkingStrategy
 from kbctl.clock import FakeClock
 from kbctl.emulator import open_emulator
-from kbctl.errors import ExitCode, IndexGateError
+from kbctl.errors import ApplyError, ExitCode, IndexGateError
 from kbctl.model import IndexStatus
 from kbctl.provider.http import ApiClient, wsgi_transport
 from kbctl.provider.openai.api import OpenAIApi
 from kbctl.provider.openai.batches import MAX_BATCH_FILES, FileBatches
-from tests.openai.conftest import KEY, Handbook
+from tests.openai.conftest import KEY, Handbook, Recorder
 
 _ROUTES = [
     ("upload", "POST", r"/v1/files"),
@@ -130,4 +131,55 @@ def test_files_beyond_2000_go_in_a_second_batch(tmp_path: Path) -> None:
         "type": "static",
         "static": {"max_chunk_size_tokens": 200, "chunk_overlap_tokens": 50},
     }
+    client.close()
+
+
+class BatchesDown(Recorder):
+    """The API refusing every batch create (400), everything else answered as usual."""
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        if environ["REQUEST_METHOD"] == "POST" and environ["PATH_INFO"].endswith("/file_batches"):
+            start_response("400 Bad Request", [("Content-Type", "application/json")])
+            error = {"message": "Batches are down.", "type": "invalid_request_error"}
+            return [json.dumps({"error": {**error, "param": None, "code": None}}).encode()]
+        return super().__call__(environ, start_response)
+
+
+def test_a_refused_batch_leaves_no_upload_behind(handbook: Handbook) -> None:
+    handbook.apply()
+    files = sorted(handbook.world.file_ids())
+    before = {k: f["id"] for k, f in handbook.attached().items()}
+    for key in ("kb/hr/leave/sick-leave.md", "kb/sales/pricing/discounts.md"):
+        doc = handbook.doc(key)
+        doc.write_text(doc.read_text() + "One more rule.\n")
+    handbook.recorder = BatchesDown(handbook.app)
+    with pytest.raises(ApplyError) as caught:
+        handbook.apply()
+    assert caught.value.exit_code == ExitCode.ERROR
+    assert "Batches are down." in caught.value.summary
+    assert "The agent was not changed." in (caught.value.detail or "")
+    assert "orphans" not in (caught.value.detail or "")
+    assert sorted(handbook.world.file_ids()) == files  # both uploads deleted again
+    assert {k: f["id"] for k, f in handbook.attached().items()} == before
+
+
+def test_a_file_detached_from_its_batch_is_read_from_the_store(tmp_path: Path) -> None:
+    clock = FakeClock()
+    app = open_emulator(f"emulator://{tmp_path}/emu?index_seconds=5", clock)
+    client = ApiClient(
+        "http://emulator.invalid/v1", KEY, clock, transport=wsgi_transport(app), bearer=True
+    )
+    api = OpenAIApi(client)
+    store = api.create_store("small").id
+    ids = [api.upload(f"d{i}.md", b"doc %d" % i) for i in range(2)]
+    batches = FileBatches(api)
+    batches.attach(store, [(i, {}, None) for i in ids])
+    api.detach(store, ids[0])  # by someone else, mid-gate
+    states, rest = batches.states(store, ids)
+    assert states == {} and sorted(rest) == sorted(ids)
+    clock.advance(10)
+    states, rest = batches.states(store, ids[1:])
+    assert rest == [ids[1]]  # no longer read from that batch
     client.close()
