@@ -163,3 +163,23 @@ def test_a_refused_batch_leaves_no_upload_behind(handbook: Handbook) -> None:
     assert "orphans" not in (caught.value.detail or "")
     assert sorted(handbook.world.file_ids()) == files  # both uploads deleted again
     assert {k: f["id"] for k, f in handbook.attached().items()} == before
+
+
+def test_a_file_detached_from_its_batch_is_read_from_the_store(tmp_path: Path) -> None:
+    clock = FakeClock()
+    app = open_emulator(f"emulator://{tmp_path}/emu?index_seconds=5", clock)
+    client = ApiClient(
+        "http://emulator.invalid/v1", KEY, clock, transport=wsgi_transport(app), bearer=True
+    )
+    api = OpenAIApi(client)
+    store = api.create_store("small").id
+    ids = [api.upload(f"d{i}.md", b"doc %d" % i) for i in range(2)]
+    batches = FileBatches(api)
+    batches.attach(store, [(i, {}, None) for i in ids])
+    api.detach(store, ids[0])  # by someone else, mid-gate
+    states, rest = batches.states(store, ids)
+    assert states == {} and sorted(rest) == sorted(ids)
+    clock.advance(10)
+    states, rest = batches.states(store, ids[1:])
+    assert rest == [ids[1]]  # no longer read from that batch
+    client.close()

@@ -56,7 +56,8 @@ class FileBatches:
         self, store_id: str, file_ids: Iterable[str]
     ) -> tuple[dict[str, IndexState], list[str]]:
         """The states of the files a batch of this process holds (one read per batch, plus the
-        listings its counts call for), and the ids no such batch holds."""
+        listings its counts call for), and the ids no such batch holds — or whose batch counts
+        fewer files than asked for (detached since: the store's listing tells)."""
         by_batch: dict[str, list[str]] = {}
         rest: list[str] = []
         with self._lock:
@@ -68,7 +69,12 @@ class FileBatches:
                     by_batch.setdefault(batch_id, []).append(file_id)
         out: dict[str, IndexState] = {}
         for batch_id, ids in by_batch.items():
-            out.update(self._states(store_id, self._api.batch(store_id, batch_id), ids))
+            batch = self._api.batch(store_id, batch_id)
+            if batch.total < len(ids):  # some were detached since: the store's listing says
+                rest.extend(ids)
+                self.forget(ids)
+                continue
+            out.update(self._states(store_id, batch, ids))
         return out, rest
 
     def forget(self, file_ids: Iterable[str]) -> None:
