@@ -87,8 +87,7 @@ def test_a_body_cut_short_by_a_client_that_went_away_is_not_handled(
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         sock.sendall(
             b"POST /v1/vector_stores HTTP/1.1\r\nHost: emulator\r\nAuthorization: Bearer k\r\n"
-            b"Content-Type: application/json\r\n"
-            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            b"Content-Type: application/json\r\n" + f"Content-Length: {len(body)}\r\n\r\n".encode()
         )
         sock.shutdown(socket.SHUT_WR)  # the process died between its headers and its body
         assert sock.recv(1024) == b""  # no answer: the request never arrived whole
