@@ -91,14 +91,13 @@ def plan_cmd(
     elif fmt == "markdown":
         click.echo(session.secrets.redact(render_plan_markdown(made)))
     else:
-        width = wiring.text_width()
-        Console(highlight=False, soft_wrap=True, width=width).print(
-            fitted(render_plan_text(made), width)
-        )
+        text = render_plan_text(made)
         if out:
-            click.echo(
-                f"Saved the plan to {out}; apply it with: kbctl apply -e {environment} {out}"
+            text.append(
+                f"\nSaved the plan to {out}; apply it with: kbctl apply -e {environment} {out}"
             )
+        width = wiring.text_width()
+        Console(highlight=False, soft_wrap=True, width=width).print(fitted(text, width))
     if wiring.in_github_actions():
         for line in _annotations(made):
             click.echo(line, err=True)

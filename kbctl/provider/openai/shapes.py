@@ -82,6 +82,18 @@ class StoreFile:
 
 
 @dataclass(frozen=True, slots=True)
+class Batch:
+    """A file batch: its id and the counts of its files by status."""
+
+    id: str
+    in_progress: int
+    completed: int
+    failed: int
+    cancelled: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
 class Hit:
     """One search result."""
 
@@ -144,6 +156,31 @@ def content_texts(value: object, where: str) -> list[str]:
     data = answer(value, where)
     texts = (item.opt_text("text", missing_ok=True) for item in data.opt_objs("data"))
     return [text for text in texts if text is not None]
+
+
+def batch(value: object, where: str) -> Batch:
+    data = answer(value, where)
+    counts = data.obj("file_counts")
+    return Batch(
+        data.text("id"),
+        counts.integer("in_progress"),
+        counts.integer("completed"),
+        counts.integer("failed"),
+        counts.integer("cancelled"),
+        counts.integer("total"),
+    )
+
+
+def attachment_body(
+    file_id: str, attributes: Mapping[str, MetadataValue], chunking: Chunking | None
+) -> dict[str, object]:
+    """One file to attach: the File, its attributes, its chunking (always sent: a store's
+    default is not inherited)."""
+    return {
+        "file_id": file_id,
+        "attributes": dict(attributes),
+        "chunking_strategy": chunking_body(chunking),
+    }
 
 
 def hit(value: object, where: str) -> Hit:
