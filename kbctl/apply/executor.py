@@ -147,6 +147,7 @@ class _Run(SwapSteps):
                     self._timed(Phase.DELETE, lambda: self._delete(pool, orphans=True))
                 self._timed(Phase.CREATE, lambda: self._prepare(pool, specs))
                 self._timed(Phase.INDEX, lambda: self._wait(pool))
+                self._timed(Phase.INDEX, lambda: self._settle_shared(pool))
                 stage = self.stage
                 if stage is None:
                     self._timed(Phase.CHECKS, lambda: self._check_before_swap(pool))
