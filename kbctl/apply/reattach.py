@@ -2,8 +2,9 @@
 attach must still exist, and be the project's one copy.
 
 Two runs of one project (staging and production) may apply at once, each holding its own
-agent's lease. After the index gate and before the swap this step checks, for a provider whose
-environments share documents (`kbctl.identity.shares_documents`):
+agent's lease. After the index gate and before the swap, while another run of the project holds
+a lease, this step checks, for a provider whose environments share documents
+(`kbctl.identity.shares_documents`):
 
 - every document the run reuses (another environment's, or a leftover) still exists: one that
   the other run deleted meanwhile (an orphan to it) is uploaded afresh and indexed now, so the
@@ -39,8 +40,18 @@ class ReattachSteps(UploadSteps):
     """The checks between the index gate and the swap (see the module docstring)."""
 
     def _settle_shared(self, pool: Executor) -> None:
+        """Only while another run of the project holds a lease (one page of folders to tell):
+        those races need one. Otherwise the swap itself stands guard (the API refuses an
+        unknown id) and the next plan reuses what another run left."""
         if not shares_documents(self.target.provider) or self.gate.failed:
             return
+        if not (self.reused or self.created):
+            return
+        try:
+            if not self.lease.project_runs():
+                return
+        except ApiError:
+            pass  # cannot tell: check
         self._recreate_vanished(pool)
         self._prefer_earlier_copies()
 

@@ -207,3 +207,23 @@ def test_documents_with_environment_markers_are_adopted_without_an_upload(bench:
     assert uploads(bench) == uploads_before
     x_ids = {e.key: e.id for e in bench.entries(STAGING_AGENT)}["extra/x.md"]
     assert x_ids in ids(bench, PRODUCTION_AGENT)
+
+
+def test_another_environments_uploads_do_not_make_a_saved_plan_stale(bench: Bench) -> None:
+    """Production's plan waits for approval while staging applies something new: the saved
+    plan still applies (its fingerprint covers what it attaches, reuses and deletes)."""
+    write(bench)
+    apply(bench, "staging")
+    assert bench.run("plan", "-e", "production", "--out", "prod.json").exit_code == 0
+    write(bench, staging_extra=("x",))
+    apply(bench, "staging")
+
+    out = bench.run("apply", "-e", "production", "prod.json", "--auto-approve")
+
+    assert out.exit_code == 0, out.output
+    assert {e.key for e in bench.entries(PRODUCTION_AGENT)} == {
+        "docs/a.md",
+        "docs/b.md",
+        "docs/c.md",
+        "rules",
+    }

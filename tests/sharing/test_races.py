@@ -42,6 +42,12 @@ def test_a_reused_document_deleted_before_the_swap_is_uploaded_again(bench: Benc
         if isinstance(event, PlanStarted):  # another run deletes the orphan it also saw
             bench.world.delete_document(leftover)
 
+    # Staging's run applies meanwhile (it holds its agent's lease) and deletes the orphan.
+    Lease(
+        bench.provider,
+        bench.clock,
+        LeaseOwner("5ca1ab1e", STAGING_AGENT, "demo", "staging", "0" * 12),
+    ).acquire()
     uploads = bench.world.calls[UPLOAD]
     result = apply_agent_plan(
         plan,
