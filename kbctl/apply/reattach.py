@@ -9,9 +9,10 @@ a lease, this step checks, for a provider whose environments share documents
 - every document the run reuses (another environment's, or a leftover) still exists: one that
   the other run deleted meanwhile (an orphan to it) is uploaded afresh and indexed now, so the
   agent never gets a deleted id;
-- a document the run uploaded that the other run uploaded too (the same name: project, key and
-  content) is given up for the earlier copy, once that one is indexed, so the project keeps one
-  copy; this run's copy is deleted after the swap, like a superseded document.
+- a document the run uploaded that the other run uploaded too since this run read the workspace
+  (the same name: project, key and content) is given up for the earlier copy, once that one is
+  indexed, so the project keeps one copy; this run's copy is deleted after the swap, like a
+  superseded document.
 
 Must not write the agent; every wait goes through the injected clock.
 """
@@ -124,10 +125,14 @@ class ReattachSteps(UploadSteps):
         try:
             listed = self.provider.documents_named("")
         except ApiError:
-            return  # the next plan converges on one copy
+            return  # two copies stay (both correct) until the content changes
+        # Only copies uploaded since this run read the workspace: one the plan saw and did not
+        # reuse (edited in place, say) is never switched to.
+        known = {d.id for d in self.live.documents} if self.live is not None else set()
         by_name: dict[str, list[LiveDocument]] = {}
         for doc in listed:
-            by_name.setdefault(doc.name, []).append(doc)
+            if doc.id not in known:
+                by_name.setdefault(doc.name, []).append(doc)
         for record in list(self.created):
             copies = by_name.get(names[record.id] or "", [])
             first = earliest(copies)
@@ -135,7 +140,7 @@ class ReattachSteps(UploadSteps):
                 continue
             auto = self._change(record.key).usage_mode is UsageMode.AUTO
             if auto and self._await_index(record.key, first.id).status is not IndexStatus.SUCCEEDED:
-                continue  # not ready: keep this run's own copy (the next plan converges)
+                continue  # not ready in time: keep this run's own copy (two copies stay)
             self.created.remove(record)
             self.reused.append(DocOutcome(record.key, first.id))
             self.given_up.append(record)
