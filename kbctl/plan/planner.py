@@ -101,14 +101,17 @@ def plan_target(target: Target, live: LiveState) -> AgentPlan:
     changes.sort(key=lambda c: (c.key, _ACTION_ORDER[c.action], c.live_id or ""))
 
     orphans = _orphans([o for o in orphan_docs if o[0].id not in elsewhere], matches)
-    deletions = tuple(d for d in _deletions(dropped, matches, orphans) if d.id not in elsewhere)
+    # A document another agent uses is detached only, not deleted; it still counts for the
+    # policy guards (`protect`: any deletion or detachment).
+    dropping = _deletions(dropped, matches, orphans)
+    deletions = tuple(d for d in dropping if d.id not in elsewhere)
     unmanaged = tuple(a.entry for a in attached if a.marker is None)
     knowledge_base = _target_array(attached, matches, changes)
     findings = small_findings + findings_for(
         FindingInputs(
             manifest=target.manifest,
             changes=tuple(changes),
-            deletions=deletions,
+            deletions=dropping,
             knowledge_base=knowledge_base,
             live_managed=len(attached) - len(unmanaged),
             unmanaged=len(unmanaged),
