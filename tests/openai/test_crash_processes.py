@@ -255,19 +255,20 @@ class Book:
         keys = [str(f["attributes"]["kbctl_key"]) for f in ours]
         assert len(keys) == len(set(keys)), f"duplicate files: {sorted(keys)}"
         wanted = {p.key: p.metadata for p in pages(self.version)}
-        assert sorted(managed) == sorted(wanted)
+        assert sorted(managed) == sorted(wanted), f"keys: {sorted(managed)}"
         for key, f in managed.items():
             user = {k: v for k, v in f["attributes"].items() if not k.startswith("kbctl_")}
             assert user == wanted[key], (key, user)
         not_done = [(f["id"], f["status"]) for f in attached if f["status"] != "completed"]
         assert not not_done, not_done
         hand = [f for f in attached if f["id"] not in {m["id"] for m in managed.values()}]
-        assert [f["attributes"] for f in hand] == [{"owner": "support"}]
+        assert [f["attributes"] for f in hand] == [{"owner": "support"}], f"hand: {hand}"
         names = {f["id"]: f["filename"] for f in seen["files"]}
-        assert names[hand[0]["id"]] == HAND
+        assert names[hand[0]["id"]] == HAND, names[hand[0]["id"]]
         stray = [names[i] for i in sorted(set(names) - {f["id"] for f in attached})]
         assert not stray, f"Files attached nowhere: {stray}"
-        assert [n for n in seen["stores"] if not n.startswith("kbctl-lease")] == [STORE]
+        stores = [n for n in seen["stores"] if not n.startswith("kbctl-lease")]
+        assert stores == [STORE], f"stores: {stores}"
 
 
 @pytest.fixture
