@@ -73,14 +73,22 @@ def report_error(err: KbctlError, app: AppContext, stream: TextIO | None = None)
 
 
 def report_internal(exc: BaseException, app: AppContext, stream: TextIO | None = None) -> ExitCode:
-    """Print an unexpected exception as one line, without a traceback."""
-    out = stream if stream is not None else sys.stderr
-    text = (
-        f"Error: internal error: {type(exc).__name__}: {exc}\n"
-        "Hint: re-run with --debug for the traceback, and report it."
-    )
-    out.write(app.redact(text) + "\n")
-    out.flush()
+    """Print an unexpected exception without a traceback (and, with --json, as the stream's
+    last `error` event). A file the system refused (a folder that does not exist or cannot be
+    written, a full disk) is the user's to fix, not a bug, and says so."""
+    if isinstance(exc, OSError) and exc.filename is not None:
+        error = KbctlError(
+            f"Cannot use {exc.filename}: {exc.strerror or exc}",
+            detail=f"{type(exc).__name__} (errno {exc.errno}) while reading or writing a file.",
+            hint="Check the path (the folder exists, kbctl may write there, the disk is not "
+            "full), then re-run; --debug shows where it happened.",
+        )
+    else:
+        error = KbctlError(
+            f"internal error: {type(exc).__name__}: {exc}",
+            hint="re-run with --debug for the traceback, and report it.",
+        )
+    report_error(error, app, stream)
     return ExitCode.ERROR
 
 

@@ -43,6 +43,7 @@ def test_invalid_settings_are_reported() -> None:
     result = CliRunner().invoke(cli, ["emulator", "serve", "--fail-rate", "3", "--port", "0"])
     assert result.exit_code == 1
     assert "fail_rate must be between 0 and 1" in result.output
+    assert "Hint: Fix the values named above" in result.output
 
 
 def test_a_busy_port_is_a_usage_error_not_a_crash(tmp_path: Path) -> None:
