@@ -45,7 +45,7 @@ def report_error(err: KbctlError, app: AppContext, stream: TextIO | None = None)
     out = stream if stream is not None else sys.stderr
     lines = [f"Error: {err.summary}"]
     if err.detail:
-        lines.extend("  " + line for line in err.detail.splitlines())
+        lines.extend(f"  {line}" if line.strip() else "" for line in err.detail.splitlines())
     if err.hint:
         lines.append(f"Hint: {err.hint}")
     out.write(app.redact("\n".join(lines)) + "\n")
@@ -98,6 +98,15 @@ def report_usage(
     """A command-line usage error (unknown flag, missing option, bad choice): exit 1, not 2."""
     ctx = err.ctx
     command = ctx.command_path if ctx is not None else "kbctl"
+    no_args = getattr(click.exceptions, "NoArgsIsHelpError", None)  # click >= 8.2
+    if no_args is not None and isinstance(err, no_args) and ctx is not None:
+        # `kbctl` or `kbctl snapshots` alone: the help is the detail, not the summary.
+        missing = UsageError(
+            "Missing command",
+            detail=ctx.get_help(),
+            hint=f"Run `{command} COMMAND --help` for a command's options.",
+        )
+        return report_error(missing, app, stream)
     usage = ctx.get_usage() if ctx is not None else ""
     error = UsageError(
         f"{err.format_message()}",

@@ -112,7 +112,7 @@ def test_production_reuses_what_staging_created_and_indexed(bench: Bench) -> Non
     documents_before = len(list(bench.world.documents()))
 
     planned = plan_json(bench, "production")
-    creates = [c for c in planned["changes"] if c["action"] == "create"]  # type: ignore[union-attr]
+    creates = [c for c in planned["changes"] if c["action"] == "create"]  # type: ignore[attr-defined]
     assert len(creates) == 4
     assert all(c["reuse_id"] and not c["needs_index"] for c in creates)
     assert all(any(n.startswith("shared: reuses") for n in c["notes"]) for c in creates)
@@ -137,7 +137,7 @@ def test_removing_a_document_from_staging_keeps_what_production_uses(bench: Benc
 
     write(bench, production_extra=("x",))  # staging drops x; production keeps it
     planned = plan_json(bench, "staging")
-    (dropped,) = [c for c in planned["changes"] if c["action"] == "delete"]  # type: ignore[union-attr]
+    (dropped,) = [c for c in planned["changes"] if c["action"] == "delete"]  # type: ignore[attr-defined]
     assert dropped["live_id"] == shared_x
     assert any("detached from this agent only" in n for n in dropped["notes"])
     assert deletions(planned) == []
