@@ -175,14 +175,9 @@ class JsonObj:
         return self.raw[name]
 
     def _required(self, name: str) -> object:
-        value = self.value(name)
         if name not in self.raw:
             raise self.reader.missing(self.at(name))
-        return value
-
-    def _optional(self, name: str, missing_ok: bool) -> tuple[object, bool]:
-        value = self.value(name, missing_ok=missing_ok)
-        return value, value is not None
+        return self.raw[name]
 
     # Scalars ----------------------------------------------------------------------------------
 
@@ -192,8 +187,8 @@ class JsonObj:
 
     def opt_text(self, name: str, *, missing_ok: bool = False) -> str | None:
         """A string, or None for `null` (or absent)."""
-        value, present = self._optional(name, missing_ok)
-        return self.reader.str_at(value, self.at(name)) if present else None
+        value = self.value(name, missing_ok=missing_ok)
+        return None if value is None else self.reader.str_at(value, self.at(name))
 
     def integer(self, name: str) -> int:
         """A required integer."""
@@ -201,8 +196,8 @@ class JsonObj:
 
     def opt_integer(self, name: str, *, missing_ok: bool = False) -> int | None:
         """An integer, or None for `null` (or absent)."""
-        value, present = self._optional(name, missing_ok)
-        return self.reader.int_at(value, self.at(name)) if present else None
+        value = self.value(name, missing_ok=missing_ok)
+        return None if value is None else self.reader.int_at(value, self.at(name))
 
     def number(self, name: str) -> float:
         """A required number."""
@@ -210,8 +205,8 @@ class JsonObj:
 
     def opt_number(self, name: str, *, missing_ok: bool = False) -> float | None:
         """A number, or None for `null` (or absent)."""
-        value, present = self._optional(name, missing_ok)
-        return self.reader.float_at(value, self.at(name)) if present else None
+        value = self.value(name, missing_ok=missing_ok)
+        return None if value is None else self.reader.float_at(value, self.at(name))
 
     def flag(self, name: str) -> bool:
         """A required true or false."""
@@ -219,8 +214,8 @@ class JsonObj:
 
     def opt_flag(self, name: str, *, missing_ok: bool = False) -> bool | None:
         """True or false, or None for `null` (or absent)."""
-        value, present = self._optional(name, missing_ok)
-        return self.reader.bool_at(value, self.at(name)) if present else None
+        value = self.value(name, missing_ok=missing_ok)
+        return None if value is None else self.reader.bool_at(value, self.at(name))
 
     def scalar(self, name: str) -> Scalar:
         """A string, number, boolean or null (present, with `keys_required`)."""
@@ -230,11 +225,6 @@ class JsonObj:
         """A required string that must be one of `cls`'s values."""
         return self.reader.enum_at(cls, self._required(name), self.at(name))
 
-    def opt_enum(self, name: str, cls: type[_E], *, missing_ok: bool = False) -> _E | None:
-        """One of `cls`'s values, or None for `null` (or absent)."""
-        value, present = self._optional(name, missing_ok)
-        return self.reader.enum_at(cls, value, self.at(name)) if present else None
-
     # Containers -------------------------------------------------------------------------------
 
     def obj(self, name: str) -> JsonObj:
@@ -243,8 +233,8 @@ class JsonObj:
 
     def opt_obj(self, name: str, *, missing_ok: bool = False) -> JsonObj | None:
         """An object, or None for `null` (or absent)."""
-        value, present = self._optional(name, missing_ok)
-        return self.reader.root(value, self.at(name)) if present else None
+        value = self.value(name, missing_ok=missing_ok)
+        return None if value is None else self.reader.root(value, self.at(name))
 
     def obj_or_empty(self, name: str) -> JsonObj:
         """An object; `null` (or absent) reads as an empty one."""
@@ -257,8 +247,8 @@ class JsonObj:
 
     def opt_items(self, name: str, *, missing_ok: bool = False) -> list[object] | None:
         """A list, or None for `null` (or absent)."""
-        value, present = self._optional(name, missing_ok)
-        return self.reader.list_at(value, self.at(name)) if present else None
+        value = self.value(name, missing_ok=missing_ok)
+        return None if value is None else self.reader.list_at(value, self.at(name))
 
     def objs(self, name: str) -> list[JsonObj]:
         """A required list of objects, each with its path (`name[3]`)."""

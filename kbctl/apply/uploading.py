@@ -38,7 +38,7 @@ from kbctl.model import (
     SmallDocumentPolicy,
 )
 from kbctl.plan.types import DocumentChange
-from kbctl.provider.base import IndexState
+from kbctl.provider.base import IndexState, StagedCreates
 
 #: Index answers of a reused leftover that a fresh upload may not get (the quota was full, or
 #: indexing failed, when the crashed run uploaded it); a too-small document stays too small.
@@ -56,6 +56,7 @@ class _Prepared:
     requested_at: float = 0.0
     error: ApiError | None = None
     dropped: str | None = None  # a leftover deleted to upload its content afresh
+    upload: DocumentSpec | None = None  # uploaded, to be attached with the others (staged)
 
 
 class UploadSteps(RunState):
@@ -71,13 +72,43 @@ class UploadSteps(RunState):
         self.events(PhaseStarted(Phase.CREATE, len(work)))
         self.gate.start()  # polls begin with the first index request, not after the last upload
         stop = Event()
-        futures = [pool.submit(self._prepare_one, w, specs, stop) for w in work]
+        staged = isinstance(self.provider, StagedCreates)
+        futures = [pool.submit(self._prepare_one, w, specs, stop, staged) for w in work]
         try:
             first_error = self._collect(futures, stop)
         finally:
             stop.set()  # an interrupt (or a failure) stops the uploads not yet started
+        if first_error is None and staged and not self.options.stop.requested:
+            uploaded = [p for p in (f.result() for f in futures) if p.upload is not None]
+            first_error = self._attach_uploaded(uploaded)
+            if first_error is not None:  # nothing was attached: the uploads are worth nothing
+                self._cleanup(pool, list(self.created))
+                gone = {d.id for d in self.deleted}
+                self.created = [r for r in self.created if r.id not in gone]
         if first_error is not None:
             raise self._api_failure("creating documents", first_error) from first_error
+
+    def _attach_uploaded(self, uploaded: list[_Prepared]) -> ApiError | None:
+        """Attach every document uploaded in step 1 at once (a provider with staged creates:
+        OpenAI file batches) and track each one's index; the API error, if any."""
+        if not uploaded:
+            return None
+        assert isinstance(self.provider, StagedCreates)
+        items = []
+        for p in uploaded:
+            assert p.doc_id is not None and p.upload is not None and p.change.name is not None
+            items.append((p.doc_id, p.upload, p.change.name))
+        requested_at = self.clock.monotonic()
+        try:
+            states = self.provider.attach_documents(items)
+        except ApiError as err:
+            return err
+        for p in uploaded:
+            assert p.doc_id is not None
+            if p.change.needs_index:
+                state = states.get(p.doc_id, IndexState(IndexStatus.NOT_INDEXED))
+                self.gate.track(p.change.key, p.doc_id, state, requested_at)
+        return None
 
     def _collect(self, futures: list[Future[_Prepared]], stop: Event) -> ApiError | None:
         """Record each finished upload/index request as it comes; the first API error, if any."""
@@ -104,8 +135,11 @@ class UploadSteps(RunState):
                 stop.set()
         return first_error
 
-    def _prepare_one(self, work: Work, specs: dict[str, DocumentSpec], stop: Event) -> _Prepared:
-        """Worker: upload (unless reused) then ask for the index. Never raises an ApiError."""
+    def _prepare_one(
+        self, work: Work, specs: dict[str, DocumentSpec], stop: Event, staged: bool = False
+    ) -> _Prepared:
+        """Worker: upload (unless reused) then ask for the index — or, `staged`, upload only
+        (`_attach_uploaded` attaches them all after). Never raises an ApiError."""
         if stop.is_set() or self.options.stop.requested or self.gate.failed:
             return _Prepared(work.change)
         match work:
@@ -114,9 +148,15 @@ class UploadSteps(RunState):
                 if spec is None:  # upload_specs found every upload's content
                     raise ApplyError(f"{change.key}: the plan uploads content the manifest lacks")
                 try:
-                    doc_id = self.provider.create_document(spec, change.name)
+                    if staged:
+                        assert isinstance(self.provider, StagedCreates)
+                        doc_id = self.provider.upload_document(spec, change.name)
+                    else:
+                        doc_id = self.provider.create_document(spec, change.name)
                 except ApiError as err:  # only the upload can fail here: nothing was created
                     return _Prepared(change, error=err)
+                if staged:
+                    return _Prepared(change, doc_id, True, upload=spec)
                 if doc_id == change.live_id:
                     # A document edited in place keeps the name its replacement gets: a create
                     # whose answer was lost, looked up by name, may find the old one. Never

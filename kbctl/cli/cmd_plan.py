@@ -12,7 +12,7 @@ from kbctl import commands
 from kbctl.cli import wiring
 from kbctl.cli.errors import annotation
 from kbctl.cli.options import environment_option, manifest_option, scope_options
-from kbctl.errors import Diagnostic, ExitCode
+from kbctl.errors import Diagnostic, ExitCode, UsageError
 from kbctl.plan.planfile import dumps
 from kbctl.plan.types import Plan, Scope, Severity
 from kbctl.render.plan_markdown import render_plan_markdown
@@ -85,20 +85,26 @@ def plan_cmd(
         scope=Scope(target_keys, replace_keys, replace_all),
     ).plan
     if out:
-        Path(out).write_text(session.secrets.redact(dumps(made)), encoding="utf-8")
+        try:
+            Path(out).write_text(session.secrets.redact(dumps(made)), encoding="utf-8")
+        except OSError as err:
+            raise UsageError(
+                f"Cannot write the plan to {out}",
+                detail=f"{type(err).__name__}: {err.strerror or err}",
+                hint="Pass --out a path in an existing folder you can write to.",
+            ) from None
     if fmt == "json":
         click.echo(session.secrets.redact(dumps(made)), nl=False)
     elif fmt == "markdown":
         click.echo(session.secrets.redact(render_plan_markdown(made)))
     else:
-        width = wiring.text_width()
-        Console(highlight=False, soft_wrap=True, width=width).print(
-            fitted(render_plan_text(made), width)
-        )
+        text = render_plan_text(made)
         if out:
-            click.echo(
-                f"Saved the plan to {out}; apply it with: kbctl apply -e {environment} {out}"
+            text.append(
+                f"\nSaved the plan to {out}; apply it with: kbctl apply -e {environment} {out}"
             )
+        width = wiring.text_width()
+        Console(highlight=False, soft_wrap=True, width=width).print(fitted(text, width))
     if wiring.in_github_actions():
         for line in _annotations(made):
             click.echo(line, err=True)

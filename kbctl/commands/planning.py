@@ -135,9 +135,9 @@ def local_blobs(session: Session) -> Callable[[str], bytes | None] | None:
     except KbctlError:
         return None  # a damaged folder: read the API instead
     blobs = {
-        digest[:HASH_CHARS]: entry.blob
-        for digest, entry in index.items()
-        if entry.doc_type is DocType.TEXT and entry.blob is not None
+        digest[:HASH_CHARS]: blob
+        for digest, _key, doc_type, blob in index.outline()
+        if doc_type == DocType.TEXT.value and blob is not None
     }
 
     def read(hash12: str) -> bytes | None:

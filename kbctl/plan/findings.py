@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from kbctl.model import KbEntry, Policy, RagQuota, UsageMode
-from kbctl.plan.types import Action, Deletion, DocumentChange, Finding, Severity, TargetEntry
+from kbctl.model import IndexStatus, KbEntry, Policy, RagQuota, UsageMode
+from kbctl.plan.changes import ReindexDocument
+from kbctl.plan.types import Deletion, DocumentChange, Finding, Severity, TargetEntry
 from kbctl.plan.units import format_size
 
 _SHOWN_KEYS = 5
@@ -49,9 +50,9 @@ def findings_for(inputs: FindingInputs) -> tuple[Finding, ...]:
     # A model change matters only to an agent with documents indexed for the old model.
     if inputs.previous_model is not None and inputs.live_auto != 0:
         out.append(_model_change(inputs))
-    reindex = [c for c in inputs.changes if c.action is Action.REINDEX]
+    reindex = [c for c in inputs.changes if isinstance(c, ReindexDocument)]
     if reindex and inputs.previous_model is None:
-        out.append(_index_missing(inputs, len(reindex)))
+        out.append(_index_missing(inputs, reindex))
     if inputs.quota is not None and inputs.quota.max_bytes is not None:  # unknown: no finding
         out.append(_quota(inputs.changes, inputs.quota.used_bytes, inputs.quota.max_bytes))
     removed = [d for d in inputs.deletions if d.reason == "removed"]
@@ -128,7 +129,17 @@ def _model_change(inputs: FindingInputs) -> Finding:
     return Finding("model_change", Severity.WARNING, message)
 
 
-def _index_missing(inputs: FindingInputs, count: int) -> Finding:
+def _index_missing(inputs: FindingInputs, reindex: list[ReindexDocument]) -> Finding:
+    count = len(reindex)
+    if all(_in_flight(c.index_status) for c in reindex):
+        # Attached and still being indexed, e.g. by a run killed at the gate (attaching a file
+        # to a vector store is what starts its processing): nothing to guess about the model.
+        return Finding(
+            "index_missing",
+            Severity.WARNING,
+            f"{_count(count, 'attached auto document')} still being indexed for "
+            f"{inputs.model}: the agent cannot search them yet; apply waits for them",
+        )
     whose = (
         f"{inputs.model}"
         if inputs.model_managed
@@ -141,6 +152,10 @@ def _index_missing(inputs: FindingInputs, count: int) -> Finding:
         f"{_count(count, 'attached auto document')} without a succeeded index for {whose}: "
         "the agent cannot search them; apply re-indexes them",
     )
+
+
+def _in_flight(status: str | None) -> bool:
+    return status is not None and IndexStatus.parse(status).in_flight
 
 
 def _quota(changes: tuple[DocumentChange, ...], used: int, limit: int) -> Finding:

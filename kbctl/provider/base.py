@@ -3,7 +3,7 @@
 `ElevenLabsProvider` (in `kbctl.provider.elevenlabs`) and `OpenAIProvider` (in
 `kbctl.provider.openai`, a vector store seen as an agent whose knowledge base is its attached
 files) implement it over the real API or the emulator; planner and executor depend only on this
-protocol (and on `InPlaceUpdates`, where a provider offers it).
+protocol (and on `InPlaceUpdates` and `StagedCreates`, where a provider offers them).
 """
 
 from __future__ import annotations
@@ -65,6 +65,18 @@ class Dependents:
         if self.unknown_agents or any(a != agent_id for a in self.agent_ids):
             return True
         return any(b.agent_id != agent_id or not b.is_main for b in self.branches)
+
+    def describe(self, agent_id: str) -> tuple[str, ...]:
+        """Who else uses the document, for a person: agent ids, branches, unseen agents."""
+        names = [a for a in self.agent_ids if a != agent_id]
+        names += [
+            f"{b.agent_id} (branch {b.branch_id})"
+            for b in self.branches
+            if b.agent_id != agent_id or not b.is_main
+        ]
+        if self.unknown_agents:
+            names.append(f"{self.unknown_agents} agent(s) this API key cannot see")
+        return tuple(dict.fromkeys(names))
 
 
 class DeleteOutcome(StrEnum):
@@ -254,4 +266,22 @@ class InPlaceUpdates(Protocol):
 
     def update_document(self, doc_id: str, name: str, metadata: Metadata) -> None:
         """Write the document's marker (from `name`) and the user's metadata, whole."""
+        ...
+
+
+@runtime_checkable
+class StagedCreates(Protocol):
+    """A provider that uploads documents first and attaches many at once (OpenAI file batches):
+    apply uploads each new document (`concurrency` at a time), then attaches them all, each
+    with its own settings, in as few requests as the API allows, instead of one create each."""
+
+    def upload_document(self, spec: DocumentSpec, name: str) -> str:
+        """Upload the content, not yet attached (found by `name` later if nothing attaches
+        it); its id. Never a duplicate on an ambiguous failure."""
+        ...
+
+    def attach_documents(
+        self, uploads: Sequence[tuple[str, DocumentSpec, str]]
+    ) -> dict[str, IndexState]:
+        """Attach uploaded documents `(id, spec, name)`; each one's state, by id."""
         ...

@@ -1,10 +1,11 @@
 """Content-addressed blobs (`blobs/<sha256>.gz`) and the atomic file writes snapshots rely on.
 
 A blob is named by the sha256 of its uncompressed bytes, written once (gzip, deterministic
-bytes) and verified on every read. Blobs are written in parallel (`put_blobs`, or `stage` as
-documents are uploaded, in the background): each file is fsynced, and the folder once, by
-`flush`, before any durable record that names them is written. Owns the blob files; must not
-know what a snapshot is.
+bytes) and verified on every read; a blob file already there is trusted by writers (one
+listing of the folder), since every reader verifies it. Blobs are written in parallel
+(`put_many`, or `stage` as documents are uploaded, in the background): each file is fsynced,
+and the folder once, by `flush`, before any durable record that names them is written. Owns
+the blob files; must not know what a snapshot is.
 """
 
 from __future__ import annotations
@@ -71,7 +72,9 @@ class Blobs:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self._good: set[str] = set()  # written or verified by this process already
+        self._good: set[str] = set()  # written by this store, or present when it started
+        self._listed: set[str] | None = None
+        self._digests: dict[bytes, str] = {}
         self._pending: dict[str, Future[str]] = {}
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
@@ -83,15 +86,41 @@ class Blobs:
 
     def exists(self, digest: str) -> bool:
         """True when the blob file exists (not verified)."""
-        return self.path(digest).is_file()
+        return digest in self._good or self.path(digest).is_file()
+
+    def _on_disk(self) -> set[str]:
+        """The digests of the blob files present when first asked (one folder listing)."""
+        if self._listed is None:
+            found: set[str] = set()
+            try:
+                with os.scandir(self.folder) as listing:
+                    for item in listing:
+                        if item.name.endswith(".gz") and not item.name.startswith("."):
+                            found.add(item.name[:-3])
+            except (FileNotFoundError, NotADirectoryError):
+                pass
+            self._listed = found
+        return self._listed
+
+    def digest(self, data: bytes) -> str:
+        """sha256 of `data`, computed once per content (snapshots ask for the same often)."""
+        found = self._digests.get(data)
+        if found is None:
+            found = self._digests[data] = sha256_hex(data)
+        return found
 
     def put(self, data: bytes) -> str:
-        """Store `data` once (waiting for it if staged); returns its sha256."""
-        digest = sha256_hex(data)
+        """Store `data` once (waiting for it if staged); returns its sha256. A blob file that
+        exists is trusted (blobs are written once, atomically, and every reader verifies
+        them: `show` and `rollback` refuse a damaged one)."""
+        digest = self.digest(data)
+        if digest in self._good or digest in self._on_disk():
+            self._good.add(digest)
+            return digest
         with self._lock:
             pending = self._pending.pop(digest, None)
         if pending is not None:
-            pending.result()  # its error, if any; then a stat (the file may be gone since)
+            return pending.result()
         return self._store(digest, data)
 
     def put_many(self, contents: Iterable[bytes]) -> list[str]:
@@ -105,9 +134,11 @@ class Blobs:
 
     def stage(self, data: bytes) -> None:
         """Start storing `data` in the background (returns at once; `put` or `flush` waits)."""
-        digest = sha256_hex(data)
+        digest = self.digest(data)
+        if digest in self._on_disk():
+            self._good.add(digest)
         with self._lock:
-            if digest in self._pending or (digest in self._good and self.exists(digest)):
+            if digest in self._pending or digest in self._good:
                 return
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(BLOB_WORKERS, thread_name_prefix="kbctl-blob")
@@ -163,15 +194,13 @@ class Blobs:
 
     def _store(self, digest: str, data: bytes) -> str:
         path = self.path(digest)
-        if digest in self._good and path.is_file():
-            return digest  # verified earlier in this run: a stat instead of a re-read
         if path.exists():
             try:
                 self.read(digest)
                 self._good.add(digest)
                 return digest
             except SnapshotError:
-                pass  # a damaged copy: write it again
+                pass  # a damaged copy (written by another process since): write it again
         atomic_write(path, gzip.compress(data, compresslevel=9, mtime=0), sync_dir=False)
         with self._lock:
             self._unsynced = True

@@ -21,6 +21,7 @@ from kbctl.identity import (
     identity_hash,
     owned,
     parse_marker,
+    shares_documents,
 )
 from kbctl.model import DocType, DocumentSpec, KbEntry, LiveDocument, Marker, Target, UsageMode
 from kbctl.provider.base import Provider
@@ -37,7 +38,7 @@ class ContentCapture:
     def __init__(self, store: SnapshotStore, provider: Provider) -> None:
         self.store = store
         self.provider = provider
-        self._index: dict[tuple[str, str, DocType], SnapshotEntry] | None = None
+        self._index: _KnownContents | None = None
         self._specs: tuple[Target, dict[str, DocumentSpec]] | None = None
 
     def specs(self, target: Target) -> dict[str, DocumentSpec]:
@@ -48,14 +49,14 @@ class ContentCapture:
 
     def store_contents(self, specs: Iterable[DocumentSpec | None]) -> None:
         """Store the blobs of `specs` in parallel (a later `from_spec` finds them written)."""
-        self.store.put_blobs(
+        self.store.blobs.put_many(
             s.content for s in specs if s is not None and s.doc_type is not DocType.URL
         )
 
     def stage(self, spec: DocumentSpec | None) -> None:
         """Start storing the blob of `spec` in the background."""
         if spec is not None and spec.doc_type is not DocType.URL:
-            self.store.stage_blob(spec.content)
+            self.store.blobs.stage(spec.content)
 
     def entries(
         self,
@@ -136,7 +137,7 @@ class ContentCapture:
         spec: DocumentSpec,
         size: int | None,
     ) -> SnapshotEntry:
-        blob = None if spec.doc_type is DocType.URL else self.store.put_blob(spec.content)
+        blob = None if spec.doc_type is DocType.URL else self.store.blobs.put(spec.content)
         return SnapshotEntry(
             doc_id,
             name,
@@ -175,7 +176,7 @@ class ContentCapture:
                 and spec.doc_type is entry.doc_type
             ):
                 continue
-            if (marker.key, marker.hash12, entry.doc_type) in self._known():
+            if self._known().get((marker.key, marker.hash12, entry.doc_type)) is not None:
                 continue
             wanted[entry.id] = (entry, marker)
         if not wanted:
@@ -204,18 +205,13 @@ class ContentCapture:
                 f"{label}: content not captured (the content endpoint returned text whose hash "
                 f"{digest[:HASH_CHARS]} is not the marker's {marker.hash12})"
             )
-        return (digest, self.store.put_blob(data)), ""
+        return (digest, self.store.blobs.put(data)), ""
 
-    def _known(self) -> dict[tuple[str, str, DocType], SnapshotEntry]:
-        """Contents earlier snapshots captured, by (key, hash12, type)."""
+    def _known(self) -> _KnownContents:
+        """Contents earlier snapshots captured, by (key, hash12, type): from the folders'
+        content index, each entry parsed only when a document asks for it."""
         if self._index is None:
-            self._index = {}
-            for digest, entry in self.store.content_index().items():
-                if entry.key is None:
-                    continue
-                if entry.blob is not None and not self.store.has_blob(entry.blob):
-                    continue
-                self._index.setdefault((entry.key, digest[:HASH_CHARS], entry.doc_type), entry)
+            self._index = _KnownContents(self.store)
         return self._index
 
 
@@ -231,9 +227,12 @@ def genuine_specs(target: Target) -> dict[str, DocumentSpec]:
 
 
 def managed_marker(target: Target, marker: Marker | None, name: str) -> Marker | None:
-    """The marker when it is this project+environment's, else None."""
+    """The marker when the document is this target's to manage (the project's, where its
+    environments share documents), else None."""
     found = marker if marker is not None else parse_marker(name)
-    return owned(found, target.project, target.environment)
+    return owned(
+        found, target.project, target.environment, shared=shares_documents(target.provider)
+    )
 
 
 def _live_metadata(entry: SnapshotEntry, doc: LiveDocument | None) -> SnapshotEntry:
@@ -265,3 +264,30 @@ def _matching(
         ):
             found.append(spec)
     return found
+
+
+class _KnownContents:
+    """(key, hash12, type) → an earlier snapshot's entry whose blob still exists; an entry is
+    parsed and its blob checked the first time it is looked up."""
+
+    def __init__(self, store: SnapshotStore) -> None:
+        self._store = store
+        self._index = store.content_index()
+        self._digests: dict[tuple[str, str, DocType], str] = {}
+        self._found: dict[tuple[str, str, DocType], SnapshotEntry | None] = {}
+        types = {t.value: t for t in DocType}
+        for digest, key, doc_type, _blob in self._index.outline():
+            kind = types.get(doc_type or "")
+            if key is not None and kind is not None:
+                self._digests.setdefault((key, digest[:HASH_CHARS], kind), digest)
+
+    def get(self, wanted: tuple[str, str, DocType]) -> SnapshotEntry | None:
+        """The entry for (key, hash12, type), when its content can still be read back."""
+        if wanted in self._found:
+            return self._found[wanted]
+        digest = self._digests.get(wanted)
+        entry = None if digest is None else self._index.get(digest)
+        if entry is not None and entry.blob is not None and not self._store.has_blob(entry.blob):
+            entry = None
+        self._found[wanted] = entry
+        return entry

@@ -7,8 +7,10 @@ Two dot-prefixed files (never listed as snapshots), both caches of what the reco
   project, agent, commit, document count, outcome, write sequence, delta base and depth, or why
   the file cannot be read). `kbctl snapshots list`, the write sequence and the choice of a delta
   base are served from it.
-- `<env>/.contents.json`: every re-creatable entry (by content hash) the records hold, so a new
-  snapshot reuses an earlier blob. Larger, so read only by apply and plan's content diffs.
+- `<env>/.contents.jsonl`: every re-creatable entry (by content hash) the records hold, so a
+  new snapshot reuses an earlier blob: a JSON line per record, holding the contents it added
+  (appended, so an apply writes only what it adds). Larger, so read only by apply and plan's
+  content diffs, and its entries are parsed only when looked up (`ContentIndex`).
 
 Each use lists the folder's names and sizes (no reads), parses only the files it has not seen
 (a new record, or a folder from before the index: migrated on first use), forgets files that
@@ -23,7 +25,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -33,10 +36,10 @@ from kbctl.snapshots.delta import Stored
 from kbctl.snapshots.record import IN_PROGRESS, SnapshotEntry
 
 INDEX_FILE = ".index.json"
-CONTENTS_FILE = ".contents.json"
+CONTENTS_FILE = ".contents.jsonl"
 FORMAT = 2
 
-Read = Callable[[Path], Stored]
+Read = Callable[[Path, bool], Stored]
 Write = Callable[[Path, bytes], None]
 
 
@@ -103,12 +106,60 @@ def unreadable(name: str, size: int, error: str) -> SnapshotSummary:
     return SnapshotSummary(file=name, size=size, id=stem.rsplit("-", 1)[-1], error=error)
 
 
+class ContentIndex:
+    """Re-creatable contents by content hash, as the index keeps them: an entry is parsed
+    (strictly) only when asked for, so a large index costs one JSON parse."""
+
+    def __init__(self, raw: dict[str, dict[str, object]], source: str) -> None:
+        self._raw = raw
+        self._source = source
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __contains__(self, digest: object) -> bool:
+        return digest in self._raw
+
+    def get(self, digest: str) -> SnapshotEntry | None:
+        """The entry stored for `digest` (None: unknown, or damaged in the index)."""
+        raw = self._raw.get(digest)
+        if raw is None:
+            return None
+        try:
+            return entry_from_json(raw, self._source)
+        except SnapshotError:
+            return None
+
+    def outline(self) -> Iterator[tuple[str, str | None, str | None, str | None]]:
+        """(content hash, key, type, blob) of every entry, read without parsing the entries
+        (a field of the wrong type reads as None; `get` is the strict reader)."""
+        for digest, raw in self._raw.items():
+            blob = _text(raw.get("blob"))
+            if blob is not None and not _HEX64.fullmatch(blob):
+                blob = None
+            yield digest, _text(raw.get("key")), _text(raw.get("type")), blob
+
+    def merged(self, other: ContentIndex) -> ContentIndex:
+        """This index with the entries of `other` it lacks."""
+        return ContentIndex({**other._raw, **self._raw}, self._source)
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 @dataclass(slots=True)
 class Catalog:
     """What the index knows: the rows by file name, and (when asked for) the contents."""
 
     rows: dict[str, SnapshotSummary]
-    contents: dict[str, SnapshotEntry]
+    contents: ContentIndex
 
     @property
     def max_seq(self) -> int:
@@ -121,57 +172,50 @@ class Catalog:
 
 
 def synced(folder: Path, read: Read, write: Write, *, contents: bool = False) -> Catalog:
-    """The catalog of `folder`, brought up to date with its files (only new ones are parsed);
-    `read` parses a record (without rebuilding a delta), `write` stores an index file
-    atomically. `contents` also brings the content index up to date."""
+    """The catalog of `folder`, brought up to date with its files, each new one parsed once;
+    `read(path, entries)` parses a record (never rebuilding a delta; `entries=False`: a full
+    record's entries only counted), `write` stores an index file atomically. `contents` also
+    brings the content index up to date (which needs the entries)."""
     present = snapshot_files(folder)
-    rows, rows_moved = _sync_rows(folder, present, read)
-    found: dict[str, SnapshotEntry] = {}
-    contents_moved = False
-    if contents:
-        found, contents_moved = _sync_contents(folder, present, read)
-    if present and rows_moved:
-        write(folder / INDEX_FILE, _dumps_rows(rows))
-    if present and contents_moved:
-        write(folder / CONTENTS_FILE, _dumps_contents(present, found))
-    return Catalog(rows, found)
-
-
-def _sync_rows(
-    folder: Path, present: dict[str, int], read: Read
-) -> tuple[dict[str, SnapshotSummary], bool]:
     rows = _load_rows(folder / INDEX_FILE)
-    moved = any(name not in present for name in rows)
+    rows_moved = any(name not in present for name in rows)
     rows = {name: row for name, row in rows.items() if name in present}
+    seen: dict[str, int] = {}
+    found: dict[str, dict[str, object]] = {}
+    lines: list[bytes] = []  # what this sync adds to the content index, a line per record
+    whole = False  # the content index must be written anew (missing or damaged)
+    if contents:
+        seen, found, whole = _load_contents(folder / CONTENTS_FILE)
     for name, size in sorted(present.items()):
         known = rows.get(name)
-        if known is not None and known.size == size:
+        row_stale = known is None or known.size != size
+        absorb = contents and seen.get(name) != size
+        if not row_stale and not absorb:
             continue
-        moved = True
+        rows_moved = rows_moved or row_stale
         try:
-            rows[name] = summary_of(name, size, read(folder / name))
+            stored = read(folder / name, absorb)
         except SnapshotError as err:
-            rows[name] = unreadable(name, size, err.detail or err.summary)
-    return rows, moved
-
-
-def _sync_contents(
-    folder: Path, present: dict[str, int], read: Read
-) -> tuple[dict[str, SnapshotEntry], bool]:
-    seen, found = _load_contents(folder / CONTENTS_FILE)
-    moved = any(name not in present for name in seen)
-    for name, size in sorted(present.items()):
-        if seen.get(name) == size:
+            if row_stale:
+                rows[name] = unreadable(name, size, err.detail or err.summary)
             continue
-        moved = True
-        try:
-            stored = read(folder / name)
-        except SnapshotError:
-            continue
-        for entry in stored.new_entries:
-            if entry.managed and entry.recreatable and entry.content_hash is not None:
-                found.setdefault(entry.content_hash, entry)
-    return found, moved
+        if row_stale:
+            rows[name] = summary_of(name, size, stored)
+        if absorb:
+            added: dict[str, dict[str, object]] = {}
+            for entry in stored.new_entries:
+                digest = entry.content_hash
+                if entry.managed and entry.recreatable and digest and digest not in found:
+                    found[digest] = added[digest] = entry_to_json(entry)
+            seen[name] = size
+            lines.append(_contents_line(name, size, added))
+    if present and rows_moved:
+        write(folder / INDEX_FILE, _dumps_rows(rows))
+    if present and whole:
+        write(folder / CONTENTS_FILE, b"".join(lines))  # every record was absorbed anew
+    elif lines:
+        _append(folder / CONTENTS_FILE, b"".join(lines))
+    return Catalog(rows, ContentIndex(found, str(folder / CONTENTS_FILE)))
 
 
 def snapshot_files(folder: Path) -> dict[str, int]:
@@ -232,26 +276,46 @@ def _dumps_rows(rows: dict[str, SnapshotSummary]) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _load_contents(path: Path) -> tuple[dict[str, int], dict[str, SnapshotEntry]]:
-    """(file name → size absorbed, contents); empty when missing or not this kbctl's."""
+def _load_contents(path: Path) -> tuple[dict[str, int], dict[str, dict[str, object]], bool]:
+    """(file name → size absorbed, raw entries, whether to write the file anew): a JSON line
+    per record absorbed, `{"file", "size", "contents"}` (the contents it added); a missing
+    file or a damaged line (an append cut short) makes every record be absorbed anew."""
+    seen: dict[str, int] = {}
+    found: dict[str, dict[str, object]] = {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            return {}, {}
-        seen = {str(name): int(size) for name, size in data["files"].items()}
-        found = {
-            str(digest): entry_from_json(value, str(path))
-            for digest, value in data["contents"].items()
-        }
-    except (OSError, ValueError, TypeError, KeyError, AttributeError, SnapshotError):
-        return {}, {}
-    return seen, found
+        text = path.read_bytes()
+    except OSError:
+        return seen, found, True
+    for line in text.splitlines():
+        try:
+            data = json.loads(line)
+            name, size, added = data["file"], data["size"], data["contents"]
+            if (
+                not isinstance(name, str)
+                or not isinstance(size, int)
+                or not isinstance(added, dict)
+            ):
+                raise ValueError("not a contents line")
+        except (ValueError, TypeError, KeyError):
+            return {}, {}, True
+        if name:
+            seen[name] = size
+        for digest, raw in added.items():
+            if isinstance(raw, dict):
+                found.setdefault(digest, raw)
+    if text and not text.endswith(b"\n"):
+        return {}, {}, True
+    return seen, found, False
 
 
-def _dumps_contents(present: dict[str, int], found: dict[str, SnapshotEntry]) -> bytes:
-    data = {
-        "format": FORMAT,
-        "files": dict(sorted(present.items())),
-        "contents": {d: entry_to_json(e) for d, e in sorted(found.items())},
-    }
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+def _contents_line(name: str, size: int, added: dict[str, dict[str, object]]) -> bytes:
+    """One line of the content index: the contents record `name` added."""
+    data = {"file": name, "size": size, "contents": dict(sorted(added.items()))}
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.encode("utf-8") + b"\n"
+
+
+def _append(path: Path, data: bytes) -> None:
+    """Add lines to the content index (a cache: a line cut short is rebuilt from the records)."""
+    with open(path, "ab") as handle:
+        handle.write(data)

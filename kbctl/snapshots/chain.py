@@ -26,22 +26,23 @@ _KEEP_HINT = (
     "`kbctl snapshots list`."
 )
 
-ReadStored = Callable[[Path, str], Stored]
+ReadStored = Callable[[Path, str], Stored]  # a record as stored, with its entries
 
 
-def read_stored(path: Path, folder_environment: str) -> Stored:
-    """The record in `path` as the file holds it, checked against its folder and name.
+def read_stored(path: Path, folder_environment: str, *, entries: bool = True) -> Stored:
+    """The record in `path` as the file holds it, checked against its folder and name
+    (`entries=False`: a full record's knowledge base only counted, see `parse_record`).
 
     Raises:
         SnapshotError: missing, unreadable, corrupt, in the wrong folder or misnamed.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes()
     except FileNotFoundError:
         raise SnapshotError(f"Snapshot file {path} is missing", hint=PICK_HINT) from None
-    except (OSError, UnicodeDecodeError) as err:
+    except OSError as err:
         raise SnapshotError(f"Snapshot {path} cannot be read", detail=str(err)) from None
-    stored = parse_record(text, str(path))
+    stored = parse_record(text, str(path), entries=entries)
     snapshot = stored.snapshot
     if snapshot.environment != folder_environment:
         raise SnapshotError(

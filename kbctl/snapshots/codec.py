@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import fields
+import re
+from collections.abc import Iterable
+from dataclasses import fields, replace
 
 from kbctl.checks.report import ChecksReport, read_report, report_to_dict
 from kbctl.chunking import Chunking, ChunkingStrategy, Metadata
@@ -109,12 +111,34 @@ def dumps(snapshot: Snapshot) -> str:
     return json.dumps(to_dict(snapshot), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
-def snapshot_id(snapshot: Snapshot) -> str:
-    """The id a snapshot gets: 8 hex of the sha256 of its content (id left out) and time."""
-    data = to_dict(snapshot)
+def snapshot_id(snapshot: Snapshot, texts: TextMemo | None = None) -> str:
+    """The id a snapshot gets: 8 hex of the sha256 of its content (id left out) and time.
+    `texts` remembers entries' JSON across calls (a run writes the same entries often)."""
+    data = to_dict(replace(snapshot, knowledge_base=None))
     data["id"] = ""
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(f"{text}|{snapshot.created_at}".encode()).hexdigest()[:8]
+    kb = snapshot.knowledge_base
+    kb_text = "null" if kb is None else entries_text(kb, texts)
+    return hashlib.sha256(f"{text}|{kb_text}|{snapshot.created_at}".encode()).hexdigest()[:8]
+
+
+#: Entries' compact JSON, by entry: kept by whoever writes many records (a store, for a run).
+TextMemo = dict[SnapshotEntry, str]
+
+
+def entries_text(entries: Iterable[SnapshotEntry], texts: TextMemo | None = None) -> str:
+    """A knowledge base's compact canonical JSON (`json.dumps` of its entries as a list, keys
+    sorted); `texts` remembers each entry's part."""
+    memo: TextMemo = {} if texts is None else texts
+    parts: list[str] = []
+    for entry in entries:
+        part = memo.get(entry)
+        if part is None:
+            part = memo[entry] = json.dumps(
+                _entry_dict(entry), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+            )
+        parts.append(part)
+    return "[" + ",".join(parts) + "]"
 
 
 # --------------------------------------------------------------------------------------------
@@ -202,8 +226,11 @@ def entry_from_json(value: object, source: str) -> SnapshotEntry:
     return entry_from(record_reader(source).root(value, "entry"))
 
 
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
 def _is_sha256(value: str) -> bool:
-    return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+    return _SHA256.fullmatch(value) is not None
 
 
 def loads(text: str, source: str) -> Snapshot:

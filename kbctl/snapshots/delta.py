@@ -29,12 +29,15 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from kbctl.errors import SnapshotError
 from kbctl.jsonread import JsonObj
 from kbctl.snapshots.codec import (
+    TextMemo,
+    entries_text,
     entry_from,
     entry_to_json,
     record_reader,
@@ -49,6 +52,7 @@ MAX_DEPTH = 40
 #: A delta is written only when it inserts at most this share of the entries.
 MAX_INSERTED_SHARE = 0.5
 FIELD = "knowledge_base_delta"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +74,7 @@ class Stored:
 
     snapshot: Snapshot
     delta: Delta | None
+    count: int | None = None  # entries of a full record read without them (`entries=False`)
 
     @property
     def depth(self) -> int:
@@ -82,7 +87,7 @@ class Stored:
         if self.delta is not None:
             return self.delta.documents
         kb = self.snapshot.knowledge_base
-        return None if kb is None else len(kb)
+        return self.count if kb is None else len(kb)
 
     @property
     def new_entries(self) -> tuple[SnapshotEntry, ...]:
@@ -92,15 +97,9 @@ class Stored:
         return self.snapshot.knowledge_base or ()
 
 
-def kb_digest(entries: Sequence[SnapshotEntry]) -> str:
+def kb_digest(entries: Sequence[SnapshotEntry], texts: TextMemo | None = None) -> str:
     """sha256 of a knowledge base's canonical compact JSON (what a delta is checked against)."""
-    text = json.dumps(
-        [entry_to_json(e) for e in entries],
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(entries_text(entries, texts).encode("utf-8")).hexdigest()
 
 
 def make_delta(
@@ -110,6 +109,7 @@ def make_delta(
     new: Sequence[SnapshotEntry],
     *,
     max_depth: int = MAX_DEPTH,
+    texts: TextMemo | None = None,
 ) -> Delta | None:
     """The delta from `base` to `new`, or None when a full record is the better choice (the
     chain would pass `max_depth`, ids repeat, or most entries changed)."""
@@ -128,7 +128,7 @@ def make_delta(
     inserted = tuple((i, e) for i, e in enumerate(new) if i not in kept)
     if len(inserted) > MAX_INSERTED_SHARE * len(new):
         return None
-    return Delta(base_name, depth, len(new), removed, inserted, kb_digest(new))
+    return Delta(base_name, depth, len(new), removed, inserted, kb_digest(new, texts))
 
 
 def _unchanged(base: Sequence[SnapshotEntry], position: dict[str, int], e: SnapshotEntry) -> bool:
@@ -205,7 +205,7 @@ def _mismatch(source: str, delta: Delta, problem: str) -> SnapshotError:
 
 def dumps_record(snapshot: Snapshot, delta: Delta | None) -> str:
     """The file's text: the full record, or the delta record (canonical JSON either way)."""
-    data = to_dict(snapshot)
+    data = to_dict(snapshot if delta is None else replace(snapshot, knowledge_base=None))
     if delta is not None:
         del data["knowledge_base"]
         data["format_version"] = DELTA_FORMAT_VERSION
@@ -220,8 +220,11 @@ def dumps_record(snapshot: Snapshot, delta: Delta | None) -> str:
     return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
-def parse_record(text: str, source: str) -> Stored:
+def parse_record(text: str | bytes, source: str, *, entries: bool = True) -> Stored:
     """A record file's text, full (format 1) or delta (format 2), checked strictly.
+
+    `entries=False` reads every field but a full record's knowledge base, which is only
+    counted (what an index row needs, at a fraction of the cost).
 
     Raises:
         SnapshotError: bad JSON, a wrong shape, or an unknown format version.
@@ -231,8 +234,15 @@ def parse_record(text: str, source: str) -> Stored:
         raw = json.loads(text)
     except json.JSONDecodeError as err:
         raise reader.fail(f"not valid JSON: {err.msg} (line {err.lineno})") from None
+    except UnicodeDecodeError as err:
+        raise reader.fail(f"not UTF-8: {err}") from None
     if not isinstance(raw, dict) or raw.get("format_version") != DELTA_FORMAT_VERSION:
-        return Stored(snapshot_from_json(raw, source), None)
+        kb = raw.get("knowledge_base") if isinstance(raw, dict) else None
+        if entries or not isinstance(kb, list):
+            return Stored(snapshot_from_json(raw, source), None)
+        header = {k: v for k, v in raw.items() if k != "knowledge_base"}
+        header["knowledge_base"] = None
+        return Stored(snapshot_from_json(header, source), None, len(kb))
     if "knowledge_base" in raw:
         raise reader.fail("snapshot.knowledge_base: a delta record must not hold one")
     delta = _delta_from(reader.root(raw, "snapshot").obj(FIELD))
@@ -244,34 +254,24 @@ def parse_record(text: str, source: str) -> Stored:
 
 def _delta_from(data: JsonObj) -> Delta:
     fail = data.reader.fail
-
-    def integer(name: str, least: int) -> int:
-        found = data.integer(name)
-        if found < least:
-            raise fail(f"{data.at(name)}: expected an integer ≥ {least}, got {found}")
-        return found
-
-    base, sha = data.text("base"), data.text("sha256")
-    if not base.endswith(".json") or "/" in base or "\\" in base:
-        raise fail(f"{data.at('base')}: expected a record's file name, got {base!r}")
-    if len(sha) != 64:
-        raise fail(f"{data.at('sha256')}: expected 64 hex digits")
+    base = data.text("base")
+    if not base.endswith(".json") or "/" in base or "\\" in base or base.startswith("."):
+        raise fail(f"{data.at('base')}: expected a record's file name")
+    sha = data.text("sha256")
+    if not _HEX64.fullmatch(sha):
+        raise fail(f"{data.at('sha256')}: expected 64 lowercase hex digits")
+    depth, documents = data.integer("depth"), data.integer("documents")
+    if depth < 1:
+        raise fail(f"{data.at('depth')}: expected 1 or more")
+    if documents < 0:
+        raise fail(f"{data.at('documents')}: expected 0 or more")
     inserted: list[tuple[int, SnapshotEntry]] = []
     for item in data.objs("inserted"):
         at = item.integer("at")
-        if at < 0:
-            raise fail(f"{item.at('at')}: expected an index, got {at}")
-        if inserted and at <= inserted[-1][0]:
-            raise fail(f"{item.at('at')}: indexes must increase")
+        if at < 0 or (inserted and at <= inserted[-1][0]):
+            raise fail(f"{item.at('at')}: expected indexes that increase from 0")
         inserted.append((at, entry_from(item.obj("entry"))))
-    return Delta(
-        base=base,
-        depth=integer("depth", 1),
-        documents=integer("documents", 0),
-        removed=data.texts("removed"),
-        inserted=tuple(inserted),
-        sha256=sha,
-    )
+    return Delta(base, depth, documents, data.texts("removed"), tuple(inserted), sha)
 
 
 def resolved(stored: Stored, entries: tuple[SnapshotEntry, ...]) -> Snapshot:

@@ -60,7 +60,7 @@ class SnapshotHook:
         clock: the time written into `created_at`.
         provider: reads the content of text documents no spec or blob holds.
         git_commit: the repository's commit, when known (read at the CLI edge).
-        operation: "apply" or "rollback".
+        operation: "apply", "rollback" or "promote".
         rollback_of: the id of the snapshot a rollback restores.
     """
 
@@ -89,6 +89,7 @@ class SnapshotHook:
         self._checkpoint: Path | None = None
         self._unwritten = 0  # changes seen since the last checkpoint rewrite
         self._progress = _Progress()
+        self._intended_memo: tuple[int, tuple[SnapshotEntry, ...]] | None = None
         self._seq: int | None = None
 
     # ----------------------------------------------------------------------------- the hook
@@ -241,7 +242,16 @@ class SnapshotHook:
         )
 
     def _intended(self, target: Target, plan: AgentPlan) -> tuple[SnapshotEntry, ...]:
-        """The array the run wrote, with the ids it created (for a checkpoint after the swap)."""
+        """The array the run wrote, with the ids it created (for a checkpoint after the swap;
+        the same value while no upload is added, so its delta is computed once)."""
+        uploads = len(self._progress.created) + len(self._progress.reused)
+        if self._intended_memo is not None and self._intended_memo[0] == uploads:
+            return self._intended_memo[1]
+        found = self._intended_now(target, plan)
+        self._intended_memo = (uploads, found)
+        return found
+
+    def _intended_now(self, target: Target, plan: AgentPlan) -> tuple[SnapshotEntry, ...]:
         specs = self._content.specs(target)
         self._content.store_contents(specs.get(i.key) for i in plan.knowledge_base if i.key)
         ids = {**self._progress.reused, **self._progress.created}
@@ -319,7 +329,7 @@ class SnapshotHook:
             notes=notes,
             checks=checks or {},
         )
-        ident = snapshot_id(draft)
+        ident = snapshot_id(draft, self.store.texts)
         return replace(draft, id=ident, apply_id=apply_id or ident)
 
     def _write(

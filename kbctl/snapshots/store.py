@@ -4,7 +4,7 @@ Layout (DESIGN §6), under the snapshots directory (`state-snapshots/` by defaul
 
     <env>/<YYYYMMDDTHHMMSSZ>-<id>.json   one record per file, canonical JSON: full, or a delta
                                          over an earlier record of the folder (`delta`)
-    <env>/.index.json, .contents.json    rebuildable indexes of the records (`catalog`)
+    <env>/.index.json, .contents.jsonl   rebuildable indexes of the records (`catalog`)
     blobs/<sha256>.gz                    document contents, gzip, shared by every environment
 
 Every write is atomic (temp file in the same folder, fsync, `os.replace`), so a crash leaves
@@ -27,9 +27,10 @@ from kbctl.errors import SnapshotError
 from kbctl.identity import content_hash
 from kbctl.model import DocType
 from kbctl.snapshots.blobs import Blobs, atomic_write, sha256_hex
-from kbctl.snapshots.catalog import Catalog, SnapshotSummary, synced
+from kbctl.snapshots.catalog import Catalog, ContentIndex, SnapshotSummary, synced
 from kbctl.snapshots.chain import PICK_HINT, Chain, read_stored
-from kbctl.snapshots.delta import MAX_DEPTH, dumps_record, make_delta
+from kbctl.snapshots.codec import TextMemo
+from kbctl.snapshots.delta import MAX_DEPTH, Delta, Stored, dumps_record, make_delta
 from kbctl.snapshots.history import Describe, LiveAgents, find_previous, runs_of
 from kbctl.snapshots.record import Snapshot, SnapshotEntry
 
@@ -38,6 +39,8 @@ __all__ = ["Base", "Listed", "SnapshotStore", "atomic_write", "sha256_hex"]
 BLOBS = "blobs"
 PREVIOUS = "previous"
 _PICK_HINT = PICK_HINT
+#: Full parses a store remembers (a base record of 10,000 documents is read once per apply).
+PARSED_KEPT = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,9 @@ class SnapshotStore:
     def __init__(self, root: Path, *, max_depth: int = MAX_DEPTH) -> None:
         self.root = root
         self.max_depth = max_depth  # longest chain of delta records before a full one
+        self._parsed: dict[tuple[Path, int, int], Stored] = {}  # see `_stored`
+        self.texts: TextMemo = {}  # entries' JSON, for the ids and hashes of a run's records
+        self._delta_memo: tuple[Base, tuple[SnapshotEntry, ...], Delta | None] | None = None
         self.blobs = Blobs(root / BLOBS)
 
     # ---------------------------------------------------------------------------------- blobs
@@ -78,18 +84,6 @@ class SnapshotStore:
     def blob_path(self, digest: str) -> Path:
         """Where the blob `digest` lives."""
         return self.blobs.path(digest)
-
-    def put_blob(self, data: bytes) -> str:
-        """Store `data` once (gzip, deterministic bytes); returns its sha256."""
-        return self.blobs.put(data)
-
-    def put_blobs(self, contents: Iterable[bytes]) -> list[str]:
-        """Store every content, in parallel; returns their sha256s in order."""
-        return self.blobs.put_many(contents)
-
-    def stage_blob(self, data: bytes) -> None:
-        """Start storing `data` in the background (a document just uploaded)."""
-        self.blobs.stage(data)
 
     def has_blob(self, digest: str) -> bool:
         """True when the blob file exists (not verified)."""
@@ -119,14 +113,21 @@ class SnapshotStore:
         returns its path. A durable write first makes every blob written so far durable."""
         path = self.env_dir(snapshot.environment) / snapshot.file_name
         delta = None
-        if base is not None and snapshot.knowledge_base is not None and base.file != path.name:
-            delta = make_delta(
-                base.file,
-                base.depth,
-                base.knowledge_base,
-                snapshot.knowledge_base,
-                max_depth=self.max_depth,
-            )
+        kb = snapshot.knowledge_base
+        if base is not None and kb is not None and base.file != path.name:
+            memo = self._delta_memo  # checkpoints rewrite the same knowledge base many times
+            if memo is not None and memo[0] is base and memo[1] is kb:
+                delta = memo[2]
+            else:
+                delta = make_delta(
+                    base.file,
+                    base.depth,
+                    base.knowledge_base,
+                    kb,
+                    max_depth=self.max_depth,
+                    texts=self.texts,
+                )
+                self._delta_memo = (base, kb, delta)
         if durable:
             self.blobs.flush()
         atomic_write(path, dumps_record(snapshot, delta).encode("utf-8"), durable=durable)
@@ -335,25 +336,42 @@ class SnapshotStore:
                 )
         return contents
 
-    def content_index(self) -> dict[str, SnapshotEntry]:
+    def content_index(self) -> ContentIndex:
         """Every re-creatable entry of every readable snapshot, by content hash (from the
         folders' indexes). Lets a new snapshot reuse the blob an earlier one stored."""
-        index: dict[str, SnapshotEntry] = {}
+        index = ContentIndex({}, str(self.root))
         for environment in self.environments():
-            for digest, entry in self._catalog(environment, contents=True).contents.items():
-                index.setdefault(digest, entry)
+            index = index.merged(self._catalog(environment, contents=True).contents)
         return index
 
     def _catalog(self, environment: str, *, contents: bool = False) -> Catalog:
         return synced(
             self.env_dir(environment),
-            lambda path: read_stored(path, environment),
+            lambda path, entries: self._stored(path, environment, entries=entries),
             lambda path, data: atomic_write(path, data, durable=False),  # a cache: rebuildable
             contents=contents,
         )
 
     def _chain(self) -> Chain:
-        return Chain(read_stored)
+        return Chain(self._stored)
+
+    def _stored(self, path: Path, environment: str, *, entries: bool = True) -> Stored:
+        """`read_stored`, remembering the last few full parses (the index, the choice of a base
+        and its chain read the same records one after the other)."""
+        try:
+            stat = path.stat()
+        except OSError:
+            return read_stored(path, environment, entries=entries)
+        key = (path, stat.st_size, stat.st_mtime_ns)
+        found = self._parsed.get(key)
+        if found is not None:
+            return found
+        stored = read_stored(path, environment, entries=entries)
+        if entries:
+            self._parsed[key] = stored
+            while len(self._parsed) > PARSED_KEPT:
+                del self._parsed[next(iter(self._parsed))]
+        return stored
 
     def _read(self, path: Path, folder_environment: str) -> Snapshot:
         """The snapshot in `path`, a delta record rebuilt from its chain."""

@@ -55,7 +55,7 @@ def _plan_at(monkeypatch: pytest.MonkeyPatch, width: int | None) -> str:
         monkeypatch.delenv("COLUMNS", raising=False)
     else:
         monkeypatch.setenv("COLUMNS", str(width))
-    result = kbctl("plan", "-e", "local")
+    result = kbctl("plan", "-e", "local", "--out", "a-plan-file-with-a-rather-long-name.json")
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -79,9 +79,12 @@ def test_plan_lines_break_between_words_at_any_width(
         assert LONG in pieces  # a long path is kept whole where it fits
     assert wrapped.count("Plan: ") == 1
     assert whole.count("to create") == 1
-    assert whole.splitlines()[-2] == (
-        "Plan: 1 to create, 1 to replace, 0 to update, 0 to delete, 1 unchanged."
-    )
+    assert whole.splitlines()[-3:] == [
+        "Plan: 1 to create, 1 to replace, 0 to update, 0 to delete, 1 unchanged.",
+        "",
+        "Saved the plan to a-plan-file-with-a-rather-long-name.json; apply it with: kbctl apply "
+        "-e local a-plan-file-with-a-rather-long-name.json",
+    ]
 
 
 def test_apply_shows_the_counts_once_and_wraps_the_plan(

@@ -193,10 +193,20 @@ def test_file_batches(sdk: OpenAI) -> None:
     assert len(failed) == 1 and failed[0].last_error is not None
 
     e = sdk.files.create(file=("e.md", b"fifth"), purpose="assistants")
-    slow = batches.create(STORE, file_ids=[e.id], attributes={"dept": "ops"})
-    assert slow.status == "in_progress"
+    f = sdk.files.create(file=("f.md", b"sixth"), purpose="assistants")
+    slow = batches.create(
+        STORE,
+        files=[
+            {"file_id": e.id, "attributes": {"dept": "ops"}, "chunking_strategy": STATIC},
+            {"file_id": f.id, "attributes": {"dept": "it", "n": 2}},
+        ],
+    )
+    assert slow.status == "in_progress" and slow.file_counts.in_progress == 2
+    # What kbctl's gate reads: the batch's unfinished files, page by page.
+    pending = batches.list_files(slow.id, vector_store_id=STORE, filter="in_progress", limit=1)
+    assert sorted(x.id for x in pending) == sorted([e.id, f.id])
     cancelled = batches.cancel(slow.id, vector_store_id=STORE)
-    assert cancelled.status == "cancelled" and cancelled.file_counts.cancelled == 1
+    assert cancelled.status == "cancelled" and cancelled.file_counts.cancelled == 2
     assert sdk.vector_stores.files.retrieve(e.id, vector_store_id=STORE).status == "cancelled"
 
 

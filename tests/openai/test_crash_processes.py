@@ -18,8 +18,8 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -255,19 +255,20 @@ class Book:
         keys = [str(f["attributes"]["kbctl_key"]) for f in ours]
         assert len(keys) == len(set(keys)), f"duplicate files: {sorted(keys)}"
         wanted = {p.key: p.metadata for p in pages(self.version)}
-        assert sorted(managed) == sorted(wanted)
+        assert sorted(managed) == sorted(wanted), f"keys: {sorted(managed)}"
         for key, f in managed.items():
             user = {k: v for k, v in f["attributes"].items() if not k.startswith("kbctl_")}
             assert user == wanted[key], (key, user)
         not_done = [(f["id"], f["status"]) for f in attached if f["status"] != "completed"]
         assert not not_done, not_done
         hand = [f for f in attached if f["id"] not in {m["id"] for m in managed.values()}]
-        assert [f["attributes"] for f in hand] == [{"owner": "support"}]
+        assert [f["attributes"] for f in hand] == [{"owner": "support"}], f"hand: {hand}"
         names = {f["id"]: f["filename"] for f in seen["files"]}
-        assert names[hand[0]["id"]] == HAND
+        assert names[hand[0]["id"]] == HAND, names[hand[0]["id"]]
         stray = [names[i] for i in sorted(set(names) - {f["id"] for f in attached})]
         assert not stray, f"Files attached nowhere: {stray}"
-        assert [n for n in seen["stores"] if not n.startswith("kbctl-lease")] == [STORE]
+        stores = [n for n in seen["stores"] if not n.startswith("kbctl-lease")]
+        assert stores == [STORE], f"stores: {stores}"
 
 
 @pytest.fixture
@@ -334,19 +335,60 @@ def test_a_change_sigkilled_then_applied_again_converges(book: Book, point: str)
 # ------------------------------------------------------------------- over a socket, slow
 
 
+@dataclass
+class DetachWitness:
+    """WSGI wrapper that looks at the store before each detach of a kbctl file: a key the
+    manifest still wants must keep another `completed` file (a search never finds neither
+    version), whichever run detaches, killed or not."""
+
+    app: EmulatorApp
+    book: Book | None = None
+    unsafe: list[str] = field(default_factory=list)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        parts = str(environ["PATH_INFO"]).strip("/").split("/")
+        if environ["REQUEST_METHOD"] == "DELETE" and parts[1::2] == ["vector_stores", "files"]:
+            self._check(parts[2], parts[4])
+        result: Iterable[bytes] = self.app(environ, start_response)
+        return result
+
+    def _check(self, store_id: str, file_id: str) -> None:
+        assert self.book is not None
+        listed: list[dict[str, Any]] = self.app.openai.world.store_files(store_id)
+        attached = {f["id"]: f for f in listed}
+        key = ((attached.get(file_id) or {}).get("attributes") or {}).get("kbctl_key")
+        if key is None or key not in {p.key for p in pages(self.book.version)}:
+            return
+        others = [
+            f
+            for f in attached.values()
+            if f["id"] != file_id
+            and (f["attributes"] or {}).get("kbctl_key") == key
+            and f["status"] == "completed"
+        ]
+        if not others:
+            self.unsafe.append(f"{key}: {file_id} detached with no completed file left for it")
+
+    def close(self) -> None:
+        self.app.close()
+
+
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[Book, KillSwitch]]:
     url = f"emulator://{tmp_path}/served?{LATENCY}&index_seconds={PROCESSING}"
     app = open_emulator(url, SystemClock())
-    switch = KillSwitch(app)
+    witness = DetachWitness(app)
+    switch = KillSwitch(witness)
     server = EmulatorServer(switch, port=0)  # type: ignore[arg-type]
     server.start()
     book = Book(tmp_path, server.url + "/v1", served=app)
+    witness.book = book
     book.write(0)
     book.attach_by_hand()
     yield book, switch
     server.stop()
     assert app.openai.internal_errors == []
+    assert witness.unsafe == []
 
 
 def _nth_store_file_request(method_wanted: str, n: int) -> Predicate:

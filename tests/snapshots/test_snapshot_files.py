@@ -15,6 +15,7 @@ from kbctl.identity import content_hash
 from kbctl.model import DocType
 from kbctl.snapshots.codec import loads
 from kbctl.snapshots.record import SnapshotKind
+from kbctl.snapshots.store import SnapshotStore
 from tests.snapshots.kit import STAGING_AGENT, Bench, snapshot_files, text_of
 
 FILE_NAME = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{8}\.json$")
@@ -122,6 +123,7 @@ def test_content_of_documents_no_longer_declared_is_fetched_for_the_snapshot(
         blob.unlink()  # lost blobs: the hook must read the content from the API again
     for path in snapshot_files(bench.store):
         path.unlink()
+    bench.store = SnapshotStore(bench.store.root)  # the next run is a new process
     bench.manifest({"a": text_of("a")})
     _, hook = bench.apply()
     before = hook.before_snapshot

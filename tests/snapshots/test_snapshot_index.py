@@ -94,7 +94,7 @@ def test_list_is_served_from_the_index_and_rebuilt_when_it_is_lost(bench: Bench)
     index = bench.store.root / "staging" / INDEX_FILE
     index.write_text("<<<<<<< conflict\n")
     rebuilt = _list(bench)
-    assert [r["id"] for r in rebuilt] == [r["id"] for r in listed]
+    assert sorted(str(r["id"]) for r in rebuilt) == sorted(str(r["id"]) for r in listed)
     assert all(str(r["outcome"]).startswith("unreadable: ") for r in rebuilt)
     index.unlink()
     assert [r["outcome"] for r in _list(bench)] == [r["outcome"] for r in rebuilt]
@@ -134,3 +134,18 @@ def test_a_folder_written_before_delta_records_still_lists_shows_and_rolls_back(
     out = bench.run("rollback", "-e", "staging", "--to", "previous", "--auto-approve")
     assert out.exit_code == 0, out.output
     assert bench.kb_state() == v2_state
+
+
+def test_the_content_index_grows_by_appending_and_a_cut_line_is_rebuilt(bench: Bench) -> None:
+    _two_applies(bench)
+    contents = bench.store.root / "staging" / CONTENTS_FILE
+    lines = contents.read_bytes().splitlines()
+    assert len(lines) == 2  # a line per record run 1 wrote: run 2 read the index at its start
+    known = set(bench.store.content_index())
+    assert len(known) == 5  # a v1, a v2, b, the rules text and the FAQ URL
+    assert len(contents.read_bytes().splitlines()) == 4  # run 2's two records appended
+    assert contents.read_bytes().startswith(b"".join(line + b"\n" for line in lines))
+
+    contents.write_bytes(contents.read_bytes()[:-20])  # an append cut short
+    assert set(SnapshotStore(bench.store.root).content_index()) == known
+    assert len(contents.read_bytes().splitlines()) == 4 and contents.read_bytes().endswith(b"\n")

@@ -9,7 +9,7 @@ to create, attach, detach or delete (the planner and executor do).
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final, TypeVar
 
 from kbctl.chunking import Chunking, MetadataValue
@@ -18,7 +18,7 @@ from kbctl.provider.base import DeleteOutcome
 from kbctl.provider.http import AmbiguousWriteError, ApiClient
 from kbctl.provider.http_parts import FilePart, Params
 from kbctl.provider.openai import shapes
-from kbctl.provider.openai.shapes import FileInfo, Hit, Store, StoreFile, reading
+from kbctl.provider.openai.shapes import Batch, FileInfo, Hit, Store, StoreFile, reading
 
 T = TypeVar("T")
 
@@ -220,11 +220,7 @@ class OpenAIApi:
         """Attach a File with its attributes and chunking (processing starts). Attaching is
         retried like an idempotent request: a File is attached to a store at most once."""
         path = f"/vector_stores/{store_id}/files"
-        body = {
-            "file_id": file_id,
-            "attributes": dict(attributes),
-            "chunking_strategy": shapes.chunking_body(chunking),
-        }
+        body = shapes.attachment_body(file_id, attributes, chunking)
         answer = self._client.send_json(
             "POST", path, body, idempotent=True, route="POST /vector_stores/{id}/files"
         )
@@ -252,3 +248,31 @@ class OpenAIApi:
         except NotFoundError:
             return False
         return True
+
+    # ---------------------------------------------------------------------- file batches
+
+    def create_batch(self, store_id: str, files: Sequence[Mapping[str, object]]) -> Batch:
+        """Attach files (each with its own attributes and chunking: the `files` form) in one
+        request; retried like an idempotent one, as attaching is."""
+        path = f"/vector_stores/{store_id}/file_batches"
+        answer = self._client.send_json(
+            "POST",
+            path,
+            {"files": [dict(f) for f in files]},
+            idempotent=True,
+            route="POST /vector_stores/{id}/file_batches",
+        )
+        with reading("POST", path):
+            return shapes.batch(answer, path)
+
+    def batch(self, store_id: str, batch_id: str) -> Batch:
+        """A batch's counts."""
+        path = f"/vector_stores/{store_id}/file_batches/{batch_id}"
+        answer = self._client.get_json(path, route="GET /vector_stores/{id}/file_batches/{id}")
+        with reading("GET", path):
+            return shapes.batch(answer, path)
+
+    def batch_files(self, store_id: str, batch_id: str, status: str) -> list[StoreFile]:
+        """The files of a batch in one status (`in_progress`, `failed`, …), every page."""
+        path = f"/vector_stores/{store_id}/file_batches/{batch_id}/files"
+        return self._all(path, shapes.store_file, {"filter": status, "order": "asc"}, PAGE)

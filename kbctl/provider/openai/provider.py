@@ -6,14 +6,17 @@ kbctl's ownership marker lives in the reserved `kbctl_*` attributes (`shapes`), 
 user's metadata, and in the File's name (`<key> · kbctl:<project>/<env> · <hash12>.<ext>`), so
 a File uploaded by a run that died before attaching it is still found (and deleted) later.
 
-What the executor's steps mean here: create = upload and attach (with attributes and chunking);
-request/poll the index = the attachment's status (`in_progress` → `completed`); the swap
+What the executor's steps mean here: create = upload, then attach (with attributes and
+chunking) — as `StagedCreates`, every new File of a run is uploaded first and all are attached
+in file batches (`batches`); request/poll the index = the attachment's status (`in_progress` →
+`completed`, read from the batch where one holds the file); the swap
 (`update_agent`) = detach every managed file the new array does not hold (new files are already
 attached and `completed` by then); delete = detach, then delete the File only when kbctl
 uploaded it and no other store this key can see uses it. Files attached by this provider are
 left out of the agent it reports until the swap, so the executor's "did someone change the
-agent?" check compares like with like. The apply lease is an empty vector store named like the
-ElevenLabs lease folder. Must not decide anything the planner or executor decides.
+agent?" check compares like with like. The apply lease (`leases`) is an empty vector store
+named like the ElevenLabs lease folder; content, usage and search are in `contents`. Must not
+decide anything the planner or executor decides.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import contextlib
 import threading
 from collections.abc import Iterable, Sequence
 
-from kbctl.chunking import Metadata
+from kbctl.chunking import Metadata, MetadataValue
 from kbctl.errors import ApiError, NotFoundError, UsageError
 from kbctl.identity import owned, parse_marker
 from kbctl.model import (
@@ -34,14 +37,22 @@ from kbctl.model import (
     LiveDocument,
     LiveState,
     Marker,
-    RagQuota,
     RagSettings,
     UsageMode,
 )
-from kbctl.provider.base import DeleteOutcome, Dependents, IndexState, Provider, SearchHit
+from kbctl.provider.base import (
+    DeleteOutcome,
+    Dependents,
+    IndexState,
+    Provider,
+    StagedCreates,
+)
 from kbctl.provider.http import ApiClient
 from kbctl.provider.openai import shapes
 from kbctl.provider.openai.api import OpenAIApi
+from kbctl.provider.openai.batches import FileBatches
+from kbctl.provider.openai.contents import StoreReads
+from kbctl.provider.openai.leases import LEASE_PREFIX, LeaseStores, is_store_id
 from kbctl.provider.openai.shapes import (
     FileInfo,
     StoreFile,
@@ -52,20 +63,13 @@ from kbctl.provider.openai.shapes import (
     stem,
 )
 
-#: Name prefix of the lease stores (the same as the ElevenLabs lease folders).
-LEASE_PREFIX = "kbctl-lease · "
-#: File name extensions the API indexes that kbctl keeps when uploading; others become `.txt`.
+#: Statuses in which an attachment ended without becoming searchable.
 _DEAD = frozenset({"failed", "cancelled"})
 #: What a store reports as its "RAG settings": file search's embedding model (fixed by OpenAI).
 STORE_RAG = RagSettings(embedding_model="text-embedding-3-large")
 
 
-def is_store_id(ref: str) -> bool:
-    """True for a vector store id (`vs_…`), False for a store name."""
-    return ref.startswith("vs_")
-
-
-class OpenAIProvider:
+class OpenAIProvider(StoreReads, LeaseStores):
     """One vector store (by id, or by name: created on the first write) as a `Provider`."""
 
     def __init__(self, client: ApiClient, store: str) -> None:
@@ -78,6 +82,7 @@ class OpenAIProvider:
         self._lock = threading.Lock()
         self._staged: set[str] = set()  # attached by this provider, not yet swapped in
         self._files: dict[str, FileInfo] = {}  # Files seen, by id
+        self._batches = FileBatches(self.api)  # files attached in batches by this process
 
     # ---------------------------------------------------------------------------- the store
 
@@ -202,30 +207,6 @@ class OpenAIProvider:
         """Vector stores have no versions."""
         return None
 
-    def document_content(self, doc_id: str) -> bytes:
-        """The File's bytes, or the text the store parsed from it (see `OpenAIApi.readable`)."""
-        return self.api.readable(self.store_id(), doc_id)
-
-    def quota(self) -> RagQuota:
-        """The store's usage (vector stores have no fixed limit kbctl can read)."""
-        store_id = self.store_id()
-        used = self.api.store(store_id).usage_bytes if store_id is not None else 0
-        return RagQuota(used_bytes=used, max_bytes=None)
-
-    def search(self, query: str, limit: int) -> tuple[SearchHit, ...]:
-        """The store's vector search, best first (none before the store exists)."""
-        return self.search_filtered(query, limit, None)
-
-    def search_filtered(
-        self, query: str, limit: int, filters: dict[str, object] | None
-    ) -> tuple[SearchHit, ...]:
-        """The store's vector search with an attribute filter (the API's filter object)."""
-        store_id = self.store_id()
-        if store_id is None:
-            return ()
-        hits = self.api.search(store_id, query, limit, filters)
-        return tuple(SearchHit(h.file_id, h.filename, h.score) for h in hits)
-
     def find_documents_by_name(self, name: str) -> tuple[LiveDocument, ...]:
         """Files kbctl uploaded under `name` (any extension)."""
         return tuple(
@@ -239,14 +220,9 @@ class OpenAIProvider:
     def create_document(self, spec: DocumentSpec, name: str) -> str:
         """Upload the File (named after kbctl's marker) and attach it with the marker, the
         user's metadata and the chunking; processing starts at once."""
-        if spec.doc_type is DocType.URL:
-            raise UsageError(f"{spec.key}: URL documents cannot go into a vector store")
-        marker = parse_marker(name)
-        if marker is None:
-            raise UsageError(f"{name!r} carries no kbctl marker")
+        attributes = _attributes(spec, name)
         store_id = self._bound()
         file_id = self.api.upload(name + extension(spec), spec.content)
-        attributes = {**shapes.marker_attributes(marker, spec.doc_type), **dict(spec.metadata)}
         try:
             self.api.attach(store_id, file_id, attributes, spec.chunking)
         except ApiError:
@@ -257,6 +233,25 @@ class OpenAIProvider:
         with self._lock:
             self._staged.add(file_id)
         return file_id
+
+    def upload_document(self, spec: DocumentSpec, name: str) -> str:
+        """Upload the File only (named after kbctl's marker: found and deleted later if no
+        attach follows); `attach_documents` attaches it."""
+        _attributes(spec, name)
+        self._bound()
+        return self.api.upload(name + extension(spec), spec.content)
+
+    def attach_documents(
+        self, uploads: Sequence[tuple[str, DocumentSpec, str]]
+    ) -> dict[str, IndexState]:
+        """Attach uploaded Files `(id, spec, name)` in file batches (⌈N/2000⌉ requests), each
+        with its marker, metadata and chunking; each one's state."""
+        store_id = self._bound()
+        files = [(doc_id, _attributes(spec, name), spec.chunking) for doc_id, spec, name in uploads]
+        states = self._batches.attach(store_id, files)
+        with self._lock:
+            self._staged.update(doc_id for doc_id, _, _ in uploads)
+        return states
 
     def update_document(self, doc_id: str, name: str, metadata: Metadata) -> None:
         """Rewrite an attached file's attributes in place (no re-embedding)."""
@@ -305,15 +300,22 @@ class OpenAIProvider:
     def delete_index(self, doc_id: str, index_id: str) -> None:
         """The attachment is the index: detach the file (it is attached again on request)."""
         store_id = self.store_id()
+        self._batches.forget([doc_id])
         if store_id is not None:
             self.api.detach(store_id, doc_id)
 
     def index_states(self, doc_ids: Iterable[str], model: str) -> dict[str, IndexState]:
-        """Many attachments' states from one listing of the store's files."""
+        """Many attachments' states: those attached in a batch by this process from the batch
+        (see `FileBatches.states`), the others from one listing of the store's files."""
         store_id = self.store_id()
-        listed = {sf.id: sf for sf in self.api.store_files(store_id)} if store_id else {}
-        none = IndexState(IndexStatus.NOT_INDEXED)
-        return {i: state_of(listed[i]) if i in listed else none for i in doc_ids}
+        if store_id is None:
+            return dict.fromkeys(doc_ids, IndexState(IndexStatus.NOT_INDEXED))
+        known, rest = self._batches.states(store_id, doc_ids)
+        if rest:
+            listed = {sf.id: sf for sf in self.api.store_files(store_id)}
+            none = IndexState(IndexStatus.NOT_INDEXED)
+            known.update((i, state_of(listed[i]) if i in listed else none) for i in rest)
+        return known
 
     def request_indexes(self, doc_ids: Iterable[str], model: str) -> dict[str, IndexState]:
         """`request_index` for each file (one request each: attaching has no batch here)."""
@@ -357,6 +359,7 @@ class OpenAIProvider:
         if is_store_id(doc_id):
             return self.api.delete_store(doc_id)
         store_id = self.store_id()
+        self._batches.forget([doc_id])
         if store_id is not None:
             self.api.detach(store_id, doc_id)
         with self._lock:
@@ -369,25 +372,22 @@ class OpenAIProvider:
             return DeleteOutcome.NOT_OURS
         return self.api.delete_file(doc_id)
 
-    # ------------------------------------------------------------------------------- lease
-
-    def create_folder(self, name: str) -> str:
-        """The lease: an empty vector store named `name`."""
-        return self.api.create_store(name).id
-
-    def documents_named(
-        self, prefix: str, *, doc_type: DocType | None = None
-    ) -> tuple[LiveDocument, ...]:
-        """Stores whose name starts with `prefix` (the leases), as folders (the only type)."""
-        if doc_type not in (None, DocType.FOLDER):
-            return ()
-        return tuple(
-            LiveDocument(s.id, s.name, DocType.FOLDER, 0, None)
-            for s in self.api.stores()
-            if s.name.startswith(prefix)
-        )
-
 
 def _conforms(provider: OpenAIProvider) -> Provider:
     """Never called: makes mypy check that `OpenAIProvider` implements `Provider`."""
+    return provider
+
+
+def _attributes(spec: DocumentSpec, name: str) -> dict[str, MetadataValue]:
+    """A file's attributes: kbctl's marker (from `name`) and the user's metadata."""
+    if spec.doc_type is DocType.URL:
+        raise UsageError(f"{spec.key}: URL documents cannot go into a vector store")
+    marker = parse_marker(name)
+    if marker is None:
+        raise UsageError(f"{name!r} carries no kbctl marker")
+    return {**shapes.marker_attributes(marker, spec.doc_type), **dict(spec.metadata)}
+
+
+def _staged_creates(provider: OpenAIProvider) -> StagedCreates:
+    """Never called: makes mypy check that `OpenAIProvider` implements `StagedCreates`."""
     return provider

@@ -21,7 +21,7 @@ from kbctl.chunking import (
     Metadata,
     MetadataValue,
 )
-from kbctl.identity import document_name, parse_marker
+from kbctl.identity import document_name, parse_marker, shared_document_name
 from kbctl.jsonread import JsonObj
 from kbctl.model import DocType, DocumentSpec, IndexStatus, Marker
 from kbctl.provider import wire
@@ -79,6 +79,18 @@ class StoreFile:
     @property
     def index_status(self) -> IndexStatus:
         return _STATUSES.get(self.status, IndexStatus.UNKNOWN)
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """A file batch: its id and the counts of its files by status."""
+
+    id: str
+    in_progress: int
+    completed: int
+    failed: int
+    cancelled: int
+    total: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +158,31 @@ def content_texts(value: object, where: str) -> list[str]:
     return [text for text in texts if text is not None]
 
 
+def batch(value: object, where: str) -> Batch:
+    data = answer(value, where)
+    counts = data.obj("file_counts")
+    return Batch(
+        data.text("id"),
+        counts.integer("in_progress"),
+        counts.integer("completed"),
+        counts.integer("failed"),
+        counts.integer("cancelled"),
+        counts.integer("total"),
+    )
+
+
+def attachment_body(
+    file_id: str, attributes: Mapping[str, MetadataValue], chunking: Chunking | None
+) -> dict[str, object]:
+    """One file to attach: the File, its attributes, its chunking (always sent: a store's
+    default is not inherited)."""
+    return {
+        "file_id": file_id,
+        "attributes": dict(attributes),
+        "chunking_strategy": chunking_body(chunking),
+    }
+
+
 def hit(value: object, where: str) -> Hit:
     data = answer(value, where)
     return Hit(
@@ -167,7 +204,7 @@ def marker_attributes(marker: Marker, doc_type: DocType) -> dict[str, MetadataVa
     """The reserved attributes that say a file is kbctl's, for which key, content and type."""
     return {
         KEY: marker.key,
-        OWNER: f"{marker.project}/{marker.environment}",
+        OWNER: f"{marker.project}/{marker.environment or ''}",
         HASH: marker.hash12,
         TYPE: doc_type.value,
     }
@@ -221,6 +258,8 @@ _EXTENSIONS = frozenset({".md", ".txt", ".html", ".json", ".pdf", ".docx", ".ppt
 def name_of(sf: StoreFile, marker: Marker | None, info: FileInfo | None) -> str:
     """What the planner compares: kbctl's document name, or the File's own name."""
     if marker is not None:
+        if marker.environment is None:  # never written to a store: a store does not share
+            return shared_document_name(marker.key, marker.project, marker.hash12)
         return document_name(marker.key, marker.project, marker.environment, marker.hash12)
     return info.filename if info is not None and info.filename else sf.id
 

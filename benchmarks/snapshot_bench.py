@@ -1,0 +1,289 @@
+"""What do snapshots cost as the history grows: bytes per record, `snapshots list`, apply's share.
+
+Builds a history of N snapshots (N/2 applies) of an agent with M documents, each apply after the
+first replacing `--churn` of them (1 % by default), through the real snapshot code: the real
+planner plans each apply from the workspace's state, and the real `SnapshotHook` writes its
+"before" record, its in-progress checkpoints (one per upload, agent update and deletion, as
+apply's events drive them) and its "after" record into a real `SnapshotStore`, blobs included.
+No API is involved: the workspace is a table of documents, so only snapshot work is measured.
+
+Prints:
+- bytes on disk of each record of a typical 1 %-change apply (delta records), of a full record,
+  and the average over every record written (full records included);
+- the hook's wall time per apply (apply-side snapshot overhead) for the first and the last
+  applies: it should not grow with the history;
+- `kbctl snapshots list` at the end (a fresh process, as a user runs it): wall time and peak
+  RSS, with the index current, and again after deleting the index (a rebuild), next to the peak
+  RSS of `kbctl --version` (the interpreter and kbctl's imports alone).
+
+Usage (defaults are modest; the issue's size is --snapshots 100 --documents 10000):
+
+    python benchmarks/snapshot_bench.py [--snapshots 20] [--documents 1000] [--churn 0.01]
+        [--max-depth 40] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import cast
+
+from kbctl.apply import ApplyResult, DocOutcome, Outcome
+from kbctl.apply.events import AgentUpdated, DocumentCreated, DocumentDeleted, ignore
+from kbctl.clock import FakeClock
+from kbctl.identity import canonical_text, content_hash, document_name, parse_marker
+from kbctl.model import (
+    DocType,
+    DocumentSpec,
+    KbEntry,
+    LiveAgent,
+    LiveDocument,
+    LiveState,
+    Policy,
+    RagSettings,
+    Target,
+    UsageMode,
+)
+from kbctl.plan.planner import plan_target
+from kbctl.provider.base import Provider
+from kbctl.snapshots.catalog import CONTENTS_FILE, INDEX_FILE
+from kbctl.snapshots.hook import SnapshotHook
+from kbctl.snapshots.store import SnapshotStore
+
+PROJECT, ENV, AGENT = "bench", "local", "agent_bench"
+RAG = RagSettings(enabled=True, embedding_model="e5_mistral_7b_instruct")
+
+
+class _NoContent:
+    """The provider the hook is given: every content comes from the manifest, none is read."""
+
+    def document_content(self, doc_id: str) -> bytes:
+        raise AssertionError(f"the benchmark's hook read document {doc_id} from the API")
+
+
+class Workspace:
+    """The agent's documents as a table: key -> (id, content); ids handed out in order."""
+
+    def __init__(self, documents: int) -> None:
+        self.versions = [0] * documents
+        self.docs: dict[str, tuple[str, bytes]] = {}
+        self.counter = 0
+        self.version_id = 0
+        for n in range(documents):
+            self.docs[_key(n)] = (self._new_id(), _content(n, 0))
+
+    def _new_id(self) -> str:
+        self.counter += 1
+        return f"doc{self.counter:019d}"
+
+    def target(self) -> Target:
+        specs = tuple(
+            DocumentSpec(_key(n), DocType.TEXT, UsageMode.AUTO, c, content_hash(DocType.TEXT, c))
+            for n, c in ((n, _content(n, v)) for n, v in enumerate(self.versions))
+        )
+        return Target(
+            manifest="bench.yaml",
+            project=PROJECT,
+            environment=ENV,
+            agent_id=AGENT,
+            base_url="emulator://bench",
+            api_key_env="ELEVENLABS_API_KEY",
+            protect=False,
+            rag=RAG,
+            policy=Policy(max_deletes=1_000_000),
+            documents=specs,
+        )
+
+    def live(self) -> LiveState:
+        docs, entries = [], []
+        for key, (doc_id, content) in self.docs.items():
+            name = document_name(key, PROJECT, ENV, content_hash(DocType.TEXT, content))
+            marker = parse_marker(name)
+            docs.append(LiveDocument(doc_id, name, DocType.TEXT, len(content), marker))
+            entries.append(KbEntry(doc_id, name, DocType.TEXT, UsageMode.AUTO))
+        agent = LiveAgent(AGENT, "Bench", f"v{self.version_id}", None, tuple(entries), RAG)
+        return LiveState(agent, tuple(sorted(docs, key=lambda d: d.id)))
+
+    def apply(self, store: SnapshotStore, clock: FakeClock) -> float:
+        """Plan toward the manifest and apply it, the hook recording; the hook's seconds."""
+        target, live = self.target(), self.live()
+        plan = plan_target(target, live)
+        specs = {s.key: s for s in target.documents}
+        seconds = 0.0
+
+        def timed(step: Callable[[], None]) -> None:
+            nonlocal seconds
+            started = time.perf_counter()
+            step()
+            seconds += time.perf_counter() - started
+
+        hook = SnapshotHook(store, clock, cast(Provider, _NoContent()), git_commit="c0ffee" * 7)
+        timed(lambda: hook.before(target, live, plan))
+        sink = hook.watch(ignore)
+        created, deleted = [], []
+        for key, spec in specs.items():
+            old = self.docs.get(key)
+            if old is not None and old[1] == spec.content:
+                continue
+            new_id = self._new_id()
+            created.append(DocOutcome(key, new_id))
+            timed(lambda key=key, new_id=new_id: sink(DocumentCreated(key, new_id, reused=False)))
+            if old is not None:
+                deleted.append(DocOutcome(key, old[0]))
+            self.docs[key] = (new_id, spec.content)
+        self.version_id += 1
+        timed(lambda: sink(AgentUpdated(AGENT, f"v{self.version_id}")))
+        for gone in deleted:
+            timed(lambda gone=gone: sink(DocumentDeleted(gone.key, gone.id)))
+        result = ApplyResult(
+            AGENT,
+            Outcome.APPLIED,
+            created=tuple(created),
+            deleted=tuple(deleted),
+            agent_updated=True,
+            version_id=f"v{self.version_id}",
+        )
+        after = self.live()
+        timed(lambda: hook.after(target, plan, result, after))
+        clock.advance(60)
+        return seconds
+
+    def churn(self, share: float, round_: int) -> None:
+        """Change the content of `share` of the documents (a different slice each round)."""
+        count = max(1, round(len(self.versions) * share))
+        start = (round_ * count) % len(self.versions)
+        for n in range(start, start + count):
+            self.versions[n % len(self.versions)] += 1
+
+
+def _key(n: int) -> str:
+    return f"docs/section-{n // 100:03d}/doc-{n:05d}.md"
+
+
+def _content(n: int, version: int) -> bytes:
+    body = f"Document {n}, version {version}: opening hours, prices and rules. " * 8
+    return canonical_text(f"# Document {n}\n\n{body}\n")
+
+
+def measure(args: list[str]) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS in MB) of `kbctl ARGS` in a fresh process."""
+    probe = (
+        "import resource, subprocess, sys, time\n"
+        "t = time.perf_counter()\n"
+        "done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
+        "t = time.perf_counter() - t\n"
+        "assert done.returncode == 0, done.returncode\n"
+        "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "print(t, u.ru_utime + u.ru_stime, u.ru_maxrss / 1024)\n"
+    )
+    command = [sys.executable, "-c", probe, sys.executable, "-m", "kbctl", *args]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout.split()
+    return float(out[0]), float(out[1]), float(out[2])
+
+
+def _show(label: str, figures: tuple[float, float, float]) -> None:
+    wall, cpu, rss = figures
+    print(f"  {label:<42}{wall:>6.2f} s {cpu:>6.2f} s {rss:>7.1f} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--snapshots", type=int, default=20, help="records to write (N)")
+    parser.add_argument("--documents", type=int, default=1000, help="documents (M)")
+    parser.add_argument("--churn", type=float, default=0.01, help="share replaced per apply")
+    parser.add_argument("--max-depth", type=int, default=40, help="longest delta chain")
+    parser.add_argument("--keep", type=Path, help="write the history here and keep it")
+    args = parser.parse_args()
+
+    root = args.keep or Path(tempfile.mkdtemp(prefix="kbctl-snapshot-bench-"))
+    folder = root / "state-snapshots"
+    store = SnapshotStore(folder, max_depth=args.max_depth)
+    clock = FakeClock()
+    workspace = Workspace(args.documents)
+    applies = max(2, args.snapshots // 2)
+    print(
+        f"{applies} applies x 2 records, {args.documents:,} documents, "
+        f"{args.churn:.1%} replaced per apply, max depth {args.max_depth}"
+    )
+    hook_seconds: list[float] = []
+    sizes: list[tuple[int, int]] = []  # (before, after) bytes per apply
+    for n in range(applies):
+        if n:
+            workspace.churn(args.churn, n)
+        seen = set((folder / ENV).iterdir()) if (folder / ENV).is_dir() else set()
+        hook_seconds.append(workspace.apply(store, clock))
+        new = [
+            p
+            for p in (folder / ENV).iterdir()
+            if p not in seen and p.suffix == ".json" and not p.name.startswith(".")
+        ]
+        kinds = {json.loads(p.read_bytes())["kind"]: p.stat().st_size for p in new}
+        assert sorted(kinds) == ["after", "before"], new
+        sizes.append((kinds["before"], kinds["after"]))
+
+    records = [p for p in (folder / ENV).iterdir() if not p.name.startswith(".")]
+    all_sizes = [p.stat().st_size for p in records]
+    full = max(all_sizes)
+    deltas = [(b, a) for (b, a) in sizes[1:] if max(b, a) < full // 2]  # stored as deltas
+    print("\nbytes on disk per record")
+    print(f"  {'full record (' + format(args.documents, ',') + ' documents)':<42}{full:>12,}")
+    if deltas:
+        before = statistics.median(b for b, _ in deltas)
+        after = statistics.median(a for _, a in deltas)
+        print(f"  {'1 %-change apply, before (median)':<42}{before:>12,.0f}")
+        print(f"  {'1 %-change apply, after (median)':<42}{after:>12,.0f}")
+        print(f"  {'1 %-change apply, largest record':<42}{max(max(p) for p in deltas):>12,}")
+    fulls = sum(size >= full // 2 for size in all_sizes)
+    mean = statistics.mean(all_sizes)
+    print(f"  {f'mean of all {len(all_sizes)} records ({fulls} full)':<42}{mean:>12,.0f}")
+    print(f"  {'history on disk (records only)':<42}{sum(all_sizes):>12,}")
+    index = (folder / ENV / INDEX_FILE).stat().st_size
+    contents = (folder / ENV / CONTENTS_FILE).stat().st_size
+    print(f"  {'.index.json':<42}{index:>12,}")
+    print(f"  {'.contents.jsonl':<42}{contents:>12,}")
+
+    print("\napply-side snapshot overhead (the hook's wall seconds per apply)")
+    print(f"  {'apply 1 (every blob new, full records)':<42}{hook_seconds[0]:>8.2f} s")
+    head, tail = hook_seconds[1:6], hook_seconds[-5:]
+    print(f"  {f'applies 2-{1 + len(head)} (median)':<42}{statistics.median(head):>8.2f} s")
+    label = f"applies {applies - len(tail) + 1}-{applies} (median)"
+    print(f"  {label:<42}{statistics.median(tail):>8.2f} s")
+
+    print("\nkbctl snapshots list (a fresh process): wall s, CPU s, peak RSS")
+    empty = root / "empty"
+    empty.mkdir()
+    list_args = ["snapshots", "list", "-e", ENV, "--snapshots-dir", str(folder)]
+    runs = [
+        ("kbctl --version", ["--version"]),
+        ("list, empty folder (imports only)", [*list_args[:-1], str(empty)]),
+        ("list, index current", list_args),
+    ]
+    for label, command in runs:
+        _show(label, measure(command))
+    (folder / ENV / INDEX_FILE).unlink()
+    _show("list, index deleted (rebuilt)", measure(list_args))
+    _show("list again", measure(list_args))
+    rows = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "kbctl", *list_args, "--format", "json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    assert len(rows) == len(records), (len(rows), len(records))
+    assert not [r for r in rows if str(r["outcome"]).startswith("unreadable")], rows
+    if args.keep is None:
+        shutil.rmtree(root)
+
+
+if __name__ == "__main__":
+    main()
