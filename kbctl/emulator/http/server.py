@@ -29,6 +29,7 @@ from kbctl.emulator.http.app import EmulatorApp
 from kbctl.emulator.openai import open_openai
 from kbctl.emulator.workspace.persistence import Store
 from kbctl.emulator.workspace.world import World
+from kbctl.errors import UsageError
 
 
 class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
@@ -253,7 +254,16 @@ def run_server(
     """Serve until SIGTERM or SIGINT, then save and return 0. Prints the URL on `out`."""
     stdout = out if out is not None else sys.stdout
     stderr = err if err is not None else sys.stderr
-    server = EmulatorServer(build_app(config, clock, state, agents), host, port, verbose)
+    app = build_app(config, clock, state, agents)
+    try:
+        server = EmulatorServer(app, host, port, verbose)
+    except (OSError, OverflowError) as exc:  # busy port, unknown host, port out of range
+        app.close()
+        raise UsageError(
+            f"Cannot listen on {host}:{port}",
+            detail=f"{type(exc).__name__}: {exc}",
+            hint="Pick another --port (0 picks a free one) or --host, or stop what uses it.",
+        ) from exc
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
