@@ -359,13 +359,15 @@ class LiveState:
     #: read (unattached ones are orphans then; apply asks right before each delete).
     shared: tuple[SharedUse, ...] | None = None
 
-    def fingerprint(self) -> str:
+    def fingerprint(self, referenced: frozenset[str] | None = None) -> str:
         """sha256 of the state a plan depends on (the quota is left out: it moves on its own).
 
         The user's metadata of a managed document (OpenAI attributes) counts: a plan that keeps
         or rewrites it was made from its values. Unmanaged documents' metadata does not: kbctl
-        never writes it."""
+        never writes it. With `referenced` (shared documents: the unattached ones a plan reuses
+        or deletes), other unattached documents, another environment's, are left out."""
         agent = self.agent
+        held = {e.id for e in agent.knowledge_base} | (referenced or set())
         data = {
             "agent": {
                 "id": agent.id,
@@ -375,7 +377,9 @@ class LiveState:
                 ],
                 "rag": [[k, v] for k, v in agent.rag.items()],
             },
-            "documents": sorted(_fingerprinted(d) for d in self.documents),
+            "documents": sorted(
+                _fingerprinted(d) for d in self.documents if referenced is None or d.id in held
+            ),
         }
         blob = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()

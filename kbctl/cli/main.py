@@ -152,7 +152,7 @@ def _signals(app: AppContext) -> Iterator[None]:
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors (also: KBCTL_DEBUG=1).")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
-    """kbctl keeps ElevenLabs agent knowledge bases in the state a manifest declares.
+    """kbctl keeps ElevenLabs agent knowledge bases and OpenAI vector stores as manifests declare.
 
     \b
     Typical flow:

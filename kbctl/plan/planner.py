@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import fields, replace
 from typing import assert_never
 
+from kbctl.identity import shares_documents
 from kbctl.model import (
     RAG_DEFAULTS,
     IndexHealth,
@@ -128,7 +129,7 @@ def plan_target(target: Target, live: LiveState) -> AgentPlan:
             live_auto=sum(1 for a in attached if a.entry.usage_mode is UsageMode.AUTO),
         )
     )
-    return AgentPlan(
+    plan = AgentPlan(
         manifest=target.manifest,
         project=target.project,
         environment=target.environment,
@@ -146,6 +147,10 @@ def plan_target(target: Target, live: LiveState) -> AgentPlan:
         policy=target.policy,
         endpoint=endpoint_label(target.base_url),
     )
+    if not shares_documents(target.provider):
+        return plan
+    # Another environment's uploads must not make this plan stale: only what it depends on.
+    return replace(plan, fingerprint=live.fingerprint(plan.referenced))
 
 
 def _server_small(

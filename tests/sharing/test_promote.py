@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from typing import Any
 
 from tests.snapshots.kit import PRODUCTION_AGENT, STAGING_AGENT, Bench, text_of
 
@@ -78,6 +79,12 @@ def plan_json(bench: Bench, environment: str) -> dict[str, object]:
     return data
 
 
+def changes(plan: dict[str, object]) -> list[dict[str, Any]]:
+    found = plan["changes"]
+    assert isinstance(found, list)
+    return found
+
+
 def deletions(plan: dict[str, object]) -> list[object]:
     agents = plan["agents"]
     assert isinstance(agents, list)
@@ -112,7 +119,7 @@ def test_production_reuses_what_staging_created_and_indexed(bench: Bench) -> Non
     documents_before = len(list(bench.world.documents()))
 
     planned = plan_json(bench, "production")
-    creates = [c for c in planned["changes"] if c["action"] == "create"]  # type: ignore[attr-defined]
+    creates = [c for c in changes(planned) if c["action"] == "create"]
     assert len(creates) == 4
     assert all(c["reuse_id"] and not c["needs_index"] for c in creates)
     assert all(any(n.startswith("shared: reuses") for n in c["notes"]) for c in creates)
@@ -137,7 +144,7 @@ def test_removing_a_document_from_staging_keeps_what_production_uses(bench: Benc
 
     write(bench, production_extra=("x",))  # staging drops x; production keeps it
     planned = plan_json(bench, "staging")
-    (dropped,) = [c for c in planned["changes"] if c["action"] == "delete"]  # type: ignore[attr-defined]
+    (dropped,) = [c for c in changes(planned) if c["action"] == "delete"]
     assert dropped["live_id"] == shared_x
     assert any("detached from this agent only" in n for n in dropped["notes"])
     assert deletions(planned) == []
@@ -200,3 +207,23 @@ def test_documents_with_environment_markers_are_adopted_without_an_upload(bench:
     assert uploads(bench) == uploads_before
     x_ids = {e.key: e.id for e in bench.entries(STAGING_AGENT)}["extra/x.md"]
     assert x_ids in ids(bench, PRODUCTION_AGENT)
+
+
+def test_another_environments_uploads_do_not_make_a_saved_plan_stale(bench: Bench) -> None:
+    """Production's plan waits for approval while staging applies something new: the saved
+    plan still applies (its fingerprint covers what it attaches, reuses and deletes)."""
+    write(bench)
+    apply(bench, "staging")
+    assert bench.run("plan", "-e", "production", "--out", "prod.json").exit_code == 0
+    write(bench, staging_extra=("x",))
+    apply(bench, "staging")
+
+    out = bench.run("apply", "-e", "production", "prod.json", "--auto-approve")
+
+    assert out.exit_code == 0, out.output
+    assert {e.key for e in bench.entries(PRODUCTION_AGENT)} == {
+        "docs/a.md",
+        "docs/b.md",
+        "docs/c.md",
+        "rules",
+    }
