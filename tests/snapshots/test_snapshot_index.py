@@ -149,3 +149,13 @@ def test_the_content_index_grows_by_appending_and_a_cut_line_is_rebuilt(bench: B
     contents.write_bytes(contents.read_bytes()[:-20])  # an append cut short
     assert set(SnapshotStore(bench.store.root).content_index()) == known
     assert len(contents.read_bytes().splitlines()) == 4 and contents.read_bytes().endswith(b"\n")
+
+
+def test_list_reads_a_folder_whose_index_cannot_be_written(bench: Bench) -> None:
+    _two_applies(bench)
+    index = bench.store.root / "staging" / INDEX_FILE
+    index.unlink()
+    index.mkdir()  # the index cannot be replaced (as in a read-only checkout), even by root
+    listed = _list(bench)
+    assert [r["outcome"] for r in listed] == ["applied", "pending", "applied", "pending"]
+    assert index.is_dir()
