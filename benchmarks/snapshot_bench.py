@@ -10,8 +10,9 @@ No API is involved: the workspace is a table of documents, so only snapshot work
 Prints:
 - bytes on disk of each record of a typical 1 %-change apply (delta records), of a full record,
   and the average over every record written (full records included);
-- the hook's wall time per apply (apply-side snapshot overhead) for the first and the last
-  applies: it should not grow with the history;
+- the hook's wall and CPU time per apply (apply-side snapshot overhead) for the first and the
+  last applies, and the slowest: it should not grow with the history (it grows with the depth
+  of the newest record's delta chain, which is bounded by `--max-depth`);
 - `kbctl snapshots list` at the end (a fresh process, as a user runs it): wall time and peak
   RSS, with the index current, and again after deleting the index (a rebuild), next to the peak
   RSS of `kbctl --version` (the interpreter and kbctl's imports alone).
@@ -270,6 +271,10 @@ def main() -> None:
     show(f"applies 2-{1 + len(head)} (median)", head)
     if applies >= 2 * len(tail) + 1:
         show(f"applies {applies - len(tail) + 1}-{applies} (median)", tail)
+    rest = hook_seconds[1:]
+    slowest = max(rest, key=lambda run: run[1])
+    label = f"slowest of applies 2-{applies} (by CPU)"
+    print(f"  {label:<42}{slowest[0]:>6.2f} s {slowest[1]:>6.2f} s")
 
     print("\nkbctl snapshots list (a fresh process): wall s, CPU s, peak RSS")
     empty = root / "empty"
