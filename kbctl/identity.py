@@ -1,7 +1,14 @@
 """Identity without a state file: canonical content hashes and the ownership marker in names.
 
-A document kbctl creates is named `<key> · kbctl:<project>/<environment> · <hash12>`, so the
-live listing alone tells which documents are kbctl's, which key they hold and which content.
+A document kbctl creates carries its marker in its name, so the live listing alone tells which
+documents are kbctl's, which key they hold and which content. Two forms:
+
+- `<key> · kbctl:<project> · <hash12>` — a **shared** document: the project owns it, not an
+  environment, so every environment of the project in one workspace can attach the very same
+  document (ElevenLabs: promote staging's content to production without an upload);
+- `<key> · kbctl:<project>/<environment> · <hash12>` — an environment's own document: what
+  OpenAI vector stores get (a store is its own namespace), and what kbctl named ElevenLabs
+  documents before sharing; those keep working and are shared as they are, never renamed.
 """
 
 from __future__ import annotations
@@ -10,12 +17,12 @@ import hashlib
 import re
 
 from kbctl.chunking import AUTO_CHUNK_OVERLAP_TOKENS, AUTO_CHUNK_SIZE_TOKENS, Chunking
-from kbctl.model import DocType, Marker
+from kbctl.model import DocType, Marker, ProviderKind
 
 SEPARATOR = " · "
 HASH_CHARS = 12
 _MARKER_RE = re.compile(
-    r"^(?P<key>.+) · kbctl:(?P<project>[a-z0-9][a-z0-9-]*)/(?P<env>[A-Za-z0-9][A-Za-z0-9_.-]*)"
+    r"^(?P<key>.+) · kbctl:(?P<project>[a-z0-9][a-z0-9-]*)(?:/(?P<env>[A-Za-z0-9][A-Za-z0-9_.-]*))?"
     r" · (?P<hash>[0-9a-f]{12})$",
     re.DOTALL,
 )
@@ -44,9 +51,42 @@ def content_hash(doc_type: DocType, content: bytes) -> str:
 
 
 def document_name(key: str, project: str, environment: str, content_hash_hex: str) -> str:
-    """The name kbctl gives a document it creates."""
+    """The name of an environment's own document (OpenAI; ElevenLabs before sharing)."""
     return (
         f"{key}{SEPARATOR}kbctl:{project}/{environment}{SEPARATOR}{content_hash_hex[:HASH_CHARS]}"
+    )
+
+
+def shared_document_name(key: str, project: str, content_hash_hex: str) -> str:
+    """The name of a document the project owns, shared by its environments (ElevenLabs)."""
+    return f"{key}{SEPARATOR}kbctl:{project}{SEPARATOR}{content_hash_hex[:HASH_CHARS]}"
+
+
+def shares_documents(provider: ProviderKind) -> bool:
+    """Whether a provider's environments share documents: ElevenLabs does (one workspace holds
+    every environment's agents); an OpenAI vector store is its own namespace and does not."""
+    return provider is ProviderKind.ELEVENLABS
+
+
+def target_document_name(
+    provider: ProviderKind, key: str, project: str, environment: str, content_hash_hex: str
+) -> str:
+    """The name kbctl gives a document it creates for a target of `provider`."""
+    if shares_documents(provider):
+        return shared_document_name(key, project, content_hash_hex)
+    return document_name(key, project, environment, content_hash_hex)
+
+
+def same_identity(name: str, other: str) -> bool:
+    """Whether two names carry markers for the same project, key and content (the environment
+    of an older marker aside): a document named either way needs no rename."""
+    if name == other:
+        return True
+    a, b = parse_marker(name), parse_marker(other)
+    return (
+        a is not None
+        and b is not None
+        and (a.key, a.project, a.hash12) == (b.key, b.project, b.hash12)
     )
 
 
@@ -60,20 +100,27 @@ def parse_marker(name: str) -> Marker | None:
     )
 
 
-def owned(marker: Marker | None, project: str, environment: str) -> Marker | None:
-    """The marker when it says this project and environment, else None.
+def owned(
+    marker: Marker | None, project: str, environment: str, *, shared: bool = False
+) -> Marker | None:
+    """The marker when the document is this project's to manage for `environment`, else None.
 
-    The one rule of ownership: only a document whose marker names the project and environment
-    being applied is kbctl's to change or delete; every other document is left alone.
+    The one rule of ownership: a document whose marker names the project alone (shared) or the
+    project and this environment is kbctl's to attach, change or delete; with `shared` (a
+    provider whose environments share documents) so is one naming another environment of the
+    project (its older marker form). Every other document is left alone. Deleting a shared
+    document still needs nobody else to use it: the executor asks before each delete.
     """
-    if marker is None or (marker.project, marker.environment) != (project, environment):
+    if marker is None or marker.project != project:
         return None
-    return marker
+    if marker.environment is None or shared or marker.environment == environment:
+        return marker
+    return None
 
 
-def owned_name(name: str, project: str, environment: str) -> Marker | None:
+def owned_name(name: str, project: str, environment: str, *, shared: bool = False) -> Marker | None:
     """`owned` for a document name (its marker parsed first)."""
-    return owned(parse_marker(name), project, environment)
+    return owned(parse_marker(name), project, environment, shared=shared)
 
 
 def identity_hash(content_hash_hex: str, chunking: Chunking | None) -> str:

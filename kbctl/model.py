@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 
 from kbctl.chunking import Chunking, Metadata
+from kbctl.sharing import SharedUse
 
 #: Documents smaller than this cannot be RAG-indexed (`document_too_small`).
 MIN_INDEX_BYTES = 500
@@ -262,7 +263,7 @@ class Marker:
 
     key: str
     project: str
-    environment: str
+    environment: str | None  # None: a shared document, the project's (not one environment's)
     hash12: str
 
 
@@ -274,7 +275,7 @@ class LiveDocument:
     name: str
     doc_type: DocType
     size_bytes: int
-    marker: Marker | None  # None: not kbctl's for this project+environment
+    marker: Marker | None  # None: not kbctl's for this project (ElevenLabs) or environment
     created_at: int | None = None  # unix seconds, from the listing's metadata (None: not given)
     updated_at: int | None = None  # later than created_at: edited in place (or refreshed)
     #: OpenAI only: the user's attributes on the store (kbctl's `kbctl_*` keys left out), sorted
@@ -341,9 +342,10 @@ class LiveState:
     """What the API says, for one target: the agent and the documents that concern it.
 
     `read_state` fills the first three; `kbctl.observe` adds what planning on the live truth
-    needs beyond names: the index of every attached document for `index_model`, and the ids of
-    managed documents whose live content is no longer what their marker says (`edited`).
-    Neither is part of the fingerprint (indexes move on their own; edits show as a replace).
+    needs beyond names: the index of every attached document (and of every managed one the plan
+    could reuse) for `index_model`, the ids of managed documents whose live content is no longer
+    what their marker says (`edited`), and who else uses managed documents (`shared`). None is
+    part of the fingerprint (indexes move on their own; edits show as a replace).
     """
 
     agent: LiveAgent
@@ -353,14 +355,19 @@ class LiveState:
     index_model: str | None = None  # None: index health was not read
     indexes: tuple[IndexHealth, ...] = ()  # by doc id
     edited: tuple[str, ...] = ()  # doc ids, sorted
+    #: Managed documents another agent or branch uses (or may: not told), by id. None: not
+    #: read (unattached ones are orphans then; apply asks right before each delete).
+    shared: tuple[SharedUse, ...] | None = None
 
-    def fingerprint(self) -> str:
+    def fingerprint(self, referenced: frozenset[str] | None = None) -> str:
         """sha256 of the state a plan depends on (the quota is left out: it moves on its own).
 
         The user's metadata of a managed document (OpenAI attributes) counts: a plan that keeps
         or rewrites it was made from its values. Unmanaged documents' metadata does not: kbctl
-        never writes it."""
+        never writes it. With `referenced` (shared documents: the unattached ones a plan reuses
+        or deletes), other unattached documents, another environment's, are left out."""
         agent = self.agent
+        held = {e.id for e in agent.knowledge_base} | (referenced or set())
         data = {
             "agent": {
                 "id": agent.id,
@@ -370,7 +377,9 @@ class LiveState:
                 ],
                 "rag": [[k, v] for k, v in agent.rag.items()],
             },
-            "documents": sorted(_fingerprinted(d) for d in self.documents),
+            "documents": sorted(
+                _fingerprinted(d) for d in self.documents if referenced is None or d.id in held
+            ),
         }
         blob = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()

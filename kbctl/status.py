@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from kbctl.identity import owned, parse_marker
+from kbctl.identity import owned, parse_marker, shares_documents
 from kbctl.model import (
     RAG_DEFAULTS,
     DocType,
@@ -132,7 +132,8 @@ def collect_status(
 
 
 def _documents(target: Target, live: LiveState) -> tuple[DocumentStatus, ...]:
-    """Attached documents in array order, then managed orphans by id."""
+    """Attached documents in array order, then managed orphans by id (a shared document
+    another environment's agent uses is no orphan)."""
     out: list[DocumentStatus] = []
     seen: set[str] = set()
     for entry in live.agent.knowledge_base:
@@ -154,8 +155,9 @@ def _documents(target: Target, live: LiveState) -> tuple[DocumentStatus, ...]:
                 attached=True,
             )
         )
+    elsewhere = {u.doc_id for u in live.shared or ()}  # another environment's, not an orphan
     for doc in live.documents:
-        if doc.id in seen:
+        if doc.id in seen or doc.id in elsewhere:
             continue
         key = _ours(target, doc.marker)
         if key is None:
@@ -177,7 +179,9 @@ def _documents(target: Target, live: LiveState) -> tuple[DocumentStatus, ...]:
 
 def _ours(target: Target, marker: Marker | None) -> str | None:
     """The key of a marker that is this project+environment's, else None."""
-    found = owned(marker, target.project, target.environment)
+    found = owned(
+        marker, target.project, target.environment, shared=shares_documents(target.provider)
+    )
     return found.key if found is not None else None
 
 

@@ -108,6 +108,7 @@ class KilledRun:
     """What a run killed from its event stream did before it died."""
 
     killed: bool  # False: it ended by itself (before the Nth event, or just after it)
+    pid: int
     returncode: int
     events: tuple[dict[str, Any], ...]
     stderr: str
@@ -155,4 +156,4 @@ def apply_killed_after(
     if timed_out.is_set():
         raise AssertionError(f"kbctl {' '.join(args)} did not end within {timeout} s")
     killed = proc.returncode == -signal.SIGKILL
-    return KilledRun(killed, proc.returncode, tuple(events), err.decode(errors="replace"))
+    return KilledRun(killed, proc.pid, proc.returncode, tuple(events), err.decode(errors="replace"))

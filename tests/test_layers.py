@@ -28,6 +28,7 @@ RANKS = {
     "chunking": 0,
     "jsonread": 0,
     "secrets": 0,
+    "sharing": 0,
     "manifest": 1,
     "plan": 1,
     "provider": 1,

@@ -72,15 +72,7 @@ def delete_created(provider: Provider, doc_id: str) -> str | None:
 
 def users(dependents: Dependents, agent_id: str) -> str:
     """Who else uses a document, for a person: agent ids, branches, agents the key cannot see."""
-    names = [a for a in dependents.agent_ids if a != agent_id]
-    names += [
-        f"{b.agent_id} (branch {b.branch_id})"
-        for b in dependents.branches
-        if b.agent_id != agent_id or not b.is_main
-    ]
-    if dependents.unknown_agents:
-        names.append(f"{dependents.unknown_agents} agent(s) this API key cannot see")
-    return ", ".join(dict.fromkeys(names)) or "another agent"
+    return ", ".join(dependents.describe(agent_id)) or "another agent"
 
 
 def _note(outcome: DeleteOutcome) -> str | None:

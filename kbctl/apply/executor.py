@@ -49,6 +49,7 @@ from kbctl.errors import (
     StalePlanError,
     UsageError,
 )
+from kbctl.identity import shares_documents
 from kbctl.model import (
     DocumentSpec,
     LiveState,
@@ -124,7 +125,7 @@ class _Run(SwapSteps):
     ) -> ApplyResult:
         live = self._read_live()
         self.live = live
-        if live.fingerprint() != self.plan.fingerprint:
+        if self._fingerprint(live) != self.plan.fingerprint:
             raise StalePlanError(
                 f"The live state of {self.where} changed since the plan was made",
                 detail="Its fingerprint no longer matches the plan's." + self._writer(live.agent),
@@ -147,6 +148,7 @@ class _Run(SwapSteps):
                     self._timed(Phase.DELETE, lambda: self._delete(pool, orphans=True))
                 self._timed(Phase.CREATE, lambda: self._prepare(pool, specs))
                 self._timed(Phase.INDEX, lambda: self._wait(pool))
+                self._timed(Phase.INDEX, lambda: self._settle_shared(pool))
                 stage = self.stage
                 if stage is None:
                     self._timed(Phase.CHECKS, lambda: self._check_before_swap(pool))
@@ -227,11 +229,16 @@ class _Run(SwapSteps):
         """The live state to check the plan's fingerprint against: the plan's own, with the agent
         read again, when the plan was made in this process; else a full read."""
         observed = self.observed
-        if observed is not None and observed.fingerprint() == self.plan.fingerprint:
+        if observed is not None and self._fingerprint(observed) == self.plan.fingerprint:
             return replace(observed, agent=self.provider.get_agent(self.plan.agent_id))
         return self.provider.read_state(
             self.plan.agent_id, self.plan.project, self.plan.environment, with_quota=False
         )
+
+    def _fingerprint(self, live: LiveState) -> str:
+        """The fingerprint as the planner took it (with shared documents: of what it uses)."""
+        shared = shares_documents(self.target.provider)
+        return live.fingerprint(self.plan.referenced if shared else None)
 
     def _live_after(self, outcome: Outcome) -> LiveState | None:
         if isinstance(self.hook, NullHook):

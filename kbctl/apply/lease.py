@@ -257,6 +257,23 @@ class Lease:
             f" · plan {o.fingerprint[:12] or '-'} · {o.host or '-'}:{o.pid}"
         )
 
+    def project_runs(self) -> list[LeaseOwner]:
+        """The other runs of this project applying now (live leases on its other agents): while
+        one runs, an unattached document of the project may be what it is about to attach."""
+        now, me = self._clock.now(), self._owner
+        runs: list[LeaseOwner] = []
+        for doc in self._provider.documents_named(PREFIX, doc_type=DocType.FOLDER):
+            seen = _parse(doc)
+            if (
+                seen is None
+                or seen.owner.project != me.project
+                or seen.owner.agent_id == me.agent_id
+            ):
+                continue
+            if seen.until > now and not self._dead(seen):
+                runs.append(seen.owner)
+        return runs
+
     def _create(self) -> str:
         return self._provider.create_folder(self._name(self._clock.now()))
 

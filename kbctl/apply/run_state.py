@@ -80,6 +80,8 @@ class RunState:
         self.renamed: list[DocOutcome] = []
         self.deleted: list[DocOutcome] = []
         self.kept: list[DocOutcome] = []
+        #: Uploads given up for another run's earlier copy (`reattach`), deleted after the swap.
+        self.given_up: list[DocOutcome] = []
         self.warnings: list[str] = []
         self.timings: list[tuple[str, float]] = []
         self.version_id: str | None = None

@@ -18,13 +18,13 @@ from kbctl.apply.events import (
     PhaseStarted,
     RolloutStep,
 )
+from kbctl.apply.reattach import ReattachSteps
 from kbctl.apply.staging import BranchStage
 from kbctl.apply.steps import follow_small, renames
 from kbctl.apply.swap import check_unchanged, description, rag_update, target_entries
 from kbctl.apply.types import (
     DocOutcome,
 )
-from kbctl.apply.uploading import UploadSteps
 from kbctl.apply.verification import (
     check_still_ours,
     verify_written,
@@ -35,6 +35,7 @@ from kbctl.errors import (
     ApplyError,
     KbctlError,
 )
+from kbctl.identity import shares_documents
 from kbctl.model import (
     KbEntry,
     LiveAgent,
@@ -46,7 +47,7 @@ from kbctl.plan.types import UpdateDocument
 from kbctl.provider.base import InPlaceUpdates
 
 
-class SwapSteps(UploadSteps):
+class SwapSteps(ReattachSteps):
     """The swap (direct or staged on a branch) and the deletions after it."""
 
     # ----------------------------------------------------------------------------------------
@@ -198,6 +199,35 @@ class SwapSteps(UploadSteps):
         except ApiError as err:
             raise self._api_failure("reading the agent back after the deletions", err) from err
 
+    def _delete_given_up(self, pool: Executor) -> None:
+        """This run's uploads that another run had uploaded first: nobody attached them."""
+        doomed = list(self.given_up)
+        agent_id = self.plan.agent_id
+        notes = pool.map(lambda r: delete_superseded(self.provider, agent_id, r.id), doomed)
+        for record, note in zip(doomed, notes, strict=True):
+            self._settle(record.key, record.id, note)
+
+    def _project_busy(self) -> str | None:
+        """Why this run deletes nothing now (None: it may): another environment of the project
+        is applying in this workspace, and a document shared by the project that looks unused
+        here may be one that run is about to attach (`docs/sharing.md`)."""
+        if not shares_documents(self.target.provider):
+            return None
+        try:
+            runs = self.lease.project_runs()
+        except ApiError as err:
+            return (
+                f"kept: could not tell whether another run of {self.plan.project} is applying "
+                f"({err.summary}); the next apply deletes it if nothing uses it"
+            )
+        if not runs:
+            return None
+        other = runs[0]
+        return (
+            f"kept: run {other.run_id} of {other.project}/{other.environment} is applying and "
+            "may attach it; the next apply deletes it if nothing uses it"
+        )
+
     def _rename(self, change: UpdateDocument) -> None:
         if isinstance(self.provider, InPlaceUpdates):  # marker and metadata, written whole
             spec = next(s for s in self.target.documents if s.key == change.key)
@@ -217,9 +247,16 @@ class SwapSteps(UploadSteps):
         waits for the swap that frees it.
         """
         deletions = [d for d in self.plan.deletions if (d.reason == ORPHAN) is orphans]
+        if not orphans:
+            self._delete_given_up(pool)
         if not deletions:
             return
         self.events(PhaseStarted(Phase.DELETE, len(deletions)))
+        busy = self._project_busy()
+        if busy is not None:  # it may be about to attach one of them: keep them all for now
+            for doomed in deletions:
+                self._settle(doomed.key, doomed.id, busy)
+            return
         agent_id = self.plan.agent_id
         # After the swap the API's dependency cache may lag: ride it out (orphans never need to).
         wait = 0.0 if orphans else self.plan.policy.delete_wait

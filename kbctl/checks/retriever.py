@@ -8,7 +8,7 @@
   search`, §4.6): workspace-wide text search, restricted to the agent's documents here, on the
   client side, keeping the API's order; its texts are the search snippets.
 - `AutoRetriever` is rag-query, falling back to the search (with a note) when the endpoint
-  answers 404 or 405.
+  answers 404 or 405; `ChosenRagQueryRetriever` (an explicit choice) makes that an error.
 
 Must not decide pass or fail (that is `kbctl.checks.runner`'s), nor know about keys.
 """
@@ -22,7 +22,7 @@ from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from kbctl.chunking import Metadata
-from kbctl.errors import ApiError
+from kbctl.errors import ApiError, UsageError
 from kbctl.provider.base import RagChunk, SearchHit
 
 #: Results asked for on the first search: one page of the API (its maximum page size).
@@ -211,6 +211,33 @@ class AutoRetriever:
         return self._search.retrieve(query, allowed_ids, top_k)
 
 
+class ChosenRagQueryRetriever:
+    """`--retriever rag-query`: rag-query only. A missing endpoint (404/405) is an error that
+    says which retriever works instead, not a bare "Not found"."""
+
+    name = RetrieverChoice.RAG_QUERY.value
+    note: str | None = None
+
+    def __init__(self, rag_query: RagQueryRetriever) -> None:
+        self._rag_query = rag_query
+
+    def retrieve(
+        self, query: str, allowed_ids: frozenset[str], top_k: int
+    ) -> tuple[Retrieved, ...]:
+        """The agent's retrieval, or `UsageError` when this API has no rag-query."""
+        try:
+            return self._rag_query.retrieve(query, allowed_ids, top_k)
+        except ApiError as err:
+            if err.status not in NO_ENDPOINT:
+                raise
+            raise UsageError(
+                f"rag-query is not available here (HTTP {err.status})",
+                detail=err.detail,
+                hint="Use --retriever search, or --retriever auto to fall back to the "
+                "knowledge-base content search with a note.",
+            ) from err
+
+
 def make_retriever(
     choice: RetrieverChoice,
     search: Searcher,
@@ -221,7 +248,7 @@ def make_retriever(
         case RetrieverChoice.SEARCH:
             return SearchRetriever(search)
         case RetrieverChoice.RAG_QUERY:
-            return rag_query
+            return ChosenRagQueryRetriever(rag_query)
         case RetrieverChoice.AUTO:
             return AutoRetriever(rag_query, SearchRetriever(search))
 

@@ -18,7 +18,13 @@ def emulator_group() -> None:
 
 @emulator_group.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8765, show_default=True, type=int, help="Port (0: any free one).")
+@click.option(
+    "--port",
+    default=8765,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port (0: any free one).",
+)
 @click.option(
     "--state",
     type=click.Path(file_okay=False, path_type=Path),

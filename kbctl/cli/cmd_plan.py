@@ -12,7 +12,7 @@ from kbctl import commands
 from kbctl.cli import wiring
 from kbctl.cli.errors import annotation
 from kbctl.cli.options import environment_option, manifest_option, scope_options
-from kbctl.errors import Diagnostic, ExitCode
+from kbctl.errors import Diagnostic, ExitCode, UsageError
 from kbctl.plan.planfile import dumps
 from kbctl.plan.types import Plan, Scope, Severity
 from kbctl.render.plan_markdown import render_plan_markdown
@@ -85,7 +85,14 @@ def plan_cmd(
         scope=Scope(target_keys, replace_keys, replace_all),
     ).plan
     if out:
-        Path(out).write_text(session.secrets.redact(dumps(made)), encoding="utf-8")
+        try:
+            Path(out).write_text(session.secrets.redact(dumps(made)), encoding="utf-8")
+        except OSError as err:
+            raise UsageError(
+                f"Cannot write the plan to {out}",
+                detail=f"{type(err).__name__}: {err.strerror or err}",
+                hint="Pass --out a path in an existing folder you can write to.",
+            ) from None
     if fmt == "json":
         click.echo(session.secrets.redact(dumps(made)), nl=False)
     elif fmt == "markdown":

@@ -45,7 +45,7 @@ def report_error(err: KbctlError, app: AppContext, stream: TextIO | None = None)
     out = stream if stream is not None else sys.stderr
     lines = [f"Error: {err.summary}"]
     if err.detail:
-        lines.extend("  " + line for line in err.detail.splitlines())
+        lines.extend(f"  {line}" if line.strip() else "" for line in err.detail.splitlines())
     if err.hint:
         lines.append(f"Hint: {err.hint}")
     out.write(app.redact("\n".join(lines)) + "\n")
@@ -73,14 +73,22 @@ def report_error(err: KbctlError, app: AppContext, stream: TextIO | None = None)
 
 
 def report_internal(exc: BaseException, app: AppContext, stream: TextIO | None = None) -> ExitCode:
-    """Print an unexpected exception as one line, without a traceback."""
-    out = stream if stream is not None else sys.stderr
-    text = (
-        f"Error: internal error: {type(exc).__name__}: {exc}\n"
-        "Hint: re-run with --debug for the traceback, and report it."
-    )
-    out.write(app.redact(text) + "\n")
-    out.flush()
+    """Print an unexpected exception without a traceback (and, with --json, as the stream's
+    last `error` event). A file the system refused (a folder that does not exist or cannot be
+    written, a full disk) is the user's to fix, not a bug, and says so."""
+    if isinstance(exc, OSError) and exc.filename is not None:
+        error = KbctlError(
+            f"Cannot use {exc.filename}: {exc.strerror or exc}",
+            detail=f"{type(exc).__name__} (errno {exc.errno}) while reading or writing a file.",
+            hint="Check the path (the folder exists, kbctl may write there, the disk is not "
+            "full), then re-run; --debug shows where it happened.",
+        )
+    else:
+        error = KbctlError(
+            f"internal error: {type(exc).__name__}: {exc}",
+            hint="re-run with --debug for the traceback, and report it.",
+        )
+    report_error(error, app, stream)
     return ExitCode.ERROR
 
 
@@ -90,6 +98,15 @@ def report_usage(
     """A command-line usage error (unknown flag, missing option, bad choice): exit 1, not 2."""
     ctx = err.ctx
     command = ctx.command_path if ctx is not None else "kbctl"
+    no_args = getattr(click.exceptions, "NoArgsIsHelpError", None)  # click >= 8.2
+    if no_args is not None and isinstance(err, no_args) and ctx is not None:
+        # `kbctl` or `kbctl snapshots` alone: the help is the detail, not the summary.
+        missing = UsageError(
+            "Missing command",
+            detail=ctx.get_help(),
+            hint=f"Run `{command} COMMAND --help` for a command's options.",
+        )
+        return report_error(missing, app, stream)
     usage = ctx.get_usage() if ctx is not None else ""
     error = UsageError(
         f"{err.format_message()}",

@@ -5,20 +5,32 @@ A canary is the environment's kbctl branch answering part of the agent's traffic
 `kbctl.apply.staging`). `promote` merges it into main (archiving it) and gives main all the
 traffic; `drop_canary` gives main all the traffic back and archives the branch. Neither deletes
 documents: the next `kbctl apply` deletes what main no longer uses (managed orphans), through
-its guards. Never prints.
+its guards.
+
+Both change the live agent, so both hold the agent's apply lease (`kbctl.apply.lease`) like an
+apply does: a run applying to the agent meanwhile makes them stop with exit 4, naming it. A
+promote changes main's knowledge base, so it writes a "before" and an "after" snapshot
+(operation `promote`) like an apply: `kbctl rollback --to previous` after a promote goes back to
+main as it was before the merge. Never prints.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from kbctl.apply.lease import Lease, lease_owner, ttl_for
 from kbctl.apply.staging import ALL_TRAFFIC, live_canary
+from kbctl.apply.types import ApplyResult, Outcome
 from kbctl.commands.session import ProviderHandle, Session, load_targets
-from kbctl.errors import ApiError, ApplyError, UsageError
-from kbctl.model import ProviderKind, Target
+from kbctl.errors import ApiError, ApplyError, KbctlError, UsageError
+from kbctl.model import LiveState, ProviderKind, Target
+from kbctl.observe import observe
+from kbctl.plan.planner import plan_target
 from kbctl.provider.base import BranchInfo
+from kbctl.snapshots.hook import SnapshotHook
+from kbctl.snapshots.store import SnapshotStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +44,7 @@ class CanaryDone:
     percent: float
     action: str
     version_id: str | None = None  # main's head after a promote
+    snapshot: str | None = None  # the "after" snapshot a promote wrote
 
 
 def canary_line(handle: ProviderHandle, target: Target) -> str | None:
@@ -49,10 +62,12 @@ def canary_line(handle: ProviderHandle, target: Target) -> str | None:
 def promote(
     session: Session, environment: str, files: Sequence[str | Path] = ()
 ) -> tuple[CanaryDone, ...]:
-    """Merge every live canary of `environment` into main and give main all the traffic.
+    """Merge every live canary of `environment` into main and give main all the traffic,
+    holding the agent's lease, between a "before" and an "after" snapshot.
 
     Raises:
         UsageError: no canary is live for the environment.
+        ConcurrentChangeError: another run holds the agent's lease (exit 4; nothing changed).
         ApplyError: the merge or the deployment failed (the canary keeps running).
     """
     return _each(session, environment, files, "promoted")
@@ -88,7 +103,7 @@ def _each(
     done: list[CanaryDone] = []
     for target, branch in live_canaries(session, environment, files):
         with session.open(target) as handle:
-            done.append(_finish(handle, target, branch, action))
+            done.append(_leased(session, handle, target, branch, action))
     if not done:
         raise UsageError(
             f"No canary rollout is live for {environment}",
@@ -96,6 +111,70 @@ def _each(
             "a canary starts with rollout: {strategy: branch, canary_percent: N}.",
         )
     return tuple(done)
+
+
+def _leased(
+    session: Session, handle: ProviderHandle, target: Target, branch: BranchInfo, action: str
+) -> CanaryDone:
+    """`_finish` under the agent's lease; a promote between its two snapshots."""
+    live = observe(target, handle.provider, with_quota=False)
+    plan = plan_target(target, live)  # main toward the manifest: what the canary brings
+    owner = lease_owner(plan, None, session.git_commit)
+    lease = Lease(handle.provider, session.clock, owner, ttl=ttl_for(plan))
+    try:
+        lease.acquire()
+    except ApiError as err:
+        raise ApplyError(
+            f"Could not take the lease of agent {target.agent_id}: {err.summary}",
+            detail=err.detail,
+            hint="Nothing was changed; try again.",
+        ) from err
+    try:
+        live = observe(target, handle.provider, with_quota=False)  # as it is, now ours alone
+        hook = _hook(session, handle) if action == "promoted" else None
+        if hook is not None:
+            hook.before(target, live, plan)
+        lease.confirm()
+        try:
+            done = _finish(handle, target, branch, action)
+        except KbctlError as err:
+            if hook is not None:
+                failed = ApplyResult(target.agent_id, Outcome.FAILED, error=err.summary)
+                hook.after(target, plan, failed, _read_after(handle, target))
+            raise
+        if hook is None:
+            return done
+        result = ApplyResult(
+            target.agent_id,
+            Outcome.APPLIED,
+            version_id=done.version_id,
+            agent_updated=True,
+            branch=branch.name,
+        )
+        hook.after(target, plan, result, _read_after(handle, target))
+        after = hook.after_snapshot
+        return replace(done, snapshot=after.id if after is not None else None)
+    finally:
+        lease.release()
+
+
+def _hook(session: Session, handle: ProviderHandle) -> SnapshotHook | None:
+    if session.snapshots_dir is None:
+        return None  # a Python caller that keeps no snapshots
+    store = SnapshotStore(session.snapshot_folder())
+    return SnapshotHook(
+        store, session.clock, handle.provider, git_commit=session.git_commit, operation="promote"
+    )
+
+
+def _read_after(handle: ProviderHandle, target: Target) -> LiveState | None:
+    """The agent after the promote, for the "after" snapshot (None: it could not be read)."""
+    try:
+        return handle.provider.read_state(
+            target.agent_id, target.project, target.environment, with_quota=False
+        )
+    except ApiError:
+        return None
 
 
 def _finish(handle: ProviderHandle, target: Target, branch: BranchInfo, action: str) -> CanaryDone:

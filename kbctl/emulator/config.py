@@ -81,7 +81,11 @@ class EmulatorConfig:
         if any(not text for text in self.fail_index_containing):
             problems.append("fail_index_containing texts must not be empty")
         if problems:
-            raise UsageError("Invalid emulator settings", detail="\n".join(problems))
+            raise UsageError(
+                "Invalid emulator settings",
+                detail="\n".join(problems),
+                hint="Fix the values named above (`kbctl emulator serve --help` lists them).",
+            )
 
 
 def _openai_problems(config: EmulatorConfig) -> list[str]:

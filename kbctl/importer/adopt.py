@@ -239,11 +239,11 @@ def _import_one(
     """Read one attached document and decide its key, file and marker name."""
     base = ImportedDocument(entry.id, name, doc_type, entry.usage_mode, None)
     marker = parse_marker(name)
-    if marker is not None and (marker.project, marker.environment) != (project, environment):
-        return replace(
-            base,
-            note=f"belongs to kbctl:{marker.project}/{marker.environment}; left unmanaged",
-        )
+    if marker is not None and (
+        marker.project != project or marker.environment not in (None, environment)
+    ):
+        owner = marker.project + (f"/{marker.environment}" if marker.environment else "")
+        return replace(base, note=f"belongs to kbctl:{owner}; left unmanaged")
     if doc_type is DocType.FOLDER:
         return replace(base, note="folders cannot be declared in a manifest; left unmanaged")
     if doc_type is DocType.URL:

@@ -355,7 +355,7 @@ class _Resolver:
                         filters=decl.filters,
                     )
                 )
-            elif query is not None and not query.strip():
+            elif query and not query.strip():  # "" itself is the schema's (minLength) to report
                 self.error(decl.query.loc, "query must not be empty")
         return tuple(out)
 

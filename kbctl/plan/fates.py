@@ -12,6 +12,7 @@ import json
 from typing import assert_never
 
 from kbctl.chunking import Metadata
+from kbctl.identity import same_identity
 from kbctl.model import DocType, IndexHealth, IndexStatus, UsageMode
 from kbctl.plan.matching import DUPLICATE, REMOVED, Attached, Fate, Match
 from kbctl.plan.types import (
@@ -46,6 +47,14 @@ class IndexRule:
             return None
         return h if h.status.needs_reindex or h.status.in_flight else None
 
+    def reuse_indexed(self, doc_id: str) -> bool:
+        """Whether a reused document already has a succeeded index for the model (read before
+        planning): then apply requests nothing for it."""
+        if self.health is None:
+            return False
+        h = self.health.get(doc_id)
+        return h is not None and h.status is IndexStatus.SUCCEEDED
+
     def kept_needs_index(self, old: Attached, prompt_to_auto: bool) -> bool:
         if self.health is None:
             return prompt_to_auto or self.model_changes
@@ -61,8 +70,13 @@ def change_for(m: Match, index: IndexRule) -> DocumentChange:
     notes = list(want.notes)
     size = None if spec.doc_type is DocType.URL else spec.size_bytes
     auto = want.usage_mode is UsageMode.AUTO
+    # A reused document keeps its name: an older marker (naming an environment) is the same
+    # identity, not worth a rename.
+    name = m.reuse.name if m.reuse is not None else want.name
     if m.reuse is not None:
-        reuse_note = f"reuses orphan {m.reuse.id}, no upload"
+        indexed = index.reuse_indexed(m.reuse.id)
+        auto = auto and not indexed
+        reuse_note = _reuse_note(m, index.model, indexed, want.usage_mode)
     match m.fate:
         case Fate.CREATE:
             if m.reuse is not None:
@@ -70,7 +84,7 @@ def change_for(m: Match, index: IndexRule) -> DocumentChange:
             return CreateDocument(
                 key=want.key,
                 doc_type=spec.doc_type,
-                name=want.name,
+                name=name,
                 usage_mode=want.usage_mode,
                 content_hash=spec.content_hash,
                 size_bytes=size,
@@ -96,7 +110,7 @@ def change_for(m: Match, index: IndexRule) -> DocumentChange:
             return ReplaceDocument(
                 key=want.key,
                 doc_type=spec.doc_type,
-                name=want.name,
+                name=name,
                 usage_mode=want.usage_mode,
                 content_hash=spec.content_hash,
                 size_bytes=size,
@@ -115,6 +129,21 @@ def change_for(m: Match, index: IndexRule) -> DocumentChange:
             assert_never(m.fate)
 
 
+def _reuse_note(m: Match, model: str, indexed: bool, mode: UsageMode) -> str:
+    """What a reuse saves: the upload always, the index when it is there already."""
+    assert m.reuse is not None
+    if m.shared is None:
+        done = f"; already indexed for {model}, nothing to request" if indexed else ""
+        return f"reuses orphan {m.reuse.id}, no upload{done}"
+    if mode is not UsageMode.AUTO:
+        saved = "nothing uploaded"
+    elif indexed:
+        saved = f"already indexed for {model}: nothing uploaded or indexed"
+    else:
+        saved = f"nothing uploaded; its index for {model} is requested"
+    return f"shared: reuses {m.reuse.id}, which {m.shared.label} uses; {saved}"
+
+
 def _kept(m: Match, old: Attached, index: IndexRule, notes: list[str]) -> DocumentChange:
     """A kept document: noop, update in place, or reindex."""
     want, spec = m.wanted, m.wanted.spec
@@ -122,9 +151,13 @@ def _kept(m: Match, old: Attached, index: IndexRule, notes: list[str]) -> Docume
     if m.fate is Fate.RENAME:
         changed.append(FieldChange("key", old.key, want.key))
         notes.append("renamed in place: no upload")
-    stale = next((n for n in (old.name, old.entry.name) if n != want.name), None)
+    # A name with the same marker in its older form (an environment in it) is no rename.
+    # A document whose name carries the wanted marker in its older form (an environment in
+    # it) keeps that name: the same identity, not worth a rename.
+    name = old.name if same_identity(old.name, want.name) else want.name
+    stale = next((n for n in (old.name, old.entry.name) if n != name), None)
     if stale is not None:
-        changed.append(FieldChange("name", stale, want.name))
+        changed.append(FieldChange("name", stale, name))
     changed += _usage_change(old.entry.usage_mode, want.usage_mode)
     changed += _metadata_change(old, spec.metadata)
     if old.times > 1:
@@ -137,7 +170,7 @@ def _kept(m: Match, old: Attached, index: IndexRule, notes: list[str]) -> Docume
     if needs_index and missing is not None and not prompt_to_auto:
         notes.append(_index_note(missing, index.model))
     size = None if spec.doc_type is DocType.URL else spec.size_bytes
-    key, name, mode, content = want.key, want.name, want.usage_mode, spec.content_hash
+    key, mode, content = want.key, want.usage_mode, spec.content_hash
     live_id, live_name = old.entry.id, old.name
     if changed:
         return UpdateDocument(

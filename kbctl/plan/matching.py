@@ -9,12 +9,19 @@ array position and id, never by iteration order of a set.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import assert_never
 
-from kbctl.identity import HASH_CHARS, document_name, identity_hash, owned, parse_marker
+from kbctl.identity import (
+    HASH_CHARS,
+    identity_hash,
+    owned,
+    parse_marker,
+    shares_documents,
+    target_document_name,
+)
 from kbctl.model import (
     MIN_INDEX_BYTES,
     DocType,
@@ -29,6 +36,7 @@ from kbctl.model import (
     UsageMode,
 )
 from kbctl.plan.types import Finding, Severity
+from kbctl.sharing import SharedUse
 
 #: Deletion reasons (`Deletion.reason`).
 REPLACED = "replaced"  # superseded by a replacement of the same key
@@ -73,7 +81,9 @@ def wanted_documents(
     policy = target.policy.small_documents
     for spec in sorted(target.documents, key=lambda s: s.key):
         identity = identity_hash(spec.content_hash, spec.chunking)
-        name = document_name(spec.key, target.project, target.environment, identity)
+        name = target_document_name(
+            target.provider, spec.key, target.project, target.environment, identity
+        )
         by_server = (
             spec.usage_mode is UsageMode.AUTO
             and (spec.key, spec.content_hash[:HASH_CHARS]) in server_small
@@ -154,9 +164,13 @@ class Attached:
 
 
 def managed_marker(target: Target, name: str, marker: Marker | None) -> Marker | None:
-    """The marker if it says this project+environment, else None (the document is unmanaged)."""
+    """The marker if the document is this target's to manage, else None (unmanaged): the
+    project's (ElevenLabs: shared by its environments, `kbctl.identity.owned`) or, where a
+    provider does not share, the project+environment's."""
     found = marker if marker is not None else parse_marker(name)
-    return owned(found, target.project, target.environment)
+    return owned(
+        found, target.project, target.environment, shared=shares_documents(target.provider)
+    )
 
 
 def resolve_attached(target: Target, live: LiveState) -> tuple[Attached, ...]:
@@ -181,7 +195,8 @@ def resolve_attached(target: Target, live: LiveState) -> tuple[Attached, ...]:
 def orphan_documents(
     target: Target, live: LiveState, attached: Iterable[Attached]
 ) -> tuple[tuple[LiveDocument, Marker], ...]:
-    """Managed documents not attached to the agent, by id."""
+    """Managed documents not attached to the agent, by id: orphans, and (with sharing) other
+    environments' documents, told apart by `LiveState.shared` (`used_elsewhere`)."""
     attached_ids = {a.entry.id for a in attached}
     found: dict[str, tuple[LiveDocument, Marker]] = {}
     for doc in live.documents:
@@ -189,6 +204,23 @@ def orphan_documents(
         if marker is not None and doc.id not in attached_ids:
             found.setdefault(doc.id, (doc, marker))
     return tuple(found[doc_id] for doc_id in sorted(found))
+
+
+def used_elsewhere(target: Target, live: LiveState) -> dict[str, SharedUse]:
+    """Managed documents another agent or branch uses (or may use), by id: as read before
+    planning (`LiveState.shared`), and every unattached one whose older marker names another
+    environment (that environment's to attach or clean up, never this one's orphan)."""
+    out = {u.doc_id: u for u in live.shared or ()}
+    attached = {e.id for e in live.agent.knowledge_base}
+    for doc in live.documents:
+        marker = managed_marker(target, doc.name, doc.marker)
+        if (
+            marker is not None
+            and marker.environment not in (None, target.environment)
+            and doc.id not in attached
+        ):
+            out.setdefault(doc.id, SharedUse(doc.id, (f"the {marker.environment} environment",)))
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -209,7 +241,9 @@ class Match:
     wanted: Wanted
     fate: Fate
     attached: Attached | None = None  # keep/rename: the document kept; replace: superseded
-    reuse: LiveDocument | None = None  # create/replace: the managed orphan reused
+    reuse: LiveDocument | None = None  # create/replace: the managed document reused
+    #: Who else uses `reuse` (another environment's agent): a shared document, not an orphan.
+    shared: SharedUse | None = None
 
     @property
     def edited_in_place(self) -> bool:
@@ -230,14 +264,17 @@ def match_documents(
     attached: Sequence[Attached],
     orphans: Sequence[tuple[LiveDocument, Marker]],
     edited: frozenset[str] = frozenset(),
+    elsewhere: Mapping[str, SharedUse] | None = None,
 ) -> tuple[list[Match], list[tuple[Attached, str]]]:
     """Decide each wanted document's fate; return the matches and the attached docs dropped.
 
-    Wanted documents are visited in key order and candidates in array order (orphans in id
-    order), so ties are broken the same way every time. A document in `edited` (its live
-    content is no longer what its marker says) is never kept, renamed or reused: a key it holds
-    is replaced (`Match.edited_in_place`).
+    Wanted documents are visited in key order and candidates in array order (unattached ones
+    in id order, those another agent uses first: sharing one copy beats keeping an orphan), so
+    ties are broken the same way every time. A document in `edited` (its live content is no
+    longer what its marker says) is never kept, renamed or reused: a key it holds is replaced
+    (`Match.edited_in_place`).
     """
+    elsewhere = elsewhere or {}
     wanted_keys = {w.key for w in wanted}
     by_key: dict[str, list[Attached]] = {}
     by_content: dict[tuple[str, DocType], list[Attached]] = {}  # undeclared keys: renames
@@ -248,7 +285,7 @@ def match_documents(
         if a.marker.key not in wanted_keys and a.entry.id not in edited:
             by_content.setdefault((a.marker.hash12, a.doc_type), []).append(a)
     spare: dict[tuple[str, str, DocType], list[LiveDocument]] = {}
-    for doc, marker in orphans:
+    for doc, marker in sorted(orphans, key=lambda o: (o[0].id not in elsewhere, o[0].id)):
         if doc.id not in edited:
             spare.setdefault((marker.key, marker.hash12, doc.doc_type), []).append(doc)
 
@@ -276,13 +313,14 @@ def match_documents(
         else:
             reusable = spare.get((want.key, want.hash12, want.spec.doc_type), [])
             reuse = reusable.pop(0) if reusable else None
+            shared = elsewhere.get(reuse.id) if reuse is not None else None
             if same_key:
                 # An edited copy of the wanted content goes first: it is what the key held.
                 same_key = sorted(same_key, key=lambda a: _hash12_of(a) != want.hash12)
-                m = Match(want, Fate.REPLACE, same_key[0], reuse)
+                m = Match(want, Fate.REPLACE, same_key[0], reuse, shared)
                 duplicates.update(a.entry.id for a in same_key[1:])
             else:
-                m = Match(want, Fate.CREATE, None, reuse)
+                m = Match(want, Fate.CREATE, None, reuse, shared)
         if m.attached is not None:
             claimed.add(m.attached.entry.id)
         matches.append(m)

@@ -11,9 +11,10 @@ each match's change in `kbctl.plan.fates`, the findings in `kbctl.plan.findings`
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import assert_never
 
+from kbctl.identity import shares_documents
 from kbctl.model import (
     RAG_DEFAULTS,
     IndexHealth,
@@ -36,6 +37,7 @@ from kbctl.plan.matching import (
     match_documents,
     orphan_documents,
     resolve_attached,
+    used_elsewhere,
     wanted_documents,
 )
 from kbctl.plan.types import (
@@ -55,6 +57,7 @@ from kbctl.plan.types import (
     UpdateDocument,
     endpoint_label,
 )
+from kbctl.sharing import SharedUse
 
 __all__ = ["embedding_model", "make_plan", "plan_target"]
 
@@ -87,15 +90,18 @@ def plan_target(target: Target, live: LiveState) -> AgentPlan:
     attached = resolve_attached(target, live)
     wanted, small_findings = wanted_documents(target, _server_small(attached, health))
     orphan_docs = orphan_documents(target, live, attached)
+    elsewhere = used_elsewhere(target, live)
 
-    matches, dropped = match_documents(wanted, attached, orphan_docs, frozenset(live.edited))
+    matches, dropped = match_documents(
+        wanted, attached, orphan_docs, frozenset(live.edited), elsewhere
+    )
     index = IndexRule(model, model_changes, health)
-    changes = [change_for(m, index) for m in matches]
-    changes += [delete_change(a, reason) for a, reason in dropped]
+    changes = [_sharing(change_for(m, index), elsewhere) for m in matches]
+    changes += [_sharing(delete_change(a, reason), elsewhere) for a, reason in dropped]
     changes.sort(key=lambda c: (c.key, _ACTION_ORDER[c.action], c.live_id or ""))
 
-    orphans = _orphans(orphan_docs, matches)
-    deletions = _deletions(dropped, matches, orphans)
+    orphans = _orphans([o for o in orphan_docs if o[0].id not in elsewhere], matches)
+    deletions = tuple(d for d in _deletions(dropped, matches, orphans) if d.id not in elsewhere)
     unmanaged = tuple(a.entry for a in attached if a.marker is None)
     knowledge_base = _target_array(attached, matches, changes)
     findings = small_findings + findings_for(
@@ -118,7 +124,7 @@ def plan_target(target: Target, live: LiveState) -> AgentPlan:
             live_auto=sum(1 for a in attached if a.entry.usage_mode is UsageMode.AUTO),
         )
     )
-    return AgentPlan(
+    plan = AgentPlan(
         manifest=target.manifest,
         project=target.project,
         environment=target.environment,
@@ -136,6 +142,10 @@ def plan_target(target: Target, live: LiveState) -> AgentPlan:
         policy=target.policy,
         endpoint=endpoint_label(target.base_url),
     )
+    if not shares_documents(target.provider):
+        return plan
+    # Another environment's uploads must not make this plan stale: only what it depends on.
+    return replace(plan, fingerprint=live.fingerprint(plan.referenced))
 
 
 def _server_small(
@@ -219,8 +229,19 @@ def _deletions(
     return tuple(sorted(out, key=lambda d: (d.key, d.id)))
 
 
-# --------------------------------------------------------------------------------------------
-# Changes
+def _sharing(change: DocumentChange, elsewhere: dict[str, SharedUse]) -> DocumentChange:
+    """A change that drops a document another agent still uses says it stays (not deleted)."""
+    use = elsewhere.get(change.live_id or "")
+    if use is None:
+        return change
+    match change:
+        case DeleteDocument():
+            note = f"shared: {use.label} uses it; detached from this agent only, not deleted"
+        case ReplaceDocument():
+            note = f"shared: the superseded copy stays, {use.label} uses it"
+        case _:
+            return change
+    return replace(change, notes=(*change.notes, note))
 
 
 # --------------------------------------------------------------------------------------------

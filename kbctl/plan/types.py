@@ -194,6 +194,14 @@ class AgentPlan:
         )
 
     @property
+    def referenced(self) -> frozenset[str]:
+        """Unattached documents the plan depends on: those it reuses or deletes (with shared
+        documents, the fingerprint covers these besides the attached ones)."""
+        return frozenset(c.reuse_id for c in self.changes if c.reuse_id) | frozenset(
+            d.id for d in self.deletions
+        )
+
+    @property
     def has_changes(self) -> bool:
         """True when apply would change the agent's knowledge base (drift): any change but a
         noop, a RAG setting, or a deletion of an attached document. Orphans left to delete are

@@ -66,6 +66,18 @@ class Dependents:
             return True
         return any(b.agent_id != agent_id or not b.is_main for b in self.branches)
 
+    def describe(self, agent_id: str) -> tuple[str, ...]:
+        """Who else uses the document, for a person: agent ids, branches, unseen agents."""
+        names = [a for a in self.agent_ids if a != agent_id]
+        names += [
+            f"{b.agent_id} (branch {b.branch_id})"
+            for b in self.branches
+            if b.agent_id != agent_id or not b.is_main
+        ]
+        if self.unknown_agents:
+            names.append(f"{self.unknown_agents} agent(s) this API key cannot see")
+        return tuple(dict.fromkeys(names))
+
 
 class DeleteOutcome(StrEnum):
     """What happened to a delete request (kbctl never sends `force`)."""

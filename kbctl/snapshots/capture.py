@@ -21,6 +21,7 @@ from kbctl.identity import (
     identity_hash,
     owned,
     parse_marker,
+    shares_documents,
 )
 from kbctl.model import DocType, DocumentSpec, KbEntry, LiveDocument, Marker, Target, UsageMode
 from kbctl.provider.base import Provider
@@ -242,9 +243,12 @@ def genuine_specs(target: Target) -> dict[str, DocumentSpec]:
 
 
 def managed_marker(target: Target, marker: Marker | None, name: str) -> Marker | None:
-    """The marker when it is this project+environment's, else None."""
+    """The marker when the document is this target's to manage (the project's, where its
+    environments share documents), else None."""
     found = marker if marker is not None else parse_marker(name)
-    return owned(found, target.project, target.environment)
+    return owned(
+        found, target.project, target.environment, shared=shares_documents(target.provider)
+    )
 
 
 def _live_metadata(entry: SnapshotEntry, doc: LiveDocument | None) -> SnapshotEntry:

@@ -60,7 +60,7 @@ class SnapshotHook:
         clock: the time written into `created_at`.
         provider: reads the content of text documents no spec or blob holds.
         git_commit: the repository's commit, when known (read at the CLI edge).
-        operation: "apply" or "rollback".
+        operation: "apply", "rollback" or "promote".
         rollback_of: the id of the snapshot a rollback restores.
     """
 

@@ -124,7 +124,7 @@ class Snapshot:
     apply_id: str
     seq: int
     git_commit: str | None
-    operation: str  # "apply" | "rollback"
+    operation: str  # "apply" | "rollback" | "promote"
     agent: SnapshotAgent
     rag: RagSettings
     knowledge_base: tuple[SnapshotEntry, ...] | None

@@ -185,3 +185,36 @@ def progress(source: TextIO, sink: TextIO) -> None:
         if line is not None:
             sink.write(line + "\n")
             sink.flush()
+
+
+def apply_summary(path: Path) -> str:
+    """What `kbctl apply/rollback --json` did, for the step summary (empty without events)."""
+    try:
+        events = list(read_events(path.read_text(encoding="utf-8").splitlines()))
+    except OSError:
+        events = []
+    if not events:
+        return ""
+    lines: list[str] = []
+    for event in events:
+        if event["event"] == "note" and event.get("message"):
+            lines += [str(event["message"]), ""]
+        elif event["event"] == "run_finished":
+            seconds = event.get("seconds")
+            took = f" in {seconds:.1f} s" if isinstance(seconds, (int, float)) else ""
+            lines.append(f"**{event.get('summary', 'done')}**{took}")
+            lines.append("")
+    finished = [e for e in events if e["event"] == "finished"]
+    if finished:
+        lines += ["| agent | result |", "| --- | --- |"]
+        for event in finished:
+            summary = str(event.get("summary", "")).replace("|", "\\|")
+            lines.append(f"| `{event.get('agent_id', '?')}` | {summary} |")
+        lines.append("")
+    warnings = [e for e in events if e["event"] == "warning"]
+    if warnings:
+        lines.append("Warnings:")
+        lines.append("")
+        lines += [f"- `{e.get('agent_id', '?')}`: {e.get('message', '')}" for e in warnings]
+        lines.append("")
+    return "\n".join(lines) + "\n" if lines else ""

@@ -2,7 +2,8 @@
 # Runs one kbctl command the way a GitHub Actions job needs it (the `run` step of action.yml).
 #
 # Inputs (environment):
-#   KBCTL_COMMAND      validate | changes | plan | drift | apply | rollback | snapshots | status
+#   KBCTL_COMMAND      validate | changes | plan | drift | check | apply | rollback | snapshots
+#                      | status
 #   KBCTL_ENVIRONMENT  the manifest environment (all but validate and changes)
 #   KBCTL_MANIFEST     manifest files, one per line (default: every manifests/*.yaml)
 #   KBCTL_ARGS         extra kbctl arguments, split on whitespace
@@ -14,6 +15,11 @@
 #   KBCTL_SNAPSHOT     rollback: the snapshot id, or previous
 #   KBCTL_BASE         changes: the commit to compare with; KBCTL_PATHS: more globs that count
 #   KBCTL_API_KEY, KBCTL_API_KEY_ENV  the key, exported as $KBCTL_API_KEY_ENV
+#   KBCTL_OPENAI_API_KEY, KBCTL_OPENAI_API_KEY_ENV  an OpenAI key, exported as the latter
+#                      (default OPENAI_API_KEY), for manifests with provider: openai
+#   KBCTL_NOTIFY_WEBHOOK  a Slack-compatible webhook URL, exported under every variable the
+#                      manifests' notify.webhook_env names (kbctl check/apply post failures
+#                      there; the drift command posts its drift notice)
 #   KBCTL_VARS         toJSON(vars): configuration variables manifests may read as ${NAME}
 #   KBCTL_EXE, KBCTL_PYTHON  kbctl and the Python of its environment (from install.sh)
 #   KBCTL_OUT_DIR      where files go (default $RUNNER_TEMP/kbctl)
@@ -43,23 +49,41 @@ python="${KBCTL_PYTHON:-}"
 snapshots_dir="state-snapshots"
 
 # Secrets: GitHub masks `secrets.*`, but a key may also arrive through an input or a variable.
+# An ElevenLabs key and an OpenAI key may both be given: a repository can hold manifests of
+# both providers, each reading its own variable.
 key_env="${KBCTL_API_KEY_ENV:-}"
 [ -n "$key_env" ] || key_env=ELEVENLABS_API_KEY
 [[ "$key_env" =~ ^[A-Z_][A-Z0-9_]*$ ]] || die "Invalid api-key-env '$key_env'."
+openai_key_env="${KBCTL_OPENAI_API_KEY_ENV:-}"
+[ -n "$openai_key_env" ] || openai_key_env=OPENAI_API_KEY
+[[ "$openai_key_env" =~ ^[A-Z_][A-Z0-9_]*$ ]] || die "Invalid openai-api-key-env '$openai_key_env'."
+if [ -n "${KBCTL_API_KEY:-}" ] && [ -n "${KBCTL_OPENAI_API_KEY:-}" ] \
+  && [ "$key_env" = "$openai_key_env" ]; then
+  die "api-key-env and openai-api-key-env are both $key_env: give each key its own variable."
+fi
 if [ -n "${KBCTL_API_KEY:-}" ]; then
   echo "::add-mask::$KBCTL_API_KEY"
   export "$key_env=$KBCTL_API_KEY"
 fi
-if [ -n "${!key_env:-}" ]; then
-  echo "::add-mask::${!key_env}"
+if [ -n "${KBCTL_OPENAI_API_KEY:-}" ]; then
+  echo "::add-mask::$KBCTL_OPENAI_API_KEY"
+  export "$openai_key_env=$KBCTL_OPENAI_API_KEY"
 fi
-unset KBCTL_API_KEY
+for var in "$key_env" "$openai_key_env"; do
+  if [ -n "${!var:-}" ]; then
+    echo "::add-mask::${!var}"
+  fi
+done
+unset KBCTL_API_KEY KBCTL_OPENAI_API_KEY
+webhook="${KBCTL_NOTIFY_WEBHOOK:-}"
+unset KBCTL_NOTIFY_WEBHOOK
+[ -n "$webhook" ] && echo "::add-mask::$webhook"
 
 # `env: NAME: ${{ vars.NAME }}` sets NAME to "" when the variable is not defined (a fork's pull
 # request, a repository without it). For kbctl an empty ${VAR} is an error, an unset one only
-# matters for the environment being planned: so treat empty ELEVENLABS_* as unset.
+# matters for the environment being planned: so treat empty ELEVENLABS_* and OPENAI_* as unset.
 while IFS= read -r var; do
-  if [[ "$var" == ELEVENLABS_* ]] && [ -z "${!var}" ]; then
+  if [[ "$var" == ELEVENLABS_* || "$var" == OPENAI_* ]] && [ -z "${!var}" ]; then
     unset "$var"
   fi
 done < <(compgen -e)
@@ -74,8 +98,8 @@ fi
 unset KBCTL_VARS
 
 case "$command" in
-  validate | changes | plan | drift | apply | rollback | snapshots | status) ;;
-  *) die "Unknown command '$command' (expected validate, changes, plan, drift, apply, rollback, snapshots or status)." ;;
+  validate | changes | plan | drift | check | apply | rollback | snapshots | status) ;;
+  *) die "Unknown command '$command' (expected validate, changes, plan, drift, check, apply, rollback, snapshots or status)." ;;
 esac
 if [ "$command" != validate ] && [ "$command" != changes ] && [ -z "$environment" ]; then
   die "kbctl $command needs the environment input."
@@ -115,6 +139,19 @@ for arg in "${extra[@]}"; do
 done
 destroy=()
 [ "${KBCTL_ALLOW_DESTROY:-false}" = true ] && destroy=(--allow-destroy)
+manifest_args=()
+for ((i = 1; i < ${#files[@]}; i += 2)); do manifest_args+=(--manifest "${files[i]}"); done
+
+# The notify webhook, under the variable each manifest's notify.webhook_env names (a variable
+# the step already has wins). The URL is a credential: masked, and kbctl redacts it too.
+if [ -n "$webhook" ]; then
+  while IFS= read -r var; do
+    if [ -z "${!var:-}" ]; then
+      export "$var=$webhook"
+    fi
+  done < <("$python" "$here/kbctl_ci.py" webhook-vars "${manifest_args[@]}")
+fi
+unset webhook
 
 # artifact_name KIND: a name unique to this run attempt, so "Re-run jobs" never collides.
 artifact_name() {
@@ -222,8 +259,6 @@ case "$command" in
       set_output changed true
       exit 0
     fi
-    manifest_args=()
-    for ((i = 1; i < ${#files[@]}; i += 2)); do manifest_args+=(--manifest "${files[i]}"); done
     read_result < <("$python" "$here/kbctl_ci.py" changes --changed "$list" \
       --prefix "$(git rev-parse --show-prefix)" --paths "${KBCTL_PATHS:-}" "${manifest_args[@]}" \
       | grep -v '^file=')
@@ -299,6 +334,12 @@ case "$command" in
         echo "::error title=kbctl plan $environment::$(escape_data "${result_message:-kbctl plan failed}")"
         ;;
     esac
+    # Drift is a notice too, for the manifests with notify: (kbctl plan itself never posts:
+    # it is also the pull requests' plan).
+    if [ "$command" = drift ] && [ "${result_has_changes:-false}" = true ]; then
+      "$python" "$here/kbctl_ci.py" notify-drift --plan "$base.json" \
+        --secret-env "$key_env" --secret-env "$openai_key_env" || true
+    fi
     if [ -s "$base.json" ]; then
       set_output plan-json "$base.json"
       set_output plan-markdown "$base.md"
@@ -316,6 +357,39 @@ case "$command" in
     [ "$status" = refused ] && exit 5
     [ "$code" -eq 0 ] || [ "$code" -eq 2 ] && exit 1
     exit "$code"
+    ;;
+
+  check)
+    # The retrieval checks of the drift job: a drop below a threshold is reported (status
+    # failing, checks-failing true; kbctl posts the notice itself), not a failed step; a check
+    # that could not run is.
+    base="$out_dir/check-$environment"
+    rm -f "$base.json" "$base.err" "$base.json.md"
+    run_kbctl "$base.json" "$base.err" check -e "$environment" "${files[@]}" \
+      --detailed-exitcode --format json "${extra[@]}"
+    code=$?
+    echo "$code" >"$base.exit"
+    grep -qxF "$environment" "$out_dir/check-environments" 2>/dev/null \
+      || echo "$environment" >>"$out_dir/check-environments"
+    set_output exit-code "$code"
+    read_result < <("$python" "$here/kbctl_ci.py" check-result --report "$base.json" \
+      --environment "$environment" --exit "$code" --errors "$base.err")
+    status="${result_status:-error}"
+    set_output status "$status"
+    set_output checks-failing "${result_failing:-false}"
+    { cat "$base.json.md" 2>/dev/null; echo; } >>"$summary"
+    case "$status" in
+      failing) echo "::warning title=kbctl check $environment::$(escape_data "${result_message:-}")" ;;
+      error) echo "::error title=kbctl check $environment::$(escape_data "${result_message:-}")" ;;
+    esac
+    # The drift issue's body covers the checks as well, when this job planned drift.
+    if [ -s "$out_dir/drift-environments" ]; then
+      "$python" "$here/kbctl_ci.py" body --kind drift --out-dir "$out_dir" --name "$name" \
+        >"$out_dir/drift-body.md"
+      set_output body "$out_dir/drift-body.md"
+    fi
+    [ "$status" = error ] && { [ "$code" -ne 0 ] && exit "$code"; exit 1; }
+    exit 0
     ;;
 
   apply | rollback)

@@ -17,6 +17,12 @@ PyYAML used when present).
                                                         plan` annotates when GITHUB_ACTIONS=true)
     kbctl_ci.py validate-annotations STDERR_FILE        ::warning lines for validate's warnings
     kbctl_ci.py apply-summary EVENTS_FILE               Markdown from apply/rollback --json events
+    kbctl_ci.py check-result --report F --environment E --exit N [--errors F]
+                                                        `kbctl check --format json`'s conclusion
+                                                        (key=value) and its Markdown in F.md
+    kbctl_ci.py webhook-vars [--manifest F]...          the variables `notify.webhook_env` names
+    kbctl_ci.py notify-drift --plan P [--secret-env NAME]...
+                                                        the drift notice to the manifests' webhooks
 
 `body` combines the Markdown plan of every environment planned so far in the job (files
 `<kind>-<env>.md|.json|.exit|.err` in DIR, in the order of `<kind>-environments`) under a hidden
@@ -31,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -169,10 +174,16 @@ def marker(kind: str, name: str = "") -> str:
 
 
 def build_body(kind: str, out_dir: Path, name: str = "") -> str:
+    from ci_checks import CheckSection
+
     envs = [line.strip() for line in read(out_dir / f"{kind}-environments").splitlines()]
     envs = [env for env in envs if env]
-    share = (LIMIT - 1_000) // max(len(envs), 1)
-    sections = [Section(kind, env, out_dir, share) for env in envs]
+    # The drift job also runs each environment's retrieval checks: their results follow.
+    checked = [line.strip() for line in read(out_dir / "check-environments").splitlines()]
+    checked = [env for env in checked if env] if kind == "drift" else []
+    share = (LIMIT - 1_000) // max(len(envs) + len(checked), 1)
+    sections: list[Section | CheckSection] = [Section(kind, env, out_dir, share) for env in envs]
+    sections += [CheckSection(env, out_dir) for env in checked]
     title = f"{TITLES[kind]}: {name}" if name else TITLES[kind]
     header = [marker(kind, name), f"## {title}"]
     facts = []
@@ -186,6 +197,9 @@ def build_body(kind: str, out_dir: Path, name: str = "") -> str:
         header.append(" · ".join(facts))
     if not sections:
         header.append("_No environment was planned._")
+    failing = [s.env for s in sections if isinstance(s, CheckSection) and s.outcome.failing]
+    if failing:
+        header.append(f"**Retrieval checks below a threshold:** {', '.join(failing)}")
 
     def joined() -> str:
         return "\n\n".join(["\n".join(header), *(s.text for s in sections)]) + "\n"
@@ -203,116 +217,6 @@ def build_body(kind: str, out_dir: Path, name: str = "") -> str:
     return body
 
 
-def repo_path(path: str) -> str:
-    """`path` relative to the repository root, as annotations need it."""
-    root = os.environ.get("GITHUB_WORKSPACE") or os.getcwd()
-    absolute = os.path.abspath(path)
-    relative = os.path.relpath(absolute, os.path.abspath(root))
-    return path if relative.startswith("..") else relative
-
-
-def plan_annotations(plan_path: Path) -> list[str]:
-    plan = load_plan(plan_path)
-    if plan is None:
-        return []
-    lines: list[str] = []
-    holders = [a for a in plan.get("agents", []) if isinstance(a, dict)] or [plan]
-    for holder in holders:
-        manifest = holder.get("manifest")
-        for finding in holder.get("findings", []) or []:
-            if not isinstance(finding, dict):
-                continue
-            severity = finding.get("severity")
-            kind = {"error": "error", "warning": "warning"}.get(str(severity))
-            if kind is None:
-                continue
-            message = str(finding.get("message", ""))
-            if finding.get("key") and not message.startswith(str(finding["key"])):
-                message = f"{finding['key']}: {message}"
-            file = finding.get("file") or manifest
-            props = f" file={escape_property(repo_path(str(file)))}" if file else ""
-            line = finding.get("line")
-            if file and isinstance(line, int) and not isinstance(line, bool):
-                props += f",line={line}"
-            title = f"kbctl plan {plan.get('environment', '')}".strip()
-            props += ("," if props else " ") + f"title={escape_property(title)}"
-            lines.append(f"::{kind}{props}::{escape_data(message)}")
-    return lines
-
-
-WARNING_AT = re.compile(r"^(?P<file>[^:\s][^:]*):(?P<line>\d+)(?: at (?P<path>\S+))?: (?P<msg>.*)$")
-
-
-def validate_annotations(stderr_path: Path) -> list[str]:
-    """`Warning: FILE:LINE at PATH: message` lines → `::warning file=…,line=…::PATH: message`."""
-    lines = []
-    for line in read(stderr_path).splitlines():
-        if not line.startswith("Warning: "):
-            continue
-        text = line[len("Warning: ") :]
-        match = WARNING_AT.match(text)
-        if match is None:
-            lines.append(f"::warning title=kbctl validate::{escape_data(text)}")
-            continue
-        message = match["msg"] if not match["path"] else f"{match['path']}: {match['msg']}"
-        props = f"file={escape_property(repo_path(match['file']))},line={match['line']}"
-        lines.append(f"::warning {props},title=kbctl validate::{escape_data(message)}")
-    return lines
-
-
-def read_events(path: Path) -> list[dict[str, Any]]:
-    events = []
-    for line in read(path).splitlines():
-        line = line.strip()
-        if not line.startswith("{"):
-            continue
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(event, dict) and isinstance(event.get("event"), str):
-            events.append(event)
-    return events
-
-
-def apply_summary(path: Path) -> str:
-    """What `kbctl apply/rollback --json` did, for the step summary (empty without events)."""
-    events = read_events(path)
-    if not events:
-        return ""
-    lines: list[str] = []
-    for event in events:
-        if event["event"] == "note" and event.get("message"):
-            lines += [str(event["message"]), ""]
-        elif event["event"] == "run_finished":
-            seconds = event.get("seconds")
-            took = f" in {seconds:.1f} s" if isinstance(seconds, (int, float)) else ""
-            lines.append(f"**{event.get('summary', 'done')}**{took}")
-            lines.append("")
-    finished = [e for e in events if e["event"] == "finished"]
-    if finished:
-        lines += ["| agent | result |", "| --- | --- |"]
-        for event in finished:
-            summary = str(event.get("summary", "")).replace("|", "\\|")
-            lines.append(f"| `{event.get('agent_id', '?')}` | {summary} |")
-        lines.append("")
-    warnings = [e for e in events if e["event"] == "warning"]
-    if warnings:
-        lines.append("Warnings:")
-        lines.append("")
-        lines += [f"- `{e.get('agent_id', '?')}`: {e.get('message', '')}" for e in warnings]
-        lines.append("")
-    return "\n".join(lines) + "\n" if lines else ""
-
-
-def escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def escape_property(text: str) -> str:
-    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
 def _key_values(values: dict[str, object]) -> str:
     lines = []
     for key, value in values.items():
@@ -322,8 +226,11 @@ def _key_values(values: dict[str, object]) -> str:
 
 
 def main(argv: list[str]) -> int:
+    import ci_annotations
     import ci_changes
+    import ci_checks
     import ci_env
+    import ci_notify
     import ci_results
 
     parser = argparse.ArgumentParser(prog="kbctl_ci.py")
@@ -349,6 +256,15 @@ def main(argv: list[str]) -> int:
     applied.add_argument("--events", type=Path, required=True)
     applied.add_argument("--exit", type=int, required=True)
     applied.add_argument("--command", default="apply")
+    checked = sub.add_parser("check-result")
+    checked.add_argument("--report", type=Path, required=True)
+    checked.add_argument("--environment", required=True)
+    checked.add_argument("--exit", type=int, required=True)
+    checked.add_argument("--errors", type=Path)
+    sub.add_parser("webhook-vars").add_argument("--manifest", action="append", default=[])
+    drift = sub.add_parser("notify-drift")
+    drift.add_argument("--plan", type=Path, required=True)
+    drift.add_argument("--secret-env", action="append", default=[])
     sub.add_parser("progress")
     sub.add_parser("export-vars")
     sub.add_parser("slug").add_argument("text")
@@ -356,7 +272,7 @@ def main(argv: list[str]) -> int:
     if args.cmd == "body":
         sys.stdout.write(build_body(args.kind, args.out_dir, args.name))
     elif args.cmd == "apply-summary":
-        sys.stdout.write(apply_summary(args.path))
+        sys.stdout.write(ci_results.apply_summary(args.path))
     elif args.cmd == "changes":
         prefix = args.prefix.strip("/")
         join = (lambda p: f"{prefix}/{p}") if prefix else (lambda p: p)
@@ -394,6 +310,23 @@ def main(argv: list[str]) -> int:
                 }
             )
         )
+    elif args.cmd == "check-result":
+        found = ci_checks.check_result(args.report, args.exit)
+        sys.stdout.write(
+            _key_values(
+                {"status": found.status, "failing": found.failing, "message": found.message}
+            )
+        )
+        errors = read(args.errors) if args.errors else ""
+        summary = ci_checks.markdown(args.environment, args.report, args.exit, tail(errors))
+        Path(f"{args.report}.md").write_text(summary, encoding="utf-8")
+    elif args.cmd == "webhook-vars":
+        files = [Path(m) for m in args.manifest] or sorted(Path("manifests").glob("*.yaml"))
+        for variable in ci_notify.webhook_vars(files):
+            print(variable)
+    elif args.cmd == "notify-drift":
+        for line in ci_notify.notify_drift(args.plan, os.environ, args.secret_env, run_url()):
+            print(line)
     elif args.cmd == "progress":
         ci_results.progress(sys.stdin, sys.stdout)
     elif args.cmd == "export-vars":
@@ -404,7 +337,11 @@ def main(argv: list[str]) -> int:
         print(ci_env.slug(args.text))
     else:
         is_plan = args.cmd == "plan-annotations"
-        lines = plan_annotations(args.path) if is_plan else validate_annotations(args.path)
+        lines = (
+            ci_annotations.plan_annotations(args.path)
+            if is_plan
+            else ci_annotations.validate_annotations(args.path)
+        )
         for line in lines:
             print(line)
     return 0

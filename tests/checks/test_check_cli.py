@@ -124,6 +124,11 @@ checks:
         "'docs/zarechie.md'; did you mean 'docs/zarechye.md'?"
     ) in result.output
     assert "manifests/kb.yaml:17 at checks[1].query: query must not be empty" in result.output
+    # An empty query is reported once (by the schema), not twice.
+    bench.manifest(checks=CHECKS + '  - query: ""\n    expect: docs/sadovy.md\n')
+    result = bench.run("validate")
+    assert result.exit_code == ExitCode.ERROR
+    assert result.output.count("at checks[4].query:") == 1, result.output
     # A schema error (top_k < 1) is reported on its own line too. (While the file has schema
     # errors, the loader does not judge `expect` keys: the document list may be incomplete.)
     bench.manifest(checks=CHECKS + "    top_k: 0\n")

@@ -59,9 +59,9 @@ def test_auto_falls_back_to_the_search_with_a_note_when_rag_query_is_missing(
     assert "Note: rag-query is not available here (HTTP 404)" in text.output
     forced = bench.run("check", "-e", "staging", "--retriever", "rag-query")
     assert forced.exit_code == ExitCode.ERROR
-    assert "Not found: POST /v1/convai/agents/agent_staging/knowledge-base/rag-query" in (
-        forced.output
-    )
+    assert "Error: rag-query is not available here (HTTP 404)" in forced.output
+    assert "POST /v1/convai/agents/agent_staging/knowledge-base/rag-query" in forced.output
+    assert "Hint: Use --retriever search, or --retriever auto" in forced.output
 
 
 def test_expect_text_passes_only_when_a_retrieved_chunk_of_an_expected_document_has_it(

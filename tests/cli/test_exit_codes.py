@@ -36,6 +36,8 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (["plan", "-e", "local", "--format", "yaml"], "Invalid value for '--format'"),
         (["apply", "-e", "local", "missing-plan.json"], "does not exist"),
         (["no-such-command"], "No such command"),
+        ([], "Error: Missing command\n  Usage: kbctl [OPTIONS] COMMAND"),
+        (["snapshots"], "Error: Missing command\n  Usage: kbctl snapshots [OPTIONS] COMMAND"),
         (["status", "-e", "local", "--concurrency", "0"], "--concurrency"),
     ],
 )

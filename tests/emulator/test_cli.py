@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +43,33 @@ def test_invalid_settings_are_reported() -> None:
     result = CliRunner().invoke(cli, ["emulator", "serve", "--fail-rate", "3", "--port", "0"])
     assert result.exit_code == 1
     assert "fail_rate must be between 0 and 1" in result.output
+    assert "Hint: Fix the values named above" in result.output
+
+
+def test_a_busy_port_is_a_usage_error_not_a_crash(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        state = tmp_path / "state"
+        result = CliRunner().invoke(
+            cli, ["emulator", "serve", "--port", str(port), "--state", str(state)]
+        )
+    assert result.exit_code == 1, result.output
+    assert f"Cannot listen on 127.0.0.1:{port}" in result.output
+    assert "internal error" not in result.output
+    assert "Hint:" in result.output
+    # The state folder it opened was closed again: another process may serve it.
+    proc, _ = serve(state)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0
+
+
+@pytest.mark.parametrize("port", ["65536", "-1"])
+def test_a_port_out_of_range_is_a_usage_error(port: str) -> None:
+    result = CliRunner().invoke(cli, ["emulator", "serve", "--port", port])
+    assert result.exit_code == 1, result.output
+    assert "not in the range 0<=x<=65535" in result.output
 
 
 def serve(state: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:

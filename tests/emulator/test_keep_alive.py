@@ -4,6 +4,7 @@ a client's requests share one TCP connection; it still closes when asked, and st
 from __future__ import annotations
 
 import http.client
+import socket
 from collections.abc import Iterator
 
 import httpx
@@ -76,3 +77,23 @@ def test_stop_ends_idle_connections(server: EmulatorServer) -> None:
     with pytest.raises(httpx.TransportError):
         client.get(KB)
     client.close()
+
+
+def test_a_body_cut_short_by_a_client_that_went_away_is_not_handled(
+    server: EmulatorServer,
+) -> None:
+    host, port = server.url.removeprefix("http://").split(":")
+    body = b'{"name": "a store"}'
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            b"POST /v1/vector_stores HTTP/1.1\r\nHost: emulator\r\nAuthorization: Bearer k\r\n"
+            b"Content-Type: application/json\r\n" + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        )
+        sock.shutdown(socket.SHUT_WR)  # the process died between its headers and its body
+        assert sock.recv(1024) == b""  # no answer: the request never arrived whole
+    # Handled, the missing body would have read as an empty one: a store without a name.
+    assert server.app.openai.world.stores() == []
+    with httpx.Client(base_url=server.url, headers={"Authorization": "Bearer k"}) as client:
+        made = client.post("/v1/vector_stores", json={"name": "a store"})
+        assert made.status_code == 200
+    assert [s["name"] for s in server.app.openai.world.stores()] == ["a store"]

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from kbctl.identity import document_name, parse_marker
+from kbctl.identity import document_name, parse_marker, shared_document_name
 from kbctl.model import (
     DocType,
     DocumentSpec,
@@ -31,6 +31,7 @@ from kbctl.model import (
     Target,
     UsageMode,
 )
+from kbctl.sharing import SharedUse
 
 PROJECT = "birby"
 ENVIRONMENT = "staging"
@@ -96,6 +97,10 @@ def live_document(data: dict[str, Any]) -> LiveDocument:
     """A live document: `name:` as given, or kbctl's name from key/hash/project/environment."""
     if "name" in data:
         name = data["name"]
+    elif "environment" in data and data["environment"] is None:  # a shared document
+        name = shared_document_name(
+            data["key"], data.get("project", PROJECT), full_hash(data["hash"])
+        )
     else:
         name = document_name(
             data["key"],
@@ -144,7 +149,19 @@ def build_live(data: dict[str, Any]) -> LiveState:
         index_model=index_model,
         indexes=indexes,
         edited=tuple(sorted(data.get("edited", ()))),
+        shared=_shared(data["shared"]) if "shared" in data else None,
     )
+
+
+def _shared(data: dict[str, Any] | None) -> tuple[SharedUse, ...]:
+    """`shared: {doc_id: [users…] | unknown}`: who else uses managed documents (observe)."""
+    out = []
+    for doc_id, users in sorted((data or {}).items()):
+        if users == "unknown":
+            out.append(SharedUse(doc_id, unknown="the read failed"))
+        else:
+            out.append(SharedUse(doc_id, tuple(users)))
+    return tuple(out)
 
 
 @dataclass(frozen=True)

@@ -114,15 +114,22 @@ def test_unmanaged_documents_are_never_touched(scenario: Scenario) -> None:
 
     def managed(name: str) -> bool:
         marker = parse_marker(name)
-        return marker is not None and (marker.project, marker.environment) == (
-            PROJECT,
-            ENVIRONMENT,
-        )
+        return marker is not None and marker.project == PROJECT
+
+    def another_environments(name: str) -> bool:
+        marker = parse_marker(name)
+        return marker is not None and marker.environment not in (None, ENVIRONMENT)
 
     foreign = {d.id for d in live.documents if not managed(d.name)}
     assert not foreign & {d.id for d in plan.deletions}
     touched = {c.live_id for c in plan.changes} | {c.reuse_id for c in plan.changes}
     assert not foreign & touched
+    # The project's environments share documents: another environment's may be reused (never
+    # changed), and is deleted only once this agent held it (apply asks who else uses it).
+    attached = {e.id for e in live.agent.knowledge_base}
+    theirs = {d.id for d in live.documents if another_environments(d.name)} - attached
+    assert not theirs & {d.id for d in plan.deletions}
+    assert not theirs & {c.live_id for c in plan.changes}
     kept = _first_of_each(e for e in live.agent.knowledge_base if e.id in foreign)
     written = [
         (e.id, e.name, e.doc_type, e.usage_mode) for e in plan.knowledge_base if e.key is None

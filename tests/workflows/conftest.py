@@ -16,11 +16,11 @@ ACTION = ROOT / "action.yml"
 DOCS = ROOT / "docs" / "github-actions.md"
 
 
-def adoption_snippet() -> str:
+def adoption_snippet(marker: str = "adoption-snippet") -> str:
     """The caller workflow docs/github-actions.md tells users to copy (the YAML block after the
-    `<!-- adoption-snippet -->` marker)."""
+    `<!-- adoption-snippet -->` marker; `rebuild-snippet`: the weekly full rebuild's caller)."""
     text = DOCS.read_text(encoding="utf-8")
-    after = text.split("<!-- adoption-snippet -->", 1)[1]
+    after = text.split(f"<!-- {marker} -->", 1)[1]
     block = after.split("```yaml\n", 1)[1].split("```", 1)[0]
     return block
 
@@ -29,11 +29,18 @@ def adoption_snippet() -> str:
 def fake_bin(tmp_path: Path) -> Path:
     """A PATH folder whose `python` and `python3` record `-m pip …` instead of installing (kbctl
     is already installed in the test's environment), make `-m venv DIR` a folder with the same
-    fake python and the real kbctl, and run everything else with this Python."""
+    fake python and a `kbctl` that runs this checkout's kbctl (not whichever one the test's
+    environment has installed), and run everything else with this Python."""
     folder = tmp_path / "fakebin"
     folder.mkdir()
     log = tmp_path / "pip.log"
-    kbctl = Path(sys.executable).parent / "kbctl"
+    kbctl = folder / "kbctl"
+    kbctl.write_text(
+        "#!/usr/bin/env bash\n"
+        f'PYTHONPATH="{ROOT}${{PYTHONPATH:+:$PYTHONPATH}}" exec "{sys.executable}" -m kbctl "$@"\n',
+        encoding="utf-8",
+    )
+    kbctl.chmod(0o755)
     script = folder / "python"
     script.write_text(
         "#!/usr/bin/env bash\n"

@@ -55,7 +55,9 @@ def test_workflows_and_the_adoption_snippet_pass_the_github_workflows_schema(
 ) -> None:
     snippet = tmp_path / "kbctl.yml"
     snippet.write_text(adoption_snippet())
-    files = [WORKFLOWS / name for name in ALL_WORKFLOWS] + [snippet]
+    rebuild = tmp_path / "kbctl-rebuild.yml"
+    rebuild.write_text(adoption_snippet("rebuild-snippet"))
+    files = [WORKFLOWS / name for name in ALL_WORKFLOWS] + [snippet, rebuild]
     result = check_jsonschema("vendor.github-workflows", *files)
     assert result.returncode == 0, result.stdout + result.stderr
     dependabot = ROOT / ".github" / "dependabot.yml"
@@ -126,14 +128,24 @@ def secret_names(job: dict[str, Any]) -> set[str]:
     return set(re.findall(r"secrets\.([A-Z0-9_]+)", str(job)))
 
 
+READ_KEYS = {
+    f"{provider}_READ_API_KEY{suffix}"
+    for provider in ("ELEVENLABS", "OPENAI")
+    for suffix in ("", "_PRODUCTION")
+}
+WRITE_KEYS = {"ELEVENLABS_WRITE_API_KEY", "OPENAI_WRITE_API_KEY"}
+WEBHOOK = "KBCTL_NOTIFY_WEBHOOK"
+
+
 def test_read_and_write_keys_have_distinct_names_and_jobs() -> None:
     for job_id, job in kbctl_jobs().items():
         names = secret_names(job)
         if job_id.startswith(("apply-", "rollback")):
-            assert names == {"ELEVENLABS_WRITE_API_KEY"}, job_id
+            assert names == {*WRITE_KEYS, WEBHOOK}, job_id
             assert job["environment"], job_id  # an environment secret, behind its rules
         else:
-            assert names <= {"ELEVENLABS_READ_API_KEY", "ELEVENLABS_READ_API_KEY_PRODUCTION"}
+            assert names <= {*READ_KEYS, WEBHOOK}, job_id
+            assert WEBHOOK not in names or job_id == "drift", job_id  # no plan posts
             assert "environment" not in job, job_id
 
 
@@ -205,6 +217,7 @@ def test_zizmor_finds_nothing_in_the_workflows_the_action_or_the_adoption_snippe
     snippet = tmp_path / "repo" / ".github" / "workflows" / "kbctl.yml"
     snippet.parent.mkdir(parents=True)
     snippet.write_text(adoption_snippet())
+    (snippet.parent / "kbctl-rebuild.yml").write_text(adoption_snippet("rebuild-snippet"))
     config = ROOT / ".github" / "zizmor.yml"
     for targets in ([ROOT / ".github", ACTION], [snippet.parent]):
         result = subprocess.run(

@@ -46,6 +46,10 @@ class Repo:
     pip_log: Path
     board: ConcurrencyBoard = field(default_factory=ConcurrencyBoard)
     counter: int = 0
+    #: More repository secrets, variables and environment secrets for every run.
+    secrets: dict[str, str] = field(default_factory=dict)
+    vars: dict[str, str] = field(default_factory=dict)
+    environment_secrets: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def runner(
         self,
@@ -71,11 +75,12 @@ class Repo:
                 "ELEVENLABS_AGENT_ID_STAGING": "agent_staging",
                 "ELEVENLABS_AGENT_ID": "agent_production",
                 "ELEVENLABS_BASE_URL": f"emulator://{self.emulator}?{emulator_params}",
+                **self.vars,
             },
-            secrets={"ELEVENLABS_READ_API_KEY": READ_KEY},
+            secrets={"ELEVENLABS_READ_API_KEY": READ_KEY, **self.secrets},
             environment_secrets={
-                "staging": {"ELEVENLABS_WRITE_API_KEY": WRITE_STAGING},
-                "production": {"ELEVENLABS_WRITE_API_KEY": WRITE_PRODUCTION},
+                env: {"ELEVENLABS_WRITE_API_KEY": key, **self.environment_secrets.get(env, {})}
+                for env, key in (("staging", WRITE_STAGING), ("production", WRITE_PRODUCTION))
             },
             path_prefix=self.path_prefix,
             action_repos={"kbctl/kbctl": ROOT},

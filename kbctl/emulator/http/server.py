@@ -10,6 +10,7 @@ system clock (it serves real clients), tests may pass another.
 from __future__ import annotations
 
 import contextlib
+import io
 import signal
 import socket
 import socketserver
@@ -28,6 +29,7 @@ from kbctl.emulator.http.app import EmulatorApp
 from kbctl.emulator.openai import open_openai
 from kbctl.emulator.workspace.persistence import Store
 from kbctl.emulator.workspace.world import World
+from kbctl.errors import UsageError
 
 
 class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
@@ -71,12 +73,30 @@ class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
 
 
 class _Body:
-    """The request body as `wsgi.input`: at most CONTENT_LENGTH bytes, and the rest drained
-    afterwards so the next request on the connection starts where it should."""
+    """The request body as `wsgi.input`: exactly CONTENT_LENGTH bytes, read before the request
+    is handled (`read_all`), so a body cut short by a client that went away is never handled
+    as a shorter one, and the next request on the connection starts where it should."""
 
     def __init__(self, stream: BufferedIOBase, length: int) -> None:
         self._stream = stream
         self._left = length
+
+    def read_all(self) -> bool:
+        """Read the whole body and serve it from memory from now on; False when the connection
+        ended (or stalled past the timeout) first."""
+        chunks: list[bytes] = []
+        try:
+            while self._left > 0:
+                chunk = self._stream.read(min(self._left, 1 << 20))
+                if not chunk:
+                    return False
+                chunks.append(chunk)
+                self._left -= len(chunk)
+        except OSError:
+            return False
+        whole = b"".join(chunks)
+        self._stream, self._left = io.BytesIO(whole), len(whole)
+        return True
 
     def read(self, size: int = -1) -> bytes:
         if self._left <= 0:
@@ -134,7 +154,13 @@ class _KeepAliveHandler(WSGIRequestHandler):
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             self.close_connection = True  # the emulator reads bodies by Content-Length only
         length_text = (self.headers.get("Content-Length") or "0").strip()
-        body = _Body(self.rfile, int(length_text) if length_text.isdigit() else 0)
+        length = int(length_text) if length_text.isdigit() else 0
+        body = _Body(self.rfile, length)
+        if not body.read_all():
+            # The client went away before its body arrived (a process killed mid-send): the
+            # request never arrived whole, so, as at a real server, nothing is done for it.
+            self.close_connection = True
+            return
         environ = self.get_environ()
         handler = _Http11Handler(body, self.wfile, self.get_stderr(), environ, multithread=True)  # type: ignore[arg-type]
         handler.request_handler = self  # type: ignore[attr-defined]
@@ -228,7 +254,16 @@ def run_server(
     """Serve until SIGTERM or SIGINT, then save and return 0. Prints the URL on `out`."""
     stdout = out if out is not None else sys.stdout
     stderr = err if err is not None else sys.stderr
-    server = EmulatorServer(build_app(config, clock, state, agents), host, port, verbose)
+    app = build_app(config, clock, state, agents)
+    try:
+        server = EmulatorServer(app, host, port, verbose)
+    except (OSError, OverflowError) as exc:  # busy port, unknown host, port out of range
+        app.close()
+        raise UsageError(
+            f"Cannot listen on {host}:{port}",
+            detail=f"{type(exc).__name__}: {exc}",
+            hint="Pick another --port (0 picks a free one) or --host, or stop what uses it.",
+        ) from exc
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

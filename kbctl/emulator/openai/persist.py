@@ -155,6 +155,7 @@ class Persistence(OpenAIState):
     """Loading and saving for `OpenAIWorld` (a mixin over the state)."""
 
     _store_io: Store | None = None
+    _appended = False  # this world wrote to its store (so close() compacts)
 
     def attach_store(self, store: Store) -> None:
         """Load what `store` holds and save every later change there."""
@@ -231,6 +232,7 @@ class Persistence(OpenAIState):
                 entry[kind] = {key: self._record(kind, key) for key in sorted(keys)}
                 keys.clear()
             self._store_io.append(entry)
+            self._appended = True
             if self._store_io.needs_compaction:
                 self._snapshot()
 
@@ -253,8 +255,11 @@ class Persistence(OpenAIState):
         store.write_snapshot(state, live)
 
     def close(self) -> None:
-        """Flush and fold the journal into a fresh snapshot (clean shutdown)."""
+        """Flush and fold the journal into a fresh snapshot (clean shutdown), unless this world
+        wrote nothing: another world of this process may hold the same folder (two
+        `emulator://` URLs with different settings), and a snapshot of what this one loaded
+        would undo that one's changes."""
         with self._lock:
             self.flush()
-            if self._store_io is not None:
+            if self._store_io is not None and self._appended:
                 self._snapshot()

@@ -37,6 +37,7 @@ class World(DocumentOps, IndexOps, BranchOps, RetrievalOps):
         when a caller (the socket server's command) passes it explicitly."""
         super().__init__(config, clock)
         self._store: Store | None = None
+        self._appended = False  # this World wrote to its store (so close() compacts)
 
     # ------------------------------------------------------------------ seeding (tests, --agent)
     def create_agent(self, agent_id: str, name: str = "Agent", rag: Json | None = None) -> Json:
@@ -257,6 +258,7 @@ class World(DocumentOps, IndexOps, BranchOps, RetrievalOps):
                 keys.clear()
             self._meta_dirty = False
             self._store.append(entry)
+            self._appended = True
             if self._store.needs_compaction:
                 self._snapshot()
 
@@ -277,9 +279,12 @@ class World(DocumentOps, IndexOps, BranchOps, RetrievalOps):
 
     def close(self) -> None:
         """Flush, fold the journal into a fresh snapshot and give up the folder (clean
-        shutdown)."""
+        shutdown). A World that wrote nothing leaves the files as they are: another World of
+        this process may have the same folder open (two `emulator://` URLs with different
+        settings), and a snapshot of what this one loaded would undo its changes."""
         with self._lock:
             self.flush()
             if self._store is not None:
-                self._snapshot()
+                if self._appended:
+                    self._snapshot()
                 self._store.release()

@@ -45,7 +45,9 @@ class ElevenLabsProvider:
     def read_state(
         self, agent_id: str, project: str, environment: str, *, with_quota: bool = True
     ) -> LiveState:
-        """1 agent read + the list pages + 1 quota read (when `with_quota`), nothing more.
+        """1 agent read + the list pages + 1 quota read (when `with_quota`), nothing more: the
+        agent, the documents attached to it, and every document of the project (shared by its
+        environments: `kbctl.identity.owned`).
 
         A listing the API cut short (more pages announced, no cursor) is read as far as it goes
         and said in `LiveState.warnings`."""
@@ -55,7 +57,8 @@ class ElevenLabsProvider:
         quota = self.indexes.quota() if with_quota else None
 
         def ours(name: str) -> Marker | None:
-            return owned_name(name, project, environment)
+            # The environments of a project share its documents in a workspace.
+            return owned_name(name, project, environment, shared=True)
 
         attached = {entry.id for entry in agent.knowledge_base}
         docs: dict[str, LiveDocument] = {}

@@ -21,7 +21,7 @@ from kbctl.chunking import (
     Metadata,
     MetadataValue,
 )
-from kbctl.identity import document_name, parse_marker
+from kbctl.identity import document_name, parse_marker, shared_document_name
 from kbctl.jsonread import JsonObj
 from kbctl.model import DocType, DocumentSpec, IndexStatus, Marker
 from kbctl.provider import wire
@@ -204,7 +204,7 @@ def marker_attributes(marker: Marker, doc_type: DocType) -> dict[str, MetadataVa
     """The reserved attributes that say a file is kbctl's, for which key, content and type."""
     return {
         KEY: marker.key,
-        OWNER: f"{marker.project}/{marker.environment}",
+        OWNER: f"{marker.project}/{marker.environment or ''}",
         HASH: marker.hash12,
         TYPE: doc_type.value,
     }
@@ -258,6 +258,8 @@ _EXTENSIONS = frozenset({".md", ".txt", ".html", ".json", ".pdf", ".docx", ".ppt
 def name_of(sf: StoreFile, marker: Marker | None, info: FileInfo | None) -> str:
     """What the planner compares: kbctl's document name, or the File's own name."""
     if marker is not None:
+        if marker.environment is None:  # never written to a store: a store does not share
+            return shared_document_name(marker.key, marker.project, marker.hash12)
         return document_name(marker.key, marker.project, marker.environment, marker.hash12)
     return info.filename if info is not None and info.filename else sf.id
 
