@@ -100,7 +100,10 @@ def import_cmd(
         _report_store(result)
         return
     if docs_dir is not None:
-        raise UsageError("--docs-dir is for OpenAI vector stores (agents' documents go in docs/)")
+        raise UsageError(
+            "--docs-dir is for OpenAI vector stores",
+            hint="An agent's documents always go in docs/ under --out; leave --docs-dir out.",
+        )
     assert agent_id is not None
     result = commands.import_agent(
         wiring.session(),
@@ -137,10 +140,15 @@ def _provider(
         raise UsageError(
             "Name what to import: --agent-id, --vector-store-id or --vector-store-name (one)",
             detail=f"Given: {', '.join(given)}" if given else None,
+            hint="For example: kbctl import -e prod --vector-store-id vs_… --out kb/",
         )
     kind = ProviderKind.ELEVENLABS if agent_id else ProviderKind.OPENAI
     if chosen is not None and chosen != kind.value:
-        raise UsageError(f"--provider {chosen} does not go with {given[0]}")
+        raise UsageError(
+            f"--provider {chosen} does not go with {given[0]}",
+            hint="--agent-id imports an ElevenLabs agent, --vector-store-id/--vector-store-name "
+            "an OpenAI vector store; --provider may be left out.",
+        )
     return kind
 
 

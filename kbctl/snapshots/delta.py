@@ -261,9 +261,10 @@ def _delta_from(data: JsonObj) -> Delta:
     if not _HEX64.fullmatch(sha):
         raise fail(f"{data.at('sha256')}: expected 64 lowercase hex digits")
     depth, documents = data.integer("depth"), data.integer("documents")
-    for name, found, least in (("depth", depth, 1), ("documents", documents, 0)):
-        if found < least:
-            raise fail(f"{data.at(name)}: expected an integer ≥ {least}, got {found}")
+    if depth < 1:
+        raise fail(f"{data.at('depth')}: expected an integer ≥ 1, got {depth}")
+    if documents < 0:
+        raise fail(f"{data.at('documents')}: expected 0 or more")
     inserted: list[tuple[int, SnapshotEntry]] = []
     for item in data.objs("inserted"):
         at = item.integer("at")

@@ -313,6 +313,12 @@ def test_kbctl_import_of_a_vector_store_on_the_command_line(
     wrong = kbctl("import", "-e", "prod", "--out", "kb", "--provider", "elevenlabs",
                   "--vector-store-id", store)  # fmt: skip
     assert wrong.exit_code == ExitCode.ERROR and "does not go with" in wrong.output
+    outside = kbctl("import", "-e", "prod", "--out", "kb", "--vector-store-id", store,
+                    "--docs-dir", "../elsewhere")  # fmt: skip
+    assert outside.exit_code == ExitCode.ERROR and "inside the output directory" in outside.output
+    agent = kbctl("import", "-e", "prod", "--out", "kb", "--agent-id", "a", "--docs-dir", "d")
+    assert agent.exit_code == ExitCode.ERROR and "--docs-dir is for OpenAI" in agent.output
+    assert not (tmp_path / "kb").exists()  # refused before anything was written
     done = kbctl("import", "-e", "prod", "--out", "kb", "--vector-store-id", store)
     assert done.exit_code == 0, done.output
     assert f"Imported vector store {store} (desk)" in done.output
