@@ -92,6 +92,13 @@ def apply_agent_plan(
         VerificationError: the agent read back differs from what was written.
         ApplyError: the API failed part-way; the message says what was done.
     """
+    if plan.unlisted is not None:
+        raise UsageError(
+            f"The plan for agent {plan.agent_id} summarises its unchanged documents",
+            detail="A plan read from a file lists no unchanged document and no knowledge_base.",
+            hint="Check it against a plan made now (kbctl.apply.saved.check_saved_plan) and "
+            "apply the plan that returns.",
+        )
     run = _Run(plan, target, provider, clock, events, options, hook or NullHook(), agents)
     run.observed = observed
     return run.execute()

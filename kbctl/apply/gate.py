@@ -177,9 +177,9 @@ class IndexGate:
 
     @property
     def failed(self) -> bool:
-        """True once any document failed."""
-        with self._cond:
-            return bool(self.failures)
+        """True once any document failed (read without the lock: upload workers ask it
+        before each upload, and a list's length is read atomically)."""
+        return bool(self.failures)
 
     def start(self) -> None:
         """Poll from a thread of the gate's own from now on, as documents are tracked."""

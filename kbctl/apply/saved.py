@@ -3,13 +3,19 @@
 Owns the comparison of a plan file (`kbctl plan --out`) with a plan made again, now, from the
 same manifests and the live state: the fingerprints must match (nobody changed the workspace)
 and so must everything apply would do (nobody edited the manifests). Findings are left out on
-purpose: the quota forecast moves on its own and the gate sees the real answer anyway. Pure.
+purpose: the quota forecast moves on its own and the gate sees the real answer anyway. A plan
+file of format 3 lists no unchanged document and no `knowledge_base`, only their counts and
+digests: those are compared with the same summary of the plan made now, and when everything
+matches, that plan (equal to the saved one, whole) is the one applied. Pure.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from kbctl.contentdiff import without_diffs
 from kbctl.errors import StalePlanError, UsageError
+from kbctl.plan.planjson import unlist
 from kbctl.plan.types import AgentPlan, Plan
 
 _HINT = "Run `kbctl plan -e {env} --out PLAN.json` again, review it, then apply the new file."
@@ -20,7 +26,8 @@ def check_saved_plan(saved: Plan, fresh: Plan) -> Plan:
 
     `fresh` is planned from the same manifests and the live state just read; agents only in
     `fresh` (manifests the saved plan did not cover) are left out, as Terraform applies exactly
-    the saved plan.
+    the saved plan. An agent the file summarised (`AgentPlan.unlisted`) is returned as planned
+    now, whole, once its listed changes and digests match.
 
     Raises:
         UsageError: the plan file is for another environment.
@@ -34,6 +41,7 @@ def check_saved_plan(saved: Plan, fresh: Plan) -> Plan:
     hint = _HINT.format(env=saved.environment)
     by_identity = {(a.project, a.agent_id): a for a in fresh.agents}
     problems: list[str] = []
+    agents: list[AgentPlan] = []
     for agent in saved.agents:
         now = by_identity.get((agent.project, agent.agent_id))
         where = f"{agent.project} (agent {agent.agent_id})"
@@ -41,11 +49,17 @@ def check_saved_plan(saved: Plan, fresh: Plan) -> Plan:
             problems.append(f"{where}: no manifest declares it for this environment any more")
         elif now.fingerprint != agent.fingerprint:
             problems.append(f"{where}: the live knowledge base changed since the plan was made")
+        elif agent.unlisted is not None:  # compare like with like: summarised
+            if _intent(unlist(now)) != _intent(agent):
+                problems.append(f"{where}: the manifest changed since the plan was made")
+            agents.append(now)
         elif _intent(now) != _intent(agent):
             problems.append(f"{where}: the manifest changed since the plan was made")
+        else:
+            agents.append(agent)
     if problems:
         raise StalePlanError("Saved plan is stale", detail="\n".join(problems), hint=hint)
-    return saved
+    return replace(saved, agents=tuple(agents))
 
 
 def _intent(plan: AgentPlan) -> tuple[object, ...]:
@@ -58,4 +72,5 @@ def _intent(plan: AgentPlan) -> tuple[object, ...]:
         plan.deletions,
         plan.protect,
         plan.policy,
+        plan.unlisted,
     )

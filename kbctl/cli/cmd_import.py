@@ -81,7 +81,9 @@ def import_cmd(
     --docs-dir with its attributes in a `<file>.metadata.yaml` sidecar (a static chunking on
     its entry); kbctl's `kbctl_*` attributes are then added in place. Files it cannot read are
     listed and left attached, unmanaged.
-    Either way `kbctl plan` on the result shows no changes and the first apply uploads nothing.
+    Either way the first apply uploads nothing, and `kbctl plan` on the result shows no changes
+    beyond what the live KB itself lacks (a document too small to index as auto, one never
+    indexed for the agent's model: the notes and the plan's findings name them).
     """
     kind = _provider(provider, agent_id, vector_store_id, vector_store_name)
     if kind is ProviderKind.OPENAI:
@@ -100,7 +102,10 @@ def import_cmd(
         _report_store(result)
         return
     if docs_dir is not None:
-        raise UsageError("--docs-dir is for OpenAI vector stores (agents' documents go in docs/)")
+        raise UsageError(
+            "--docs-dir is for OpenAI vector stores",
+            hint="An agent's documents always go in docs/ under --out; leave --docs-dir out.",
+        )
     assert agent_id is not None
     result = commands.import_agent(
         wiring.session(),
@@ -137,10 +142,15 @@ def _provider(
         raise UsageError(
             "Name what to import: --agent-id, --vector-store-id or --vector-store-name (one)",
             detail=f"Given: {', '.join(given)}" if given else None,
+            hint="For example: kbctl import -e prod --vector-store-id vs_… --out kb/",
         )
     kind = ProviderKind.ELEVENLABS if agent_id else ProviderKind.OPENAI
     if chosen is not None and chosen != kind.value:
-        raise UsageError(f"--provider {chosen} does not go with {given[0]}")
+        raise UsageError(
+            f"--provider {chosen} does not go with {given[0]}",
+            hint="--agent-id imports an ElevenLabs agent, --vector-store-id/--vector-store-name "
+            "an OpenAI vector store; --provider may be left out.",
+        )
     return kind
 
 
@@ -166,5 +176,5 @@ def _next(result: ImportResult) -> None:
         click.echo(f"Note: {note}")
     click.echo(
         f"Next: kbctl plan -e {result.environment} -f {result.manifest_path} "
-        "(it should show no changes)."
+        "(it should show no changes beyond what the notes name)."
     )

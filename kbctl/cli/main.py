@@ -95,6 +95,14 @@ class KbctlGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.exceptions.UsageError as err:
+            # click's parser raises some errors (`-e` without its value) without a context:
+            # give them the command's, so the usage and hint name `kbctl plan`, not `kbctl`.
+            name = ctx.invoked_subcommand
+            command = self.get_command(ctx, name) if err.ctx is None and name else None
+            if command is not None:
+                err.ctx = click.Context(command, info_name=name, parent=ctx)
+            raise
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except KbctlError as err:
@@ -152,7 +160,7 @@ def _signals(app: AppContext) -> Iterator[None]:
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors (also: KBCTL_DEBUG=1).")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
-    """kbctl keeps ElevenLabs agent knowledge bases in the state a manifest declares.
+    """kbctl keeps ElevenLabs agent knowledge bases and OpenAI vector stores as manifests declare.
 
     \b
     Typical flow:

@@ -222,7 +222,10 @@ def import_store(
     """Write a manifest, the documents and their metadata sidecars of an OpenAI vector store
     (by id or by name), and adopt its files in place (attributes written, nothing uploaded)."""
     if (vector_store_id is None) == (vector_store_name is None):
-        raise UsageError("Name the vector store to import: its id or its name (one of them)")
+        raise UsageError(
+            "Name the vector store to import: its id or its name (one of them)",
+            hint="Pass vector_store_id='vs_…' or vector_store_name='…'.",
+        )
     if vector_store_id is not None and not vector_store_id.startswith("vs_"):
         raise UsageError(
             f"{vector_store_id!r} is not a vector store id", hint="Store ids start with vs_."

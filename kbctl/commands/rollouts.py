@@ -107,6 +107,8 @@ def _each(
     if not done:
         raise UsageError(
             f"No canary rollout is live for {environment}",
+            detail="No agent of this environment has a kbctl branch answering part of the "
+            "traffic, so there is nothing to promote or drop; nothing was changed.",
             hint=f"`kbctl status -e {environment}` shows a rollout in progress; "
             "a canary starts with rollout: {strategy: branch, canary_percent: N}.",
         )

@@ -308,7 +308,7 @@ def connect_provider(session: Session, target: Endpoint, concurrency: int | None
             )
         api_key = env.get(target.api_key_env)
         client = ApiClient(
-            target.base_url,
+            target.base_url if openai else elevenlabs_root(target.base_url),
             api_key,
             session.clock,
             api_key_env=target.api_key_env,
@@ -320,6 +320,14 @@ def connect_provider(session: Session, target: Endpoint, concurrency: int | None
     if openai:
         return ProviderHandle(OpenAIProvider(client, target.agent_id or ""), client, agent=False)
     return ProviderHandle(ElevenLabsProvider(client), client)
+
+
+def elevenlabs_root(base_url: str) -> str:
+    """The ElevenLabs API root: kbctl's paths start with `/v1`, so a base URL written with the
+    version path (`https://api.elevenlabs.io/v1`, as OpenAI's base URLs are) would ask for
+    `/v1/v1/…` and get 404s that name the wrong path. The version is dropped here."""
+    root = base_url.rstrip("/")
+    return root[: -len("/v1")] if root.endswith("/v1") else root
 
 
 def _embedded_emulator(session: Session, url: str) -> EmulatorApp:

@@ -209,7 +209,13 @@ def _read(
         owner = f"kbctl:{marker.project}/{marker.environment}"
         return replace(read, note=f"belongs to {owner}; left unmanaged")
     if sf.status != "completed":
-        return replace(read, note=f"its processing is {sf.status or 'unknown'}; left unmanaged")
+        status = sf.status or "unknown"
+        if marker is not None and sf.status in ("failed", "cancelled"):
+            # kbctl's own attachment that never became searchable: an orphan to the planner.
+            return replace(
+                read, note=f"kbctl's own file, its processing {status}: the next apply deletes it"
+            )
+        return replace(read, note=f"its processing is {status}; left unmanaged")
     if len(shapes.user_metadata(sf.attributes)) > MAX_METADATA_KEYS:
         return replace(
             read,

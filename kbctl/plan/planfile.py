@@ -1,20 +1,25 @@
 """Plan ↔ canonical JSON: what `kbctl plan --out` writes and `kbctl apply PLAN.json` reads.
 
-The format is documented in `docs/plan-format.md`. `dumps` is canonical (sorted keys, lists in
-plan order, indent 2, trailing newline), so the same plan always gives the same bytes, and
-`loads(dumps(plan)) == plan`. `loads` checks every field it needs and raises `PlanFileError`
-(summary, detail with the JSON path, hint) for anything it cannot read. No file I/O here: the
-CLI reads and writes the text.
+The format is documented in `docs/plan-format.md`; the objects are shaped by
+`kbctl.plan.planjson`. `dumps` is canonical (sorted keys, lists in plan order, indent 2, trailing
+newline), so the same plan always gives the same bytes. Format 3 summarises unchanged documents
+(counts and digests, not one entry each), so `loads(dumps(plan)) == unlisted(plan)`, the plan
+with its `noop` changes and `knowledge_base` summarised (`kbctl.apply.saved` checks such a plan
+against one made now and applies that). Versions 1 and 2 are read whole. `loads` checks every
+field it needs and raises `PlanFileError` (summary, detail with the JSON path, hint) for
+anything it cannot read. No file I/O here: the CLI reads and writes the text.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import assert_never
 
 from kbctl.errors import PlanFileError
 from kbctl.jsonread import JsonObj, JsonReader
 from kbctl.model import DocType, KbEntry, Policy, SmallDocumentPolicy, UsageMode
+from kbctl.plan.planjson import plan_to_dict, summary_dict, unlist
 from kbctl.plan.types import (
     FORMAT_VERSION,
     Action,
@@ -34,16 +39,17 @@ from kbctl.plan.types import (
     ReplaceReason,
     Scope,
     Severity,
-    Summary,
     TargetEntry,
+    Unlisted,
     UpdateDocument,
 )
 
 #: Plan format versions this kbctl reads: 1 had no `reindex` action (a re-index was a `noop`
-#: with `needs_index`) and no `summary.reindex`.
-READABLE_VERSIONS = (1, FORMAT_VERSION)
+#: with `needs_index`) and no `summary.reindex`; 2 listed every unchanged document and the
+#: whole `knowledge_base` (3 summarises them in `unlisted`).
+READABLE_VERSIONS = (1, 2, FORMAT_VERSION)
 
-__all__ = ["dumps", "loads", "plan_to_dict"]
+__all__ = ["dumps", "loads", "plan_to_dict", "unlisted"]
 
 HINT = "Make a new one with `kbctl plan -e ENV --out PLAN.json`; plan files are not edited by hand."
 
@@ -64,24 +70,11 @@ def dumps(plan: Plan) -> str:
     return text + "\n"
 
 
-def plan_to_dict(plan: Plan) -> dict[str, object]:
-    """The plan as JSON-ready data (`docs/plan-format.md`)."""
-    return {
-        "format_version": plan.format_version,
-        "environment": plan.environment,
-        "fingerprint": plan.fingerprint,
-        "has_changes": plan.has_changes,
-        "has_cleanup": plan.has_cleanup,
-        "summary": _summary(plan.summary),
-        "partial": plan.scope.partial,
-        "scope": {
-            "targets": list(plan.scope.targets),
-            "replace": list(plan.scope.replace),
-            "replace_all": plan.scope.replace_all,
-        },
-        "changes": [_change(agent, c) for agent in plan.agents for c in agent.changes],
-        "agents": [_agent(agent) for agent in plan.agents],
-    }
+def unlisted(plan: Plan) -> Plan:
+    """`plan` as a plan file reads back: unchanged documents summarised (`planjson.unlist`)."""
+    return replace(
+        plan, agents=tuple(unlist(a) for a in plan.agents), format_version=FORMAT_VERSION
+    )
 
 
 def loads(text: str) -> Plan:
@@ -97,7 +90,8 @@ def loads(text: str) -> Plan:
             f"Unknown plan format version: {version!r}",
             detail="This kbctl reads plan format versions "
             f"{', '.join(map(str, READABLE_VERSIONS))}.",
-            hint="Apply a plan with the same kbctl version that made it, or make a new plan.",
+            hint="Make a new plan with this kbctl (`kbctl plan -e ENV --out PLAN.json`), or "
+            "apply the file with the kbctl version that made it.",
         )
     environment = root.text("environment")
     grouped: dict[tuple[str, str], list[DocumentChange]] = {}
@@ -109,7 +103,7 @@ def loads(text: str) -> Plan:
     for manifest, agent_id in sorted(grouped.keys() - owners):
         raise _inconsistent(f"changes name agent {agent_id} of {manifest}, which is not in agents")
     v1 = version == 1
-    agents = tuple(_read_agent(item, grouped, v1=v1) for item in items)
+    agents = tuple(_read_agent(item, grouped, version=version) for item in items)
     scope = Scope()
     if root.has("scope"):  # absent in plan files written before targeted runs
         given = root.obj("scope")
@@ -119,114 +113,9 @@ def loads(text: str) -> Plan:
     plan = Plan(environment=environment, agents=agents, format_version=FORMAT_VERSION, scope=scope)
     if root.text("fingerprint") != plan.fingerprint:
         raise _inconsistent("$.fingerprint does not match the agents' fingerprints")
-    if root.obj("summary").raw != _summary(plan.summary, v1=v1):
+    if root.obj("summary").raw != summary_dict(plan.summary, v1=v1):
         raise _inconsistent("$.summary does not match the changes")
     return plan
-
-
-# --------------------------------------------------------------------------------------------
-# Writing
-
-
-def _summary(summary: Summary, *, v1: bool = False) -> dict[str, object]:
-    counts: dict[str, object] = {
-        "create": summary.create,
-        "replace": summary.replace,
-        "update": summary.update,
-        "delete": summary.delete,
-        "noop": summary.noop,
-        "reindex": summary.reindex,
-    }
-    if v1:  # version 1 counted a re-index as a noop
-        counts["noop"] = summary.noop + summary.reindex
-        del counts["reindex"]
-    return counts
-
-
-def _change(agent: AgentPlan, c: DocumentChange) -> dict[str, object]:
-    return {
-        "agent_id": agent.agent_id,
-        "project": agent.project,
-        "manifest": agent.manifest,
-        "action": c.action.value,
-        "key": c.key,
-        "doc_type": c.doc_type.value,
-        "name": c.name,
-        "usage_mode": c.usage_mode.value if c.usage_mode is not None else None,
-        "content_hash": c.content_hash,
-        "size_bytes": c.size_bytes,
-        "live_id": c.live_id,
-        "live_name": c.live_name,
-        "reuse_id": c.reuse_id,
-        "needs_index": c.needs_index,
-        "fields": [{"field": f.field, "before": f.before, "after": f.after} for f in c.fields],
-        "notes": list(c.notes),
-        "reason": c.reason.value if isinstance(c, ReplaceDocument) else None,
-        "index_status": c.index_status if isinstance(c, ReindexDocument) else None,
-        "diff": c.diff if isinstance(c, ReplaceDocument) else None,
-    }
-
-
-def _agent(a: AgentPlan) -> dict[str, object]:
-    return {
-        "manifest": a.manifest,
-        "project": a.project,
-        "environment": a.environment,
-        "agent_id": a.agent_id,
-        "fingerprint": a.fingerprint,
-        "embedding_model": a.embedding_model,
-        "endpoint": a.endpoint,
-        "protect": a.protect,
-        "policy": {
-            "index_timeout": float(a.policy.index_timeout),
-            "small_documents": a.policy.small_documents.value,
-            "max_deletes": a.policy.max_deletes,
-            "delete_wait": float(a.policy.delete_wait),
-        },
-        "has_changes": a.has_changes,
-        "has_cleanup": bool(a.cleanup),
-        "summary": _summary(a.summary),
-        "rag_changes": [
-            {"field": r.field, "before": r.before, "after": r.after} for r in a.rag_changes
-        ],
-        "orphans": [
-            {"id": o.id, "name": o.name, "key": o.key, "hash12": o.hash12, "fate": o.fate}
-            for o in a.orphans
-        ],
-        "unmanaged": [
-            {
-                "id": e.id,
-                "name": e.name,
-                "doc_type": e.doc_type.value,
-                "usage_mode": e.usage_mode.value,
-            }
-            for e in a.unmanaged
-        ],
-        "knowledge_base": [
-            {
-                "key": e.key,
-                "id": e.id,
-                "name": e.name,
-                "doc_type": e.doc_type.value,
-                "usage_mode": e.usage_mode.value,
-            }
-            for e in a.knowledge_base
-        ],
-        "deletions": [
-            {"id": d.id, "name": d.name, "key": d.key, "reason": d.reason} for d in a.deletions
-        ],
-        "findings": [
-            {
-                "code": f.code,
-                "severity": f.severity.value,
-                "message": f.message,
-                "key": f.key,
-                "file": f.file,
-                "line": f.line,
-            }
-            for f in a.findings
-        ],
-    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -281,9 +170,22 @@ def _read_change(o: JsonObj) -> DocumentChange:
 
 
 def _read_agent(
-    o: JsonObj, grouped: dict[tuple[str, str], list[DocumentChange]], *, v1: bool
+    o: JsonObj, grouped: dict[tuple[str, str], list[DocumentChange]], *, version: object
 ) -> AgentPlan:
     manifest, agent_id = o.text("manifest"), o.text("agent_id")
+    changes = tuple(grouped.pop((manifest, agent_id), ()))
+    listed = version in (1, 2)  # format 3 summarises noops and the array in `unlisted`
+    summarised: Unlisted | None = None
+    if not listed:
+        given = o.obj("unlisted")
+        summarised = Unlisted(
+            given.integer("noop"),
+            given.text("noop_digest"),
+            given.integer("knowledge_base"),
+            given.text("knowledge_base_digest"),
+        )
+        if any(c.action is Action.NOOP for c in changes):
+            raise _inconsistent(f"format 3 lists no noop change, but agent {agent_id} has one")
     policy = o.obj("policy")
     delete_wait = policy.opt_number("delete_wait", missing_ok=True)  # absent in older plan files
     agent = AgentPlan(
@@ -293,7 +195,7 @@ def _read_agent(
         agent_id=agent_id,
         fingerprint=o.text("fingerprint"),
         embedding_model=o.text("embedding_model"),
-        changes=tuple(grouped.pop((manifest, agent_id), ())),
+        changes=changes,
         rag_changes=o.each(
             "rag_changes",
             lambda r: RagChange(r.text("field"), r.scalar("before"), r.scalar("after")),
@@ -322,7 +224,9 @@ def _read_agent(
                 r.enum("doc_type", DocType),
                 r.enum("usage_mode", UsageMode),
             ),
-        ),
+        )
+        if listed
+        else (),
         deletions=o.each(
             "deletions",
             lambda r: Deletion(r.text("id"), r.text("name"), r.text("key"), r.text("reason")),
@@ -347,8 +251,9 @@ def _read_agent(
             max_deletes=policy.integer("max_deletes"),
             delete_wait=Policy().delete_wait if delete_wait is None else delete_wait,
         ),
+        unlisted=summarised,
     )
-    if o.obj("summary").raw != _summary(agent.summary, v1=v1):
+    if o.obj("summary").raw != summary_dict(agent.summary, v1=version == 1):
         raise _inconsistent(f"{o.path}.summary does not match the agent's changes")
     return agent
 

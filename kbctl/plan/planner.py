@@ -30,6 +30,7 @@ from kbctl.plan.fates import IndexRule, change_for, delete_change
 from kbctl.plan.findings import FindingInputs, findings_for
 from kbctl.plan.matching import (
     ORPHAN,
+    REMOVED,
     REPLACED,
     Attached,
     Fate,
@@ -101,17 +102,18 @@ def plan_target(target: Target, live: LiveState) -> AgentPlan:
     changes.sort(key=lambda c: (c.key, _ACTION_ORDER[c.action], c.live_id or ""))
 
     orphans = _orphans([o for o in orphan_docs if o[0].id not in elsewhere], matches)
-    # A document another agent uses is detached only, not deleted; it still counts for the
-    # policy guards (`protect`: any deletion or detachment).
-    dropping = _deletions(dropped, matches, orphans)
-    deletions = tuple(d for d in dropping if d.id not in elsewhere)
+    every_deletion = _deletions(dropped, matches, orphans)
+    deletions = tuple(d for d in every_deletion if d.id not in elsewhere)
+    # A shared document is only detached here, but `protect` guards detachments too.
+    detached = tuple(d for d in every_deletion if d.id in elsewhere and d.reason == REMOVED)
     unmanaged = tuple(a.entry for a in attached if a.marker is None)
     knowledge_base = _target_array(attached, matches, changes)
     findings = small_findings + findings_for(
         FindingInputs(
             manifest=target.manifest,
             changes=tuple(changes),
-            deletions=dropping,
+            deletions=deletions,
+            detached=detached,
             knowledge_base=knowledge_base,
             live_managed=len(attached) - len(unmanaged),
             unmanaged=len(unmanaged),

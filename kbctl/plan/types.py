@@ -47,12 +47,14 @@ __all__ = [
     "Severity",
     "Summary",
     "TargetEntry",
+    "Unlisted",
     "UpdateDocument",
     "endpoint_label",
 ]
 
-#: 2 added the `reindex` action (and `summary.reindex`); version 1 files are still read.
-FORMAT_VERSION = 2
+#: 2 added the `reindex` action (and `summary.reindex`); 3 summarises unchanged documents
+#: (`Unlisted`) instead of listing each one. Versions 1 and 2 are still read.
+FORMAT_VERSION = 3
 
 RagValue = bool | int | float | str | None
 
@@ -156,6 +158,22 @@ class Summary:
 
 
 @dataclass(frozen=True, slots=True)
+class Unlisted:
+    """What a plan file (format 3) summarises instead of listing, for one agent.
+
+    A plan read from such a file holds no `noop` changes and no `knowledge_base`: this says how
+    many there were and their sha256 digests (`kbctl.plan.planjson`), so apply can check a plan
+    made again now against them (`kbctl.apply.saved`) and carry out that one. The fingerprint
+    already says the live state is the same; the digests say the plan is.
+    """
+
+    noop: int
+    noop_digest: str
+    knowledge_base: int
+    knowledge_base_digest: str
+
+
+@dataclass(frozen=True, slots=True)
 class AgentPlan:
     """The plan for one manifest's agent in one environment."""
 
@@ -177,6 +195,9 @@ class AgentPlan:
     #: Where the live state was read: the API's host (and port), or the `emulator://` path.
     #: Shown to the reader; not part of what the plan does (plans compare equal without it).
     endpoint: str = field(default="", compare=False)
+    #: Read from a plan file that summarises unchanged documents: their count and digests
+    #: (then `changes` holds no noop and `knowledge_base` is empty). None: everything is here.
+    unlisted: Unlisted | None = None
 
     @property
     def summary(self) -> Summary:
@@ -184,6 +205,8 @@ class AgentPlan:
         counts = {action: 0 for action in Action}
         for change in self.changes:
             counts[change.action] += 1
+        if self.unlisted is not None:
+            counts[Action.NOOP] += self.unlisted.noop
         return Summary(
             counts[Action.CREATE],
             counts[Action.REPLACE],

@@ -354,6 +354,8 @@ class ApiClient:
                 f"No API key: set {self.api_key_env}",
                 method=method,
                 path=path,
+                detail=f"{method} {path} at {self.base_url} needs one; {self.api_key_env} is "
+                "unset or empty, so nothing was sent.",
                 hint=f"Export {self.api_key_env} with an {self._service} API key.",
             )
         if not (self._key.isascii() and self._key.isprintable()):

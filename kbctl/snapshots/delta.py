@@ -262,7 +262,7 @@ def _delta_from(data: JsonObj) -> Delta:
         raise fail(f"{data.at('sha256')}: expected 64 lowercase hex digits")
     depth, documents = data.integer("depth"), data.integer("documents")
     if depth < 1:
-        raise fail(f"{data.at('depth')}: expected 1 or more")
+        raise fail(f"{data.at('depth')}: expected an integer ≥ 1, got {depth}")
     if documents < 0:
         raise fail(f"{data.at('documents')}: expected 0 or more")
     inserted: list[tuple[int, SnapshotEntry]] = []

@@ -92,3 +92,14 @@ def test_promote_is_recorded_and_rollback_previous_undoes_it(bench: Bench) -> No
     again = bench.run("promote", "-e", "staging")
     assert again.exit_code == 0, again.output
     assert sorted(bench.kb_ids()) == sorted(ids)
+
+
+def test_promote_without_a_live_canary_says_so_with_detail_and_hint(bench: Bench) -> None:
+    bench.manifest(checks=BRANCH + CHECKS)
+    assert bench.run("apply", "-e", "staging", "--auto-approve").exit_code == 0
+    refused = bench.run("promote", "-e", "staging")
+    assert refused.exit_code == ExitCode.ERROR, refused.output
+    lines = refused.output.splitlines()
+    assert lines[0] == "Error: No canary rollout is live for staging"
+    assert lines[1].startswith("  No agent of this environment has a kbctl branch")
+    assert lines[-1].startswith("Hint: `kbctl status -e staging` shows a rollout in progress")

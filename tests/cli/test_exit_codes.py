@@ -53,6 +53,16 @@ def test_usage_errors_exit_1_with_summary_detail_and_hint(
     assert "Traceback" not in result.output
 
 
+def test_an_option_missing_its_value_names_the_command(repo: Path) -> None:
+    result = run("plan", "-e")
+    assert result.exit_code == 1, result.output
+    assert result.output.splitlines() == [
+        "Error: Option '-e' requires an argument.",
+        "  Usage: kbctl plan [OPTIONS]",
+        "Hint: Run `kbctl plan --help` for the options.",
+    ]
+
+
 def test_usage_error_exit_code_of_the_real_process(repo: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "kbctl", "plan", "-e", "local", "--allow-destroy", "--nope"],

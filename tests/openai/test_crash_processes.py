@@ -130,6 +130,7 @@ class Book:
     served: EmulatorApp | None = None
     version: int = 0
     index_seconds: float = PROCESSING
+    hand: bool = False  # a file attached by hand is in the store (`attach_by_hand`)
 
     @property
     def manifests(self) -> Path:
@@ -218,6 +219,7 @@ class Book:
             api.attach(store.id, file_id, {"owner": "support"}, None)
 
         self._with_api(attach)
+        self.hand = True
 
     def store(self) -> dict[str, Any]:
         """What the emulator holds: the store's files, every File, the stores' names."""
@@ -268,9 +270,12 @@ class Book:
         not_done = [(f["id"], f["status"]) for f in attached if f["status"] != "completed"]
         assert not not_done, not_done
         hand = [f for f in attached if f["id"] not in {m["id"] for m in managed.values()}]
-        assert [f["attributes"] for f in hand] == [{"owner": "support"}], f"hand: {hand}"
         names = {f["id"]: f["filename"] for f in seen["files"]}
-        assert names[hand[0]["id"]] == HAND, names[hand[0]["id"]]
+        if self.hand:
+            assert [f["attributes"] for f in hand] == [{"owner": "support"}], f"hand: {hand}"
+            assert names[hand[0]["id"]] == HAND, names[hand[0]["id"]]
+        else:
+            assert hand == [], f"unmanaged files: {hand}"
         stray = [names[i] for i in sorted(set(names) - {f["id"] for f in attached})]
         assert not stray, f"Files attached nowhere: {stray}"
         stores = [n for n in seen["stores"] if not n.startswith("kbctl-lease")]
@@ -396,8 +401,7 @@ class DetachWitness:
         self.app.close()
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Book, KillSwitch]]:
+def _serve(tmp_path: Path, *, hand: bool) -> Iterator[tuple[Book, KillSwitch]]:
     url = f"emulator://{tmp_path}/served?{LATENCY}&index_seconds={PROCESSING}"
     app = open_emulator(url, SystemClock())
     witness = DetachWitness(app)
@@ -407,11 +411,24 @@ def served(tmp_path: Path) -> Iterator[tuple[Book, KillSwitch]]:
     book = Book(tmp_path, server.url + "/v1", served=app)
     witness.book = book
     book.write(0)
-    book.attach_by_hand()
+    if hand:
+        book.attach_by_hand()
     yield book, switch
     server.stop()
     assert app.openai.internal_errors == []
     assert witness.unsafe == []
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[Book, KillSwitch]]:
+    """The store, with a file attached by hand, served over a socket behind a kill switch."""
+    yield from _serve(tmp_path, hand=True)
+
+
+@pytest.fixture
+def served_empty(tmp_path: Path) -> Iterator[tuple[Book, KillSwitch]]:
+    """No store yet: the first apply creates it by name."""
+    yield from _serve(tmp_path, hand=False)
 
 
 def _nth_store_file_request(method_wanted: str, n: int) -> Predicate:
@@ -462,3 +479,18 @@ def test_sigkill_at_many_requests_of_successive_changes(served: tuple[Book, Kill
         except AssertionError as err:
             raise AssertionError(f"after a kill at {label}: {err}") from err
     assert len(killed) >= len(points) - 1, (killed, first)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("nth", [1, 2])
+def test_a_kill_at_the_store_or_lease_creation_leaves_one_store(
+    served_empty: tuple[Book, KillSwitch], nth: int
+) -> None:
+    """The first apply creates the store by name, then its lease store: killed right as either
+    is created (answer lost), the rerun adopts the store by name and makes no second one."""
+    book, switch = served_empty
+    assert book.applied_killed(switch, nth_request_of("POST", "/v1/vector_stores", nth))
+    switch.arm(None, None)
+    again = book.run()
+    assert again.returncode == 0, again.stderr.decode()
+    book.assert_converged()

@@ -213,13 +213,23 @@ def test_a_second_import_keeps_the_keys_and_writes_nothing(
     assert 'vector_store: {name: "Support Desk"}' in first.manifest_path.read_text()
     with pytest.raises(UsageError, match="is not empty"):
         commands.import_store(handbook.session, "prod", out, vector_store_id=ids["store"])
+    # A file of this project's that failed processing (a crashed or broken upload).
+    ours = {"kbctl_key": "docs/x.md", "kbctl_owner": f"{first.project}/prod"}
+    with person(handbook) as api:
+        upload = api.post(
+            "/files", files={"file": ("x.md", b"BROKEN")}, data={"purpose": "assistants"}
+        )
+        body = {"file_id": upload.json()["id"], "attributes": {**ours, "kbctl_hash": "0" * 12}}
+        assert api.post(f"/vector_stores/{ids['store']}/files", json=body).status_code == 200
+    handbook.clock.advance(10)
     handbook.recorder.requests.clear()
 
     again = commands.import_store(
         handbook.session, "prod", out, vector_store_name=STORE_NAME, force=True
     )
     assert again.renamed == 0 and writes(handbook) == []
-    assert [d.key for d in again.documents] == [d.key for d in first.documents]
+    assert [d.key for d in again.documents][:-1] == [d.key for d in first.documents]
+    assert "kbctl's own file, its processing failed: the next apply deletes it" in again.notes[-1]
     assert not commands.plan(handbook.session, "prod", [again.manifest_path]).plan.has_changes
 
 
@@ -303,6 +313,12 @@ def test_kbctl_import_of_a_vector_store_on_the_command_line(
     wrong = kbctl("import", "-e", "prod", "--out", "kb", "--provider", "elevenlabs",
                   "--vector-store-id", store)  # fmt: skip
     assert wrong.exit_code == ExitCode.ERROR and "does not go with" in wrong.output
+    outside = kbctl("import", "-e", "prod", "--out", "kb", "--vector-store-id", store,
+                    "--docs-dir", "../elsewhere")  # fmt: skip
+    assert outside.exit_code == ExitCode.ERROR and "inside the output directory" in outside.output
+    agent = kbctl("import", "-e", "prod", "--out", "kb", "--agent-id", "a", "--docs-dir", "d")
+    assert agent.exit_code == ExitCode.ERROR and "--docs-dir is for OpenAI" in agent.output
+    assert not (tmp_path / "kb").exists()  # refused before anything was written
     done = kbctl("import", "-e", "prod", "--out", "kb", "--vector-store-id", store)
     assert done.exit_code == 0, done.output
     assert f"Imported vector store {store} (desk)" in done.output

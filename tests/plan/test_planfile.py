@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from kbctl.errors import PlanFileError
-from kbctl.plan.planfile import dumps, loads, plan_to_dict
+from kbctl.plan.planfile import dumps, loads, plan_to_dict, unlisted
 from kbctl.plan.planner import make_plan
 from kbctl.plan.types import Plan
 from tests.plan.builders import load_case
@@ -33,7 +33,7 @@ def test_canonical_form() -> None:
     assert text.endswith("}\n") and not text.endswith("\n\n")
     data = json.loads(text)
     assert text == json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-    assert data["format_version"] == 2
+    assert data["format_version"] == 3
     assert data["summary"] == {
         "create": 1,
         "replace": 1,
@@ -63,13 +63,36 @@ def _mutate(edit: Callable[[dict[str, Any]], None]) -> str:
     [
         ("{not json", "not valid JSON", "Expecting property name"),
         ("[]", "bad field", "$: expected an object"),
-        (_mutate(lambda d: d.update(format_version=3)), "Unknown plan format version: 3", "1, 2"),
+        (
+            _mutate(lambda d: d.update(format_version=4)),
+            "Unknown plan format version: 4",
+            "1, 2, 3",
+        ),
         (_mutate(lambda d: d.pop("format_version")), "missing a field", "$.format_version"),
         (_mutate(lambda d: d.pop("environment")), "missing a field", "$.environment"),
         (
-            _mutate(lambda d: d["agents"][0].pop("knowledge_base")),
+            _mutate(lambda d: d["agents"][0].pop("unlisted")),
             "missing a field",
-            "$.agents[0].knowledge_base",
+            "$.agents[0].unlisted",
+        ),
+        (
+            _mutate(lambda d: d["agents"][0]["unlisted"].update(noop="many")),
+            "bad field",
+            "$.agents[0].unlisted.noop: expected an integer",
+        ),
+        (
+            _mutate(lambda d: d["agents"][0]["unlisted"].update(noop=5)),
+            "inconsistent",
+            "$.agents[0].summary",
+        ),
+        (
+            _mutate(
+                lambda d: next(c for c in d["changes"] if c["action"] == "replace").update(
+                    action="noop", needs_index=False
+                )
+            ),
+            "inconsistent",
+            "format 3 lists no noop change",
         ),
         (
             _mutate(lambda d: d["changes"][1].update(action="explode")),
@@ -138,7 +161,7 @@ def test_loads_refuses(text: str, summary: str, detail: str) -> None:
 def test_integral_numbers_read_back() -> None:
     data = json.loads(dumps(_plan()))
     data["agents"][0]["policy"]["index_timeout"] = 180
-    assert loads(json.dumps(data)) == _plan()
+    assert loads(json.dumps(data)) == unlisted(_plan())
 
 
 def test_finding_places_round_trip() -> None:
@@ -148,7 +171,7 @@ def test_finding_places_round_trip() -> None:
     data = json.loads(dumps(plan))
     places = [(f["file"], f["line"]) for f in data["agents"][0]["findings"]]
     assert places == [("manifests/kb.yaml", 12), ("manifests/kb.yaml", None)]
-    assert loads(dumps(plan)) == plan
+    assert loads(dumps(plan)) == unlisted(plan)
 
 
 def test_findings_without_a_place_round_trip_as_null() -> None:
@@ -160,7 +183,7 @@ def test_findings_without_a_place_round_trip_as_null() -> None:
     bare = replace(plan, agents=(agent,))
     findings = json.loads(dumps(bare))["agents"][0]["findings"]
     assert all(f["file"] is None and f["line"] is None for f in findings)
-    assert loads(dumps(bare)) == bare
+    assert loads(dumps(bare)) == unlisted(bare)
 
 
 def test_plan_file_written_before_finding_places_still_loads() -> None:

@@ -10,7 +10,15 @@ import pytest
 import kbctl.plan
 
 PLAN_DIR = Path(kbctl.plan.__file__).parent
-PURE = ("planner.py", "matching.py", "findings.py", "units.py", "types.py", "planfile.py")
+PURE = (
+    "planner.py",
+    "matching.py",
+    "findings.py",
+    "units.py",
+    "types.py",
+    "planfile.py",
+    "planjson.py",
+)
 BANNED = {
     "httpx", "rich", "click", "os", "time", "datetime", "random", "logging", "pathlib",
     "subprocess", "socket", "io", "sys", "uuid", "kbctl.provider", "kbctl.render", "kbctl.cli",

@@ -90,6 +90,10 @@ def test_missing_key_fails_before_any_request(make_client: MakeClient, key: str 
     with pytest.raises(AuthError) as info:
         client.get_json("/v1/x")
     assert info.value.summary == "No API key: set MY_XI_KEY"
+    assert info.value.detail == (
+        "GET /v1/x at https://api.example.test needs one; MY_XI_KEY is unset or empty, "
+        "so nothing was sent."
+    )
     assert "MY_XI_KEY" in (info.value.hint or "")
     assert script.requests == []
     assert client.calls == 0
