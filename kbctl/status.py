@@ -21,6 +21,7 @@ from kbctl.model import (
     IndexStatus,
     LiveState,
     Marker,
+    ProviderKind,
     RagQuota,
     Target,
     UsageMode,
@@ -82,6 +83,8 @@ class AgentStatus:
     cleanup: int = 0  # orphans apply deletes: pending cleanup, not drift
     #: `rollout: branch`: a canary in progress, in one line (None: none is live).
     rollout: str | None = None
+    #: provider openai: `agent_id` names a vector store, which has no RAG switch.
+    vector_store: bool = False
 
     @property
     def drift_line(self) -> str:
@@ -215,6 +218,7 @@ def _report(
         deletions=len(plan.deletions),
         has_changes=plan.has_changes,
         cleanup=len(plan.cleanup),
+        vector_store=target.provider is ProviderKind.OPENAI,
     )
 
 

@@ -81,7 +81,9 @@ def import_cmd(
     --docs-dir with its attributes in a `<file>.metadata.yaml` sidecar (a static chunking on
     its entry); kbctl's `kbctl_*` attributes are then added in place. Files it cannot read are
     listed and left attached, unmanaged.
-    Either way `kbctl plan` on the result shows no changes and the first apply uploads nothing.
+    Either way the first apply uploads nothing, and `kbctl plan` on the result shows no changes
+    beyond what the live KB itself lacks (a document too small to index as auto, one never
+    indexed for the agent's model: the notes and the plan's findings name them).
     """
     kind = _provider(provider, agent_id, vector_store_id, vector_store_name)
     if kind is ProviderKind.OPENAI:
@@ -174,5 +176,5 @@ def _next(result: ImportResult) -> None:
         click.echo(f"Note: {note}")
     click.echo(
         f"Next: kbctl plan -e {result.environment} -f {result.manifest_path} "
-        "(it should show no changes)."
+        "(it should show no changes beyond what the notes name)."
     )

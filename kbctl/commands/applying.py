@@ -165,7 +165,30 @@ def rollback(
 
     The snapshot is checked offline first (a corrupt, missing or foreign one is refused before
     any request), becomes the desired state, and goes through the same plan and gated apply.
+    A failure is posted to the manifests' `notify:` webhook, as an apply's is.
     """
+    with notifying(session, environment, files, "rollback"):
+        return _rollback(
+            session,
+            environment,
+            ref,
+            files,
+            auto_approve=auto_approve,
+            allow_destroy=allow_destroy,
+            concurrency=concurrency,
+        )
+
+
+def _rollback(
+    session: Session,
+    environment: str,
+    ref: str,
+    files: Sequence[str | Path],
+    *,
+    auto_approve: bool,
+    allow_destroy: bool,
+    concurrency: int | None,
+) -> ApplyRun:
     if not auto_approve and session.confirm is None:
         raise UsageError(
             "Refusing to roll back without confirmation",

@@ -1,10 +1,10 @@
-"""Failure notices (`notify: {webhook_env: VARNAME}`): `kbctl check` and `kbctl apply` post a
-Slack-compatible `{"text": …}` to the webhook whose URL that variable holds.
+"""Failure notices (`notify: {webhook_env: VARNAME}`): `kbctl check`, `kbctl apply` and `kbctl
+rollback` post a Slack-compatible `{"text": …}` to the webhook whose URL that variable holds.
 
-Owns which failures are sent (a `KbctlError` an apply or check ends with), the text (summary,
-detail, hint, with every known secret redacted: the API key never leaves), and that a notice
-never changes the command's outcome: a missing variable or an unreachable webhook is a session
-note. Posting goes through `kbctl.provider.http.post_webhook`, the one door to the network.
+Owns which failures are sent (a `KbctlError` an apply, rollback or check ends with), the text
+(summary, detail, hint, with every known secret redacted: the API key never leaves), and that a
+notice never changes the command's outcome: a missing variable or an unreachable webhook is a
+session note. Posting goes through `kbctl.provider.http.post_webhook`, the one door to the network.
 Never prints.
 """
 

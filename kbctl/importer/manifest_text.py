@@ -30,7 +30,8 @@ def manifest_text(
     """The manifest YAML for an imported agent."""
     lines = [
         f"# Imported by kbctl from agent {agent.id} ({_oneline(agent.name)!r}).",
-        f"# Review and commit it; `kbctl plan -e {environment}` should show no changes.",
+        f"# Review and commit it; `kbctl plan -e {environment} -f <this file>` should show no "
+        "changes.",
         "version: 1",
         f"project: {_q(project)}",
     ]

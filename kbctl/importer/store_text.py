@@ -87,7 +87,8 @@ def store_manifest_text(
     """The manifest YAML for an imported vector store."""
     lines = [
         f"# Imported by kbctl from vector store {store_id} ({_oneline(store_name)!r}).",
-        f"# Review and commit it; `kbctl plan -e {environment}` should show no changes.",
+        f"# Review and commit it; `kbctl plan -e {environment} -f <this file>` should show no "
+        "changes.",
         "# Each document's attributes are in the <file>.metadata.yaml beside it.",
         "version: 1",
         f"project: {_string(project)}",

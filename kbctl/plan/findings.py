@@ -42,6 +42,9 @@ class FindingInputs:
     unindexed_unmanaged: tuple[tuple[str, str, str], ...] = ()
     #: `auto` documents attached now (managed or not); None when not counted.
     live_auto: int | None = None
+    #: managed documents no longer declared that stay because another agent uses them: only
+    #: detached from this one (not deletions), which `protect` still guards.
+    detached: tuple[Deletion, ...] = ()
 
 
 def findings_for(inputs: FindingInputs) -> tuple[Finding, ...]:
@@ -65,13 +68,19 @@ def findings_for(inputs: FindingInputs) -> tuple[Finding, ...]:
                 f"max_deletes ({inputs.policy.max_deletes}): apply needs --allow-destroy",
             )
         )
-    if inputs.protect and removed:
+    if inputs.protect and (removed or inputs.detached):
+        parts = [f"{_count(len(removed), 'document')} would be deleted ({_keys(removed)})"]
+        if inputs.detached:
+            parts = [p for p in parts if removed] + [
+                f"{_count(len(inputs.detached), 'shared document')} detached "
+                f"({_keys(list(inputs.detached))})"
+            ]
         out.append(
             Finding(
                 "protected",
                 Severity.ERROR,
-                f"the environment is protected and {_count(len(removed), 'document')} would be "
-                f"deleted ({_keys(removed)}): apply needs --allow-destroy",
+                f"the environment is protected and {' and '.join(parts)}: apply needs "
+                "--allow-destroy",
             )
         )
     if inputs.live_managed and not any(e.key is not None for e in inputs.knowledge_base):

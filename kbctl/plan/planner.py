@@ -30,6 +30,7 @@ from kbctl.plan.fates import IndexRule, change_for, delete_change
 from kbctl.plan.findings import FindingInputs, findings_for
 from kbctl.plan.matching import (
     ORPHAN,
+    REMOVED,
     REPLACED,
     Attached,
     Fate,
@@ -101,7 +102,10 @@ def plan_target(target: Target, live: LiveState) -> AgentPlan:
     changes.sort(key=lambda c: (c.key, _ACTION_ORDER[c.action], c.live_id or ""))
 
     orphans = _orphans([o for o in orphan_docs if o[0].id not in elsewhere], matches)
-    deletions = tuple(d for d in _deletions(dropped, matches, orphans) if d.id not in elsewhere)
+    every_deletion = _deletions(dropped, matches, orphans)
+    deletions = tuple(d for d in every_deletion if d.id not in elsewhere)
+    # A shared document is only detached here, but `protect` guards detachments too.
+    detached = tuple(d for d in every_deletion if d.id in elsewhere and d.reason == REMOVED)
     unmanaged = tuple(a.entry for a in attached if a.marker is None)
     knowledge_base = _target_array(attached, matches, changes)
     findings = small_findings + findings_for(
@@ -109,6 +113,7 @@ def plan_target(target: Target, live: LiveState) -> AgentPlan:
             manifest=target.manifest,
             changes=tuple(changes),
             deletions=deletions,
+            detached=detached,
             knowledge_base=knowledge_base,
             live_managed=len(attached) - len(unmanaged),
             unmanaged=len(unmanaged),

@@ -15,17 +15,17 @@ from kbctl.status import AgentStatus
 
 def render_status(status: AgentStatus) -> RenderableType:
     """One agent's status as rich renderables."""
+    named = f" ({status.agent_name})" if status.agent_name else ""
+    if status.vector_store and status.agent_name == status.agent_id:
+        named = ""  # a store kbctl knows by name: the name is its id here
     title = Text.assemble(
         (f"{status.project}/{status.environment}", "bold"),
-        f"  agent {status.agent_id}",
-        f" ({status.agent_name})" if status.agent_name else "",
+        f"  {'vector store' if status.vector_store else 'agent'} {status.agent_id}",
+        named,
         f"  version {status.version_id}" if status.version_id else "",
     )
-    rag = "on" if status.rag_enabled else "off"
-    lines: list[RenderableType] = [
-        title,
-        Text(f"RAG {rag}, embedding model {status.embedding_model}"),
-    ]
+    rag = "" if status.vector_store else f"RAG {'on' if status.rag_enabled else 'off'}, "
+    lines: list[RenderableType] = [title, Text(f"{rag}embedding model {status.embedding_model}")]
     if status.documents:
         table = Table(box=None, pad_edge=False, show_edge=False)
         for column in ("ID", "NAME", "TYPE", "SIZE", "USAGE", "INDEX", "MANAGED"):

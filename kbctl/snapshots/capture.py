@@ -39,6 +39,7 @@ class ContentCapture:
         self.store = store
         self.provider = provider
         self._index: _KnownContents | None = None
+        self._recent: dict[tuple[str, str, DocType], SnapshotEntry] = {}
         self._specs: tuple[Target, dict[str, DocumentSpec]] | None = None
 
     def specs(self, target: Target) -> dict[str, DocumentSpec]:
@@ -103,7 +104,7 @@ class ContentCapture:
             ):
                 entries.append(self.from_spec(entry.id, name, entry.usage_mode, spec, size))
                 continue
-            known = self._known().get((marker.key, marker.hash12, entry.doc_type))
+            known = self._earlier(marker.key, marker.hash12, entry.doc_type)
             if known is not None:
                 entries.append(
                     replace(
@@ -176,7 +177,7 @@ class ContentCapture:
                 and spec.doc_type is entry.doc_type
             ):
                 continue
-            if self._known().get((marker.key, marker.hash12, entry.doc_type)) is not None:
+            if self._earlier(marker.key, marker.hash12, entry.doc_type) is not None:
                 continue
             wanted[entry.id] = (entry, marker)
         if not wanted:
@@ -206,6 +207,21 @@ class ContentCapture:
                 f"{digest[:HASH_CHARS]} is not the marker's {marker.hash12})"
             )
         return (digest, self.store.blobs.put(data)), ""
+
+    def recent(self, entries: Iterable[SnapshotEntry]) -> None:
+        """Contents a recent record holds (looked up before the folders' content index, which
+        is read only when they do not have a document's content)."""
+        for entry in entries:
+            if entry.managed and entry.key and entry.content_hash and entry.recreatable:
+                wanted = (entry.key, entry.content_hash[:HASH_CHARS], entry.doc_type)
+                self._recent.setdefault(wanted, entry)
+
+    def _earlier(self, key: str, hash12: str, doc_type: DocType) -> SnapshotEntry | None:
+        """The entry an earlier snapshot stored for this content, if its blob still exists."""
+        found = self._recent.get((key, hash12, doc_type))
+        if found is not None and (found.blob is None or self.store.has_blob(found.blob)):
+            return found
+        return self._known().get((key, hash12, doc_type))
 
     def _known(self) -> _KnownContents:
         """Contents earlier snapshots captured, by (key, hash12, type): from the folders'

@@ -23,6 +23,7 @@ Owns the index files; must not decide anything about snapshots (the store does).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -209,12 +210,16 @@ def synced(folder: Path, read: Read, write: Write, *, contents: bool = False) ->
                     found[digest] = added[digest] = entry_to_json(entry)
             seen[name] = size
             lines.append(_contents_line(name, size, added))
-    if present and rows_moved:
-        write(folder / INDEX_FILE, _dumps_rows(rows))
-    if present and whole:
-        write(folder / CONTENTS_FILE, b"".join(lines))  # every record was absorbed anew
-    elif lines:
-        _append(folder / CONTENTS_FILE, b"".join(lines))
+    # The index is a cache: a folder that cannot be written (a read-only checkout) is read
+    # anyway, the rows and contents rebuilt in memory.
+    with contextlib.suppress(OSError):
+        if present and rows_moved:
+            write(folder / INDEX_FILE, _dumps_rows(rows))
+    with contextlib.suppress(OSError):
+        if present and whole:
+            write(folder / CONTENTS_FILE, b"".join(lines))  # every record was absorbed anew
+        elif lines:
+            _append(folder / CONTENTS_FILE, b"".join(lines))
     return Catalog(rows, ContentIndex(found, str(folder / CONTENTS_FILE)))
 
 

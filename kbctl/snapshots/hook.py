@@ -97,6 +97,13 @@ class SnapshotHook:
     def before(self, target: Target, live: LiveState, plan: AgentPlan) -> None:
         """Write the "before" snapshot: the live state the run starts from."""
         self._target, self._plan = target, plan
+        # The run's records are stored against the newest finished record before the run, so
+        # losing one record of a run loses only that one; when "before" is written in full (no
+        # such base, a chain as long as it may be, a large change), the others extend it.
+        # That record also holds the contents of the documents the manifest no longer has.
+        self._base = self.store.latest_base(target.environment, live.agent.id)
+        if self._base is not None:
+            self._content.recent(self._base.knowledge_base)
         entries, notes = self._content.entries(target, live.agent.knowledge_base, live.documents)
         snapshot = self._build(
             target,
@@ -111,13 +118,9 @@ class SnapshotHook:
             apply_id=None,
         )
         self._before = snapshot
-        # The run's records are stored against the newest finished record before the run, so
-        # losing one record of a run loses only that one; with no such base (or a chain as long
-        # as it may be), "before" is written in full and the run's other records extend it.
-        self._base = self.store.latest_base(target.environment, live.agent.id)
         path = self._write(snapshot, base=self._base)
-        if self._base is None and snapshot.knowledge_base is not None:
-            self._base = Base(path.name, 0, snapshot.knowledge_base)
+        if self.store.last_depth == 0 and snapshot.knowledge_base is not None:
+            self._base = Base(path.name, 0, snapshot.knowledge_base)  # written in full
 
     def after(
         self,

@@ -76,6 +76,7 @@ class SnapshotStore:
         self.max_depth = max_depth  # longest chain of delta records before a full one
         self._parsed: dict[tuple[Path, int, int], Stored] = {}  # see `_stored`
         self.texts: TextMemo = {}  # entries' JSON, for the ids and hashes of a run's records
+        self.last_depth = 0  # of the record written last (0: a full record)
         self._delta_memo: tuple[Base, tuple[SnapshotEntry, ...], Delta | None] | None = None
         self.blobs = Blobs(root / BLOBS)
 
@@ -131,6 +132,7 @@ class SnapshotStore:
         if durable:
             self.blobs.flush()
         atomic_write(path, dumps_record(snapshot, delta).encode("utf-8"), durable=durable)
+        self.last_depth = 0 if delta is None else delta.depth
         return path
 
     def replace(
@@ -145,13 +147,11 @@ class SnapshotStore:
 
     def latest_base(self, environment: str, agent_id: str) -> Base | None:
         """The newest finished record of `agent_id` in `environment`, which a new record may be
-        stored against (from the index; only that record's chain is read); None when there is
-        none or its chain is as long as `max_depth` allows."""
+        stored against (from the index; only that record's chain is read), or None. A chain
+        already `max_depth` long is not extended: `write` makes a full record instead."""
         for row in self._catalog(environment).newest_first():
             if row.agent_id != agent_id or not row.can_be_base:
                 continue
-            if row.depth >= self.max_depth:
-                return None  # the chain is as long as it may be: time for a full record
             try:
                 found = self._read(self.env_dir(environment) / row.file, environment)
             except SnapshotError:

@@ -79,6 +79,13 @@ def check_result(report_path: Path, code: int) -> CheckOutcome:
     return CheckOutcome("passed", False, "every threshold is met")
 
 
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
 def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -146,11 +153,7 @@ class CheckSection:
     def __init__(self, environment: str, out_dir: Path) -> None:
         self.env = environment
         base = out_dir / f"check-{environment}"
-        try:
-            code_text = base.with_suffix(".exit").read_text(encoding="utf-8").strip()
-            error = base.with_suffix(".err").read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            code_text, error = "", ""
+        code_text, error = _read(base.with_suffix(".exit")).strip(), _read(base.with_suffix(".err"))
         code = int(code_text) if code_text.lstrip("-").isdigit() else 1
         report = base.with_suffix(".json")
         self.outcome = check_result(report, code)

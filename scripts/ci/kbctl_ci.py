@@ -183,7 +183,8 @@ def build_body(kind: str, out_dir: Path, name: str = "") -> str:
     checked = [env for env in checked if env] if kind == "drift" else []
     share = (LIMIT - 1_000) // max(len(envs) + len(checked), 1)
     sections: list[Section | CheckSection] = [Section(kind, env, out_dir, share) for env in envs]
-    sections += [CheckSection(env, out_dir) for env in checked]
+    checks = [CheckSection(env, out_dir) for env in checked]
+    sections += [c for c in checks if c.outcome.status != "no-checks"]  # nothing to say
     title = f"{TITLES[kind]}: {name}" if name else TITLES[kind]
     header = [marker(kind, name), f"## {title}"]
     facts = []

@@ -102,3 +102,17 @@ def test_an_unset_variable_or_a_dead_webhook_never_changes_the_outcome(
     assert again.exit_code == ExitCode.INDEX_GATE
     assert "notify: the failure notice was not delivered" in again.output
     assert url not in again.output
+
+
+def test_a_failed_rollback_posts_to_the_webhook(bench: Bench, receiver: Receiver) -> None:
+    bench.manifest(policy=NOTIFY)
+    assert bench.run("apply", "-e", "staging", "--auto-approve").exit_code == 0
+    assert receiver.received == []
+    result = bench.run("rollback", "-e", "staging", "--to", "previous", "--auto-approve")
+    # Back to before the first apply: an empty agent, which policy guards.
+    assert result.exit_code == ExitCode.POLICY, result.output
+    (notice,) = receiver.received
+    text = str(notice["text"])
+    assert text.startswith("kbctl rollback failed for staging: ")
+    assert "--allow-destroy" in text
+    assert "sk_test_checks" not in text

@@ -61,6 +61,9 @@ def test_plan_json_saved_plans_status_and_check(run: Run, tmp_path: Path) -> Non
     status = run("status", "-e", "local")
     assert status.exit_code == 0, status.output
     assert "kb/hr/leave/annual-leave.md" in status.output and "succeeded" in status.output
+    # A store is named as one, without an agent's RAG switch it does not have.
+    assert "company-handbook/local  vector store company-handbook-local\n" in status.output
+    assert "RAG off" not in status.output and "  agent " not in status.output
     check = run("check", "-e", "local")
     assert check.exit_code == 0, check.output
     assert "Coverage@1 5/5 (100%)" in check.output and "(retriever: search)" in check.output

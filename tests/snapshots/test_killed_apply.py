@@ -34,7 +34,9 @@ class FreezeAt:
         if event_name(event) == self.event:
             self.seen += 1
             if self.seen == self.nth:
-                shutil.copytree(self.source, self.dest)
+                # Blobs are written in the background: a temporary file may be renamed while
+                # the folder is copied. A kill would leave it, and every reader ignores it.
+                shutil.copytree(self.source, self.dest, ignore=shutil.ignore_patterns(".*.tmp"))
 
 
 def _frozen(dest: Path) -> list[Snapshot]:

@@ -116,7 +116,7 @@ def test_a_folder_written_before_delta_records_still_lists_shows_and_rolls_back(
         assert json.loads(path.read_text())["format_version"] == 1
         old_index["files"][path.name] = [path.stat().st_size, snapshot.seq]  # type: ignore[index]
     (folder / INDEX_FILE).write_text(json.dumps(old_index))
-    (folder / CONTENTS_FILE).unlink()
+    (folder / CONTENTS_FILE).unlink(missing_ok=True)
 
     listed = _list(bench)
     assert [r["outcome"] for r in listed] == ["applied", "pending", "applied", "pending"]
@@ -139,13 +139,31 @@ def test_a_folder_written_before_delta_records_still_lists_shows_and_rolls_back(
 def test_the_content_index_grows_by_appending_and_a_cut_line_is_rebuilt(bench: Bench) -> None:
     _two_applies(bench)
     contents = bench.store.root / "staging" / CONTENTS_FILE
-    lines = contents.read_bytes().splitlines()
-    assert len(lines) == 2  # a line per record run 1 wrote: run 2 read the index at its start
+    # A run finds the contents of documents the manifest dropped in its base record: the
+    # folder's content index is built only when something asks for it (here, or a plan's diff).
+    assert not contents.exists()
     known = set(bench.store.content_index())
     assert len(known) == 5  # a v1, a v2, b, the rules text and the FAQ URL
-    assert len(contents.read_bytes().splitlines()) == 4  # run 2's two records appended
-    assert contents.read_bytes().startswith(b"".join(line + b"\n" for line in lines))
+    lines = contents.read_bytes().splitlines()
+    assert len(lines) == 4  # a line per record
 
-    contents.write_bytes(contents.read_bytes()[:-20])  # an append cut short
-    assert set(SnapshotStore(bench.store.root).content_index()) == known
-    assert len(contents.read_bytes().splitlines()) == 4 and contents.read_bytes().endswith(b"\n")
+    bench.manifest({"a": text_of("alpha v3"), "b": text_of("bravo")})
+    assert bench.run("apply", "-e", "staging", "--auto-approve").exit_code == 0
+    assert len(set(SnapshotStore(bench.store.root).content_index())) == 6
+    grown = contents.read_bytes()
+    assert grown.startswith(b"".join(line + b"\n" for line in lines))  # appended to
+    assert len(grown.splitlines()) == 6
+
+    contents.write_bytes(grown[:-20])  # an append cut short
+    assert len(set(SnapshotStore(bench.store.root).content_index())) == 6
+    assert len(contents.read_bytes().splitlines()) == 6 and contents.read_bytes().endswith(b"\n")
+
+
+def test_list_reads_a_folder_whose_index_cannot_be_written(bench: Bench) -> None:
+    _two_applies(bench)
+    index = bench.store.root / "staging" / INDEX_FILE
+    index.unlink()
+    index.mkdir()  # the index cannot be replaced (as in a read-only checkout), even by root
+    listed = _list(bench)
+    assert [r["outcome"] for r in listed] == ["applied", "pending", "applied", "pending"]
+    assert index.is_dir()

@@ -55,15 +55,33 @@ def test_bad_inputs_fail_with_an_annotation(
     assert len(result.stderr.splitlines()) == 1
 
 
-def test_an_api_key_input_is_masked_and_never_echoed(tmp_path: Path) -> None:
-    result = run_script(
-        "kbctl-run.sh",
-        {"KBCTL_COMMAND": "nope", "KBCTL_API_KEY": "sk_input_secret_123"},
-        tmp_path,
-    )
+@pytest.mark.parametrize(
+    ("variable", "secret"),
+    [
+        ("KBCTL_API_KEY", "sk_input_secret_123"),
+        ("KBCTL_OPENAI_API_KEY", "sk-proj-input-secret-456"),
+        ("KBCTL_NOTIFY_WEBHOOK", "https://hooks.slack.com/services/T0/B0/secret789"),
+    ],
+)
+def test_an_api_key_or_webhook_input_is_masked_and_never_echoed(
+    tmp_path: Path, variable: str, secret: str
+) -> None:
+    result = run_script("kbctl-run.sh", {"KBCTL_COMMAND": "nope", variable: secret}, tmp_path)
     lines = (result.stdout + result.stderr).splitlines()
-    assert "::add-mask::sk_input_secret_123" in lines
-    assert not [line for line in lines if "sk_input_secret_123" in line and "add-mask" not in line]
+    assert f"::add-mask::{secret}" in lines
+    assert not [line for line in lines if secret in line and "add-mask" not in line]
+
+
+def test_one_variable_cannot_hold_both_keys(tmp_path: Path) -> None:
+    env = {
+        "KBCTL_COMMAND": "plan",
+        "KBCTL_API_KEY": "sk_a",
+        "KBCTL_OPENAI_API_KEY": "sk-b",
+        "KBCTL_OPENAI_API_KEY_ENV": "ELEVENLABS_API_KEY",
+    }
+    result = run_script("kbctl-run.sh", env, tmp_path)
+    assert result.returncode == 1
+    assert "api-key-env and openai-api-key-env are both ELEVENLABS_API_KEY" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ environment (kbctl's Markdown renderer) and for all of them together (scripts/ci
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -180,6 +181,50 @@ def test_drift_body_has_its_own_marker(tmp_path: Path) -> None:
     text = body(tmp_path, kind="drift")
     assert text.startswith("<!-- kbctl-drift -->\n## kbctl drift")
     assert "<!-- kbctl-plan -->" not in text
+
+
+def write_check(out_dir: Path, env: str, code: int, total: int, meets: bool) -> None:
+    entry = {
+        "project": "demo",
+        "agent_id": f"agent_{env}",
+        "total": total,
+        "passed": total - (0 if meets else 1),
+        "coverage_at_1": 1.0 if meets else 0.5,
+        "coverage_at_k": 1.0,
+        "min_coverage": 0.8,
+        "min_coverage_at_1": 0.6,
+        "meets": meets,
+        "retriever": "rag-query",
+        "checks": [],
+    }
+    base = out_dir / f"check-{env}"
+    report = {"environment": env, "agents": [entry]}
+    base.with_suffix(".json").write_text(json.dumps(report), encoding="utf-8")
+    base.with_suffix(".exit").write_text(f"{code}\n", encoding="utf-8")
+    with (out_dir / "check-environments").open("a", encoding="utf-8") as f:
+        f.write(env + "\n")
+
+
+def test_drift_body_reports_failing_checks_and_leaves_out_environments_without_any(
+    tmp_path: Path,
+) -> None:
+    for env in ("staging", "production", "qa"):
+        write_env(tmp_path, "drift", env, big_plan(env, documents=2), 0)
+    write_check(tmp_path, "staging", 3, 4, meets=False)
+    write_check(tmp_path, "production", 0, 4, meets=True)
+    write_check(tmp_path, "qa", 0, 0, meets=True)
+    text = body(tmp_path, kind="drift")
+    assert "**Retrieval checks below a threshold:** staging" in text
+    assert "### ❌ staging: retrieval checks below a threshold" in text
+    assert "Coverage@1 50% < min_coverage_at_1 60%" in text
+    assert "### ✅ production: retrieval checks pass" in text
+    assert "<!-- kbctl-check:qa -->" not in text  # no checks declared: nothing to say
+    assert planned_environments(text) == ["staging", "production", "qa"]
+
+
+def planned_environments(text: str) -> list[str]:
+    """The environments whose plan the body shows, in order."""
+    return re.findall(r"<!-- kbctl-plan:([a-z]+) -->", text)
 
 
 def test_pull_request_head_commit_is_named(tmp_path: Path) -> None:

@@ -311,7 +311,9 @@ def test_a_merge_plans_then_applies_exactly_that_plan_staging_before_production(
         r"\+ kbctl apply -e production \S*plan-production.json --auto-approve --json", apply.log()
     )
     # Human progress lines in the log, not raw JSON events.
-    assert "index gate passed" in apply.log() and "agent updated" in apply.log()
+    # Production reuses the documents staging uploaded and indexed (one workspace).
+    assert "index gate passed" in run.job("apply-staging").log()
+    assert "  reused quarters/" in apply.log() and "agent updated" in apply.log()
     assert '{"event":' not in apply.log()
     assert "### ✅ kbctl apply: production" in apply.summary
     # The plan reviewers read is the plan job's summary.
