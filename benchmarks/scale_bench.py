@@ -24,9 +24,10 @@ document; for a plan, one GET per document) is not run at these sizes: it is com
 per-document cost of 5 requests plus the index wait rounded up to the poll, and marked "est".
 Rows: `change` (1 % of `--documents`), `faults` (first apply of `--first` with 10 % injected
 5xx, next to a fault-free run: list pages after faults vs fault-free), `default` (first apply of
-`--first` at the default concurrency, then at the old fixed `--concurrency 4`), `plan` (no-change plan of `--documents`), `rss` (peak RSS
-after each of `--applies` successive 10 %-churn applies at `--documents`, with snapshots),
-`version` (`kbctl --version`, median of 5). Sizes are flags; the defaults run in a few minutes.
+`--first` at the default concurrency, then at the old fixed `--concurrency 4`), `plan`
+(no-change plan of `--documents`), `rss` (peak RSS after each of `--applies` successive
+10 %-churn applies at `--documents`, with snapshots), `version` (`kbctl --version`, median of
+5). Sizes are flags; the defaults run in a few minutes.
 Tests never assert on these figures; this script only prints them.
 """
 
