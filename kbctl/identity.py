@@ -1,14 +1,14 @@
 """Identity without a state file: canonical content hashes and the ownership marker in names.
 
 A document kbctl creates carries its marker in its name, so the live listing alone tells which
-documents are kbctl's, which key they hold and which content. Two forms:
+documents are kbctl's, which key they hold and which content:
 
-- `<key> · kbctl:<project> · <hash12>` — a **shared** document: the project owns it, not an
-  environment, so every environment of the project in one workspace can attach the very same
-  document (ElevenLabs: promote staging's content to production without an upload);
-- `<key> · kbctl:<project>/<environment> · <hash12>` — an environment's own document: what
-  OpenAI vector stores get (a store is its own namespace), and what kbctl named ElevenLabs
-  documents before sharing; those keep working and are shared as they are, never renamed.
+- `<key> · kbctl:<project>/<environment> · <hash12>` — what kbctl writes: the project, the
+  environment that uploaded it, the key and the content. Where environments share documents
+  (ElevenLabs: one workspace holds every environment's agents) the project owns it and any of
+  its environments may attach it as it is (`same_identity` ignores the environment); an
+  unattached one is cleaned up by the environment its marker names;
+- `<key> · kbctl:<project> · <hash12>` — read as a document the project shares, never written.
 """
 
 from __future__ import annotations
@@ -71,9 +71,10 @@ def shares_documents(provider: ProviderKind) -> bool:
 def target_document_name(
     provider: ProviderKind, key: str, project: str, environment: str, content_hash_hex: str
 ) -> str:
-    """The name kbctl gives a document it creates for a target of `provider`."""
-    if shares_documents(provider):
-        return shared_document_name(key, project, content_hash_hex)
+    """The name kbctl gives a document it creates for a target of `provider`: every provider's
+    names carry the environment that creates it, shared or not (`shares_documents` decides who
+    may attach it, not how it is named)."""
+    _ = provider
     return document_name(key, project, environment, content_hash_hex)
 
 
@@ -108,7 +109,7 @@ def owned(
     The one rule of ownership: a document whose marker names the project alone (shared) or the
     project and this environment is kbctl's to attach, change or delete; with `shared` (a
     provider whose environments share documents) so is one naming another environment of the
-    project (its older marker form). Every other document is left alone. Deleting a shared
+    project (shared from there). Every other document is left alone. Deleting a shared
     document still needs nobody else to use it: the executor asks before each delete.
     """
     if marker is None or marker.project != project:

@@ -27,6 +27,7 @@ from kbctl.model import (
     UsageMode,
 )
 from kbctl.observe import observe
+from kbctl.plan.matching import used_elsewhere
 from kbctl.plan.planner import plan_target
 from kbctl.plan.types import AgentPlan, Summary
 from kbctl.provider.base import Provider
@@ -158,7 +159,7 @@ def _documents(target: Target, live: LiveState) -> tuple[DocumentStatus, ...]:
                 attached=True,
             )
         )
-    elsewhere = {u.doc_id for u in live.shared or ()}  # another environment's, not an orphan
+    elsewhere = set(used_elsewhere(target, live))  # another environment's, not an orphan
     for doc in live.documents:
         if doc.id in seen or doc.id in elsewhere:
             continue

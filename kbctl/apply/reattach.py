@@ -10,8 +10,9 @@ environments share documents (`kbctl.identity.shares_documents`):
   exists: one that the other run deleted meanwhile (an orphan to it) is uploaded afresh and
   indexed now, so the agent never gets a deleted id;
 - a document the run uploaded that the other run uploaded too since this run read the workspace
-  (the same name: project, key and content; looked for on the newest page of the listing and,
-  when one is there, among the documents of the last hour, a page per 100) is given up for the
+  (the same project, key and content, whichever environment its name carries; looked for on the
+  newest page of the listing and, when one is there, among the documents of the last hour, a
+  page per 100) is given up for the
   earlier copy once that one is indexed, so the project keeps one copy; this run's copy is
   deleted after the swap, like a superseded one.
 
@@ -28,7 +29,7 @@ from kbctl.apply.events import DocumentCreated, IndexProgress
 from kbctl.apply.types import DocOutcome
 from kbctl.apply.uploading import UploadSteps
 from kbctl.errors import ApiError, ApplyError, NotFoundError
-from kbctl.identity import identity_hash, shares_documents, target_document_name
+from kbctl.identity import identity_hash, parse_marker, shares_documents, target_document_name
 from kbctl.model import IndexStatus, LiveDocument, UsageMode
 from kbctl.plan.types import DocumentChange
 from kbctl.provider.base import IndexState, RecentDocuments
@@ -125,25 +126,28 @@ class ReattachSteps(UploadSteps):
         """Give up an upload of this run for the same document another run uploaded first."""
         if not self.created or not isinstance(self.provider, RecentDocuments):
             return
-        names = {r.id: self._change(r.key).name for r in self.created}
-        mine = set(names)
+        wanted = {r.id: _identity(self._change(r.key).name) for r in self.created}
+        mine = set(wanted)
         since = self.clock.now() - _RECENT
         try:  # twins are as new as this run's uploads: the newest page tells whether to look on
             newest = self.provider.recent_documents(since, limit=1)
-            if not any(d.name in names.values() and d.id not in mine for d in newest):
+            if not any(_identity(d.name) in wanted.values() and d.id not in mine for d in newest):
                 return
             listed = self.provider.recent_documents(since)
         except ApiError:
             return  # two copies stay (both correct) until the content changes
         # Only copies uploaded since this run read the workspace: one the plan saw and did not
-        # reuse (edited in place, say) is never switched to.
+        # reuse (edited in place, say) is never switched to. A twin is the same project, key
+        # and content, whichever environment's marker its name carries.
         known = {d.id for d in self.live.documents} if self.live is not None else set()
-        by_name: dict[str, list[LiveDocument]] = {}
+        by_identity: dict[tuple[str, str, str], list[LiveDocument]] = {}
         for doc in listed:
-            if doc.id not in known:
-                by_name.setdefault(doc.name, []).append(doc)
+            identity = _identity(doc.name)
+            if doc.id not in known and identity is not None:
+                by_identity.setdefault(identity, []).append(doc)
         for record in list(self.created):
-            copies = by_name.get(names[record.id] or "", [])
+            identity = wanted[record.id]
+            copies = by_identity.get(identity, []) if identity is not None else []
             first = earliest(copies)
             if first is None or first.id == record.id or record.id not in {d.id for d in copies}:
                 continue
@@ -187,6 +191,12 @@ def earliest(copies: Sequence[LiveDocument]) -> LiveDocument | None:
     if not copies:
         return None
     return min(copies, key=lambda d: (d.created_at if d.created_at is not None else 2**62, d.id))
+
+
+def _identity(name: str | None) -> tuple[str, str, str] | None:
+    """Project, key and content hash of a kbctl name (its environment aside), else None."""
+    marker = parse_marker(name) if name is not None else None
+    return None if marker is None else (marker.project, marker.key, marker.hash12)
 
 
 def _pending(state: IndexState) -> bool:

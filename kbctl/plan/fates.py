@@ -151,11 +151,10 @@ def _kept(m: Match, old: Attached, index: IndexRule, notes: list[str]) -> Docume
     if m.fate is Fate.RENAME:
         changed.append(FieldChange("key", old.key, want.key))
         notes.append("renamed in place: no upload")
-    # A name with the same marker in its older form (an environment in it) is no rename.
-    # A document whose name carries the wanted marker in its older form (an environment in
-    # it) keeps that name: the same identity, not worth a rename.
+    # A document (or agent entry) whose name carries the wanted marker with another
+    # environment in it (shared from there) keeps that name: the same identity, no rename.
     name = old.name if same_identity(old.name, want.name) else want.name
-    stale = next((n for n in (old.name, old.entry.name) if n != name), None)
+    stale = next((n for n in (old.name, old.entry.name) if not same_identity(n, name)), None)
     if stale is not None:
         changed.append(FieldChange("name", stale, name))
     changed += _usage_change(old.entry.usage_mode, want.usage_mode)

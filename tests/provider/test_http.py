@@ -640,7 +640,7 @@ def test_threads_settle_under_a_server_concurrency_limit(make_client: MakeClient
             with lock:
                 in_flight -= 1
 
-    client = make_client(handler, max_concurrency=8, max_retries=4)
+    client = make_client(handler, max_concurrency=8, max_retries=12)
     errors: list[BaseException] = []
 
     def work() -> None:

@@ -248,3 +248,24 @@ def test_production_with_another_embedding_model_reuses_and_only_indexes(bench: 
     assert len(list(bench.world.indexes())) == indexes_before + 3  # a, b, c: the new model
     assert ids(bench, PRODUCTION_AGENT) == ids(bench, STAGING_AGENT)
     assert bench.run("plan", "-e", "production", "--detailed-exitcode").exit_code == 0
+
+
+def test_documents_keep_the_creating_environments_marker_and_are_no_orphans_elsewhere(
+    bench: Bench,
+) -> None:
+    """The marker names the environment that uploaded a document (the contract's form); the
+    other environment attaches it as it is, and neither environment's status calls the other's
+    documents orphans."""
+    write(bench, staging_extra=("s",), production_extra=("p",))
+    apply(bench, "staging")
+    apply(bench, "production")
+    names = {doc.name for doc in bench.world.documents()}
+    assert any(n.startswith("extra/s.md · kbctl:demo/staging · ") for n in names)
+    assert any(n.startswith("extra/p.md · kbctl:demo/production · ") for n in names)
+    assert all(" · kbctl:demo/" in n for n in names)  # never a name without the environment
+    shared = set(ids(bench, STAGING_AGENT)) & set(ids(bench, PRODUCTION_AGENT))
+    assert len(shared) == 4  # a, b, c and rules: one copy each, named for staging
+    for environment in ("staging", "production"):
+        out = bench.run("status", "-e", environment)
+        assert out.exit_code == 0, out.output
+        assert "orphan" not in out.output, out.output

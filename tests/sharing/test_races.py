@@ -67,7 +67,8 @@ def test_a_reused_document_deleted_before_the_swap_is_uploaded_again(bench: Benc
     assert any(
         isinstance(e, ApplyWarning) and "deleted meanwhile" in e.message for e in recorder.events
     )
-    assert bench.run("plan", "-e", "production", "--detailed-exitcode").exit_code == 0
+    out = bench.run("plan", "-e", "production", "--detailed-exitcode")
+    assert out.exit_code == 0, out.output
 
 
 def test_orphans_are_kept_while_another_run_of_the_project_applies(bench: Bench) -> None:
