@@ -28,11 +28,11 @@ class Limiter:
     """At most `limit` requests in flight, admitted first come, first served.
 
     ElevenLabs throttles on concurrency, so a 429 cuts the limit: the first 429 of a round of
-    requests to three quarters, each further 429 of that round by one more, never below half the
-    round's limit (one 429 says the limit was just over, many say it was far over); requests sent
-    after the cut start a new round. The limit grows by one after `limit` successes made while
-    it was reached (a limit nobody presses against is no evidence that more would pass), never
-    above `ceiling`. Admission is in arrival order, so a request sent back by a 429 queues behind
+    requests to three quarters (requests sent after the cut start a new round), each further 429
+    by one more, never below half the limit the last cut started from (one 429 says the limit
+    was just over, many say it was far over). The limit grows by one after `limit` successes
+    made while it was reached (a limit nobody presses against is no evidence that more would
+    pass), never above `ceiling`. Admission is in arrival order, so a request sent back by a 429 queues behind
     the others instead of taking the next probe again.
 
     Why not halve: a server that allows S requests then sees between 3S/4 and S+1 of kbctl's,
@@ -94,8 +94,8 @@ class Limiter:
                     self.cuts += 1
                     self._epoch += 1
                     self._pressed = False
-                elif epoch == self._epoch - 1 and self.limit > self._floor:
-                    self.limit -= 1  # more of the same round: one off each, to half at most
+                elif self.limit > self._floor:
+                    self.limit -= 1  # more 429s: one off each, to half the last cut's limit
                 self.lowest = min(self.lowest, self.limit)
             elif self.limit < self.ceiling and self._pressed:
                 self._streak += 1
