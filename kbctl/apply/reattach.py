@@ -2,16 +2,18 @@
 attach must still exist, and be the project's one copy.
 
 Two runs of one project (staging and production) may apply at once, each holding its own
-agent's lease. After the index gate and before the swap, while another run of the project holds
-a lease, this step checks, for a provider whose environments share documents
-(`kbctl.identity.shares_documents`):
+agent's lease. After the index gate and before the swap this step checks, for a provider whose
+environments share documents (`kbctl.identity.shares_documents`):
 
-- every document the run reuses (another environment's, or a leftover) still exists: one that
-  the other run deleted meanwhile (an orphan to it) is uploaded afresh and indexed now, so the
-  agent never gets a deleted id;
-- a document the run uploaded that the other run uploaded too (the same name: project, key and
-  content) is given up for the earlier copy, once that one is indexed, so the project keeps one
-  copy; this run's copy is deleted after the swap, like a superseded document.
+- while another run of the project holds a lease (a read per reused document otherwise spent
+  for nothing), every document the run reuses (another environment's, or a leftover) still
+  exists: one that the other run deleted meanwhile (an orphan to it) is uploaded afresh and
+  indexed now, so the agent never gets a deleted id;
+- a document the run uploaded that the other run uploaded too since this run read the workspace
+  (the same name: project, key and content; looked for on the newest page of the listing and,
+  when one is there, among the documents of the last hour, a page per 100) is given up for the
+  earlier copy once that one is indexed, so the project keeps one copy; this run's copy is
+  deleted after the swap, like a superseded one.
 
 Must not write the agent; every wait goes through the injected clock.
 """
@@ -29,8 +31,10 @@ from kbctl.errors import ApiError, ApplyError, NotFoundError
 from kbctl.identity import identity_hash, shares_documents, target_document_name
 from kbctl.model import IndexStatus, LiveDocument, UsageMode
 from kbctl.plan.types import DocumentChange
-from kbctl.provider.base import IndexState
+from kbctl.provider.base import IndexState, RecentDocuments
 
+#: How far back (seconds) the documents are read to find a twin of this run's uploads.
+_RECENT = 3600.0
 #: Backoff between index reads of a document this step waits for (seconds).
 _FIRST_POLL = 0.5
 _MAX_POLL = 8.0
@@ -40,20 +44,21 @@ class ReattachSteps(UploadSteps):
     """The checks between the index gate and the swap (see the module docstring)."""
 
     def _settle_shared(self, pool: Executor) -> None:
-        """Only while another run of the project holds a lease (one page of folders to tell):
-        those races need one. Otherwise the swap itself stands guard (the API refuses an
-        unknown id) and the next plan reuses what another run left."""
+        """The vanished check only while another run of the project holds a lease (without
+        one the swap itself stands guard: the API refuses an unknown id); the twin check
+        whenever this run uploaded (the other run may have finished already)."""
         if not shares_documents(self.target.provider) or self.gate.failed:
             return
-        if not (self.reused or self.created):
-            return
-        try:
-            if not self.lease.project_runs():
-                return
-        except ApiError:
-            pass  # cannot tell: check
-        self._recreate_vanished(pool)
+        if self.reused and self._others_applying():
+            self._recreate_vanished(pool)
         self._prefer_earlier_copies()
+
+    def _others_applying(self) -> bool:
+        """Whether another run of the project holds a lease now (true when it cannot tell)."""
+        try:
+            return bool(self.lease.project_runs())
+        except ApiError:
+            return True
 
     # ----------------------------------------------------------------------------------------
 
@@ -118,16 +123,25 @@ class ReattachSteps(UploadSteps):
 
     def _prefer_earlier_copies(self) -> None:
         """Give up an upload of this run for the same document another run uploaded first."""
-        if not self.created:
+        if not self.created or not isinstance(self.provider, RecentDocuments):
             return
         names = {r.id: self._change(r.key).name for r in self.created}
-        try:
-            listed = self.provider.documents_named("")
+        mine = set(names)
+        since = self.clock.now() - _RECENT
+        try:  # twins are as new as this run's uploads: the newest page tells whether to look on
+            newest = self.provider.recent_documents(since, limit=1)
+            if not any(d.name in names.values() and d.id not in mine for d in newest):
+                return
+            listed = self.provider.recent_documents(since)
         except ApiError:
-            return  # the next plan converges on one copy
+            return  # two copies stay (both correct) until the content changes
+        # Only copies uploaded since this run read the workspace: one the plan saw and did not
+        # reuse (edited in place, say) is never switched to.
+        known = {d.id for d in self.live.documents} if self.live is not None else set()
         by_name: dict[str, list[LiveDocument]] = {}
         for doc in listed:
-            by_name.setdefault(doc.name, []).append(doc)
+            if doc.id not in known:
+                by_name.setdefault(doc.name, []).append(doc)
         for record in list(self.created):
             copies = by_name.get(names[record.id] or "", [])
             first = earliest(copies)
@@ -135,7 +149,7 @@ class ReattachSteps(UploadSteps):
                 continue
             auto = self._change(record.key).usage_mode is UsageMode.AUTO
             if auto and self._await_index(record.key, first.id).status is not IndexStatus.SUCCEEDED:
-                continue  # not ready: keep this run's own copy (the next plan converges)
+                continue  # not ready in time: keep this run's own copy (two copies stay)
             self.created.remove(record)
             self.reused.append(DocOutcome(record.key, first.id))
             self.given_up.append(record)

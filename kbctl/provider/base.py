@@ -260,6 +260,18 @@ class Provider(Protocol):
 
 
 @runtime_checkable
+class RecentDocuments(Protocol):
+    """A provider that lists the documents created lately (newest first), without the whole
+    listing: how an apply finds a twin another run of the project just uploaded."""
+
+    def recent_documents(
+        self, since: float, *, limit: int | None = None
+    ) -> tuple[LiveDocument, ...]:
+        """Documents created at `since` (unix seconds) or later (at most `limit` pages)."""
+        ...
+
+
+@runtime_checkable
 class InPlaceUpdates(Protocol):
     """A provider whose documents carry the user's metadata (OpenAI attributes): apply writes a
     name (marker) and metadata change in place, without uploading or indexing again."""

@@ -87,24 +87,29 @@ def test_read_state_is_one_agent_read_the_list_pages_and_one_quota_read(rig: Rig
     no_internal_errors(rig)
 
 
-def test_read_state_keeps_only_this_targets_markers_unless_attached(rig: Rig) -> None:
+def test_read_state_keeps_only_this_projects_markers_unless_attached(rig: Rig) -> None:
+    """The environments of a project share its documents: another environment's concern this
+    one too (read with their marker); another project's only when attached (unmanaged)."""
     w = rig.world
     ours = w.add_document("text", name_of("a.md", "a"), "a" * 600)
     other_env = w.add_document("text", name_of("a.md", "a", env="production"), "a" * 600)
     other_env_attached = w.add_document("text", name_of("b.md", "b", env="production"), "b")
     other_project = w.add_document("text", name_of("a.md", "a", project="zebra"), "a")
+    other_project_attached = w.add_document("text", name_of("c.md", "c", project="zebra"), "c")
     look_alike = w.add_document("text", "a.md · kbctl:birby/staging · nothex", "x")
-    attach(w, other_env_attached)
+    attach(w, other_env_attached, other_project_attached)
 
     state = rig.provider.read_state(AGENT, "birby", "staging", with_quota=False)
 
     ids = {d.id for d in state.documents}
-    assert ids == {ours, other_env_attached}
-    assert other_env not in ids and other_project not in ids and look_alike not in ids
+    assert ids == {ours, other_env, other_env_attached, other_project_attached}
+    assert other_project not in ids and look_alike not in ids
     doc = state.document(ours)
     assert doc is not None and doc.marker is not None
     assert (doc.marker.key, doc.size_bytes) == ("a.md", 600)
-    attached = state.document(other_env_attached)
+    shared = state.document(other_env_attached)
+    assert shared is not None and shared.marker is not None
+    attached = state.document(other_project_attached)
     assert attached is not None and attached.marker is None
     assert rig.client.calls == 2
 

@@ -118,7 +118,7 @@ def provider(make_client: MakeClient, routes: Routes, **kwargs: object) -> Eleve
 def test_read_state_calls_and_marker_filtering(make_client: MakeClient) -> None:
     listing = [
         summary("d1", mine("a.md")),
-        summary("d2", mine("b.md", env="production")),  # other environment
+        summary("d2", mine("b.md", env="production")),  # other environment: shared
         summary("d3", mine("c.md", project="other")),  # other project
         summary("d4", "Handbook"),  # unmanaged, attached
         summary("d5", "Loose notes"),  # unmanaged, not attached
@@ -152,11 +152,13 @@ def test_read_state_calls_and_marker_filtering(make_client: MakeClient) -> None:
         if request.url.path == KB:
             assert request.url.params["page_size"] == "2"
     by_id = {d.id: d for d in state.documents}
-    assert [d.id for d in state.documents] == ["d1", "d4", "d6", "d8", "d9"]
+    # The environments of a project share its documents: d2 (production's) concerns staging.
+    assert [d.id for d in state.documents] == ["d1", "d2", "d4", "d6", "d8", "d9"]
+    assert by_id["d2"].marker is not None and by_id["d2"].marker.environment == "production"
     assert by_id["d1"].marker is not None and by_id["d1"].marker.key == "a.md"
     assert by_id["d1"].size_bytes == 600
     assert by_id["d4"].marker is None
-    assert by_id["d6"].marker is None and by_id["d6"].doc_type is DocType.FOLDER
+    assert by_id["d6"].marker is not None and by_id["d6"].doc_type is DocType.FOLDER
     assert by_id["d8"].marker is not None and by_id["d8"].size_bytes == 0  # from the locator
     assert by_id["d9"].doc_type is DocType.FILE and by_id["d9"].size_bytes == 0
     agent = state.agent

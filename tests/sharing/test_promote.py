@@ -40,9 +40,13 @@ environments:
 
 
 def write(
-    bench: Bench, staging_extra: tuple[str, ...] = (), production_extra: tuple[str, ...] = ()
+    bench: Bench,
+    staging_extra: tuple[str, ...] = (),
+    production_extra: tuple[str, ...] = (),
+    production_model: str | None = None,
 ) -> None:
-    """docs/a.md, docs/b.md, docs/c.md for both; `extra/<x>.md` per environment."""
+    """docs/a.md, docs/b.md, docs/c.md for both; `extra/<x>.md` per environment; production's
+    own embedding model."""
     for name in ("a", "b", "c"):
         bench.write(f"manifests/docs/{name}.md", text_of(f"{name} v1"))
 
@@ -61,7 +65,10 @@ def write(
             staging=STAGING_AGENT,
             production=PRODUCTION_AGENT,
             staging_docs=section(staging_extra),
-            production_docs=section(production_extra),
+            production_docs=section(production_extra)
+            + (
+                f"    rag:\n      embedding_model: {production_model}\n" if production_model else ""
+            ),
         ),
     )
 
@@ -227,3 +234,17 @@ def test_another_environments_uploads_do_not_make_a_saved_plan_stale(bench: Benc
         "docs/c.md",
         "rules",
     }
+
+
+def test_production_with_another_embedding_model_reuses_and_only_indexes(bench: Bench) -> None:
+    write(bench, production_model="e5_mistral_7b_instruct")
+    apply(bench, "staging")
+    uploads_before = uploads(bench)
+    indexes_before = len(list(bench.world.indexes()))
+
+    apply(bench, "production")
+
+    assert uploads(bench) == uploads_before  # the documents are shared
+    assert len(list(bench.world.indexes())) == indexes_before + 3  # a, b, c: the new model
+    assert ids(bench, PRODUCTION_AGENT) == ids(bench, STAGING_AGENT)
+    assert bench.run("plan", "-e", "production", "--detailed-exitcode").exit_code == 0

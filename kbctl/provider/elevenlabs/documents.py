@@ -97,6 +97,26 @@ class Documents:
                         out.append(entry)
         return out
 
+    def recent(self, since: float, *, limit: int | None = None) -> tuple[LiveDocument, ...]:
+        """Documents created at `since` (unix seconds) or later: the listing newest first, read
+        page by page until an older document (pages of 100: ⌈new/100⌉ requests), or `limit`
+        pages."""
+        params: Params = {
+            "page_size": MAX_PAGE_SIZE,
+            "sort_by": "created_at",
+            "sort_direction": "desc",
+        }
+        out: list[Listed] = []
+        with reading("GET", KB):
+            for page in pages(
+                self._client, KB, params, _LIST_ROUTE, page_size=MAX_PAGE_SIZE, limit=limit
+            ):
+                found = [e for e in map(listed, page.opt_objs("documents")) if e is not None]
+                out += [e for e in found if e.created_at is None or e.created_at >= since]
+                if any(e.created_at is not None and e.created_at < since for e in found):
+                    break
+        return _live(out)
+
     def find_by_name(self, name: str) -> tuple[LiveDocument, ...]:
         """Every document named exactly `name`: the prefix `search` first, then a full listing
         when that finds nothing (the reference says `search` can miss documents)."""

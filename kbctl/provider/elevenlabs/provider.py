@@ -121,6 +121,13 @@ class ElevenLabsProvider:
         type, never `search`)."""
         return self.documents.named(prefix, doc_type=doc_type)
 
+    def recent_documents(
+        self, since: float, *, limit: int | None = None
+    ) -> tuple[LiveDocument, ...]:
+        """Documents created at `since` (unix seconds) or later, newest first, page by page
+        (at most `limit` pages of 100)."""
+        return self.documents.recent(since, limit=limit)
+
     def document_url(self, doc_id: str) -> str | None:
         """The source URL of a URL document (None for other types), from its detail."""
         return self.documents.url(doc_id)
