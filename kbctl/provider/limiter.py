@@ -32,8 +32,8 @@ class Limiter:
     by one more, never below half the limit the last cut started from (one 429 says the limit
     was just over, many say it was far over). The limit grows by one after `limit` successes
     made while it was reached (a limit nobody presses against is no evidence that more would
-    pass), never above `ceiling`. Admission is in arrival order, so a request sent back by a 429 queues behind
-    the others instead of taking the next probe again.
+    pass), never above `ceiling`. Admission is in arrival order, so a request sent back by a
+    429 queues behind the others instead of taking the next probe again.
 
     Why not halve: a server that allows S requests then sees between 3S/4 and S+1 of kbctl's,
     about 90 % of its limit on average, where halving on every 429 averages 75 %.
