@@ -27,16 +27,11 @@ def ceiling_of(concurrency: int | None) -> int:
 class Limiter:
     """At most `limit` requests in flight, admitted first come, first served.
 
-    ElevenLabs throttles on concurrency, so a 429 cuts the limit: the first 429 of a round of
-    requests to three quarters, each further 429 of that round by one more, never below half the
-    round's limit (one 429 says the limit was just over, many say it was far over); requests sent
-    after the cut start a new round. The limit grows by one after `limit` successes made while
-    it was reached (a limit nobody presses against is no evidence that more would pass), never
-    above `ceiling`. Admission is in arrival order, so a request sent back by a 429 queues behind
-    the others instead of taking the next probe again.
-
-    Why not halve: a server that allows S requests then sees between 3S/4 and S+1 of kbctl's,
-    about 90 % of its limit on average, where halving on every 429 averages 75 %.
+    ElevenLabs throttles on concurrency, so the limit halves on a 429 (once per round of
+    requests: the requests sent before the cut do not cut again) and grows by one after
+    `2 * limit` successes made while it was reached (a limit nobody presses against is no
+    evidence that more would pass), never above `ceiling`. Admission is in arrival order, so a
+    request sent back by a 429 queues behind the others instead of taking the next probe again.
     """
 
     def __init__(self, ceiling: int, start: int | None = None) -> None:
@@ -48,7 +43,6 @@ class Limiter:
         self.cuts = 0  # how often a 429 cut the limit
         self._in_flight = 0
         self._epoch = 0
-        self._floor = 1  # the lowest the current round's 429s may take the limit
         self._streak = 0
         self._pressed = False  # the limit was reached since it last grew
         self._next_ticket = 0
@@ -88,18 +82,15 @@ class Limiter:
             self._in_flight -= 1
             if throttled:
                 self._streak = 0
-                if epoch == self._epoch:  # the first 429 of this round: a quarter off
-                    self._floor = max(1, self.limit // 2)
-                    self.limit = max(1, min(self.limit - 1, self.limit * 3 // 4))
+                if epoch == self._epoch:  # the first 429 of this round halves the limit
+                    self.limit = max(1, self.limit // 2)
+                    self.lowest = min(self.lowest, self.limit)
                     self.cuts += 1
                     self._epoch += 1
                     self._pressed = False
-                elif epoch == self._epoch - 1 and self.limit > self._floor:
-                    self.limit -= 1  # more of the same round: one off each, to half at most
-                self.lowest = min(self.lowest, self.limit)
             elif self.limit < self.ceiling and self._pressed:
                 self._streak += 1
-                if self._streak >= self.limit:
+                if self._streak >= 2 * self.limit:
                     self.limit += 1
                     self._streak = 0
                     self._pressed = False

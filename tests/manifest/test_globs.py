@@ -102,8 +102,8 @@ def test_plan_applies_the_override_end_to_end(project: Project) -> None:
     )
     result = CliRunner().invoke(cli, ["plan", "-e", "local", "-f", name, "--format", "json"])
     assert result.exit_code == 0, result.output
-    (agent,) = json.loads(result.stdout)["agents"]
-    assert sorted((e["key"], e["usage_mode"]) for e in agent["knowledge_base"]) == [
+    changes = json.loads(result.stdout)["changes"]
+    assert sorted((c["key"], c["usage_mode"]) for c in changes if c["action"] == "create") == [
         ("kb/a.md", "auto"),
         ("kb/b.md", "prompt"),
     ]

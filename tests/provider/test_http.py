@@ -547,39 +547,38 @@ def test_context_manager_closes(clock: FakeClock) -> None:
         client.get_json("/v1/x")
 
 
-def test_limiter_cuts_once_per_round_and_creeps_back_only_when_pressed() -> None:
+def test_limiter_halves_once_per_round_and_creeps_back_only_when_pressed() -> None:
     limiter = Limiter(8)
     rounds = [limiter.acquire() for _ in range(5)]
     assert rounds == [0] * 5
     limiter.release(rounds[0], throttled=True)
-    assert limiter.limit == 6  # the first 429 of a round: three quarters
-    limiter.release(rounds[1], throttled=True)  # the same round: one more off
-    limiter.release(rounds[2], throttled=True)
     assert limiter.limit == 4
-    limiter.release(rounds[3], throttled=True)  # ... never below half the round's limit
+    limiter.release(rounds[1], throttled=True)  # same round: no second cut
     assert limiter.limit == 4
-    limiter.release(rounds[4], throttled=False)
+    for epoch in rounds[2:]:
+        limiter.release(epoch, throttled=False)
     again = [limiter.acquire() for _ in range(4)]
     assert again == [1] * 4
     limiter.release(again[0], throttled=True)
-    assert limiter.limit == 3
+    assert limiter.limit == 2
     for epoch in again[1:]:
         limiter.release(epoch, throttled=False)
-    # One request at a time never reaches a limit of 3: no evidence that more would pass.
+    # One request at a time never reaches a limit of 2: no evidence that more would pass.
     for _ in range(50):
         limiter.release(limiter.acquire(), throttled=False)
+    assert limiter.limit == 2
+    # Two at once reach it: after 2 * limit successes under pressure, one more slot.
+    for _ in range(2):
+        held = [limiter.acquire() for _ in range(2)]
+        for epoch in held:
+            limiter.release(epoch, throttled=False)
     assert limiter.limit == 3
-    # Three at once reach it: after `limit` successes under pressure, one more slot.
-    held = [limiter.acquire() for _ in range(3)]
-    for epoch in held:
-        limiter.release(epoch, throttled=False)
-    assert limiter.limit == 4
-    for _ in range(100):
+    for _ in range(200):
         held = [limiter.acquire() for _ in range(limiter.limit)]
         for epoch in held:
             limiter.release(epoch, throttled=False)
     assert limiter.limit == 8  # never above the ceiling
-    assert (limiter.lowest, limiter.cuts) == (3, 2)
+    assert (limiter.lowest, limiter.cuts) == (2, 2)
 
 
 def test_auto_concurrency_starts_below_its_ceiling_and_a_number_is_a_hard_cap() -> None:
