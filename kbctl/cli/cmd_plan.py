@@ -94,7 +94,7 @@ def plan_cmd(
                 hint="Pass --out a path in an existing folder you can write to.",
             ) from None
     if fmt == "json":
-        click.echo(session.secrets.redact(dumps(made)), nl=False)
+        click.echo(session.secrets.redact(dumps(made, list_unchanged=True)), nl=False)
     elif fmt == "markdown":
         click.echo(session.secrets.redact(render_plan_markdown(made)))
     else:

@@ -62,10 +62,15 @@ _READER = JsonReader(
 )
 
 
-def dumps(plan: Plan) -> str:
-    """The plan as canonical JSON text (same plan → same bytes)."""
+def dumps(plan: Plan, *, list_unchanged: bool = False) -> str:
+    """The plan as canonical JSON text (same plan → same bytes); `list_unchanged` lists the
+    `noop` changes too (`planjson.plan_to_dict`), and still reads back as the same plan."""
     text = json.dumps(
-        plan_to_dict(plan), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False
+        plan_to_dict(plan, list_unchanged=list_unchanged),
+        sort_keys=True,
+        indent=2,
+        ensure_ascii=False,
+        allow_nan=False,
     )
     return text + "\n"
 
@@ -184,8 +189,15 @@ def _read_agent(
             given.integer("knowledge_base"),
             given.text("knowledge_base_digest"),
         )
-        if any(c.action is Action.NOOP for c in changes):
-            raise _inconsistent(f"format 3 lists no noop change, but agent {agent_id} has one")
+        # `kbctl plan --format json` lists the unchanged documents too: the counts must agree,
+        # and the summary (`unlisted`) is what the plan holds.
+        noops = sum(1 for c in changes if c.action is Action.NOOP)
+        if noops not in (0, summarised.noop):
+            raise _inconsistent(
+                f"agent {agent_id} lists {noops} noop change(s), but its summary counts "
+                f"{summarised.noop}"
+            )
+        changes = tuple(c for c in changes if c.action is not Action.NOOP)
     policy = o.obj("policy")
     delete_wait = policy.opt_number("delete_wait", missing_ok=True)  # absent in older plan files
     agent = AgentPlan(

@@ -28,9 +28,19 @@ from kbctl.plan.types import (
 __all__ = ["change_dict", "plan_to_dict", "summary_dict", "unlist", "unlisted_of"]
 
 
-def plan_to_dict(plan: Plan) -> dict[str, object]:
-    """The plan as JSON-ready data, in the current format (unchanged documents summarised)."""
+def plan_to_dict(plan: Plan, *, list_unchanged: bool = False) -> dict[str, object]:
+    """The plan as JSON-ready data, in the current format (unchanged documents summarised).
+
+    With `list_unchanged` (`kbctl plan --format json` on stdout, for scripts and people) the
+    `noop` changes are listed in `changes[]` too, each with its action and key; plan files
+    (`--out`) leave them to `unlisted`, which readers check either way."""
     agents = tuple(unlist(a) for a in plan.agents)
+    noops = [
+        change_dict(full, c)
+        for full in (plan.agents if list_unchanged else ())
+        for c in full.changes
+        if c.action is Action.NOOP
+    ]
     return {
         "format_version": plan.format_version,
         "environment": plan.environment,
@@ -44,7 +54,7 @@ def plan_to_dict(plan: Plan) -> dict[str, object]:
             "replace": list(plan.scope.replace),
             "replace_all": plan.scope.replace_all,
         },
-        "changes": [change_dict(agent, c) for agent in agents for c in agent.changes],
+        "changes": [change_dict(agent, c) for agent in agents for c in agent.changes] + noops,
         "agents": [_agent(agent) for agent in agents],
     }
 

@@ -79,6 +79,27 @@ def test_plan_json_and_out_file_carry_the_contract_fields(repo: Path) -> None:
     assert sorted(c["key"] for c in saved["changes"]) == [f"alpha/d{i:02}.md" for i in range(4)]
 
 
+def test_plan_json_lists_unchanged_documents_and_the_plan_file_summarises_them(
+    repo: Path,
+) -> None:
+    assert run("apply", "-e", "local", "--auto-approve").exit_code == 0
+    (repo / "manifests" / "alpha" / "d01.md").write_text(f"# alpha 1, edited\n\n{FILLER}")
+    result = run("plan", "-e", "local", "--format", "json", "--out", "plan.json")
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    saved = json.loads((repo / "plan.json").read_text())
+    listed = sorted((c["action"], c["key"]) for c in printed["changes"])
+    kept = [("noop", f"alpha/d{i:02}.md") for i in (0, 2, 3)]
+    assert listed == [*kept, ("replace", "alpha/d01.md")]
+    assert [(c["action"], c["key"]) for c in saved["changes"]] == [("replace", "alpha/d01.md")]
+    assert printed["summary"] == saved["summary"] and saved["summary"]["noop"] == 3
+    # What a script captured from stdout is a plan apply takes, like the --out file.
+    (repo / "printed.json").write_text(result.stdout)
+    applied = run("apply", "-e", "local", "printed.json", "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    assert run("plan", "-e", "local", "--detailed-exitcode").exit_code == 0
+
+
 def test_plan_is_quiet_and_exits_0_after_apply(repo: Path) -> None:
     assert run("apply", "-e", "local", "--auto-approve").exit_code == 0
     result = run("plan", "-e", "local", "--detailed-exitcode")

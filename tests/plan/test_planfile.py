@@ -92,7 +92,7 @@ def _mutate(edit: Callable[[dict[str, Any]], None]) -> str:
                 )
             ),
             "inconsistent",
-            "format 3 lists no noop change",
+            "noop change(s), but its summary counts",
         ),
         (
             _mutate(lambda d: d["changes"][1].update(action="explode")),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from kbctl.errors import PlanFileError
 from kbctl.plan.planfile import dumps, loads, unlisted
 from kbctl.plan.planner import make_plan
 from kbctl.plan.types import Plan
@@ -63,3 +64,25 @@ def test_the_digests_follow_what_they_summarise() -> None:
     assert one["knowledge_base_digest"] != other["knowledge_base_digest"]
     again = json.loads(dumps(_unchanged(50)))["agents"][0]["unlisted"]
     assert again == one
+
+
+def test_the_json_output_lists_unchanged_documents_and_reads_back_as_the_same_plan() -> None:
+    """`kbctl plan --format json` (stdout) lists every unchanged document as a `noop` change
+    with its key; read back, it is the same plan as the file `--out` writes."""
+    plan = _unchanged(30, changed=3)
+    listed = json.loads(dumps(plan, list_unchanged=True))
+    actions = [(c["action"], c["key"]) for c in listed["changes"]]
+    assert [a for a, _ in actions].count("noop") == 27
+    assert {k for a, k in actions if a == "noop"} == {f"docs/d{i:05d}.md" for i in range(3, 30)}
+    assert loads(dumps(plan, list_unchanged=True)) == loads(dumps(plan)) == unlisted(plan)
+
+
+def test_a_listing_that_disagrees_with_its_summary_is_refused() -> None:
+    data = json.loads(dumps(_unchanged(5), list_unchanged=True))
+    data["changes"] = data["changes"][:-1]  # one noop fewer than `unlisted` counts
+    try:
+        loads(json.dumps(data))
+    except PlanFileError as err:
+        assert "but its summary counts 5" in err.summary + (err.detail or "")
+    else:
+        raise AssertionError("an inconsistent listing was read")
