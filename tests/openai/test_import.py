@@ -326,3 +326,49 @@ def test_kbctl_import_of_a_vector_store_on_the_command_line(
     assert (tmp_path / "kb/docs/faq.md.metadata.yaml").read_text().endswith("dept: hr\n")
     plan = kbctl("plan", "-e", "prod", "-f", "kb/desk.yaml", "--detailed-exitcode")
     assert plan.exit_code == 0, plan.output
+
+
+def test_hostile_file_names_and_keys_in_the_store_stay_inside_the_output_directory(
+    handbook: Handbook, tmp_path: Path
+) -> None:
+    """A store is live data: file names climbing out (`../`, `..\\`, absolute), a marker whose
+    key climbs out, and the API key inside a file's content write nothing outside `--out`
+    and never write the key."""
+    own = {
+        "kbctl_key": "../escape-by-key.md",
+        "kbctl_owner": "support/prod",
+        "kbctl_hash": "0123456789ab",
+        "kbctl_type": "text",
+    }
+    files: list[tuple[str, bytes, dict[str, Any] | None]] = [
+        ("../../escape-by-name.md", b"# Climbing\n\nOut of the folder.\n", None),
+        ("..\\..\\escape-windows.md", b"# Windows\n\nBackslashes.\n", None),
+        ("/etc/escape-absolute.md", b"# Absolute\n\nRooted.\n", None),
+        ("keyed.md", b"# Keyed\n\nOut by its marker key.\n", own),
+        ("secret.md", f"# Secret\n\nThe key is {KEY}.\n".encode(), None),
+    ]
+    with person(handbook) as api:
+        store = api.post("/vector_stores", json={"name": "hostile"}).json()["id"]
+        for name, data, attrs in files:
+            upload = api.post(
+                "/files", files={"file": (name, data)}, data={"purpose": "assistants"}
+            )
+            body = {"file_id": upload.json()["id"], "attributes": attrs}
+            assert api.post(f"/vector_stores/{store}/files", json=body).status_code == 200
+    handbook.clock.advance(10)
+    out = tmp_path / "work" / "imported"
+    before = {p for p in tmp_path.rglob("*") if p.is_file()}
+
+    result = commands.import_store(
+        handbook.session, "prod", out, vector_store_id=store, project="support"
+    )
+
+    emulator = tmp_path / "emu"  # the emulator's own state folder
+    new = {p for p in tmp_path.rglob("*") if p.is_file() and emulator not in p.parents}
+    written = sorted(new - before)
+    outside = [p for p in written if out not in p.parents]
+    assert written and outside == [], outside
+    for path in written:
+        assert KEY not in path.read_text(encoding="utf-8", errors="replace"), path
+    keys = [d.key for d in result.documents if d.key is not None]
+    assert keys and all(not k.startswith(("/", "../")) and ".." not in k.split("/") for k in keys)
