@@ -18,6 +18,32 @@ from typing import Any
 MAX_LISTED = 20
 
 
+def tail(text: str, lines: int = 40, chars: int = 4_000) -> str:
+    """The end of a log: its last `lines` lines, at most `chars` characters."""
+    kept = "\n".join(text.rstrip().splitlines()[-lines:])
+    return kept[-chars:]
+
+
+class Forms:
+    """A part of a comment or issue body in forms from full to compact (`forms[level]`), so a
+    body over GitHub's limit can shrink its parts one step at a time."""
+
+    forms: list[str]
+    level: int = 0
+
+    @property
+    def text(self) -> str:
+        return self.forms[self.level]
+
+    def shrink(self) -> bool:
+        """Step to the next shorter form; False when none is shorter."""
+        while self.level + 1 < len(self.forms):
+            self.level += 1
+            if len(self.forms[self.level]) < len(self.forms[self.level - 1]):
+                return True
+        return False
+
+
 @dataclass(frozen=True)
 class CheckOutcome:
     """One word for the workflow (`status`), whether checks fail, and a sentence for people."""
@@ -147,7 +173,7 @@ def markdown(environment: str, report_path: Path, code: int, error_tail: str = "
     return "\n".join(lines).rstrip() + "\n"
 
 
-class CheckSection:
+class CheckSection(Forms):
     """One environment's check results in the drift issue, in forms from full to compact."""
 
     def __init__(self, environment: str, out_dir: Path) -> None:
@@ -157,23 +183,10 @@ class CheckSection:
         code = int(code_text) if code_text.lstrip("-").isdigit() else 1
         report = base.with_suffix(".json")
         self.outcome = check_result(report, code)
-        tail = "\n".join(error.rstrip().splitlines()[-40:])[-4_000:]
-        full = markdown(environment, report, code, tail)
+        full = markdown(environment, report, code, tail(error))
         short = (
             f"<!-- kbctl-check:{environment} -->\n### {environment}: retrieval checks "
             f"{self.outcome.status}\n\n{self.outcome.message}\n"
         )
         self.forms = [full, short]
         self.level = 0
-
-    @property
-    def text(self) -> str:
-        return self.forms[self.level]
-
-    def shrink(self) -> bool:
-        """Step to the next shorter form; False when none is shorter."""
-        while self.level + 1 < len(self.forms):
-            self.level += 1
-            if len(self.forms[self.level]) < len(self.forms[self.level - 1]):
-                return True
-        return False

@@ -41,6 +41,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ci_checks import Forms, tail
+
 LIMIT = 65_000  # GitHub's limit is 65,536 characters; keep a margin
 MARKERS = {"plan": "<!-- kbctl-plan -->", "drift": "<!-- kbctl-drift -->"}
 TITLES = {"plan": "kbctl plan", "drift": "kbctl drift"}
@@ -99,12 +101,7 @@ def summary_table(counts: dict[str, int]) -> str:
     return "\n".join((head, rule, row))
 
 
-def tail(text: str, lines: int = 40, chars: int = 4_000) -> str:
-    kept = "\n".join(text.rstrip().splitlines()[-lines:])
-    return kept[-chars:]
-
-
-class Section:
+class Section(Forms):
     """One environment's part of the body, in forms from full to compact (`forms[level]`)."""
 
     def __init__(self, kind: str, env: str, out_dir: Path, share: int) -> None:
@@ -144,18 +141,6 @@ class Section:
                 f"{title}\n\n_See the workflow run's log. {pointer}_",
             ]
         self.level = 0
-
-    @property
-    def text(self) -> str:
-        return self.forms[self.level]
-
-    def shrink(self) -> bool:
-        """Step to the next shorter form; False when none is shorter."""
-        while self.level + 1 < len(self.forms):
-            self.level += 1
-            if len(self.forms[self.level]) < len(self.forms[self.level - 1]):
-                return True
-        return False
 
 
 def head_of(markdown: str, budget: int, note: str) -> str:
