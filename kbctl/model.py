@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from bisect import bisect_left
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 
@@ -349,7 +350,7 @@ class LiveState:
     """
 
     agent: LiveAgent
-    documents: tuple[LiveDocument, ...]  # sorted by id
+    documents: tuple[LiveDocument, ...]  # sorted by id (sorted on construction if not)
     quota: RagQuota | None = None
     warnings: tuple[str, ...] = ()  # reads that were tolerated (e.g. a listing cut short)
     index_model: str | None = None  # None: index health was not read
@@ -358,6 +359,11 @@ class LiveState:
     #: Managed documents another agent or branch uses (or may: not told), by id. None: not
     #: read (unattached ones are orphans then; apply asks right before each delete).
     shared: tuple[SharedUse, ...] | None = None
+
+    def __post_init__(self) -> None:
+        docs = self.documents
+        if any(docs[i].id > docs[i + 1].id for i in range(len(docs) - 1)):
+            object.__setattr__(self, "documents", tuple(sorted(docs, key=_doc_id)))
 
     def fingerprint(self, referenced: frozenset[str] | None = None) -> str:
         """sha256 of the state a plan depends on (the quota is left out: it moves on its own).
@@ -385,11 +391,15 @@ class LiveState:
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def document(self, doc_id: str) -> LiveDocument | None:
-        """The live document with this id, if known."""
-        for doc in self.documents:
-            if doc.id == doc_id:
-                return doc
+        """The live document with this id, if known (a binary search: `documents` is sorted)."""
+        at = bisect_left(self.documents, doc_id, key=_doc_id)
+        if at < len(self.documents) and self.documents[at].id == doc_id:
+            return self.documents[at]
         return None
+
+
+def _doc_id(doc: LiveDocument) -> str:
+    return doc.id
 
 
 def _fingerprinted(doc: LiveDocument) -> list[object]:

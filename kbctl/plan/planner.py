@@ -134,7 +134,7 @@ def plan_target(target: Target, live: LiveState) -> AgentPlan:
         project=target.project,
         environment=target.environment,
         agent_id=target.agent_id,
-        fingerprint=live.fingerprint(),
+        fingerprint="",  # below: of everything, or (shared documents) of what it uses
         embedding_model=model,
         changes=tuple(changes),
         rag_changes=_rag_changes(target, live),
@@ -148,7 +148,7 @@ def plan_target(target: Target, live: LiveState) -> AgentPlan:
         endpoint=endpoint_label(target.base_url),
     )
     if not shares_documents(target.provider):
-        return plan
+        return replace(plan, fingerprint=live.fingerprint())
     # Another environment's uploads must not make this plan stale: only what it depends on.
     return replace(plan, fingerprint=live.fingerprint(plan.referenced))
 
