@@ -8,7 +8,7 @@ decide anything the planner or executor decides.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from kbctl.errors import UsageError
@@ -24,12 +24,20 @@ from kbctl.model import (
     RagQuota,
     RagSettings,
 )
-from kbctl.provider.base import DeleteOutcome, Dependents, IndexState, Provider, SearchHit
+from kbctl.provider.base import (
+    DeleteOutcome,
+    Dependents,
+    IndexState,
+    LedgeredCreates,
+    Provider,
+    SearchHit,
+)
 from kbctl.provider.elevenlabs.agents import Agents
 from kbctl.provider.elevenlabs.documents import Documents
 from kbctl.provider.elevenlabs.indexes import Indexes
 from kbctl.provider.elevenlabs.shapes import MAX_PAGE_SIZE
 from kbctl.provider.http import ApiClient
+from kbctl.provider.ledger import CreateLedger
 
 
 class ElevenLabsProvider:
@@ -158,12 +166,25 @@ class ElevenLabsProvider:
         return self.documents.search(query, limit)
 
     def create_document(self, spec: DocumentSpec, name: str) -> str:
-        """Create the document; after an ambiguous failure, reuse the one that got created
-        (found with bounded queries, never a full scan)."""
+        """Create the document; a lost answer is retried and recorded in `create_ledger`
+        (apply deletes the copies that landed, once per run)."""
         return self.documents.create(spec, name)
 
+    @property
+    def create_ledger(self) -> CreateLedger:
+        """The lost and answered creates since apply last took them."""
+        return self.documents.ledger
+
+    def newest_document_pages(self) -> Iterator[tuple[LiveDocument, ...]]:
+        """The listing newest first, a page of 100 at a time, for as long as the caller reads."""
+        return self.documents.newest_pages()
+
+    def newest_named_documents(self, name: str) -> tuple[LiveDocument, ...]:
+        """Documents named exactly `name` among the newest (one request; may miss some)."""
+        return self.documents.newest_named(name)
+
     def create_folder(self, name: str) -> str:
-        """Create an empty root folder (bounded recovery of an ambiguous create, as documents)."""
+        """Create an empty root folder (a lost answer: looked for with two bounded queries)."""
         return self.documents.create_folder(name)
 
     def rename_document(self, doc_id: str, name: str) -> None:
@@ -203,6 +224,6 @@ class ElevenLabsProvider:
         return self.indexes.quota()
 
 
-def _conforms(provider: ElevenLabsProvider) -> Provider:
-    """Never called: makes mypy check that `ElevenLabsProvider` implements `Provider`."""
-    return provider
+def _conforms(provider: ElevenLabsProvider) -> tuple[Provider, LedgeredCreates]:
+    """Never called: makes mypy check that `ElevenLabsProvider` implements the protocols."""
+    return provider, provider
