@@ -6,9 +6,7 @@ Owns pure functions over JSON values. Must not hold state, read the clock or kno
 
 from __future__ import annotations
 
-import copy
-
-from kbctl.emulator.workspace.records import DEFAULT_EMBEDDING_MODEL, Json
+from kbctl.emulator.workspace.records import DEFAULT_EMBEDDING_MODEL, Json, json_copy
 
 DEFAULT_VOICE_ID = "cjVigY5qzO86Huf0OWal"
 
@@ -62,13 +60,13 @@ def default_conversation_config() -> Json:
 def deep_merge(base: Json, patch: Json) -> Json:
     """`base` updated by `patch`: objects merge key by key, everything else (arrays included)
     replaces wholesale. An explicit `null` sets the key to `null`. Neither input is modified."""
-    out = copy.deepcopy(base)
+    out = json_copy(base)
     for key, value in patch.items():
         current = out.get(key)
         if isinstance(value, dict) and isinstance(current, dict):
             out[key] = deep_merge(current, value)
         else:
-            out[key] = copy.deepcopy(value)
+            out[key] = json_copy(value)
     return out
 
 
@@ -131,8 +129,8 @@ def without_ids(
     conversation_config: Json, workflow: Json | None, ids: set[str]
 ) -> tuple[Json, Json | None]:
     """Copies of both with every reference to `ids` removed (what a forced delete does)."""
-    cc = copy.deepcopy(conversation_config)
-    wf = copy.deepcopy(workflow)
+    cc = json_copy(conversation_config)
+    wf = json_copy(workflow)
     prompt = prompt_of(cc)
     if prompt is not None and isinstance(prompt.get("knowledge_base"), list):
         kb = prompt["knowledge_base"]

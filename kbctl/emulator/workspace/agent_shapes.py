@@ -7,10 +7,15 @@ Owns formatting only. Must not read state, the clock or the request: every deriv
 
 from __future__ import annotations
 
-import copy
-
 from kbctl.emulator.workspace.agent_config import DEFAULT_VOICE_ID, rename_locators
-from kbctl.emulator.workspace.records import Agent, AgentVersion, Branch, Deployment, Json
+from kbctl.emulator.workspace.records import (
+    Agent,
+    AgentVersion,
+    Branch,
+    Deployment,
+    Json,
+    json_copy,
+)
 from kbctl.emulator.workspace.shapes import access_info
 
 
@@ -40,8 +45,8 @@ def dependent_branch(agent: Agent, branch: Branch, head: AgentVersion) -> Json:
 def agent(agent: Agent, version: AgentVersion, names: dict[str, str] | None = None) -> Json:
     """`GetAgentResponseModel` for `version`; a copy callers may change. `names` (document id
     -> current name) rewrites the knowledge-base entries' names, for `rename_propagates`."""
-    cc = copy.deepcopy(version.conversation_config)
-    workflow = copy.deepcopy(version.workflow)
+    cc = json_copy(version.conversation_config)
+    workflow = json_copy(version.workflow)
     if names is not None:
         rename_locators(cc, workflow, names)
     return {
@@ -52,7 +57,7 @@ def agent(agent: Agent, version: AgentVersion, names: dict[str, str] | None = No
             "created_at_unix_secs": agent.created_at,
             "updated_at_unix_secs": version.committed_at,
         },
-        "platform_settings": copy.deepcopy(version.platform_settings),
+        "platform_settings": json_copy(version.platform_settings),
         "phone_numbers": [],
         "whatsapp_accounts": [],
         "workflow": workflow,

@@ -8,10 +8,9 @@ branches beyond the three trees it is given.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
-from kbctl.emulator.workspace.records import Json
+from kbctl.emulator.workspace.records import Json, json_copy
 
 _MISSING = object()
 #: The parts of an agent a merge combines, with their section name in conflict reports.
@@ -68,7 +67,7 @@ def merge_configs(base: Json, source: Json, target: Json) -> tuple[Json, list[Co
         paths: list[str] = []
         b, s, t = (x.get(section) for x in (base, source, target))
         merged = _merge(b, s, t, "", paths)
-        result[section] = copy.deepcopy(None if merged is _MISSING else merged)
+        result[section] = json_copy(None if merged is _MISSING else merged)
         for path in paths:
             conflicts.append(Conflict(section, path, _at(b, path), _at(s, path), _at(t, path)))
     return result, conflicts

