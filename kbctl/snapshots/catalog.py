@@ -17,7 +17,8 @@ Each use lists the folder's names and sizes (no reads), parses only the files it
 are gone, and rewrites the index when it moved. A missing, damaged, conflicted or older-format
 index is rebuilt from the files. File names carry the record's id (a hash of its content,
 checked on read), so a known name and size is a known record. Parsing a record here never
-rebuilds a delta chain: a delta's own fields say everything a row needs.
+rebuilds a delta chain (a delta's own fields say everything a row needs), and reads a chunked
+record's chunks only for the content index.
 Owns the index files; must not decide anything about snapshots (the store does).
 """
 
@@ -33,8 +34,8 @@ from pathlib import Path
 
 from kbctl.errors import SnapshotError
 from kbctl.snapshots.codec import entry_from_json, entry_to_json
-from kbctl.snapshots.delta import Stored
 from kbctl.snapshots.record import IN_PROGRESS, SnapshotEntry
+from kbctl.snapshots.recordfile import Stored
 
 INDEX_FILE = ".index.json"
 CONTENTS_FILE = ".contents.jsonl"
@@ -175,8 +176,9 @@ class Catalog:
 def synced(folder: Path, read: Read, write: Write, *, contents: bool = False) -> Catalog:
     """The catalog of `folder`, brought up to date with its files, each new one parsed once;
     `read(path, entries)` parses a record (never rebuilding a delta; `entries=False`: a full
-    record's entries only counted), `write` stores an index file atomically. `contents` also
-    brings the content index up to date (which needs the entries)."""
+    record's entries only counted, a chunked record's chunks not read), `write` stores an
+    index file atomically. `contents` also brings the content index up to date (which needs
+    the entries)."""
     present = snapshot_files(folder)
     rows = _load_rows(folder / INDEX_FILE)
     rows_moved = any(name not in present for name in rows)
