@@ -280,7 +280,6 @@ def main() -> None:
 
     root = args.keep or Path(tempfile.mkdtemp(prefix="kbctl-snapshot-bench-"))
     folder = root / "state-snapshots"
-    store = SnapshotStore(folder, chunked_above=args.chunked_above)
     clock = FakeClock()
     workspace = Workspace(args.documents)
     applies = max(2, args.snapshots // 2)
@@ -293,6 +292,7 @@ def main() -> None:
     for n in range(applies):
         if n:
             workspace.churn(args.churn, n)
+        store = SnapshotStore(folder, chunked_above=args.chunked_above)  # a process per apply
         seconds, added = _apply_once(workspace, store, clock)
         hook_seconds.append(seconds)
         written.append(added)

@@ -16,6 +16,7 @@ Reads files only; must not write, or decide how records are stored (the store do
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -93,6 +94,21 @@ class Chunks:
         parts = [self._chunk(path, ref.blob) for ref in chunked.chunks]
         entries = joined(chunked, parts, path.name)
         return replace(stored, snapshot=resolved(stored, entries))
+
+    def raw(self, digest: str) -> object:
+        """A chunk's JSON, verified against its name but not parsed into entries.
+
+        Raises:
+            SnapshotError: the chunk is missing or damaged, or not JSON.
+        """
+        found = self._found.get(digest)
+        data = self._blobs.read(digest) if found is None else found[0]
+        try:
+            return json.loads(data)
+        except ValueError as err:
+            raise SnapshotError(
+                f"Snapshot blob {digest[:12]} is not a chunk", detail=str(err)
+            ) from None
 
     def _chunk(self, record: Path, digest: str) -> tuple[bytes, tuple[SnapshotEntry, ...]]:
         found = self._found.get(digest)

@@ -345,30 +345,33 @@ class SnapshotStore:
     def _catalog(self, environment: str, *, contents: bool = False) -> Catalog:
         return synced(
             self.env_dir(environment),
-            lambda path, entries: self._stored(path, environment, entries=entries),
+            lambda path, entries: self._parse(path, environment, entries=entries),
             lambda path, data: atomic_write(path, data, durable=False),  # a cache: rebuildable
+            self._chunks.raw,
             contents=contents,
         )
 
     def _chain(self) -> Chain:
         return Chain(self._stored)
 
-    def _stored(self, path: Path, environment: str, *, entries: bool = True) -> Stored:
-        """`read_stored`, with a chunked record's chunks read when `entries`, remembering the
-        last few full parses (the index, the newest record and its chain read the same records
-        one after the other)."""
+    def _stored(self, path: Path, environment: str) -> Stored:
+        """The record in `path` with its knowledge base (a chunked record's chunks read), but
+        for a delta record (the chain rebuilds it)."""
+        return self._chunks.resolve(path, self._parse(path, environment, entries=True))
+
+    def _parse(self, path: Path, environment: str, *, entries: bool) -> Stored:
+        """`read_stored`, remembering the last few full parses (the index, the newest record
+        and its chain read the same records one after the other)."""
         try:
             stat = path.stat()
         except OSError:
-            stored = read_stored(path, environment, entries=entries)
-            return self._chunks.resolve(path, stored) if entries else stored
+            return read_stored(path, environment, entries=entries)
         key = (path, stat.st_size, stat.st_mtime_ns)
         found = self._parsed.get(key)
         if found is not None:
             return found
         stored = read_stored(path, environment, entries=entries)
         if entries:
-            stored = self._chunks.resolve(path, stored)
             self._parsed[key] = stored
             while len(self._parsed) > PARSED_KEPT:
                 del self._parsed[next(iter(self._parsed))]
