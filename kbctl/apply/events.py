@@ -109,6 +109,15 @@ class DocumentDeleted:
 
 
 @dataclass(frozen=True, slots=True)
+class ExtraCopyDeleted:
+    """An extra copy of `key` was deleted: a create whose answer was lost had landed after all
+    (the run kept another copy; `kbctl.apply.extras`)."""
+
+    key: str
+    doc_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class DocumentKept:
     """A document apply meant to delete stays, and why."""
 
@@ -152,6 +161,7 @@ ApplyEvent = (
     | ChecksFinished
     | AgentUpdated
     | DocumentDeleted
+    | ExtraCopyDeleted
     | DocumentKept
     | ApplyWarning
     | RolloutStep

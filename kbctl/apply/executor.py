@@ -49,6 +49,7 @@ from kbctl.errors import (
     StalePlanError,
     UsageError,
 )
+from kbctl.fingerprint import live_fingerprint
 from kbctl.identity import shares_documents
 from kbctl.model import (
     DocumentSpec,
@@ -138,6 +139,7 @@ class _Run(SwapSteps):
                 detail="Its fingerprint no longer matches the plan's." + self._writer(live.agent),
                 hint="Run kbctl plan (or kbctl apply without a plan file) again.",
             )
+        self._forget_lost_creates()
         self.hook.before(self.target, live, self.plan)
         self.events(PlanStarted(self.plan))
         for message in warnings:
@@ -145,8 +147,11 @@ class _Run(SwapSteps):
         outcome = Outcome.FAILED
         error: KbctlError | None = None
         try:
+            # Twice the requests that may be in flight: a worker waiting out a backoff (a
+            # create tried again, a 429) holds no request slot, and the others keep them busy.
             pool = ThreadPoolExecutor(
-                max_workers=ceiling_of(self.options.concurrency), thread_name_prefix="kbctl-apply"
+                max_workers=2 * ceiling_of(self.options.concurrency),
+                thread_name_prefix="kbctl-apply",
             )
             try:
                 if self.stage is not None:  # first: a killed run's branch may hold orphans
@@ -154,7 +159,9 @@ class _Run(SwapSteps):
                 if any(d.reason == ORPHAN for d in self.plan.deletions):
                     self._timed(Phase.DELETE, lambda: self._delete(pool, orphans=True))
                 self._timed(Phase.CREATE, lambda: self._prepare(pool, specs))
+                self._start_reconcile(pool)  # lost creates' copies, while the gate waits
                 self._timed(Phase.INDEX, lambda: self._wait(pool))
+                self._end_reconcile()
                 self._timed(Phase.INDEX, lambda: self._settle_shared(pool))
                 stage = self.stage
                 if stage is None:
@@ -167,8 +174,11 @@ class _Run(SwapSteps):
                     self._check_still_ours()
                     self._timed(Phase.CHECKS, lambda: self.checks.after_swap(self._ids(), pool.map))
             finally:
-                # On an interrupt, queued work is dropped; requests in flight finish.
-                pool.shutdown(wait=True, cancel_futures=True)
+                try:
+                    self._end_reconcile()  # it deletes through the pool: before it closes
+                finally:
+                    # On an interrupt, queued work is dropped; requests in flight finish.
+                    pool.shutdown(wait=True, cancel_futures=True)
                 self.gate.close()
             outcome = Outcome.APPLIED
         except InterruptedRunError as err:
@@ -230,6 +240,7 @@ class _Run(SwapSteps):
             gate_busiest_round=self.gate.busiest_round,
             branch=self.staged.name if self.staged is not None else None,
             canary_percent=self.target.rollout.canary_percent if self.canary else None,
+            extra_copies=tuple(self.extra_copies),
         )
 
     def _read_live(self) -> LiveState:
@@ -245,7 +256,7 @@ class _Run(SwapSteps):
     def _fingerprint(self, live: LiveState) -> str:
         """The fingerprint as the planner took it (with shared documents: of what it uses)."""
         shared = shares_documents(self.target.provider)
-        return live.fingerprint(self.plan.referenced if shared else None)
+        return live_fingerprint(live, self.plan.referenced if shared else None)
 
     def _live_after(self, outcome: Outcome) -> LiveState | None:
         if isinstance(self.hook, NullHook):

@@ -48,8 +48,6 @@ from kbctl.provider.base import AgentBranchesApi, Provider
 class RunState:
     """One apply in progress; collects what was done so a failure can report it."""
 
-    """One apply in progress; collects what was done so a failure can report it."""
-
     def __init__(
         self,
         plan: AgentPlan,
@@ -82,6 +80,8 @@ class RunState:
         self.kept: list[DocOutcome] = []
         #: Uploads given up for another run's earlier copy (`reattach`), deleted after the swap.
         self.given_up: list[DocOutcome] = []
+        #: Extra copies left by creates whose answer was lost, deleted (`extras`).
+        self.extra_copies: list[DocOutcome] = []
         self.warnings: list[str] = []
         self.timings: list[tuple[str, float]] = []
         self.version_id: str | None = None

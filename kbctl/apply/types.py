@@ -80,6 +80,8 @@ class ApplyResult:
         checks_before_swap: the retrieval checks against the documents the agent was about to
             have (None: no checks declared, or the run stopped before them).
         checks: the retrieval checks against what the agent has after the swap.
+        extra_copies: copies left by creates whose answer was lost (they landed after all),
+            deleted by this run.
     """
 
     agent_id: str
@@ -105,6 +107,7 @@ class ApplyResult:
     #: canary (main unchanged) rather than merged.
     branch: str | None = None
     canary_percent: int | None = None
+    extra_copies: tuple[DocOutcome, ...] = ()
 
     @property
     def ids_by_key(self) -> dict[str, str]:
@@ -127,6 +130,8 @@ def summary_line(plan: AgentPlan, result: ApplyResult) -> str:
     text = ", ".join(p for p in parts if p) or "nothing to do"
     if result.reused:
         text += f" ({len(result.reused)} reused without upload)"
+    if result.extra_copies:
+        text += f"; {len(result.extra_copies)} extra copies of lost creates deleted"
     checks = result.checks if result.checks is not None else result.checks_before_swap
     if checks is not None:
         text += f"; {checks.summary()}"

@@ -21,8 +21,8 @@ from kbctl.apply.events import (
     Phase,
     PhaseStarted,
 )
+from kbctl.apply.extras import ExtraCopySteps
 from kbctl.apply.gate_report import gate_error
-from kbctl.apply.run_state import RunState
 from kbctl.apply.steps import Hold, Upload, Work, is_new, work_for
 from kbctl.apply.types import (
     DocOutcome,
@@ -59,7 +59,7 @@ class _Prepared:
     upload: DocumentSpec | None = None  # uploaded, to be attached with the others (staged)
 
 
-class UploadSteps(RunState):
+class UploadSteps(ExtraCopySteps):
     """Create, index gate and the checks before the swap."""
 
     # ----------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from kbctl.apply.events import (
     DocumentDeleted,
     DocumentKept,
     DocumentRenamed,
+    ExtraCopyDeleted,
     Finished,
     GatePassed,
     IndexProgress,
@@ -106,6 +107,8 @@ class Drawing:
                 self.agent_updated(agent_id, version_id)
             case DocumentDeleted(key=key, doc_id=doc_id):
                 self.document_deleted(key, doc_id)
+            case ExtraCopyDeleted(key=key, doc_id=doc_id):
+                self.extra_copy_deleted(key, doc_id)
             case DocumentKept(key=key, doc_id=doc_id, reason=reason):
                 self.document_kept(key, doc_id, reason)
             case ApplyWarning(message=message):
@@ -144,6 +147,9 @@ class Drawing:
         pass
 
     def document_deleted(self, key: str, doc_id: str) -> None:
+        pass
+
+    def extra_copy_deleted(self, key: str, doc_id: str) -> None:
         pass
 
     def document_kept(self, key: str, doc_id: str, reason: str) -> None:

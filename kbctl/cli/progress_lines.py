@@ -112,6 +112,9 @@ class PlainProgress(Drawing):
     def document_deleted(self, key: str, doc_id: str) -> None:
         self._line(f"deleted {key} ({doc_id})")
 
+    def extra_copy_deleted(self, key: str, doc_id: str) -> None:
+        self._line(f"deleted an extra copy of {key} ({doc_id}): a lost create had landed")
+
     def document_kept(self, key: str, doc_id: str, reason: str) -> None:
         self._line(f"kept {key} ({doc_id}): {reason}")
 
@@ -186,6 +189,9 @@ class JsonProgress(Drawing):
 
     def document_deleted(self, key: str, doc_id: str) -> None:
         self._emit("document_deleted", key=key, id=doc_id)
+
+    def extra_copy_deleted(self, key: str, doc_id: str) -> None:
+        self._emit("extra_copy_deleted", key=key, id=doc_id)
 
     def document_kept(self, key: str, doc_id: str, reason: str) -> None:
         self._emit("document_kept", key=key, id=doc_id, reason=reason)

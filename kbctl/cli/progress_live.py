@@ -187,6 +187,10 @@ class LiveProgress(Drawing):
         self._set(f"{key} ({doc_id})", "deleted", "magenta")
         self._refresh()
 
+    def extra_copy_deleted(self, key: str, doc_id: str) -> None:
+        self._set(f"{key} ({doc_id})", "extra copy deleted", "magenta")
+        self._refresh()
+
     def document_kept(self, key: str, doc_id: str, reason: str) -> None:
         phase = Phase.CLEANUP if Phase.CLEANUP in self._phases else Phase.DELETE
         self._bump(phase, "kept 1")

@@ -8,7 +8,7 @@ protocol (and on `InPlaceUpdates` and `StagedCreates`, where a provider offers t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -25,6 +25,7 @@ from kbctl.model import (
     RagQuota,
     RagSettings,
 )
+from kbctl.provider.ledger import CreateLedger
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,10 +168,20 @@ class Provider(Protocol):
     """A workspace kbctl can read and change."""
 
     def read_state(
-        self, agent_id: str, project: str, environment: str, *, with_quota: bool = True
+        self,
+        agent_id: str,
+        project: str,
+        environment: str,
+        *,
+        with_quota: bool = True,
+        on_agent: Callable[[LiveAgent], None] | None = None,
     ) -> LiveState:
         """The agent, every document it has attached, and every document carrying this
-        project+environment's marker (full pagination; the name `search` can miss documents)."""
+        project+environment's marker (full pagination; the name `search` can miss documents).
+
+        `on_agent`, if the provider calls it, gets the agent as soon as it is read, while the
+        documents are still being listed: a caller starts there the reads that need only the
+        agent. It must return at once (submit work elsewhere)."""
         ...
 
     def get_agent(self, agent_id: str) -> LiveAgent:
@@ -182,8 +193,9 @@ class Provider(Protocol):
         ...
 
     def create_document(self, spec: DocumentSpec, name: str) -> str:
-        """Create a document; returns its id. Never creates a duplicate on an ambiguous failure:
-        after a timeout or a 5xx on create it looks for a document with `name` first."""
+        """Create a document; returns its id. After a timeout or a 5xx on create (the write may
+        have happened) either it looks for a document with `name` first, or (`LedgeredCreates`)
+        it tries again and records the lost answer, leaving an extra copy for apply to find."""
         ...
 
     def find_documents_by_name(self, name: str) -> tuple[LiveDocument, ...]:
@@ -268,6 +280,26 @@ class RecentDocuments(Protocol):
         self, since: float, *, limit: int | None = None
     ) -> tuple[LiveDocument, ...]:
         """Documents created at `since` (unix seconds) or later (at most `limit` pages)."""
+        ...
+
+
+@runtime_checkable
+class LedgeredCreates(Protocol):
+    """A provider that retries a create whose answer was lost instead of looking for it, and
+    records it in `create_ledger`: apply finds the copies that landed once per run
+    (`kbctl.apply.extras`) with the two reads below, whichever costs fewer requests."""
+
+    @property
+    def create_ledger(self) -> CreateLedger:
+        """The lost and answered creates since apply last took them."""
+        ...
+
+    def newest_document_pages(self) -> Iterator[tuple[LiveDocument, ...]]:
+        """The listing newest first, a page of 100 at a time, for as long as the caller reads."""
+        ...
+
+    def newest_named_documents(self, name: str) -> tuple[LiveDocument, ...]:
+        """Documents named exactly `name` among the newest (one request; may miss some)."""
         ...
 
 

@@ -15,7 +15,7 @@ Retry policy (reference §1.5):
   get-or-create `rag-index`) retry on 429, 408, 409, 5xx, timeouts and connection errors;
 - non-idempotent creates retry only when the request surely did not happen (429, failure to
   connect); after a timeout, a broken connection, a 408 or a 5xx they raise
-  `AmbiguousWriteError`, and the caller decides (look for the document first, never duplicate).
+  `AmbiguousWriteError`, and the caller decides (documents: retry, ledger the lost answer).
 Delays: `kbctl.provider.retry`; concurrency: `kbctl.provider.limiter` (a slot is held only while
 a request is on the wire, never during a backoff sleep); errors: `kbctl.provider.http_errors`.
 """
@@ -104,7 +104,7 @@ class ApiClient:
         self.on_retry = on_retry
         self._key, self._service = (api_key or "").strip(), "OpenAI" if bearer else "ElevenLabs"
         self._redactor = Redactor(self._key)
-        self._clock = clock
+        self.clock = clock
         self._backoff = Backoff(seed)
         self._lock = threading.Lock()
         self._limiter = Limiter.for_concurrency(max_concurrency)
@@ -258,7 +258,7 @@ class ApiClient:
                 and (status != 409 or retry_conflict)
             )
             if retryable and attempt < self.max_retries:
-                delay = retry_after(outcome.retry_after_ms, outcome.retry_after, self._clock.now())
+                delay = retry_after(outcome.retry_after_ms, outcome.retry_after, self.clock.now())
                 if delay is None:
                     delay = self.backoff_delay(attempt)
                 code = error_body(outcome.content, self._redactor)[0]
@@ -293,7 +293,7 @@ class ApiClient:
             max_attempts=self.max_retries + 1,
         )
         self.on_retry(notice)
-        self._clock.sleep(delay)
+        self.clock.sleep(delay)
 
     def _send_once(
         self,
@@ -373,7 +373,7 @@ class ApiClient:
             value: object = json.loads(answer.content)
         except ValueError:
             raise unreadable(method, path, answer.status, self.redact(answer.text)) from None
-        return self._redactor.json(value)
+        return self._redactor.parsed(answer.content, value)
 
 
 def post_webhook(

@@ -14,7 +14,7 @@ import os
 import signal
 import subprocess
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -219,3 +219,33 @@ def test_injected_faults_and_a_concurrency_limit_of_3_converge(
         assert len(names) == len(set(names)), "a document was uploaded twice"
     assert rig.switch.app.injected.get("fail_rate", 0) > 10
     assert rig.switch.app.injected.get("max_concurrency", 0) > 0
+
+
+def _first_listing_after_an_upload() -> Predicate:
+    """The first request for the document listing once an upload was sent: after the uploads,
+    that is the reconciliation's first read of lost creates' copies."""
+    uploaded = [False]
+
+    def when(method: str, path: str, count: int) -> bool:
+        if method == "POST" and path.endswith("/knowledge-base/text"):
+            uploaded[0] = True
+        return uploaded[0] and method == "GET" and path == "/v1/convai/knowledge-base"
+
+    return when
+
+
+def test_sigkill_before_the_lost_creates_are_reconciled_then_one_apply_converges(
+    make_rig: Callable[..., Rig],
+) -> None:
+    """Answers lost after the write leave extra copies; the run dies as it starts looking for
+    them. The next apply reuses one copy per key, deletes the others and converges."""
+    rig = make_rig(fail_after_write_rate=0.3, latency_ms=5, seed=5)
+    rig.write_docs(0, count=12)
+    assert rig.apply_killed(_first_listing_after_an_upload())
+    managed = [d.name for d in rig.world.documents() if d.name.startswith("docs/")]
+    assert len(managed) > len(set(managed)) == 12, "the seed must leave extra copies"
+    rig.world.config = replace(rig.world.config, fail_after_write_rate=0.0)
+    rig.apply_in_process()
+    rig.assert_converged()
+    names = [d.name for d in rig.world.documents() if d.name.startswith("docs/")]
+    assert sorted(names) == sorted(set(managed))

@@ -12,8 +12,10 @@ from collections.abc import Callable
 
 import pytest
 
+from kbctl.apply.extras import find_extra_copies
 from kbctl.emulator import World
 from kbctl.errors import AuthError, NotFoundError
+from kbctl.fingerprint import live_fingerprint
 from kbctl.identity import content_hash, document_name
 from kbctl.model import (
     DocType,
@@ -161,7 +163,7 @@ def test_read_state_is_right_under_faults_and_threads(make_rig: Callable[..., Ri
     assert errors == []
     assert len(results) == 8
     for state in results:
-        assert state.fingerprint() == expected.fingerprint()
+        assert live_fingerprint(state) == live_fingerprint(expected)
         assert state.documents == expected.documents
     assert rig.app.injected.get("fail_rate", 0) > 0
     no_internal_errors(rig)
@@ -224,45 +226,74 @@ def test_create_text_url_file_round_trip(rig: Rig) -> None:
     no_internal_errors(rig)
 
 
-def test_create_that_failed_after_writing_makes_exactly_one_document(
+def test_create_whose_every_answer_was_lost_is_found_at_last(
     make_rig: Callable[..., Rig],
 ) -> None:
+    """Every attempt writes and then answers 500: the create is tried max_retries + 1 times
+    (no lookup in between), then looked for by name; the ledger names every attempt, so
+    apply's reconciliation deletes the other copies."""
     rig = make_rig(fail_after_write_rate=1.0)
     name = name_of("a.md", "alpha")
     doc_id = rig.provider.create_document(text_spec("a.md", "alpha" * 200), name)
-    docs = [d for d in rig.world.documents() if d.name == name]
-    assert [d.id for d in docs] == [doc_id]
-    assert rig.client.route_calls["POST /v1/convai/knowledge-base/text"] == 1
-    assert rig.app.injected == {"fail_after_write_rate": 1}
+    copies = [d.id for d in rig.world.documents() if d.name == name]
+    assert doc_id in copies and len(copies) == 6
+    assert rig.client.route_calls["POST /v1/convai/knowledge-base/text"] == 6
+    assert rig.client.route_calls["GET /v1/convai/knowledge-base"] <= 2  # the last resort
+    view = rig.provider.create_ledger.take()
+    assert [lost.name for lost in view.lost] == [name] * 6
+    assert [a.doc_id for a in view.answered] == [doc_id]
+    rig.reconfigure(fail_after_write_rate=0.0)
+    extra = find_extra_copies(rig.provider, view, protected=())
+    assert sorted(d.id for d in extra) == sorted(set(copies) - {doc_id})
 
 
-def test_creates_under_random_faults_never_duplicate(make_rig: Callable[..., Rig]) -> None:
+def test_creates_under_random_faults_leave_only_ledgered_copies(
+    make_rig: Callable[..., Rig],
+) -> None:
+    """Lost answers before and after the write: every name ends with its kept id, and every
+    other copy is found by the reconciliation (the one that runs in apply) and nothing else."""
     rig = make_rig(fail_rate=0.25, fail_after_write_rate=0.25, seed=11, max_retries=10)
+    bystander = rig.world.add_document("text", name_of("z.md", "other"), "z" * 600)
     made: dict[str, str] = {}
     for i in range(40):
         name = name_of(f"d{i}.md", f"body {i}")
         made[name] = rig.provider.create_document(text_spec(f"d{i}.md", f"body {i}"), name)
-    names = [d.name for d in rig.world.documents()]
-    assert sorted(names) == sorted(made)  # each exactly once
-    assert {d.name: d.id for d in rig.world.documents()} == made
+    view = rig.provider.create_ledger.take()
+    assert view.lost and {a.name: a.doc_id for a in view.answered} == made
+    rig.reconfigure(fail_rate=0.0, fail_after_write_rate=0.0)
+    extra = find_extra_copies(rig.provider, view, protected=())
+    assert bystander not in {d.id for d in extra}
+    assert not {d.id for d in extra} & set(made.values())
+    for doc in extra:
+        assert rig.provider.delete_document(doc.id) is DeleteOutcome.DELETED
+    by_name = {d.name: d.id for d in rig.world.documents() if d.id != bystander}
+    assert by_name == made  # each exactly once, the id kbctl kept
+    assert len(rig.world.documents()) == len(made) + 1
     assert rig.app.injected.get("fail_after_write_rate", 0) > 0
     assert rig.app.injected.get("fail_rate", 0) > 0
     no_internal_errors(rig)
 
 
-def test_ambiguous_create_recovery_costs_the_same_in_a_large_workspace(
+def test_finding_extra_copies_costs_the_same_in_a_large_workspace(
     make_rig: Callable[..., Rig],
 ) -> None:
-    """A 500 after the write, in a workspace of 600 documents (6 pages): found on the first page
-    of the name search, newest first, without paging through the workspace."""
-    rig = make_rig()
+    """A 500 after the write, in a workspace of 600 documents (6 pages): the copy is found by
+    one name search, newest first, without paging through the workspace."""
+    rig = make_rig(max_retries=1)
     for i in range(600):
         rig.world.add_document("text", f"filler {i:03}", f"f{i}" * 200)
-    rig.reconfigure(fail_after_write_rate=1.0)
+    kept = rig.provider.create_document(text_spec("early.md", "early"), name_of("early.md", "e"))
+    rig.reconfigure(fail_after_write_rate=1.0)  # both attempts land, both answers are lost
     name = name_of("late.md", "late body")
     doc_id = rig.provider.create_document(text_spec("late.md", "late body"), name)
-    assert [d.id for d in rig.world.documents() if d.name == name] == [doc_id]
-    assert rig.client.route_calls["GET /v1/convai/knowledge-base"] <= 2
+    rig.reconfigure(fail_after_write_rate=0.0)
+    view = rig.provider.create_ledger.take()
+    assert len(view.lost) == 2
+    lists = rig.client.route_calls["GET /v1/convai/knowledge-base"]
+    extra = find_extra_copies(rig.provider, view, protected=(kept,))
+    assert rig.client.route_calls["GET /v1/convai/knowledge-base"] - lists == 1
+    copies = {d.id for d in rig.world.documents() if d.name == name}
+    assert {d.id for d in extra} == copies - {doc_id}
     no_internal_errors(rig)
 
 

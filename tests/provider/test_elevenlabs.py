@@ -360,24 +360,32 @@ def test_create_file_is_multipart(make_client: MakeClient) -> None:
     assert "Price · kbctl".encode() in body
 
 
-def test_ambiguous_create_reuses_the_document_that_was_created(make_client: MakeClient) -> None:
+def test_lost_create_is_tried_again_without_listing(make_client: MakeClient) -> None:
+    """A 500 on create: the create is sent again (no list request per failure), and the ledger
+    records the lost answer and the answered one, for apply's reconciliation."""
     name = mine("a.md")
-    listing = [summary("zz", "other"), summary("d1", name)]
+    answers = [httpx.Response(500, text="oops"), httpx.Response(200, json={"id": "d1"})]
     routes = Routes(
-        {("POST", f"{KB}/text"): httpx.Response(500, text="oops"), ("GET", KB): paged(listing)}
+        {
+            ("POST", f"{KB}/text"): lambda request: answers.pop(0),
+            ("GET", KB): paged([summary("zz", "other")]),
+        }
     )
     p = provider(make_client, routes)
     assert p.create_document(spec(DocType.TEXT, b"x" * 600), name) == "d1"
-    posts = [r for r in routes.requests if r.method == "POST"]
-    assert len(posts) == 1
-    first_list = next(r for r in routes.requests if r.method == "GET")
-    assert first_list.url.params["search"] == name
+    assert [r.method for r in routes.requests] == ["POST", "POST"]
+    view = p.create_ledger.take()
+    assert [lost.name for lost in view.lost] == [name]
+    assert [(a.doc_id, a.name) for a in view.answered] == [("d1", name)]
+    assert view.lost[0].sent_at <= view.answered[0].answered_at
+    assert p.create_ledger.take().lost == ()  # taken: the ledger starts empty again
 
 
-def test_ambiguous_create_recovery_is_bounded_whatever_the_workspace_size(
+def test_create_whose_every_answer_was_lost_is_looked_for_with_bounded_queries(
     make_client: MakeClient,
 ) -> None:
-    """Search misses it: the newest page finds it; no cursor is ever followed (issue: O(1))."""
+    """Every attempt answered 504: the last resort looks for the name. Search misses it: the
+    newest page finds it; no cursor is ever followed (O(1) whatever the workspace size)."""
     name = mine("a.md")
     old = [summary(f"old{i:04}", f"doc {i}") for i in range(500)]
 
@@ -393,7 +401,10 @@ def test_ambiguous_create_recovery_is_bounded_whatever_the_workspace_size(
     routes = Routes(
         {("POST", f"{KB}/text"): httpx.Response(504, text="gateway"), ("GET", KB): listing}
     )
-    assert provider(make_client, routes).create_document(spec(DocType.TEXT, b"x"), name) == "d1"
+    p = provider(make_client, routes, max_retries=2)
+    assert p.create_document(spec(DocType.TEXT, b"x"), name) == "d1"
+    assert [r.method for r in routes.requests[:3]] == ["POST"] * 3  # no lookup between tries
+    assert len(p.create_ledger.take().lost) == 3
     lists = [r for r in routes.requests if r.method == "GET"]
     assert len(lists) == 2
     assert lists[0].url.params["search"] == name

@@ -1,15 +1,19 @@
 """Knowledge-base documents over the wire: list, find, create, rename, read, dependents, delete.
 
-Owns the document endpoints' paths and bodies, and the recovery of an ambiguous create (a 5xx or
-timeout on POST): the document is looked for with bounded queries (first page of the listing,
-newest first), never a full scan, so recovery costs O(1) requests whatever the workspace size.
-It must not decide what to create or delete (the planner and executor do).
+Owns the document endpoints' paths and bodies, and what happens when a create's answer is lost
+(a 5xx or timeout on POST: the write may or may not have happened). A document create is tried
+again after the client's backoff, and the lost answer goes into the run's `CreateLedger`
+(`kbctl.provider.ledger`): apply finds the copies that landed once per run, off the critical path
+(`kbctl.apply.extras`), instead of listing after every failure. Only when every attempt lost its
+answer is the document looked for (two bounded queries, never a full scan). A folder create
+(the lease's) looks for its folder after each lost answer, as before. It must not decide what to
+create or delete (the planner and executor do).
 """
 
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Final
 
 from kbctl.errors import (
@@ -35,6 +39,7 @@ from kbctl.provider.elevenlabs.shapes import (
 )
 from kbctl.provider.http import AmbiguousWriteError, ApiClient
 from kbctl.provider.http_parts import FilePart, Params
+from kbctl.provider.ledger import CreateLedger
 from kbctl.provider.wire import answer, reading
 
 #: Statuses a refused delete (document still in use) may come with: the real one is UNCONFIRMED.
@@ -57,6 +62,8 @@ class Documents:
     def __init__(self, client: ApiClient, page_size: int) -> None:
         self._client = client
         self._page_size = page_size
+        #: The creates whose answer was lost, and those answered, until apply takes them.
+        self.ledger = CreateLedger()
 
     # ---------------------------------------------------------------------------------------
     # Reading
@@ -116,6 +123,24 @@ class Documents:
                 if any(e.created_at is not None and e.created_at < since for e in found):
                     break
         return _live(out)
+
+    def newest_pages(self) -> Iterator[tuple[LiveDocument, ...]]:
+        """The listing newest first, one page of 100 at a time, for as long as the caller reads
+        (it stops once it has seen old enough documents)."""
+        params: Params = {
+            "page_size": MAX_PAGE_SIZE,
+            "sort_by": "created_at",
+            "sort_direction": "desc",
+        }
+        with reading("GET", KB):
+            for page in pages(self._client, KB, params, _LIST_ROUTE, page_size=MAX_PAGE_SIZE):
+                yield _live([e for e in map(listed, page.opt_objs("documents")) if e is not None])
+
+    def newest_named(self, name: str) -> tuple[LiveDocument, ...]:
+        """Documents named exactly `name` on the first page of the name search, newest first:
+        one request (the search can miss a document; the caller must tolerate that)."""
+        found = self.listing(search=name, newest_first=True, first_page_only=True)
+        return _live([d for d in found if d.name == name])
 
     def find_by_name(self, name: str) -> tuple[LiveDocument, ...]:
         """Every document named exactly `name`: the prefix `search` first, then a full listing
@@ -231,8 +256,33 @@ class Documents:
     # Writing
 
     def create(self, spec: DocumentSpec, name: str) -> str:
-        """Create the document; after an ambiguous failure, reuse the one that got created."""
-        return self._create_named(name, lambda: self._create_once(spec, name))
+        """Create the document. A lost answer is recorded in `ledger` and the create tried again
+        after the backoff (no lookup: apply finds the copies that landed, once per run); when
+        every attempt lost its answer, the document is looked for by name before giving up."""
+        clock = self._client.clock
+        attempt = 0
+        while True:
+            sent_at = clock.monotonic()
+            try:
+                doc_id = self._create_once(spec, name)
+            except AmbiguousWriteError as exc:
+                self.ledger.lost(name, sent_at)
+                if attempt >= self._client.max_retries:
+                    found = self.find_recent_by_name(name)
+                    if not found:
+                        raise exc.cause from None
+                    # The newest: an older document of the same name (edited in place) is not
+                    # this create's; the other copies are extra, for apply to delete.
+                    doc_id = max(found, key=lambda d: (d.created_at or 0, d.id)).id
+                else:
+                    reason = f"HTTP {exc.status}" if exc.status else "connection lost"
+                    self._client.wait_before_retry(
+                        attempt, method="POST", path=exc.path, reason=reason
+                    )
+                    attempt += 1
+                    continue
+            self.ledger.answered(doc_id, name, clock.monotonic())
+            return doc_id
 
     def create_folder(self, name: str) -> str:
         """Create an empty root folder; after an ambiguous failure, reuse the one that got made."""
@@ -246,7 +296,8 @@ class Documents:
         return self._create_named(name, once)
 
     def _create_named(self, name: str, create: Callable[[], str]) -> str:
-        """Run `create`; when its answer is lost, look for `name` (bounded) before trying again."""
+        """Run `create`; when its answer is lost, look for `name` (bounded) before trying again
+        (folders: one per run, and the lease must find its own)."""
         attempt = 0
         while True:
             try:

@@ -8,7 +8,8 @@ decide anything the planner or executor decides.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from kbctl.errors import UsageError
 from kbctl.identity import owned_name
@@ -23,12 +24,20 @@ from kbctl.model import (
     RagQuota,
     RagSettings,
 )
-from kbctl.provider.base import DeleteOutcome, Dependents, IndexState, Provider, SearchHit
+from kbctl.provider.base import (
+    DeleteOutcome,
+    Dependents,
+    IndexState,
+    LedgeredCreates,
+    Provider,
+    SearchHit,
+)
 from kbctl.provider.elevenlabs.agents import Agents
 from kbctl.provider.elevenlabs.documents import Documents
 from kbctl.provider.elevenlabs.indexes import Indexes
 from kbctl.provider.elevenlabs.shapes import MAX_PAGE_SIZE
 from kbctl.provider.http import ApiClient
+from kbctl.provider.ledger import CreateLedger
 
 
 class ElevenLabsProvider:
@@ -43,18 +52,30 @@ class ElevenLabsProvider:
         self.indexes = Indexes(client)
 
     def read_state(
-        self, agent_id: str, project: str, environment: str, *, with_quota: bool = True
+        self,
+        agent_id: str,
+        project: str,
+        environment: str,
+        *,
+        with_quota: bool = True,
+        on_agent: Callable[[LiveAgent], None] | None = None,
     ) -> LiveState:
         """1 agent read + the list pages + 1 quota read (when `with_quota`), nothing more: the
         agent, the documents attached to it, and every document of the project (shared by its
-        environments: `kbctl.identity.owned`).
+        environments: `kbctl.identity.owned`). The agent is read first (`on_agent` is called
+        with it), then the quota is read while the listing's pages are (a listing is sequential:
+        each page names the next).
 
         A listing the API cut short (more pages announced, no cursor) is read as far as it goes
         and said in `LiveState.warnings`."""
         agent = self.agents.get(agent_id)
+        if on_agent is not None:
+            on_agent(agent)
         warnings: list[str] = []
-        listed = self.documents.listing(warnings=warnings)
-        quota = self.indexes.quota() if with_quota else None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kbctl-quota") as pool:
+            quota_read = pool.submit(self.indexes.quota) if with_quota else None
+            listed = self.documents.listing(warnings=warnings)
+            quota = quota_read.result() if quota_read is not None else None
 
         def ours(name: str) -> Marker | None:
             # The environments of a project share its documents in a workspace.
@@ -145,12 +166,25 @@ class ElevenLabsProvider:
         return self.documents.search(query, limit)
 
     def create_document(self, spec: DocumentSpec, name: str) -> str:
-        """Create the document; after an ambiguous failure, reuse the one that got created
-        (found with bounded queries, never a full scan)."""
+        """Create the document; a lost answer is retried and recorded in `create_ledger`
+        (apply deletes the copies that landed, once per run)."""
         return self.documents.create(spec, name)
 
+    @property
+    def create_ledger(self) -> CreateLedger:
+        """The lost and answered creates since apply last took them."""
+        return self.documents.ledger
+
+    def newest_document_pages(self) -> Iterator[tuple[LiveDocument, ...]]:
+        """The listing newest first, a page of 100 at a time, for as long as the caller reads."""
+        return self.documents.newest_pages()
+
+    def newest_named_documents(self, name: str) -> tuple[LiveDocument, ...]:
+        """Documents named exactly `name` among the newest (one request; may miss some)."""
+        return self.documents.newest_named(name)
+
     def create_folder(self, name: str) -> str:
-        """Create an empty root folder (bounded recovery of an ambiguous create, as documents)."""
+        """Create an empty root folder (a lost answer: looked for with two bounded queries)."""
         return self.documents.create_folder(name)
 
     def rename_document(self, doc_id: str, name: str) -> None:
@@ -190,6 +224,6 @@ class ElevenLabsProvider:
         return self.indexes.quota()
 
 
-def _conforms(provider: ElevenLabsProvider) -> Provider:
-    """Never called: makes mypy check that `ElevenLabsProvider` implements `Provider`."""
-    return provider
+def _conforms(provider: ElevenLabsProvider) -> tuple[Provider, LedgeredCreates]:
+    """Never called: makes mypy check that `ElevenLabsProvider` implements the protocols."""
+    return provider, provider
