@@ -2,9 +2,11 @@
 
 Run: `.venv/bin/python benchmarks/scale_bench.py [--rows change,faults,default,plan,rss,version]
 [--documents 2000] [--first 500] [--applies 5] [--latency-ms 50] [--index-seconds 2]
-[--server-concurrency 10]`
+[--server-concurrency 10] [--server process|inprocess]`
 
-Setup (printed first): an in-process emulator on the real clock answers every request after
+Setup (printed first): an emulator on the real clock (a child `kbctl emulator serve`, or with
+`--server inprocess` one in this process, whose CPU then counts against kbctl's) answers every
+request after
 `latency-ms` (slept outside its lock, so requests overlap), finishes an index `index-seconds`
 after it was requested, and answers 429 beyond `server-concurrency` requests in flight. kbctl
 runs `kbctl.commands` (manifest files read and hashed, live state read, plan, gated apply) with
@@ -46,11 +48,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import httpx
+from served import ServedEmulator
 
 from kbctl import commands
 from kbctl.clock import SystemClock
 from kbctl.commands import Endpoint, ProviderHandle, Session
 from kbctl.emulator import EmulatorApp, EmulatorConfig, World
+from kbctl.emulator.workspace.persistence import Store
 from kbctl.identity import canonical_text, content_hash, document_name
 from kbctl.model import DocType
 from kbctl.provider.elevenlabs import ElevenLabsProvider
@@ -67,15 +71,21 @@ def text(i: int, version: int) -> bytes:
 
 
 class Rig:
-    """A manifest folder of N documents and an emulated workspace, both on the real clock."""
+    """A manifest folder of N documents and an emulated workspace, both on the real clock.
+
+    With `--server process` the workspace is built here, saved in a state folder and served by
+    a child `kbctl emulator serve` (started by `faults`); else the emulator runs in process."""
 
     def __init__(self, n: int, args: argparse.Namespace, *, attached: bool) -> None:
         self.n, self.args = n, args
         self.clock = SystemClock()
+        self.root = Path(tempfile.mkdtemp(prefix="kbctl-scale-"))
         self.world = World(EmulatorConfig(index_seconds=0, rag_quota_bytes=10**10), self.clock)
+        self.served: ServedEmulator | None = None
+        if args.server == "process":
+            self.world.attach_store(Store(self.root / "emulator"))
         self.world.create_agent(AGENT, rag={"enabled": True, "embedding_model": MODEL})
         self.app = EmulatorApp(self.world)
-        self.root = Path(tempfile.mkdtemp(prefix="kbctl-scale-"))
         self.versions = [0] * n
         self.write()
         if attached:  # the workspace already holds every document, indexed (set up directly)
@@ -100,6 +110,22 @@ class Rig:
             max_concurrency=self.args.server_concurrency,
             **settings,  # type: ignore[arg-type]
         )
+        if self.args.server == "process":
+            self.world.close()  # saved: the child serves it from now on
+            # The child dates the set-up's indexes by when they were requested: let them end.
+            time.sleep(self.args.index_seconds)
+            self.served = ServedEmulator(self.root / "emulator", self.world.config)
+
+    def counts(self) -> tuple[int, int, int]:
+        """Requests, listing pages and 429 answers so far."""
+        if self.served is not None:
+            total, routes, statuses = self.served.counts()
+            return total, routes[LIST], statuses[429]
+        return self.world.total_calls, self.world.calls[LIST], throttled(self)
+
+    def stop(self) -> None:
+        if self.served is not None:
+            self.served.stop()
 
     def write(self) -> None:
         folder = self.root / "manifests" / "quarters"
@@ -131,20 +157,27 @@ class Rig:
     def connect(
         self, session: Session, endpoint: Endpoint, concurrency: int | None
     ) -> ProviderHandle:
-        client = ApiClient(
-            "http://bench", "bench-key", self.clock,
-            transport=httpx.WSGITransport(app=self.app), max_concurrency=concurrency,
-        )  # fmt: skip
+        if self.served is not None:
+            client = ApiClient(
+                self.served.url, "bench-key", self.clock, max_concurrency=concurrency
+            )
+        else:
+            client = ApiClient(
+                "http://bench", "bench-key", self.clock,
+                transport=httpx.WSGITransport(app=self.app), max_concurrency=concurrency,
+            )  # fmt: skip
         self.clients.append(client)
         return ProviderHandle(ElevenLabsProvider(client), client)
 
     def timed(self, step: Callable[[], object]) -> tuple[float, int, int]:
         """Seconds, requests and listing pages of `step`."""
-        calls, lists = self.world.total_calls, self.world.calls[LIST]
+        calls, lists, _ = self.counts()
         started = time.perf_counter()
         step()
         seconds = time.perf_counter() - started
-        return seconds, self.world.total_calls - calls, self.world.calls[LIST] - lists
+        time.sleep(0.2)  # a child's request log lags its answers
+        after, lists_after, _ = self.counts()
+        return seconds, after - calls, lists_after - lists
 
     def apply(
         self, *, snapshots: bool = False, concurrency: int | None = None
@@ -196,11 +229,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--latency-ms", type=float, default=50.0)
     p.add_argument("--index-seconds", type=float, default=2.0)
     p.add_argument("--server-concurrency", type=int, default=10)
+    p.add_argument(
+        "--server", choices=("inprocess", "process"), default="process",
+        help="the emulator in this process, or a child `kbctl emulator serve` (default)",
+    )  # fmt: skip
     a = p.parse_args(argv)
     rows = set(a.rows.split(","))
     print(
         f"latency {a.latency_ms:g} ms, index {a.index_seconds:g} s, server concurrency "
-        f"{a.server_concurrency}, kbctl --concurrency auto"
+        f"{a.server_concurrency}, kbctl --concurrency auto, emulator {a.server}"
     )
     print(f"{'case':<34} {'kbctl':>9} {'bound':>9} {'ratio':>7} {'one-at-a-time':>13} {'vs':>8}")
     n, first = a.documents, a.first
@@ -210,15 +247,18 @@ def main(argv: list[str] | None = None) -> int:
         k = max(1, n // 100)
         rig.change(k)
         secs, reqs, lists = rig.apply()
+        rig.stop()
         row(f"change 1 % of {n:,} ({k})", secs, change_bound(n, k, a), one_at_a_time(k, a),
             f"{reqs} requests, {lists} list pages")  # fmt: skip
     if "faults" in rows:
         clean = Rig(first, a, attached=False)
         clean.faults()
         secs0, reqs0, lists0 = clean.apply()
+        clean.stop()
         faulty = Rig(first, a, attached=False)
         faulty.faults(fail_rate=0.1, seed=7)
         secs, reqs, lists = faulty.apply()
+        faulty.stop()
         loop = one_at_a_time(first, a)
         row(f"first apply {first:,}, no faults", secs0, first_bound(first, a), loop,
             f"{reqs0} requests, {lists0} list pages")  # fmt: skip
@@ -229,12 +269,15 @@ def main(argv: list[str] | None = None) -> int:
         rig = Rig(first, a, attached=False)
         rig.faults()
         secs, reqs, _ = rig.apply()
-        busy = f"at most {rig.app.peak_inflight} in flight, {throttled(rig)} answered 429"
+        rig.stop()
+        inflight = "" if rig.served else f"at most {rig.app.peak_inflight} in flight, "
+        busy = f"{inflight}{rig.counts()[2]} answered 429"
         row(f"first apply {first:,}, default (auto)", secs, first_bound(first, a),
             one_at_a_time(first, a), f"{reqs} requests, {busy}")  # fmt: skip
         old = Rig(first, a, attached=False)
         old.faults()
         secs, reqs, _ = old.apply(concurrency=4)
+        old.stop()
         row(f"first apply {first:,}, --concurrency 4", secs, first_bound(first, a),
             one_at_a_time(first, a), f"{reqs} requests (the old default)")  # fmt: skip
     if "plan" in rows:
@@ -242,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         rig.faults()
         session = rig.session()
         secs, reqs, lists = rig.timed(lambda: commands.plan(session, ENV))
+        rig.stop()
         pages = math.ceil(n / 100)
         lat = a.latency_ms / 1000
         bound = pages * lat + lat + pages * lat / a.server_concurrency
@@ -254,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
             rig.change(max(1, n // 10))
             rig.apply(snapshots=True)
             sizes.append(f"{peak_rss_mb():.0f}")
+        rig.stop()
         print(
             f"{f'peak RSS, {a.applies} applies of 10 % at {n:,}':<34} " + " → ".join(sizes) + " MB"
         )

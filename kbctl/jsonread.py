@@ -183,21 +183,31 @@ class JsonObj:
 
     def text(self, name: str) -> str:
         """A required string."""
-        return self.reader.str_at(self._required(name), self.at(name))
+        value = self._required(name)
+        if type(value) is str:  # the common case, without building the field's path
+            return value
+        return self.reader.str_at(value, self.at(name))
 
     def opt_text(self, name: str, *, missing_ok: bool = False) -> str | None:
         """A string, or None for `null` (or absent)."""
         value = self.value(name, missing_ok=missing_ok)
-        return None if value is None else self.reader.str_at(value, self.at(name))
+        if value is None or type(value) is str:
+            return value
+        return self.reader.str_at(value, self.at(name))
 
     def integer(self, name: str) -> int:
         """A required integer."""
-        return self.reader.int_at(self._required(name), self.at(name))
+        value = self._required(name)
+        if type(value) is int:
+            return value
+        return self.reader.int_at(value, self.at(name))
 
     def opt_integer(self, name: str, *, missing_ok: bool = False) -> int | None:
         """An integer, or None for `null` (or absent)."""
         value = self.value(name, missing_ok=missing_ok)
-        return None if value is None else self.reader.int_at(value, self.at(name))
+        if value is None or type(value) is int:
+            return value
+        return self.reader.int_at(value, self.at(name))
 
     def number(self, name: str) -> float:
         """A required number."""

@@ -6,8 +6,7 @@ The content hash and the ownership marker live in `kbctl.identity`.
 
 from __future__ import annotations
 
-import hashlib
-import json
+from bisect import bisect_left
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 
@@ -349,7 +348,7 @@ class LiveState:
     """
 
     agent: LiveAgent
-    documents: tuple[LiveDocument, ...]  # sorted by id
+    documents: tuple[LiveDocument, ...]  # sorted by id (sorted on construction if not)
     quota: RagQuota | None = None
     warnings: tuple[str, ...] = ()  # reads that were tolerated (e.g. a listing cut short)
     index_model: str | None = None  # None: index health was not read
@@ -359,42 +358,18 @@ class LiveState:
     #: read (unattached ones are orphans then; apply asks right before each delete).
     shared: tuple[SharedUse, ...] | None = None
 
-    def fingerprint(self, referenced: frozenset[str] | None = None) -> str:
-        """sha256 of the state a plan depends on (the quota is left out: it moves on its own).
-
-        The user's metadata of a managed document (OpenAI attributes) counts: a plan that keeps
-        or rewrites it was made from its values. Unmanaged documents' metadata does not: kbctl
-        never writes it. With `referenced` (shared documents: the unattached ones a plan reuses
-        or deletes), other unattached documents, another environment's, are left out."""
-        agent = self.agent
-        held = {e.id for e in agent.knowledge_base} | (referenced or set())
-        data = {
-            "agent": {
-                "id": agent.id,
-                "knowledge_base": [
-                    [e.id, e.name, e.doc_type.value, e.usage_mode.value]
-                    for e in agent.knowledge_base
-                ],
-                "rag": [[k, v] for k, v in agent.rag.items()],
-            },
-            "documents": sorted(
-                _fingerprinted(d) for d in self.documents if referenced is None or d.id in held
-            ),
-        }
-        blob = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(blob.encode()).hexdigest()
+    def __post_init__(self) -> None:
+        docs = self.documents
+        if any(docs[i].id > docs[i + 1].id for i in range(len(docs) - 1)):
+            object.__setattr__(self, "documents", tuple(sorted(docs, key=_doc_id)))
 
     def document(self, doc_id: str) -> LiveDocument | None:
-        """The live document with this id, if known."""
-        for doc in self.documents:
-            if doc.id == doc_id:
-                return doc
+        """The live document with this id, if known (a binary search: `documents` is sorted)."""
+        at = bisect_left(self.documents, doc_id, key=_doc_id)
+        if at < len(self.documents) and self.documents[at].id == doc_id:
+            return self.documents[at]
         return None
 
 
-def _fingerprinted(doc: LiveDocument) -> list[object]:
-    """What the fingerprint keeps of one document (metadata only where it is kbctl's)."""
-    row: list[object] = [doc.id, doc.name, doc.doc_type.value]
-    if doc.metadata is not None and doc.marker is not None:
-        row.append([[key, value] for key, value in doc.metadata])
-    return row
+def _doc_id(doc: LiveDocument) -> str:
+    return doc.id

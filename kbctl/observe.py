@@ -23,9 +23,9 @@ documents without kbctl's marker (never touched, edited or not).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 
 from kbctl.errors import ApiError, NotFoundError
 from kbctl.identity import (
@@ -39,6 +39,8 @@ from kbctl.model import (
     DocType,
     DocumentSpec,
     IndexHealth,
+    KbEntry,
+    LiveAgent,
     LiveDocument,
     LiveState,
     Marker,
@@ -46,11 +48,26 @@ from kbctl.model import (
 )
 from kbctl.plan.matching import managed_marker
 from kbctl.plan.planner import embedding_model
-from kbctl.provider.base import Provider
+from kbctl.provider.base import IndexState, Provider
 from kbctl.sharing import SharedUse
 
-#: Content reads in flight at once (the HTTP client bounds all requests as well).
-DEFAULT_CONCURRENCY = 4
+#: Reads in flight at once, per kind (the HTTP client bounds all requests as well, and its
+#: limiter finds the server's limit).
+DEFAULT_CONCURRENCY = 8
+
+#: Who else uses a document: None for nobody (or it is gone).
+Use = SharedUse | None
+
+
+@dataclass(frozen=True, slots=True)
+class Prefetched:
+    """Reads `observe` started from the agent alone, while the documents were being listed:
+    the attached documents' indexes for `model`, and who else uses each attached managed
+    document the manifest no longer wants (by id). `enrich` uses what fits and reads the rest."""
+
+    model: str
+    indexes: Mapping[str, IndexState]
+    users: Mapping[str, SharedUse | None]
 
 
 def observe(
@@ -61,11 +78,53 @@ def observe(
     with_quota: bool = True,
     concurrency: int = DEFAULT_CONCURRENCY,
 ) -> LiveState:
-    """`read_state` for `target`, then index health and in-place edits (`enrich`)."""
-    live = provider.read_state(
-        target.agent_id, target.project, target.environment, with_quota=with_quota
+    """`read_state` for `target`, then index health and in-place edits (`enrich`).
+
+    What needs only the agent (the attached documents' indexes, and the other users of those
+    the plan may drop) is read while the documents are listed, so at 10,000 documents it costs
+    no time beyond the listing's sequential pages."""
+    wanted = _wanted(target)
+    early: list[tuple[str, Future[dict[str, IndexState]] | None, dict[str, Future[Use]]]] = []
+    workers = max(1, concurrency)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kbctl-early") as pool:
+
+        def on_agent(agent: LiveAgent) -> None:
+            ids = _attached_ids(agent.knowledge_base, lambda _doc_id: None)
+            model = embedding_model(target, agent)
+            states = pool.submit(provider.index_states, ids, model) if ids else None
+            users: dict[str, Future[Use]] = {}
+            if shares_documents(target.provider):
+                for entry in agent.knowledge_base:
+                    marker = managed_marker(target, entry.name, None)
+                    if marker is not None and (marker.key, marker.hash12) not in wanted:
+                        users.setdefault(
+                            entry.id, pool.submit(_users, provider, target.agent_id, entry.id)
+                        )
+            early.append((model, states, users))
+
+        live = provider.read_state(
+            target.agent_id,
+            target.project,
+            target.environment,
+            with_quota=with_quota,
+            on_agent=on_agent,
+        )
+        known = None
+        if early:
+            model, states, users = early[0]
+            known = Prefetched(
+                model,
+                states.result() if states is not None else {},
+                {doc_id: future.result() for doc_id, future in users.items()},
+            )
+    return enrich(
+        target,
+        live,
+        provider,
+        refresh_content=refresh_content,
+        concurrency=concurrency,
+        known=known,
     )
-    return enrich(target, live, provider, refresh_content=refresh_content, concurrency=concurrency)
 
 
 def enrich(
@@ -75,28 +134,60 @@ def enrich(
     *,
     refresh_content: bool = False,
     concurrency: int = DEFAULT_CONCURRENCY,
+    known: Prefetched | None = None,
 ) -> LiveState:
-    """Add the index of every attached document and the ids of edited managed documents."""
+    """Add the index of every attached document and the ids of edited managed documents.
+
+    `known`: what `observe` read from the agent alone; only the rest is read. The three reads
+    (indexes, edited contents, other users) run side by side."""
     model = embedding_model(target, live.agent)
-    attached = _attached_ids(live)
-    wanted = {
-        (s.key, identity_hash(s.content_hash, s.chunking)[:HASH_CHARS]) for s in target.documents
-    }
+    attached = _attached_ids(live.agent.knowledge_base, live.document)
+    wanted = _wanted(target)
     managed = _managed(target, live)
-    reusable = [d.id for d, m in managed if d.id not in attached and (m.key, m.hash12) in wanted]
-    to_read = [*attached, *(i for i in reusable if i not in attached)]
-    states = provider.index_states(to_read, model) if to_read else {}
+    held = set(attached)
+    reusable = [d.id for d, m in managed if d.id not in held and (m.key, m.hash12) in wanted]
+    to_read = [*attached, *reusable]
+    have = dict(known.indexes) if known is not None and known.model == model else {}
+    missing = [i for i in to_read if i not in have]
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="kbctl-observe") as pool:
+        states_read = pool.submit(provider.index_states, missing, model) if missing else None
+        edited_read = pool.submit(
+            edited_documents,
+            target,
+            live,
+            provider,
+            refresh_content=refresh_content,
+            concurrency=concurrency,
+        )
+        shared_read = None
+        if shares_documents(target.provider):
+            shared_read = pool.submit(
+                shared_uses,
+                target,
+                live,
+                provider,
+                managed,
+                wanted,
+                concurrency=concurrency,
+                known=known.users if known is not None else None,
+            )
+        if states_read is not None:
+            have.update(states_read.result())
+        edited = edited_read.result()
+        shared = shared_read.result() if shared_read is not None else None
+    states = {i: have[i] for i in to_read if i in have}
     indexes = tuple(
         IndexHealth(doc_id, state.status, state.status_name, state.progress)
         for doc_id, state in sorted(states.items())
     )
-    edited = edited_documents(
-        target, live, provider, refresh_content=refresh_content, concurrency=concurrency
-    )
-    shared = None
-    if shares_documents(target.provider):
-        shared = shared_uses(target, live, provider, managed, wanted, concurrency=concurrency)
     return replace(live, index_model=model, indexes=indexes, edited=edited, shared=shared)
+
+
+def _wanted(target: Target) -> set[tuple[str, str]]:
+    """(key, hash12) of every declared document, as markers name them."""
+    return {
+        (s.key, identity_hash(s.content_hash, s.chunking)[:HASH_CHARS]) for s in target.documents
+    }
 
 
 def _managed(target: Target, live: LiveState) -> list[tuple[LiveDocument, Marker]]:
@@ -117,9 +208,11 @@ def shared_uses(
     wanted: set[tuple[str, str]],
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
+    known: Mapping[str, Use] | None = None,
 ) -> tuple[SharedUse, ...]:
     """Who else uses the managed documents this agent does not hold alone, by id: those used
-    by another agent or branch, or whose users could not be read (kept, never deleted)."""
+    by another agent or branch, or whose users could not be read (kept, never deleted).
+    `known`: users already read, by id (only the others are read)."""
     attached = {e.id for e in live.agent.knowledge_base}
     ask: list[str] = []
     for doc, marker in managed:
@@ -130,15 +223,17 @@ def shared_uses(
                 ask.append(doc.id)
         elif (marker.key, marker.hash12) not in wanted:
             ask.append(doc.id)  # the plan may replace or remove it: does anyone else use it?
+    done = known or {}
+    found = [done[i] for i in ask if i in done]
+    ask = [i for i in ask if i not in done]
     if ask:
         workers = max(1, min(concurrency, len(ask)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kbctl-users") as pool:
-            found = list(pool.map(lambda i: _users(provider, target.agent_id, i), ask))
-        return tuple(sorted((u for u in found if u is not None), key=lambda u: u.doc_id))
-    return ()
+            found += pool.map(lambda i: _users(provider, target.agent_id, i), ask)
+    return tuple(sorted((u for u in found if u is not None), key=lambda u: u.doc_id))
 
 
-def _users(provider: Provider, agent_id: str, doc_id: str) -> SharedUse | None:
+def _users(provider: Provider, agent_id: str, doc_id: str) -> Use:
     """Who but `agent_id` uses `doc_id` (None: nobody, or it is gone)."""
     try:
         dependents = provider.dependents(doc_id)
@@ -151,11 +246,14 @@ def _users(provider: Provider, agent_id: str, doc_id: str) -> SharedUse | None:
     return SharedUse(doc_id, dependents.describe(agent_id))
 
 
-def _attached_ids(live: LiveState) -> list[str]:
-    """Attached documents that can have an index (folders cannot), each once, in array order."""
+def _attached_ids(
+    entries: Sequence[KbEntry], document: Callable[[str], LiveDocument | None]
+) -> list[str]:
+    """Attached documents that can have an index (folders cannot), each once, in array order
+    (a document's listed type wins over the agent entry's)."""
     out: dict[str, None] = {}
-    for entry in live.agent.knowledge_base:
-        doc = live.document(entry.id)
+    for entry in entries:
+        doc = document(entry.id)
         doc_type = doc.doc_type if doc is not None else entry.doc_type
         if doc_type is not DocType.FOLDER:
             out[entry.id] = None

@@ -22,6 +22,7 @@ RANKS = {
     "kbctl": 0,
     "model": 0,
     "identity": 0,
+    "fingerprint": 0,
     "errors": 0,
     "clock": 0,
     "stop": 0,

@@ -49,6 +49,7 @@ from kbctl.errors import (
     StalePlanError,
     UsageError,
 )
+from kbctl.fingerprint import live_fingerprint
 from kbctl.identity import shares_documents
 from kbctl.model import (
     DocumentSpec,
@@ -255,7 +256,7 @@ class _Run(SwapSteps):
     def _fingerprint(self, live: LiveState) -> str:
         """The fingerprint as the planner took it (with shared documents: of what it uses)."""
         shared = shares_documents(self.target.provider)
-        return live.fingerprint(self.plan.referenced if shared else None)
+        return live_fingerprint(live, self.plan.referenced if shared else None)
 
     def _live_after(self, outcome: Outcome) -> LiveState | None:
         if isinstance(self.hook, NullHook):

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import fields, replace
 from typing import assert_never
 
+from kbctl.fingerprint import live_fingerprint
 from kbctl.identity import shares_documents
 from kbctl.model import (
     RAG_DEFAULTS,
@@ -134,7 +135,7 @@ def plan_target(target: Target, live: LiveState) -> AgentPlan:
         project=target.project,
         environment=target.environment,
         agent_id=target.agent_id,
-        fingerprint=live.fingerprint(),
+        fingerprint="",  # below: of everything, or (shared documents) of what it uses
         embedding_model=model,
         changes=tuple(changes),
         rag_changes=_rag_changes(target, live),
@@ -148,9 +149,9 @@ def plan_target(target: Target, live: LiveState) -> AgentPlan:
         endpoint=endpoint_label(target.base_url),
     )
     if not shares_documents(target.provider):
-        return plan
+        return replace(plan, fingerprint=live_fingerprint(live))
     # Another environment's uploads must not make this plan stale: only what it depends on.
-    return replace(plan, fingerprint=live.fingerprint(plan.referenced))
+    return replace(plan, fingerprint=live_fingerprint(live, plan.referenced))
 
 
 def _server_small(

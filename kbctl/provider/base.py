@@ -8,7 +8,7 @@ protocol (and on `InPlaceUpdates` and `StagedCreates`, where a provider offers t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -168,10 +168,20 @@ class Provider(Protocol):
     """A workspace kbctl can read and change."""
 
     def read_state(
-        self, agent_id: str, project: str, environment: str, *, with_quota: bool = True
+        self,
+        agent_id: str,
+        project: str,
+        environment: str,
+        *,
+        with_quota: bool = True,
+        on_agent: Callable[[LiveAgent], None] | None = None,
     ) -> LiveState:
         """The agent, every document it has attached, and every document carrying this
-        project+environment's marker (full pagination; the name `search` can miss documents)."""
+        project+environment's marker (full pagination; the name `search` can miss documents).
+
+        `on_agent`, if the provider calls it, gets the agent as soon as it is read, while the
+        documents are still being listed: a caller starts there the reads that need only the
+        agent. It must return at once (submit work elsewhere)."""
         ...
 
     def get_agent(self, agent_id: str) -> LiveAgent:

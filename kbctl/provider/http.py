@@ -373,7 +373,7 @@ class ApiClient:
             value: object = json.loads(answer.content)
         except ValueError:
             raise unreadable(method, path, answer.status, self.redact(answer.text)) from None
-        return self._redactor.json(value)
+        return self._redactor.parsed(answer.content, value)
 
 
 def post_webhook(

@@ -7,10 +7,14 @@ not log, and must not hold anything but the key it hides.
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 REDACTED: Final = "***"
 _MIN_KEY: Final = 4  # shorter "keys" would redact ordinary words
+#: A JSON escape that decodes to a printable ASCII character: the only way the (ASCII) key can
+#: hide in an answer whose raw bytes no longer hold it.
+_ASCII_ESCAPE: Final = re.compile(rb'\\(?:u00[2-7][0-9A-Fa-f]|["\\/])')
 
 
 class Redactor:
@@ -34,6 +38,14 @@ class Redactor:
         if not self._key_bytes or self._key_bytes not in data:
             return data
         return data.replace(self._key_bytes, REDACTED.encode())
+
+    def parsed(self, content: bytes, value: object) -> object:
+        """`value`, parsed from `content` (which `raw` already cleaned), without the key: the
+        walk of `json` runs only when `content` has an escape the key could hide behind, so a
+        10,000-document listing is not walked string by string."""
+        if not self._key or not _ASCII_ESCAPE.search(content):
+            return value
+        return self.json(value)
 
     def json(self, value: object) -> object:
         """A parsed JSON value without the key in any string, object key included (catches the

@@ -15,6 +15,7 @@ import pytest
 from kbctl.apply.extras import find_extra_copies
 from kbctl.emulator import World
 from kbctl.errors import AuthError, NotFoundError
+from kbctl.fingerprint import live_fingerprint
 from kbctl.identity import content_hash, document_name
 from kbctl.model import (
     DocType,
@@ -162,7 +163,7 @@ def test_read_state_is_right_under_faults_and_threads(make_rig: Callable[..., Ri
     assert errors == []
     assert len(results) == 8
     for state in results:
-        assert state.fingerprint() == expected.fingerprint()
+        assert live_fingerprint(state) == live_fingerprint(expected)
         assert state.documents == expected.documents
     assert rig.app.injected.get("fail_rate", 0) > 0
     no_internal_errors(rig)

@@ -112,18 +112,28 @@ class Indexes:
     # ---------------------------------------------------------------------------------------
 
     def _many(self, ids: list[str], model: str, *, create: bool) -> dict[str, IndexState]:
-        one = self.request if create else self.state
-        out: dict[str, IndexState] = {}
-        for start in range(0, len(ids), BATCH_MAX):
-            chunk = ids[start : start + BATCH_MAX]
-            answered = None if self._batch_absent else self._batch(chunk, model, create)
-            if answered is None:
-                out.update(self._one_by_one(chunk, model, one))
-                continue
-            out.update(answered)
-            missing = [d for d in chunk if d not in answered]
-            out.update(self._one_by_one(missing, model, one))
+        """The first batch alone (it tells whether the batch endpoint exists here), then the
+        other batches in parallel: ⌈N/100⌉ requests in about ⌈N/100⌉/C round trips."""
+        chunks = [ids[start : start + BATCH_MAX] for start in range(0, len(ids), BATCH_MAX)]
+        if not chunks:
+            return {}
+        out = self._chunk(chunks[0], model, create)
+        if len(chunks) > 1:
+            workers = max(1, min(len(chunks) - 1, self._client.concurrency_limit))
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kbctl-index") as pool:
+                for answered in pool.map(lambda c: self._chunk(c, model, create), chunks[1:]):
+                    out.update(answered)
         return out
+
+    def _chunk(self, chunk: list[str], model: str, create: bool) -> dict[str, IndexState]:
+        """One batch of ≤ 100, and one by one whatever it leaves out (or all of it where the
+        batch endpoint is absent)."""
+        one = self.request if create else self.state
+        answered = None if self._batch_absent else self._batch(chunk, model, create)
+        if answered is None:
+            return self._one_by_one(chunk, model, one)
+        missing = [d for d in chunk if d not in answered]
+        return {**answered, **self._one_by_one(missing, model, one)}
 
     def _batch(self, ids: list[str], model: str, create: bool) -> dict[str, IndexState] | None:
         """One batch request; None when the endpoint does not exist here."""

@@ -8,7 +8,8 @@ decide anything the planner or executor decides.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from kbctl.errors import UsageError
 from kbctl.identity import owned_name
@@ -51,18 +52,30 @@ class ElevenLabsProvider:
         self.indexes = Indexes(client)
 
     def read_state(
-        self, agent_id: str, project: str, environment: str, *, with_quota: bool = True
+        self,
+        agent_id: str,
+        project: str,
+        environment: str,
+        *,
+        with_quota: bool = True,
+        on_agent: Callable[[LiveAgent], None] | None = None,
     ) -> LiveState:
         """1 agent read + the list pages + 1 quota read (when `with_quota`), nothing more: the
         agent, the documents attached to it, and every document of the project (shared by its
-        environments: `kbctl.identity.owned`).
+        environments: `kbctl.identity.owned`). The agent is read first (`on_agent` is called
+        with it), then the quota is read while the listing's pages are (a listing is sequential:
+        each page names the next).
 
         A listing the API cut short (more pages announced, no cursor) is read as far as it goes
         and said in `LiveState.warnings`."""
         agent = self.agents.get(agent_id)
+        if on_agent is not None:
+            on_agent(agent)
         warnings: list[str] = []
-        listed = self.documents.listing(warnings=warnings)
-        quota = self.indexes.quota() if with_quota else None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kbctl-quota") as pool:
+            quota_read = pool.submit(self.indexes.quota) if with_quota else None
+            listed = self.documents.listing(warnings=warnings)
+            quota = quota_read.result() if quota_read is not None else None
 
         def ours(name: str) -> Marker | None:
             # The environments of a project share its documents in a workspace.

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from kbctl.chunking import Metadata, MetadataValue
 from kbctl.errors import ApiError, NotFoundError, UsageError
@@ -116,10 +116,17 @@ class OpenAIProvider(StoreReads, LeaseStores):
     # ------------------------------------------------------------------------------ reading
 
     def read_state(
-        self, agent_id: str, project: str, environment: str, *, with_quota: bool = True
+        self,
+        agent_id: str,
+        project: str,
+        environment: str,
+        *,
+        with_quota: bool = True,
+        on_agent: Callable[[LiveAgent], None] | None = None,
     ) -> LiveState:
         """The store's attached files, and the Files kbctl uploaded for this project+environment
-        that are attached nowhere here (left by a run that died)."""
+        that are attached nowhere here (left by a run that died). `on_agent` is not called: the
+        store's files are the agent and the listing at once."""
         store_id = self.store_id()
         attached = self._attached(store_id)
         files = {f.id: f for f in self.api.files()}
