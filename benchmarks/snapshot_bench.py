@@ -1,31 +1,35 @@
 """What do snapshots cost as the history grows: bytes per record, `snapshots list`, apply's share.
 
 Builds a history of N snapshots (N/2 applies) of an agent with M documents, each apply after the
-first replacing `--churn` of them (1 % by default), through the real snapshot code: the real
-planner plans each apply from the workspace's state, and the real `SnapshotHook` writes its
+first replacing `--churn` of them (1 % by default, spread over the knowledge base), through the
+real snapshot code: the real planner plans each apply from the workspace's state (documents of
+over 500 bytes, so it changes no usage mode), and the real `SnapshotHook` writes its
 "before" record, its in-progress checkpoints (one per upload, agent update and deletion, as
 apply's events drive them) and its "after" record into a real `SnapshotStore`, blobs included.
 No API is involved: the workspace is a table of documents, so only snapshot work is measured.
 
 Prints:
-- bytes on disk of each record of a typical 1 %-change apply (delta records), of a full record,
-  and the average over every record written (full records included);
+- bytes written per apply: its two records plus the chunk blobs they needed that were not
+  there yet (median and max over the small-change applies), and the new document blobs
+  separately (those hold the new contents, whatever the record format);
+- bytes on disk per record (median "before" and "after", the largest, the mean);
 - the hook's wall and CPU time per apply (apply-side snapshot overhead) for the first and the
-  last applies, and the slowest: it should not grow with the history (it grows with the depth
-  of the newest record's delta chain, which is bounded by `--max-depth`);
-- `kbctl snapshots list` at the end (a fresh process, as a user runs it): wall time and peak
-  RSS, with the index current, and again after deleting the index (a rebuild), next to the peak
-  RSS of `kbctl --version` (the interpreter and kbctl's imports alone).
+  last applies, and the slowest: it should not grow with the history;
+- `kbctl snapshots list` and `kbctl snapshots show` of the newest record at the end (a fresh
+  process, as a user runs it): wall time, CPU and peak RSS, with the index current, and list
+  again after deleting the index (a rebuild), next to `kbctl --version` (the interpreter and
+  kbctl's imports alone).
 
 Usage (defaults are modest; the issue's size is --snapshots 100 --documents 10000):
 
     python benchmarks/snapshot_bench.py [--snapshots 20] [--documents 1000] [--churn 0.01]
-        [--max-depth 40] [--keep DIR]
+        [--chunked-above 256] [--keep DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import shutil
 import statistics
@@ -34,6 +38,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
@@ -56,6 +61,7 @@ from kbctl.model import (
 from kbctl.plan.planner import plan_target
 from kbctl.provider.base import Provider
 from kbctl.snapshots.catalog import CONTENTS_FILE, INDEX_FILE
+from kbctl.snapshots.chunks import CHUNKED_ABOVE
 from kbctl.snapshots.hook import SnapshotHook
 from kbctl.snapshots.store import SnapshotStore
 
@@ -160,11 +166,13 @@ class Workspace:
         return wall, cpu
 
     def churn(self, share: float, round_: int) -> None:
-        """Change the content of `share` of the documents (a different slice each round)."""
+        """Change the content of `share` of the documents, spread evenly over the knowledge
+        base (the worst case for chunked records: every change lands in its own chunk), a
+        different set each round."""
         count = max(1, round(len(self.versions) * share))
-        start = (round_ * count) % len(self.versions)
-        for n in range(start, start + count):
-            self.versions[n % len(self.versions)] += 1
+        stride = len(self.versions) // count
+        for k in range(count):
+            self.versions[(k * stride + round_) % len(self.versions)] += 1
 
 
 def _key(n: int) -> str:
@@ -172,7 +180,7 @@ def _key(n: int) -> str:
 
 
 def _content(n: int, version: int) -> bytes:
-    body = f"Document {n}, version {version}: opening hours, prices and rules. " * 8
+    body = f"Document {n}, version {version}: opening hours, prices and rules. " * 9
     return canonical_text(f"# Document {n}\n\n{body}\n")
 
 
@@ -197,66 +205,126 @@ def _show(label: str, figures: tuple[float, float, float]) -> None:
     print(f"  {label:<42}{wall:>6.2f} s {cpu:>6.2f} s {rss:>7.1f} MB")
 
 
+def _new_files(folder: Path, seen: set[str]) -> dict[str, int]:
+    """Files of `folder` whose names are not in `seen` (dot-prefixed ones left out), by size."""
+    if not folder.is_dir():
+        return {}
+    return {
+        p.name: p.stat().st_size
+        for p in folder.iterdir()
+        if p.name not in seen and not p.name.startswith(".")
+    }
+
+
+def _names(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+
+
+def _chunks_named(record: Path) -> set[str]:
+    field = json.loads(record.read_bytes()).get("knowledge_base_chunks")
+    return {f"{c['blob']}.gz" for c in field["chunks"]} if field else set()
+
+
+@dataclass(frozen=True)
+class Written:
+    """What one apply added to the snapshot folder, in bytes on disk."""
+
+    before: int  # its "before" record
+    after: int  # its "after" record
+    chunks: int  # new chunk blobs
+    documents: int  # new document blobs
+    unnamed: int  # new chunk blobs its two records do not name (written by checkpoints)
+
+    @property
+    def records_and_chunks(self) -> int:
+        """What the issue bounds: the records and the new files they need."""
+        return self.before + self.after + self.chunks
+
+
+def _apply_once(
+    workspace: Workspace, store: SnapshotStore, clock: FakeClock
+) -> tuple[tuple[float, float], Written]:
+    records, blobs = store.root / ENV, store.root / "blobs"
+    seen_records, seen_blobs = _names(records), _names(blobs)
+    seconds = workspace.apply(store, clock)
+    new = _new_files(records, seen_records)
+    kinds = {json.loads((records / n).read_bytes())["kind"]: n for n in new}
+    assert sorted(kinds) == ["after", "before"], new
+    added = _new_files(blobs, seen_blobs)
+    chunks = {n for n in added if gzip.decompress((blobs / n).read_bytes()).startswith(b"[")}
+    named = _chunks_named(records / kinds["before"]) | _chunks_named(records / kinds["after"])
+    written = Written(
+        before=new[kinds["before"]],
+        after=new[kinds["after"]],
+        chunks=sum(added[n] for n in chunks),
+        documents=sum(size for n, size in added.items() if n not in chunks),
+        unnamed=len(chunks - named),
+    )
+    return seconds, written
+
+
+def _line(label: str, value: float) -> None:
+    print(f"  {label:<50}{value:>12,.0f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--snapshots", type=int, default=20, help="records to write (N)")
     parser.add_argument("--documents", type=int, default=1000, help="documents (M)")
     parser.add_argument("--churn", type=float, default=0.01, help="share replaced per apply")
-    parser.add_argument("--max-depth", type=int, default=40, help="longest delta chain")
+    parser.add_argument(
+        "--chunked-above", type=int, default=CHUNKED_ABOVE, help="chunk larger knowledge bases"
+    )
     parser.add_argument("--keep", type=Path, help="write the history here and keep it")
     args = parser.parse_args()
 
     root = args.keep or Path(tempfile.mkdtemp(prefix="kbctl-snapshot-bench-"))
     folder = root / "state-snapshots"
-    store = SnapshotStore(folder, max_depth=args.max_depth)
     clock = FakeClock()
     workspace = Workspace(args.documents)
     applies = max(2, args.snapshots // 2)
     print(
         f"{applies} applies x 2 records, {args.documents:,} documents, "
-        f"{args.churn:.1%} replaced per apply, max depth {args.max_depth}"
+        f"{args.churn:.1%} replaced per apply, chunked above {args.chunked_above:,} entries"
     )
     hook_seconds: list[tuple[float, float]] = []
-    sizes: list[tuple[int, int]] = []  # (before, after) bytes per apply
+    written: list[Written] = []
     for n in range(applies):
         if n:
             workspace.churn(args.churn, n)
-        seen = set((folder / ENV).iterdir()) if (folder / ENV).is_dir() else set()
-        hook_seconds.append(workspace.apply(store, clock))
-        new = [
-            p
-            for p in (folder / ENV).iterdir()
-            if p not in seen and p.suffix == ".json" and not p.name.startswith(".")
-        ]
-        kinds = {json.loads(p.read_bytes())["kind"]: p.stat().st_size for p in new}
-        assert sorted(kinds) == ["after", "before"], new
-        sizes.append((kinds["before"], kinds["after"]))
+        store = SnapshotStore(folder, chunked_above=args.chunked_above)  # a process per apply
+        seconds, added = _apply_once(workspace, store, clock)
+        hook_seconds.append(seconds)
+        written.append(added)
+
+    later = written[1:]  # the 1 %-change applies (the first writes every document)
+    print("\nbytes written per apply (on disk)")
+    _line("apply 1: records + chunks (every chunk new)", written[0].records_and_chunks)
+    _line("apply 1: document blobs", written[0].documents)
+    totals = [w.records_and_chunks for w in later]
+    _line(f"applies 2-{applies}: records + new chunks, median", statistics.median(totals))
+    _line(f"applies 2-{applies}: records + new chunks, max", max(totals))
+    _line("  of which new chunk blobs, median", statistics.median(w.chunks for w in later))
+    _line("  document blobs (new contents), median", statistics.median(w.documents for w in later))
+    _line("  chunks written but not named (checkpoints), total", sum(w.unnamed for w in later))
 
     records = [p for p in (folder / ENV).iterdir() if not p.name.startswith(".")]
     all_sizes = [p.stat().st_size for p in records]
-    full = max(all_sizes)
-    deltas = [(b, a) for (b, a) in sizes[1:] if max(b, a) < full // 2]  # stored as deltas
     print("\nbytes on disk per record")
-    print(f"  {'full record (' + format(args.documents, ',') + ' documents)':<42}{full:>12,}")
-    if deltas:
-        before = statistics.median(b for b, _ in deltas)
-        after = statistics.median(a for _, a in deltas)
-        print(f"  {'1 %-change apply, before (median)':<42}{before:>12,.0f}")
-        print(f"  {'1 %-change apply, after (median)':<42}{after:>12,.0f}")
-        print(f"  {'1 %-change apply, largest record':<42}{max(max(p) for p in deltas):>12,}")
-    fulls = sum(size >= full // 2 for size in all_sizes)
-    mean = statistics.mean(all_sizes)
-    print(f"  {f'mean of all {len(all_sizes)} records ({fulls} full)':<42}{mean:>12,.0f}")
-    print(f"  {'history on disk (records only)':<42}{sum(all_sizes):>12,}")
+    _line("a record, before / after (median): before", statistics.median(w.before for w in later))
+    _line("a record, before / after (median): after", statistics.median(w.after for w in later))
+    _line(f"largest of all {len(all_sizes)} records", max(all_sizes))
+    _line(f"mean of all {len(all_sizes)} records", statistics.mean(all_sizes))
+    _line("history on disk (records only)", sum(all_sizes))
+    blob_sizes = _new_files(folder / "blobs", set())
+    _line(f"blob folder ({len(blob_sizes):,} files)", sum(blob_sizes.values()))
     index = (folder / ENV / INDEX_FILE).stat().st_size
-    print(f"  {'.index.json':<42}{index:>12,}")
+    _line(".index.json", index)
     contents = folder / ENV / CONTENTS_FILE
-    if contents.exists():
-        print(f"  {'.contents.jsonl (built by the applies)':<42}{contents.stat().st_size:>12,}")
     started, started_cpu = time.perf_counter(), time.process_time()
     known = len(SnapshotStore(folder).content_index())
     wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
-    print(f"  {'.contents.jsonl':<42}{contents.stat().st_size:>12,}")
+    _line(".contents.jsonl", contents.stat().st_size)
     print(f"    ({known:,} contents; built or brought up to date in {wall:.2f} s, CPU {cpu:.2f} s)")
 
     print("\napply-side snapshot overhead (the hook's seconds per apply): wall s, CPU s")
@@ -266,7 +334,7 @@ def main() -> None:
         cpu = statistics.median(c for _, c in runs)
         print(f"  {label:<42}{wall:>6.2f} s {cpu:>6.2f} s")
 
-    show("apply 1 (every blob new, full records)", hook_seconds[:1])
+    show("apply 1 (every blob new)", hook_seconds[:1])
     head, tail = hook_seconds[1:6], hook_seconds[-5:]
     show(f"applies 2-{1 + len(head)} (median)", head)
     if applies >= 2 * len(tail) + 1:
@@ -276,14 +344,17 @@ def main() -> None:
     label = f"slowest of applies 2-{applies} (by CPU)"
     print(f"  {label:<42}{slowest[0]:>6.2f} s {slowest[1]:>6.2f} s")
 
-    print("\nkbctl snapshots list (a fresh process): wall s, CPU s, peak RSS")
+    print("\nkbctl in a fresh process: wall s, CPU s, peak RSS")
     empty = root / "empty"
     empty.mkdir()
     list_args = ["snapshots", "list", "-e", ENV, "--snapshots-dir", str(folder)]
+    newest = max(records, key=lambda p: p.name)
+    show_args = ["snapshots", "show", str(newest), "--snapshots-dir", str(folder)]
     runs = [
         ("kbctl --version", ["--version"]),
         ("list, empty folder (imports only)", [*list_args[:-1], str(empty)]),
         ("list, index current", list_args),
+        ("show, newest record", show_args),
     ]
     for label, command in runs:
         _show(label, measure(command))

@@ -14,8 +14,9 @@ from kbctl.jsonread import JsonReader, field_path
 from kbctl.model import ChecksPolicy, DocType, RagSettings, UsageMode
 from kbctl.plan.planfile import loads as load_plan
 from kbctl.snapshots import codec
-from kbctl.snapshots.delta import Delta, dumps_record, parse_record
+from kbctl.snapshots.delta import Delta
 from kbctl.snapshots.record import Snapshot, SnapshotAgent, SnapshotEntry, SnapshotKind
+from kbctl.snapshots.recordfile import dumps_record, parse_record
 
 
 class Problem(Exception):

@@ -17,7 +17,8 @@ Each use lists the folder's names and sizes (no reads), parses only the files it
 are gone, and rewrites the index when it moved. A missing, damaged, conflicted or older-format
 index is rebuilt from the files. File names carry the record's id (a hash of its content,
 checked on read), so a known name and size is a known record. Parsing a record here never
-rebuilds a delta chain: a delta's own fields say everything a row needs.
+rebuilds a delta chain (a delta's own fields say everything a row needs), and reads a chunked
+record's chunks only for the content index.
 Owns the index files; must not decide anything about snapshots (the store does).
 """
 
@@ -33,8 +34,8 @@ from pathlib import Path
 
 from kbctl.errors import SnapshotError
 from kbctl.snapshots.codec import entry_from_json, entry_to_json
-from kbctl.snapshots.delta import Stored
 from kbctl.snapshots.record import IN_PROGRESS, SnapshotEntry
+from kbctl.snapshots.recordfile import Stored
 
 INDEX_FILE = ".index.json"
 CONTENTS_FILE = ".contents.jsonl"
@@ -42,6 +43,7 @@ FORMAT = 2
 
 Read = Callable[[Path, bool], Stored]
 Write = Callable[[Path, bytes], None]
+ReadChunk = Callable[[str], object]  # a chunk blob's JSON, verified against its name
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,11 +174,14 @@ class Catalog:
         return sorted(self.rows.values(), key=lambda r: r.sort_key, reverse=True)
 
 
-def synced(folder: Path, read: Read, write: Write, *, contents: bool = False) -> Catalog:
+def synced(
+    folder: Path, read: Read, write: Write, read_chunk: ReadChunk, *, contents: bool = False
+) -> Catalog:
     """The catalog of `folder`, brought up to date with its files, each new one parsed once;
-    `read(path, entries)` parses a record (never rebuilding a delta; `entries=False`: a full
-    record's entries only counted), `write` stores an index file atomically. `contents` also
-    brings the content index up to date (which needs the entries)."""
+    `read(path, entries)` parses a record (never rebuilding a delta nor reading a chunk;
+    `entries=False`: a full record's entries only counted), `write` stores an index file
+    atomically. `contents` also brings the content index up to date (which needs the entries:
+    a chunked record's are taken from `read_chunk`, each chunk once, without parsing them)."""
     present = snapshot_files(folder)
     rows = _load_rows(folder / INDEX_FILE)
     rows_moved = any(name not in present for name in rows)
@@ -184,6 +189,7 @@ def synced(folder: Path, read: Read, write: Write, *, contents: bool = False) ->
     seen: dict[str, int] = {}
     found: dict[str, dict[str, object]] = {}
     lines: list[bytes] = []  # what this sync adds to the content index, a line per record
+    absorbed: set[str] = set()  # chunks whose entries this sync took in
     whole = False  # the content index must be written anew (missing or damaged)
     if contents:
         seen, found, whole = _load_contents(folder / CONTENTS_FILE)
@@ -203,11 +209,10 @@ def synced(folder: Path, read: Read, write: Write, *, contents: bool = False) ->
         if row_stale:
             rows[name] = summary_of(name, size, stored)
         if absorb:
-            added: dict[str, dict[str, object]] = {}
-            for entry in stored.new_entries:
-                digest = entry.content_hash
-                if entry.managed and entry.recreatable and digest and digest not in found:
-                    found[digest] = added[digest] = entry_to_json(entry)
+            try:
+                added = _added(stored, found, absorbed, read_chunk)
+            except SnapshotError:
+                continue  # a chunk is missing or damaged: `show` says so; nothing to take in
             seen[name] = size
             lines.append(_contents_line(name, size, added))
     # The index is a cache: a folder that cannot be written (a read-only checkout) is read
@@ -221,6 +226,41 @@ def synced(folder: Path, read: Read, write: Write, *, contents: bool = False) ->
         elif lines:
             _append(folder / CONTENTS_FILE, b"".join(lines))
     return Catalog(rows, ContentIndex(found, str(folder / CONTENTS_FILE)))
+
+
+def _added(
+    stored: Stored, found: dict[str, dict[str, object]], absorbed: set[str], read_chunk: ReadChunk
+) -> dict[str, dict[str, object]]:
+    """The re-creatable contents `stored` adds to `found` (which takes them in), as raw
+    entries: a chunked record's from the chunks not `absorbed` yet (their JSON is what
+    `entry_to_json` writes; `ContentIndex.get` parses an entry when it is looked up)."""
+    raws: list[object] = []
+    chunks: list[str] = []
+    if stored.chunked is not None and stored.snapshot.knowledge_base is None:
+        chunks = [ref.blob for ref in stored.chunked.chunks if ref.blob not in absorbed]
+        for blob in dict.fromkeys(chunks):
+            data = read_chunk(blob)
+            raws.extend(data if isinstance(data, list) else ())
+    else:
+        raws.extend(entry_to_json(e) for e in stored.new_entries)
+    added: dict[str, dict[str, object]] = {}
+    for raw in raws:
+        if not isinstance(raw, dict) or not _recreatable(raw):
+            continue
+        digest = raw["content_hash"]
+        if digest not in found and digest not in added:
+            added[digest] = raw
+    absorbed.update(chunks)
+    found.update(added)
+    return added
+
+
+def _recreatable(raw: dict[str, object]) -> bool:
+    """`SnapshotEntry.recreatable` of an entry's JSON, without parsing it (managed, with a
+    content hash, and a URL or a blob)."""
+    if raw.get("managed") is not True or not isinstance(raw.get("content_hash"), str):
+        return False
+    return isinstance(raw.get("url" if raw.get("type") == "url" else "blob"), str)
 
 
 def snapshot_files(folder: Path) -> dict[str, int]:

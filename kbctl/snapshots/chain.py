@@ -1,23 +1,33 @@
-"""Reading record files: one as it is stored, and a delta record rebuilt from its chain.
+"""Reading record files: one as it is stored, a chunked record's knowledge base read from its
+chunk blobs, and a delta record rebuilt from its chain.
 
-`read_stored` parses one file (full or delta, see `delta`) and checks it against its folder and
-name. `Chain.read` follows a delta's `base` file names back to a full record (each step one
-depth less, so a chain is at most as long as its first depth and can never loop), rebuilds the
-knowledge base forward and checks the result against the recorded sha256. A missing,
+`read_stored` parses one file (full, delta or chunked, see `recordfile`) and checks it against
+its folder and name. `Chunks.resolve` reads a chunked record's chunks (each blob verified
+against its name, recent chunks remembered: consecutive records share most of them) and checks
+the result against the record's counts and sha256; a missing or damaged chunk is a
+`SnapshotError` naming the record and the blob. `Chain.read` follows a delta's `base` file
+names back to a record that needs no other (each step one depth less, so a chain is at most as
+long as its first depth and can never loop), rebuilds the knowledge base forward and checks the
+result against the recorded sha256. A missing,
 unreadable or altered base is a `SnapshotError` naming both records. One `Chain` remembers the
 records it rebuilt, so reading a whole folder rebuilds each record once.
-Reads files only; must not write, or choose bases (the store does).
+Reads files only; must not write, or decide how records are stored (the store does).
 """
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kbctl.errors import SnapshotError
-from kbctl.snapshots.delta import Stored, kb_digest, parse_record, rebuild, resolved
-from kbctl.snapshots.record import Snapshot
+from kbctl.snapshots.blobs import Blobs
+from kbctl.snapshots.chunks import chunk_entries, joined
+from kbctl.snapshots.delta import kb_digest, rebuild
+from kbctl.snapshots.record import Snapshot, SnapshotEntry
+from kbctl.snapshots.recordfile import Stored, parse_record, resolved
 
 PICK_HINT = "List the snapshots with `kbctl snapshots list -e ENV`."
 _KEEP_HINT = (
@@ -27,6 +37,8 @@ _KEEP_HINT = (
 )
 
 ReadStored = Callable[[Path, str], Stored]  # a record as stored, with its entries
+#: Chunks whose entries a reader remembers (a record of 10,000 documents has about 625).
+CHUNKS_KEPT = 4096
 
 
 def read_stored(path: Path, folder_environment: str, *, entries: bool = True) -> Stored:
@@ -58,6 +70,77 @@ def read_stored(path: Path, folder_environment: str, *, entries: bool = True) ->
             hint="Restore the file from git.",
         )
     return stored
+
+
+class Chunks:
+    """Reads chunked records' knowledge bases from the blob folder, remembering recent chunks
+    (their entries are then shared by the records that name them)."""
+
+    def __init__(self, blobs: Blobs, kept: int = CHUNKS_KEPT) -> None:
+        self._blobs = blobs
+        self._kept = kept
+        self._found: OrderedDict[str, tuple[bytes, tuple[SnapshotEntry, ...]]] = OrderedDict()
+
+    def resolve(self, path: Path, stored: Stored) -> Stored:
+        """`stored` with its knowledge base, read from its chunks when it is a chunked record.
+
+        Raises:
+            SnapshotError: a chunk is missing or damaged, or the chunks do not make the
+                knowledge base the record describes.
+        """
+        chunked = stored.chunked
+        if chunked is None or stored.snapshot.knowledge_base is not None:
+            return stored
+        parts = [self._chunk(path, ref.blob) for ref in chunked.chunks]
+        entries = joined(chunked, parts, path.name)
+        return replace(stored, snapshot=resolved(stored, entries))
+
+    def raw(self, digest: str) -> object:
+        """A chunk's JSON, verified against its name but not parsed into entries.
+
+        Raises:
+            SnapshotError: the chunk is missing or damaged, or not JSON.
+        """
+        found = self._found.get(digest)
+        data = self._blobs.read(digest) if found is None else found[0]
+        try:
+            return json.loads(data)
+        except ValueError as err:
+            raise SnapshotError(
+                f"Snapshot blob {digest[:12]} is not a chunk", detail=str(err)
+            ) from None
+
+    def _chunk(self, record: Path, digest: str) -> tuple[bytes, tuple[SnapshotEntry, ...]]:
+        found = self._found.get(digest)
+        if found is not None:
+            self._found.move_to_end(digest)
+            return found
+        try:
+            data = self._blobs.read(digest)
+        except SnapshotError as err:
+            raise _chunk_error(record, digest, self._blobs.path(digest), err) from None
+        found = (data, chunk_entries(data, f"{record.name} (chunk {digest[:12]})"))
+        self._found[digest] = found
+        while len(self._found) > self._kept:
+            self._found.popitem(last=False)
+        return found
+
+
+def _chunk_error(record: Path, digest: str, path: Path, err: SnapshotError) -> SnapshotError:
+    missing = not path.exists()
+    what = (
+        f"expected at {path}"
+        if missing
+        else err.summary + (f": {err.detail}" if err.detail else "")
+    )
+    return SnapshotError(
+        f"Snapshot {record.name} cannot be read: its chunk blob {digest[:12]} is "
+        + ("missing" if missing else "damaged"),
+        detail=f"{record.name} stores its knowledge base in chunks under blobs/; chunk "
+        f"{digest}: {what}.",
+        hint="Restore the blob folder from git: a record needs every chunk it names, so keep "
+        "the blobs when pruning snapshots. Or pick another snapshot with `kbctl snapshots list`.",
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -259,7 +259,7 @@ def snapshot_from_json(raw: object, source: str) -> Snapshot:
     if version != FORMAT_VERSION:
         raise SnapshotError(
             f"Snapshot {source} has an unknown format version {version!r}",
-            detail="This kbctl reads snapshot format versions 1 (full) and 2 (delta).",
+            detail="This kbctl reads snapshot format versions 1 (full), 2 (delta) and 3 (chunked).",
             hint="Use the kbctl version that wrote it, or pick another snapshot.",
         )
     agent = data.obj("agent")

@@ -85,7 +85,7 @@ class SnapshotHook:
         self._target: Target | None = None
         self._plan: AgentPlan | None = None
         self._before: Snapshot | None = None
-        self._base: Base | None = None  # the record this run's records are stored against
+        self._base: Base | None = None  # the newest finished record before the run
         self._checkpoint: Path | None = None
         self._unwritten = 0  # changes seen since the last checkpoint rewrite
         self._progress = _Progress()
@@ -97,10 +97,8 @@ class SnapshotHook:
     def before(self, target: Target, live: LiveState, plan: AgentPlan) -> None:
         """Write the "before" snapshot: the live state the run starts from."""
         self._target, self._plan = target, plan
-        # The run's records are stored against the newest finished record before the run, so
-        # losing one record of a run loses only that one; when "before" is written in full (no
-        # such base, a chain as long as it may be, a large change), the others extend it.
-        # That record also holds the contents of the documents the manifest no longer has.
+        # The newest finished record before the run holds the contents of the documents the
+        # manifest no longer has (the old versions of those the run replaces).
         self._base = self.store.latest_base(target.environment, live.agent.id)
         if self._base is not None:
             self._content.recent(self._base.knowledge_base)
@@ -118,9 +116,7 @@ class SnapshotHook:
             apply_id=None,
         )
         self._before = snapshot
-        path = self._write(snapshot, base=self._base)
-        if self.store.last_depth == 0 and snapshot.knowledge_base is not None:
-            self._base = Base(path.name, 0, snapshot.knowledge_base)  # written in full
+        self._write(snapshot)
 
     def after(
         self,
@@ -174,7 +170,7 @@ class SnapshotHook:
             apply_id=self._apply_id(),
             checks=checks_of(result),
         )
-        self._write(snapshot, supersedes=self._checkpoint, base=self._base)
+        self._write(snapshot, supersedes=self._checkpoint)
         self._checkpoint = None
 
     def watch(self, events: EventSink) -> EventSink:
@@ -240,13 +236,11 @@ class SnapshotHook:
             notes=tuple(notes),
             apply_id=self._apply_id(),
         )
-        self._checkpoint = self._write(
-            snapshot, supersedes=self._checkpoint, durable=False, base=self._base
-        )
+        self._checkpoint = self._write(snapshot, supersedes=self._checkpoint, durable=False)
 
     def _intended(self, target: Target, plan: AgentPlan) -> tuple[SnapshotEntry, ...]:
         """The array the run wrote, with the ids it created (for a checkpoint after the swap;
-        the same value while no upload is added, so its delta is computed once)."""
+        the same value while no upload is added, so it is chunked once)."""
         uploads = len(self._progress.created) + len(self._progress.reused)
         if self._intended_memo is not None and self._intended_memo[0] == uploads:
             return self._intended_memo[1]
@@ -341,12 +335,11 @@ class SnapshotHook:
         supersedes: Path | None = None,
         *,
         durable: bool = True,
-        base: Base | None = None,
     ) -> Path:
         path = (
-            self.store.write(snapshot, durable=durable, base=base)
+            self.store.write(snapshot, durable=durable)
             if supersedes is None
-            else self.store.replace(supersedes, snapshot, durable=durable, base=base)
+            else self.store.replace(supersedes, snapshot, durable=durable)
         )
         self.written = [(s, p) for s, p in self.written if p != supersedes]
         self.written.append((snapshot, path))

@@ -2,18 +2,20 @@
 
 Layout (DESIGN §6), under the snapshots directory (`state-snapshots/` by default):
 
-    <env>/<YYYYMMDDTHHMMSSZ>-<id>.json   one record per file, canonical JSON: full, or a delta
-                                         over an earlier record of the folder (`delta`)
+    <env>/<YYYYMMDDTHHMMSSZ>-<id>.json   one record per file, canonical JSON: full, or for a
+                                         large knowledge base chunked (`chunks`); delta records
+                                         of older kbctl versions are read (`delta`)
     <env>/.index.json, .contents.jsonl   rebuildable indexes of the records (`catalog`)
-    blobs/<sha256>.gz                    document contents, gzip, shared by every environment
+    blobs/<sha256>.gz                    document contents and knowledge-base chunks, gzip,
+                                         shared by every environment
 
 Every write is atomic (temp file in the same folder, fsync, `os.replace`), so a crash leaves
 either the old file or the new one, never half of one; a leftover temp file is ignored. Blobs
-(`blobs`) are flushed before any durable record naming them is written. A delta record is
-rebuilt on read from its chain of base records (at most `MAX_DEPTH` back to a full one) and
-checked against its recorded hash. Owns: writing records (full or delta), finding, listing
-(from the index) and resolving snapshots (`previous`, judged in `history`), and refusing
-corrupt, missing or foreign ones with a `SnapshotError`. Must not talk to the API.
+(`blobs`), a record's chunks included, are written before the record naming them, and flushed
+before any durable one is. A record needs no other record: a chunked one reads its chunks, a
+delta one (older versions) its chain of base records. Owns: writing records (full or chunked),
+finding, listing (from the index) and resolving snapshots (`previous`, judged in `history`),
+and refusing corrupt, missing or foreign ones with a `SnapshotError`. Must not talk to the API.
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ from kbctl.identity import content_hash
 from kbctl.model import DocType
 from kbctl.snapshots.blobs import Blobs, atomic_write, sha256_hex
 from kbctl.snapshots.catalog import Catalog, ContentIndex, SnapshotSummary, synced
-from kbctl.snapshots.chain import PICK_HINT, Chain, read_stored
+from kbctl.snapshots.chain import PICK_HINT, Chain, Chunks, read_stored
+from kbctl.snapshots.chunks import CHUNKED_ABOVE, Chunked, split
 from kbctl.snapshots.codec import TextMemo
-from kbctl.snapshots.delta import MAX_DEPTH, Delta, Stored, dumps_record, make_delta
 from kbctl.snapshots.history import Describe, LiveAgents, find_previous, runs_of
 from kbctl.snapshots.record import Snapshot, SnapshotEntry
+from kbctl.snapshots.recordfile import Stored, dumps_record
 
 __all__ = ["Base", "Listed", "SnapshotStore", "atomic_write", "sha256_hex"]
 
@@ -61,24 +64,25 @@ class Listed:
 
 @dataclass(frozen=True, slots=True)
 class Base:
-    """A record a new one may be stored against: its file name, depth and knowledge base."""
+    """The newest finished record before a run: its file name and knowledge base (it holds
+    the contents of the documents the run replaces)."""
 
     file: str
-    depth: int
     knowledge_base: tuple[SnapshotEntry, ...]
 
 
 class SnapshotStore:
     """Snapshots and blobs under one directory."""
 
-    def __init__(self, root: Path, *, max_depth: int = MAX_DEPTH) -> None:
+    def __init__(self, root: Path, *, chunked_above: int = CHUNKED_ABOVE) -> None:
         self.root = root
-        self.max_depth = max_depth  # longest chain of delta records before a full one
+        self.chunked_above = chunked_above  # larger knowledge bases are written chunked
         self._parsed: dict[tuple[Path, int, int], Stored] = {}  # see `_stored`
         self.texts: TextMemo = {}  # entries' JSON, for the ids and hashes of a run's records
-        self.last_depth = 0  # of the record written last (0: a full record)
-        self._delta_memo: tuple[Base, tuple[SnapshotEntry, ...], Delta | None] | None = None
+        self._boundaries: dict[str, bool] = {}  # whether an entry id ends a chunk
+        self._chunked_memo: tuple[tuple[SnapshotEntry, ...], Chunked] | None = None
         self.blobs = Blobs(root / BLOBS)
+        self._chunks = Chunks(self.blobs)
 
     # ---------------------------------------------------------------------------------- blobs
 
@@ -109,46 +113,40 @@ class SnapshotStore:
             )
         return self.root / environment
 
-    def write(self, snapshot: Snapshot, *, durable: bool = True, base: Base | None = None) -> Path:
-        """Write one snapshot atomically, as a delta over `base` when that is much smaller;
-        returns its path. A durable write first makes every blob written so far durable."""
+    def write(self, snapshot: Snapshot, *, durable: bool = True) -> Path:
+        """Write one snapshot atomically, chunked when its knowledge base is large (its new
+        chunks written first); returns its path. A durable write first makes every blob
+        written so far durable."""
         path = self.env_dir(snapshot.environment) / snapshot.file_name
-        delta = None
-        kb = snapshot.knowledge_base
-        if base is not None and kb is not None and base.file != path.name:
-            memo = self._delta_memo  # checkpoints rewrite the same knowledge base many times
-            if memo is not None and memo[0] is base and memo[1] is kb:
-                delta = memo[2]
-            else:
-                delta = make_delta(
-                    base.file,
-                    base.depth,
-                    base.knowledge_base,
-                    kb,
-                    max_depth=self.max_depth,
-                    texts=self.texts,
-                )
-                self._delta_memo = (base, kb, delta)
+        chunked = self._chunked(snapshot.knowledge_base)
         if durable:
             self.blobs.flush()
-        atomic_write(path, dumps_record(snapshot, delta).encode("utf-8"), durable=durable)
-        self.last_depth = 0 if delta is None else delta.depth
+        atomic_write(path, dumps_record(snapshot, chunked=chunked).encode("utf-8"), durable=durable)
         return path
 
-    def replace(
-        self, old: Path, snapshot: Snapshot, *, durable: bool = True, base: Base | None = None
-    ) -> Path:
+    def _chunked(self, kb: tuple[SnapshotEntry, ...] | None) -> Chunked | None:
+        """`kb` stored as chunks (the blobs of new ones written), or None: written in full."""
+        if kb is None or len(kb) <= self.chunked_above:
+            return None
+        memo = self._chunked_memo  # checkpoints rewrite the same knowledge base many times
+        if memo is not None and memo[0] is kb:
+            return memo[1]
+        pieces = split(kb, self.texts, boundaries=self._boundaries)
+        chunked = pieces.named(self.blobs.put_many(data for data, _ in pieces.chunks))
+        self._chunked_memo = (kb, chunked)
+        return chunked
+
+    def replace(self, old: Path, snapshot: Snapshot, *, durable: bool = True) -> Path:
         """Write `snapshot` and remove `old` (a checkpoint it supersedes), new file first."""
-        path = self.write(snapshot, durable=durable, base=base)
+        path = self.write(snapshot, durable=durable)
         if old != path:
             with contextlib.suppress(FileNotFoundError):
                 old.unlink()
         return path
 
     def latest_base(self, environment: str, agent_id: str) -> Base | None:
-        """The newest finished record of `agent_id` in `environment`, which a new record may be
-        stored against (from the index; only that record's chain is read), or None. A chain
-        already `max_depth` long is not extended: `write` makes a full record instead."""
+        """The newest finished record of `agent_id` in `environment` (found in the index; only
+        that record is read), or None."""
         for row in self._catalog(environment).newest_first():
             if row.agent_id != agent_id or not row.can_be_base:
                 continue
@@ -157,7 +155,7 @@ class SnapshotStore:
             except SnapshotError:
                 continue
             if found.knowledge_base is not None:
-                return Base(row.file, row.depth, found.knowledge_base)
+                return Base(row.file, found.knowledge_base)
         return None
 
     def environments(self) -> tuple[str, ...]:
@@ -192,7 +190,7 @@ class SnapshotStore:
             return ()
         chain = self._chain()
         found: list[Listed] = []
-        for path in folder.iterdir():
+        for path in sorted(folder.iterdir()):  # in time order: neighbours share chunks
             if not _is_snapshot_file(path):
                 continue
             try:
@@ -347,16 +345,22 @@ class SnapshotStore:
     def _catalog(self, environment: str, *, contents: bool = False) -> Catalog:
         return synced(
             self.env_dir(environment),
-            lambda path, entries: self._stored(path, environment, entries=entries),
+            lambda path, entries: self._parse(path, environment, entries=entries),
             lambda path, data: atomic_write(path, data, durable=False),  # a cache: rebuildable
+            self._chunks.raw,
             contents=contents,
         )
 
     def _chain(self) -> Chain:
         return Chain(self._stored)
 
-    def _stored(self, path: Path, environment: str, *, entries: bool = True) -> Stored:
-        """`read_stored`, remembering the last few full parses (the index, the choice of a base
+    def _stored(self, path: Path, environment: str) -> Stored:
+        """The record in `path` with its knowledge base (a chunked record's chunks read), but
+        for a delta record (the chain rebuilds it)."""
+        return self._chunks.resolve(path, self._parse(path, environment, entries=True))
+
+    def _parse(self, path: Path, environment: str, *, entries: bool) -> Stored:
+        """`read_stored`, remembering the last few full parses (the index, the newest record
         and its chain read the same records one after the other)."""
         try:
             stat = path.stat()

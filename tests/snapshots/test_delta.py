@@ -1,5 +1,5 @@
-"""Delta records rebuild exactly the knowledge base they were made from, whatever changed:
-entries added, removed, changed in place or moved."""
+"""Delta records (written by older kbctl versions, still read) rebuild exactly the knowledge
+base they were made from, whatever changed: entries added, removed, changed in place or moved."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 
 from kbctl.errors import SnapshotError
 from kbctl.model import DocType, UsageMode
-from kbctl.snapshots.delta import Delta, kb_digest, make_delta, rebuild
+from kbctl.snapshots.delta import Delta, kb_digest, rebuild
 from kbctl.snapshots.record import SnapshotEntry
+from tests.snapshots.old_formats import make_delta
 
 
 def _entry(doc_id: str, mode: UsageMode = UsageMode.AUTO) -> SnapshotEntry:

@@ -85,7 +85,7 @@ def test_list_is_served_from_the_index_and_rebuilt_when_it_is_lost(bench: Bench)
     listed = _list(bench)
     assert [r["outcome"] for r in listed] == ["applied", "pending", "applied", "pending"]
     assert [r["documents"] for r in listed] == [4, 4, 4, 0]
-    assert listed[0]["base"] == Path(str(listed[2]["file"])).name  # a delta over run 1's after
+    assert [r["base"] for r in listed] == [None] * 4  # small knowledge bases: full records
     # Same names and sizes, unreadable content: only a parse of the records would notice.
     for path in snapshot_files(bench.store):
         path.write_bytes(b"x" * path.stat().st_size)
@@ -127,10 +127,9 @@ def test_a_folder_written_before_delta_records_still_lists_shows_and_rolls_back(
     out = bench.run("rollback", "-e", "staging", "--to", "previous", "--auto-approve")
     assert out.exit_code == 0, out.output
     assert bench.kb_state() != v2_state
-    # The next records are deltas over the old full records; the old ones stay as they were.
+    # The next records are written as this kbctl writes them; the old ones stay as they were.
     newest = json.loads(snapshot_files(bench.store)[-1].read_text())
-    assert newest["format_version"] == 2
-    assert newest["knowledge_base_delta"]["base"] == Path(str(listed[0]["file"])).name
+    assert newest["format_version"] == 1
     out = bench.run("rollback", "-e", "staging", "--to", "previous", "--auto-approve")
     assert out.exit_code == 0, out.output
     assert bench.kb_state() == v2_state
