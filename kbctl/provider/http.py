@@ -42,7 +42,7 @@ from kbctl.provider.http_errors import (
     unreadable,
 )
 from kbctl.provider.http_parts import Answer, FilePart, Params, query_value
-from kbctl.provider.limiter import Limiter
+from kbctl.provider.limiter import TOO_MANY_CONCURRENT, Limiter
 from kbctl.provider.redaction import Redactor
 from kbctl.provider.retry import Backoff, RetryListener, RetryNotice, ignore_retries, retry_after
 
@@ -312,7 +312,7 @@ class ApiClient:
         )
         query = {k: query_value(v) for k, v in (params or {}).items() if v is not None}
         epoch = self._limiter.acquire()
-        throttled = False
+        throttled = concurrent = False
         try:
             with self._lock:
                 self.calls += 1
@@ -338,8 +338,9 @@ class ApiClient:
                 text = self.redact(f"connection failed ({type(exc).__name__}: {exc})")
                 return Failure(False, False, True, text)
             throttled = response.status_code == 429
+            concurrent = throttled and TOO_MANY_CONCURRENT in response.content
         finally:
-            self._limiter.release(epoch, throttled=throttled)
+            self._limiter.release(epoch, throttled=throttled, concurrent=concurrent)
         return Answer(
             status=response.status_code,
             retry_after_ms=response.headers.get("retry-after-ms"),

@@ -17,6 +17,8 @@ from typing import Final
 AUTO_START: Final = 8
 #: The most requests "auto" ever has in flight, however long the server keeps accepting more.
 AUTO_CEILING: Final = 32
+#: What a 429's body says when the server is at its concurrency limit (reference §1.5).
+TOO_MANY_CONCURRENT: Final = b"too_many_concurrent_requests"
 
 
 def ceiling_of(concurrency: int | None) -> int:
@@ -27,8 +29,10 @@ def ceiling_of(concurrency: int | None) -> int:
 class Limiter:
     """At most `limit` requests in flight, admitted first come, first served.
 
-    ElevenLabs throttles on concurrency, so the limit halves on a 429 (once per round of
-    requests: the requests sent before the cut do not cut again) and grows by one after
+    ElevenLabs throttles on concurrency, so a 429 cuts the limit (once per round of requests:
+    the requests sent before the cut do not cut again): to one below the requests in flight
+    when the 429 says `too_many_concurrent_requests` (the server accepted the others), else by
+    half; it grows by one after
     `2 * limit` successes made while it was reached (a limit nobody presses against is no
     evidence that more would pass), never above `ceiling`. Admission is in arrival order, so a
     request sent back by a 429 queues behind the others instead of taking the next probe again.
@@ -76,14 +80,19 @@ class Limiter:
             self._cond.notify_all()
             return self._epoch
 
-    def release(self, epoch: int, *, throttled: bool) -> None:
-        """Give the slot back, saying whether the server answered 429."""
+    def release(self, epoch: int, *, throttled: bool, concurrent: bool = False) -> None:
+        """Give the slot back, saying whether the server answered 429, and whether it said the
+        429 was for too many concurrent requests (`too_many_concurrent_requests`)."""
         with self._cond:
+            in_flight = self._in_flight  # this request included
             self._in_flight -= 1
             if throttled:
                 self._streak = 0
-                if epoch == self._epoch:  # the first 429 of this round halves the limit
-                    self.limit = max(1, self.limit // 2)
+                if epoch == self._epoch:  # the first 429 of this round cuts the limit
+                    # Too many in flight: the server took the others, so its limit is about
+                    # one below what was in flight; any other 429 (busy) halves.
+                    cut = min(self.limit - 1, in_flight - 1) if concurrent else self.limit // 2
+                    self.limit = max(1, cut)
                     self.lowest = min(self.lowest, self.limit)
                     self.cuts += 1
                     self._epoch += 1

@@ -95,3 +95,15 @@ def test_auto_uses_more_than_the_old_default_when_the_server_allows_it() -> None
         assert rig.app.peak_inflight > 4
     finally:
         rig.close()
+
+
+def test_auto_settles_just_under_the_servers_concurrency_limit() -> None:
+    rig = real_rig(client_concurrency=None, latency_ms=20, index_seconds=0.05, max_concurrency=7)
+    try:
+        rig.apply(rig.target(docs(60)), concurrency=None)
+        limiter = rig.client.limiter
+        assert rig.app.injected.get("max_concurrency", 0) > 0  # it did probe past 7
+        # `too_many_concurrent_requests` says the others were taken: cut to about 7, not 8 // 2.
+        assert limiter.cuts > 0 and limiter.lowest >= 5
+    finally:
+        rig.close()

@@ -581,6 +581,25 @@ def test_limiter_halves_once_per_round_and_creeps_back_only_when_pressed() -> No
     assert (limiter.lowest, limiter.cuts) == (2, 2)
 
 
+def test_a_concurrency_429_cuts_to_one_below_what_was_in_flight_not_by_half() -> None:
+    limiter = Limiter(32, 12)
+    held = [limiter.acquire() for _ in range(11)]
+    limiter.release(held[0], throttled=True, concurrent=True)  # the server took the other 10
+    assert limiter.limit == 10
+    for epoch in held[1:]:
+        limiter.release(epoch, throttled=False)
+    busy = [limiter.acquire() for _ in range(10)]
+    limiter.release(busy[0], throttled=True)  # `system_busy` or no reason: halve
+    assert limiter.limit == 5
+    for epoch in busy[1:]:
+        limiter.release(epoch, throttled=False)
+    few = [limiter.acquire() for _ in range(3)]  # others use the workspace: 3 get through
+    limiter.release(few[0], throttled=True, concurrent=True)
+    assert limiter.limit == 2
+    for epoch in few[1:]:
+        limiter.release(epoch, throttled=False)
+
+
 def test_auto_concurrency_starts_below_its_ceiling_and_a_number_is_a_hard_cap() -> None:
     auto = Limiter.for_concurrency(None)
     assert (auto.limit, auto.ceiling) == (AUTO_START, AUTO_CEILING)
