@@ -42,12 +42,13 @@ def repository_root(start: Path) -> Path:
 
 
 def is_inside(path: str, root: Path) -> bool:
-    """True when the real path `path` is `root` or below it."""
+    """True when the real path `path` is `root` or below it (both absolute and normalised, as
+    `os.path.realpath` gives them: a string comparison on whole components is exact)."""
     root_text = os.fspath(root)
-    try:
-        return os.path.commonpath([path, root_text]) == root_text
-    except ValueError:  # different drives on Windows
-        return False
+    if path == root_text:
+        return True
+    prefix = root_text if root_text.endswith(os.sep) else root_text + os.sep
+    return path.startswith(prefix)
 
 
 def check_contained(root: Path, candidate: str) -> str:
@@ -57,8 +58,7 @@ def check_contained(root: Path, candidate: str) -> str:
     real = os.path.realpath(candidate)
     if not is_inside(real, root):
         raise RefusedPath("resolves outside the repository (symlinks are followed)")
-    relative = os.path.relpath(real, root)
-    if GIT_DIR in Path(relative).parts:
+    if GIT_DIR in real[len(os.fspath(root)) :].split(os.sep):
         raise RefusedPath(f"is inside a {GIT_DIR} folder")
     return real
 

@@ -12,8 +12,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kbctl.cli.main import cli
+from kbctl.manifest.containment import is_inside
 from tests.manifest.conftest import MINIMAL, Project
 
 SECRET = "sk_test_9e8d7c6b5a4f3e2d1c0b"
@@ -341,3 +344,14 @@ def test_a_manifest_symlinked_out_of_the_repository_is_not_read(
     assert "manifests/config.yaml: is inside a .git folder" in result.output
     assert SECRET not in result.output
     assert "ghp_token" not in result.output
+
+
+_PART = st.sampled_from(["a", "b", "ab", ".git", "a.git", ".gitx", "..a", "repo", "repo2"])
+
+
+@given(st.lists(_PART, min_size=1, max_size=3), st.lists(_PART, max_size=4))
+def test_is_inside_compares_whole_components(root_parts: list[str], parts: list[str]) -> None:
+    root = Path("/", *root_parts)
+    path = os.path.join("/", *parts) if parts else "/"
+    expected = os.path.commonpath([path, str(root)]) == str(root)
+    assert is_inside(path, root) == expected
