@@ -131,9 +131,9 @@ class _Run(SwapSteps):
     def _leased(
         self, started: float, warnings: tuple[str, ...], specs: dict[str, DocumentSpec]
     ) -> ApplyResult:
-        live = self._read_live()
+        live, verified = self._read_live()
         self.live = live
-        if self._fingerprint(live) != self.plan.fingerprint:
+        if not verified and self._fingerprint(live) != self.plan.fingerprint:
             raise StalePlanError(
                 f"The live state of {self.where} changed since the plan was made",
                 detail="Its fingerprint no longer matches the plan's." + self._writer(live.agent),
@@ -243,15 +243,25 @@ class _Run(SwapSteps):
             extra_copies=tuple(self.extra_copies),
         )
 
-    def _read_live(self) -> LiveState:
+    def _read_live(self) -> tuple[LiveState, bool]:
         """The live state to check the plan's fingerprint against: the plan's own, with the agent
-        read again, when the plan was made in this process; else a full read."""
+        read again, when the plan was made in this process; else a full read. True when it is
+        known to match already: the plan's own state, whose agent reads back the same as far as
+        the fingerprint sees (its array and RAG settings)."""
         observed = self.observed
         if observed is not None and self._fingerprint(observed) == self.plan.fingerprint:
-            return replace(observed, agent=self.provider.get_agent(self.plan.agent_id))
-        return self.provider.read_state(
+            agent = self.provider.get_agent(self.plan.agent_id)
+            seen = observed.agent
+            same = (agent.id, agent.knowledge_base, agent.rag) == (
+                seen.id,
+                seen.knowledge_base,
+                seen.rag,
+            )
+            return replace(observed, agent=agent), same
+        live = self.provider.read_state(
             self.plan.agent_id, self.plan.project, self.plan.environment, with_quota=False
         )
+        return live, False
 
     def _fingerprint(self, live: LiveState) -> str:
         """The fingerprint as the planner took it (with shared documents: of what it uses)."""
