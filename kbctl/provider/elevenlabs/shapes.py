@@ -83,18 +83,22 @@ def agent(data: object, agent_id: str) -> LiveAgent:
     )
 
 
+#: The enums by value: a dict lookup per entry instead of an enum call (10,000 per agent read).
+_DOC_TYPES: Final = {t.value: t for t in DocType}
+_USAGE_MODES: Final = {m.value: m for m in UsageMode}
+
+
 def locator(entry: JsonObj) -> KbEntry:
     """One `knowledge_base` entry; one kbctl could not write back is a `ShapeError`."""
     raw_type = entry.text("type")
     raw_mode = entry.opt_text("usage_mode") or UsageMode.AUTO.value  # the API's default
-    try:
-        doc_type, mode = DocType(raw_type), UsageMode(raw_mode)
-    except ValueError:
+    doc_type, mode = _DOC_TYPES.get(raw_type), _USAGE_MODES.get(raw_mode)
+    if doc_type is None or mode is None:
         # Writing the array back without this entry would detach it: refuse instead.
         raise ShapeError(
             f"{entry.path}: type {raw_type!r} / usage_mode {raw_mode!r} is newer than this "
             "kbctl; upgrade kbctl before it changes this agent"
-        ) from None
+        )
     return KbEntry(id=entry.text("id"), name=entry.text("name"), doc_type=doc_type, usage_mode=mode)
 
 
