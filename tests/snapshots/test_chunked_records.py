@@ -197,3 +197,28 @@ def test_the_format_one_reader_refuses_a_chunked_record(bench: Bench) -> None:
     with pytest.raises(SnapshotError) as caught:
         codec.loads(second.read_text(), second.name)
     assert caught.value.summary == f"Snapshot {second.name} has an unknown format version 3"
+
+
+def test_apply_needs_no_chunk_of_older_records(bench: Bench) -> None:
+    first, second = _two_runs(bench)
+    older = set(_chunks_of(first)) - set(_chunks_of(second))
+    assert older
+    for blob in older:  # what only the first run's records name: no apply may need it
+        (bench.store.root / "blobs" / f"{blob}.gz").unlink()
+    bench.manifest(_docs({3: "v2", 150: "v2", 60: "v3"}), url=None)
+    third, hook = bench.apply()
+    assert len(third.created) == 1
+    for snapshot, _ in hook.written:
+        out = bench.run("snapshots", "show", snapshot.id)
+        assert out.exit_code == 0 and re.search(r"Restorable +yes", out.output), out.output
+
+
+def test_a_chunk_that_cannot_be_read_is_refused(bench: Bench) -> None:
+    _, second = _two_runs(bench)
+    chunk = bench.store.root / "blobs" / f"{_chunks_of(second)[0]}.gz"
+    chunk.unlink()
+    chunk.mkdir()  # a name that cannot be read as a file, even by root
+    out = bench.run("snapshots", "show", str(_record(second)["id"]))
+    assert out.exit_code == 1
+    assert "is damaged" in out.output and "cannot be read" in out.output
+    assert "Traceback" not in out.output
