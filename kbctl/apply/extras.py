@@ -27,6 +27,7 @@ import math
 import threading
 from collections.abc import Iterable
 from concurrent.futures import Executor
+from dataclasses import replace
 
 from kbctl.apply.deletions import delete_created
 from kbctl.apply.events import ExtraCopyDeleted
@@ -151,6 +152,10 @@ class ExtraCopySteps(RunState):
         if not isinstance(provider, LedgeredCreates) or self._extras_thread is not None:
             return
         view = provider.create_ledger.take()
+        # Only names this run's plan creates (a provider shared with another run holds its
+        # creates too; their kept ids are not this run's to protect).
+        planned = {c.name for c in self.plan.changes if c.name is not None}
+        view = replace(view, lost=tuple(lost for lost in view.lost if lost.name in planned))
         if not view.lost:
             return
         protected = {r.id for r in (*self.created, *self.reused, *self.given_up)}
