@@ -176,6 +176,12 @@ class Blobs:
                 hint="Blobs are committed with the snapshots: restore state-snapshots/blobs/ "
                 "from git.",
             ) from None
+        except OSError as err:
+            raise SnapshotError(
+                f"Snapshot blob {digest[:12]} cannot be read",
+                detail=f"{path}: {err}",
+                hint="Restore the file from git.",
+            ) from None
         try:
             data = gzip.decompress(packed)
         except (OSError, EOFError, zlib.error) as err:

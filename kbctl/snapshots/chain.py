@@ -24,7 +24,7 @@ from pathlib import Path
 
 from kbctl.errors import SnapshotError
 from kbctl.snapshots.blobs import Blobs
-from kbctl.snapshots.chunks import chunk_entries, joined
+from kbctl.snapshots.chunks import EntryMemo, chunk_entries, joined
 from kbctl.snapshots.delta import kb_digest, rebuild
 from kbctl.snapshots.record import Snapshot, SnapshotEntry
 from kbctl.snapshots.recordfile import Stored, parse_record, resolved
@@ -80,6 +80,7 @@ class Chunks:
         self._blobs = blobs
         self._kept = kept
         self._found: OrderedDict[str, tuple[bytes, tuple[SnapshotEntry, ...]]] = OrderedDict()
+        self._entries: EntryMemo = {}  # every entry read, by its JSON: records share them
 
     def resolve(self, path: Path, stored: Stored) -> Stored:
         """`stored` with its knowledge base, read from its chunks when it is a chunked record.
@@ -119,7 +120,7 @@ class Chunks:
             data = self._blobs.read(digest)
         except SnapshotError as err:
             raise _chunk_error(record, digest, self._blobs.path(digest), err) from None
-        found = (data, chunk_entries(data, f"{record.name} (chunk {digest[:12]})"))
+        found = (data, chunk_entries(data, f"{record.name} (chunk {digest[:12]})", self._entries))
         self._found[digest] = found
         while len(self._found) > self._kept:
             self._found.popitem(last=False)

@@ -114,20 +114,63 @@ def split(
     return Pieces(len(entries), whole.hexdigest(), tuple(chunks))
 
 
-def chunk_entries(data: bytes, source: str) -> tuple[SnapshotEntry, ...]:
-    """The entries of one chunk's bytes (already verified against its name), read strictly.
+#: Entries already read, by their compact JSON (a chunk that changed still holds ~15 of them).
+EntryMemo = dict[str, SnapshotEntry]
+_DECODER = json.JSONDecoder()
+
+
+def chunk_entries(
+    data: bytes, source: str, memo: EntryMemo | None = None
+) -> tuple[SnapshotEntry, ...]:
+    """The entries of one chunk's bytes (already verified against its name), read strictly;
+    `memo` gives an entry whose compact JSON was read before (the same object: records that
+    share it share it) without reading it again.
 
     Raises:
         SnapshotError: not a JSON array of entries.
     """
     reader = record_reader(source)
     try:
-        raw = json.loads(data)
+        text = data.decode("utf-8")
+        pieces = _pieces(text)
+        if pieces is None:  # not compact as kbctl writes chunks: read it all the same
+            raw = json.loads(text)
+            if not isinstance(raw, list):
+                raise reader.fail("a chunk is not a JSON array of entries")
+            pieces = [(item, None) for item in raw]
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise reader.fail(f"a chunk is not valid JSON: {err}") from None
-    if not isinstance(raw, list):
-        raise reader.fail("a chunk is not a JSON array of entries")
-    return tuple(entry_from(reader.root(item, f"chunk[{n}]")) for n, item in enumerate(raw))
+    out: list[SnapshotEntry] = []
+    for n, (raw, key) in enumerate(pieces):
+        entry = None if memo is None or key is None else memo.get(key)
+        if entry is None:
+            entry = entry_from(reader.root(raw, f"chunk[{n}]"))
+            if memo is not None and key is not None:
+                memo[key] = entry
+        out.append(entry)
+    return tuple(out)
+
+
+def _pieces(text: str) -> list[tuple[object, str | None]] | None:
+    """Each entry of a compact JSON array with its own text, or None when `text` is not
+    written that way (no whitespace between items)."""
+    if text == "[]":
+        return []
+    if not text.startswith("[") or not text.endswith("]"):
+        return None
+    out: list[tuple[object, str | None]] = []
+    at = 1
+    while True:
+        try:
+            raw, end = _DECODER.raw_decode(text, at)
+        except json.JSONDecodeError:
+            return None
+        out.append((raw, text[at:end]))
+        if end == len(text) - 1:
+            return out
+        if text[end] != ",":
+            return None
+        at = end + 1
 
 
 def joined(

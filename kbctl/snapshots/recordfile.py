@@ -1,10 +1,11 @@
 """A record file as it is stored, in any of its formats: full (1), delta (2) or chunked (3).
 
-`dumps_record` writes a full or a chunked record (kbctl no longer writes delta records);
-`parse_record` reads all three, strictly, into a `Stored`: the snapshot, with its knowledge
-base when the file holds it, else what it takes to rebuild it (a delta over a base record,
-`delta`, or chunks in the blob folder, `chunks`). Pure: no files (`chain` reads them and
-rebuilds). Owns the dispatch on `format_version`; must not read blobs or other records.
+`dumps_record` writes any of them (kbctl writes full and chunked records; a delta record is
+what older versions wrote); `parse_record` reads all three, strictly, into a `Stored`: the
+snapshot, with its knowledge base when the file holds it, else what it takes to rebuild it (a
+delta over a base record, `delta`, or chunks in the blob folder, `chunks`). Pure: no files
+(`chain` reads them and rebuilds). Owns the dispatch on `format_version`; must not read
+blobs or other records.
 """
 
 from __future__ import annotations

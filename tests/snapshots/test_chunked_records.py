@@ -9,12 +9,15 @@ from __future__ import annotations
 import gzip
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from kbctl.errors import SnapshotError
+from kbctl.model import DocType, RagSettings, UsageMode
 from kbctl.snapshots import codec
+from kbctl.snapshots.record import Snapshot, SnapshotAgent, SnapshotEntry, SnapshotKind
 from kbctl.snapshots.store import SnapshotStore
 from tests.snapshots.kit import Bench, snapshot_files, text_of
 from tests.snapshots.old_formats import as_delta
@@ -197,3 +200,59 @@ def test_the_format_one_reader_refuses_a_chunked_record(bench: Bench) -> None:
     with pytest.raises(SnapshotError) as caught:
         codec.loads(second.read_text(), second.name)
     assert caught.value.summary == f"Snapshot {second.name} has an unknown format version 3"
+
+
+def test_apply_needs_no_chunk_of_older_records(bench: Bench) -> None:
+    first, second = _two_runs(bench)
+    older = set(_chunks_of(first)) - set(_chunks_of(second))
+    assert older
+    for blob in older:  # what only the first run's records name: no apply may need it
+        (bench.store.root / "blobs" / f"{blob}.gz").unlink()
+    bench.manifest(_docs({3: "v2", 150: "v2", 60: "v3"}), url=None)
+    third, hook = bench.apply()
+    assert len(third.created) == 1
+    for snapshot, _ in hook.written:
+        out = bench.run("snapshots", "show", snapshot.id)
+        assert out.exit_code == 0 and re.search(r"Restorable +yes", out.output), out.output
+
+
+def test_a_chunk_that_cannot_be_read_is_refused(bench: Bench) -> None:
+    _, second = _two_runs(bench)
+    chunk = bench.store.root / "blobs" / f"{_chunks_of(second)[0]}.gz"
+    chunk.unlink()
+    chunk.mkdir()  # a name that cannot be read as a file, even by root
+    out = bench.run("snapshots", "show", str(_record(second)["id"]))
+    assert out.exit_code == 1
+    assert "is damaged" in out.output and "cannot be read" in out.output
+    assert "Traceback" not in out.output
+
+
+@pytest.mark.parametrize(("documents", "version"), [(0, 1), (256, 1), (257, 3), (3000, 3)])
+def test_knowledge_bases_over_256_documents_are_chunked(
+    tmp_path: Path, documents: int, version: int
+) -> None:
+    entries = tuple(
+        SnapshotEntry(f"doc{n}", f"d{n}.md", DocType.TEXT, UsageMode.AUTO, f"d{n}.md", None, True)
+        for n in range(documents)
+    )
+    draft = Snapshot(
+        id="",
+        environment="staging",
+        project="demo",
+        manifest="kb.yaml",
+        kind=SnapshotKind.AFTER,
+        created_at="2026-01-01T00:00:00Z",
+        apply_id="run",
+        seq=1,
+        git_commit=None,
+        operation="apply",
+        agent=SnapshotAgent("agent_1", None, None),
+        rag=RagSettings(),
+        knowledge_base=entries,
+        outcome="applied",
+    )
+    snapshot = replace(draft, id=codec.snapshot_id(draft))
+    store = SnapshotStore(tmp_path)
+    path = store.write(snapshot)
+    assert _record(path)["format_version"] == version
+    assert SnapshotStore(tmp_path).load(snapshot.id) == snapshot

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 
 import pytest
 from hypothesis import given
@@ -120,3 +121,19 @@ def test_chunking_is_the_identity_and_an_insertion_changes_two_chunks_at_most(
     at = at % (len(kb) + 1)
     grown = (*kb[:at], _entry(new), *kb[at:])
     assert _changed(old, split(grown, max_chunk=unbounded)) <= 2
+
+
+def test_entries_read_once_are_shared_and_any_json_layout_reads() -> None:
+    (first, count), *_ = split(_kb(100)).chunks
+    kb = _kb(100)[:count]
+    memo: dict[str, SnapshotEntry] = {}
+    read = chunk_entries(first, "r.json", memo)
+    assert read == kb and len(memo) == count
+    again = chunk_entries(first, "s.json", memo)
+    assert all(a is b for a, b in zip(read, again, strict=True))  # the same objects
+    spaced = json.dumps(json.loads(first), indent=1).encode()
+    assert chunk_entries(spaced, "r.json", memo) == kb
+    for bad, problem in ((b'{"id": 1}', "not a JSON array"), (b"[{", "not valid JSON")):
+        with pytest.raises(SnapshotError, match="is corrupt") as caught:
+            chunk_entries(bad, "r.json")
+        assert problem in (caught.value.detail or "")
