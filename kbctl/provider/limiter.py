@@ -17,6 +17,9 @@ from typing import Final
 AUTO_START: Final = 8
 #: The most requests "auto" ever has in flight, however long the server keeps accepting more.
 AUTO_CEILING: Final = 32
+#: Successes per slot, under pressure, before probing past a limit the server named: a 429
+#: then costs one retry in every 16 × limit requests, not in every 2 × limit.
+_SETTLED_PROBE: Final = 16
 #: What a 429's body says when the server is at its concurrency limit (reference §1.5).
 TOO_MANY_CONCURRENT: Final = b"too_many_concurrent_requests"
 
@@ -32,7 +35,7 @@ class Limiter:
     ElevenLabs throttles on concurrency, so a 429 cuts the limit (once per round of requests:
     the requests sent before the cut do not cut again): to one below the requests in flight
     when the 429 says `too_many_concurrent_requests` (the server accepted the others), else by
-    half; it grows by one after
+    half; it grows by one (past a limit the server named, 16 times less often) after
     `2 * limit` successes made while it was reached (a limit nobody presses against is no
     evidence that more would pass), never above `ceiling`. Admission is in arrival order, so a
     request sent back by a 429 queues behind the others instead of taking the next probe again.
@@ -49,6 +52,7 @@ class Limiter:
         self._epoch = 0
         self._streak = 0
         self._pressed = False  # the limit was reached since it last grew
+        self._settled: int | None = None  # the limit a too_many_concurrent_requests cut set
         self._next_ticket = 0
         self._serving = 0
         self._cond = threading.Condition()
@@ -93,13 +97,16 @@ class Limiter:
                     # one below what was in flight; any other 429 (busy) halves.
                     cut = min(self.limit - 1, in_flight - 1) if concurrent else self.limit // 2
                     self.limit = max(1, cut)
+                    self._settled = self.limit if concurrent else None
                     self.lowest = min(self.lowest, self.limit)
                     self.cuts += 1
                     self._epoch += 1
                     self._pressed = False
             elif self.limit < self.ceiling and self._pressed:
                 self._streak += 1
-                if self._streak >= 2 * self.limit:
+                # At the limit the server named, probe past it only now and then.
+                settled = self._settled is not None and self.limit >= self._settled
+                if self._streak >= (_SETTLED_PROBE if settled else 2) * self.limit:
                     self.limit += 1
                     self._streak = 0
                     self._pressed = False
