@@ -97,6 +97,7 @@ class Documents:
                 page_size=self._page_size,
                 warnings=warnings,
                 limit=limit,
+                prefetch=limit is None,  # read to the end: ask for a page while reading one
             ):
                 for item in page.opt_objs("documents"):
                     entry = listed(item)
