@@ -249,9 +249,9 @@ class SnapshotStore:
         environment that changed the agent, optionally among `projects` only; an unfinished
         rollback is resumed toward its target (see `kbctl.snapshots.history`). The runs come
         from the folder's index, and only the records the choice needs are read (see
-        `kbctl.snapshots.previous`). `live` reads an
-        agent now and `written_by` names who wrote a version: they judge runs that left no
-        final record.
+        `kbctl.snapshots.previous`); the index file is left as it is. `live` reads an agent
+        now and `written_by` names who wrote a version: they judge runs that left no final
+        record (each asked at most once per agent or version).
 
         Raises:
             SnapshotError: unknown, ambiguous, corrupt or foreign (another environment).

@@ -13,15 +13,19 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 import pytest
 
 from kbctl.errors import SnapshotError
 from kbctl.snapshots.catalog import INDEX_FILE
+from kbctl.snapshots.codec import snapshot_id
+from kbctl.snapshots.previous import Question, from_every_record
 from kbctl.snapshots.record import Snapshot
 from kbctl.snapshots.store import SnapshotStore
 from tests.snapshots.kit import Bench, snapshot_files, text_of
 
+LATER = "2030-01-01T00:00:00Z"  # a record time after every run of the bench
 _WATCHING: list[set[str]] = []  # the files opened while a `watch` is open
 
 
@@ -180,3 +184,49 @@ def test_an_index_written_by_the_previous_format_is_rebuilt(bench: Bench) -> Non
     bench.store.summaries("staging")
     assert json.loads(index.read_text()) == current
     assert len(snapshot_files(bench.store)) == len(current["files"])
+
+
+def test_a_lost_chunk_of_a_newer_record_refuses_previous_as_reading_every_record_does(
+    bench: Bench,
+) -> None:
+    bench.store = SnapshotStore(bench.store.root, chunked_above=1)
+    records, _ = _history(bench)
+    folder = bench.store.root / "staging"
+    newest = json.loads((folder / records[-1].file_name).read_text())
+    lost = newest["knowledge_base_chunks"]["chunks"][-1]["blob"]
+    (bench.store.root / "blobs" / f"{lost}.gz").unlink()  # the index still lists the record
+
+    store = SnapshotStore(bench.store.root)
+    question = Question("staging", folder, None, None, store.load, None)
+    with pytest.raises(SnapshotError) as every:
+        from_every_record(store.list("staging"), question)
+    with pytest.raises(SnapshotError) as chosen:
+        SnapshotStore(bench.store.root).resolve("previous", "staging")
+    assert (chosen.value.summary, chosen.value.detail) == (every.value.summary, every.value.detail)
+    assert records[-1].file_name in chosen.value.summary and lost in (chosen.value.detail or "")
+
+
+def test_a_newer_record_of_another_project_is_read_in_full_before_answering(
+    bench: Bench,
+) -> None:
+    records, answer = _history(bench)
+    newest = records[-1]
+    other = replace(newest, project="other", id="", seq=newest.seq + 1, created_at=LATER)
+    path = bench.store.write(replace(other, id=snapshot_id(other)))
+    bench.store.summaries("staging")
+    mine = frozenset({newest.project})
+    assert SnapshotStore(bench.store.root).resolve("previous", "staging", projects=mine) == (
+        SnapshotStore(bench.store.root).load(answer.id)
+    )
+
+    # Damaged in place, it is still listed; the walk never asks for its state (another
+    # project's), yet it is newer than the answer: refused as when every record was read.
+    path.write_bytes(b"x" * path.stat().st_size)
+    store = SnapshotStore(bench.store.root)
+    question = Question("staging", path.parent, mine, None, store.load, None)
+    with pytest.raises(SnapshotError) as every:
+        from_every_record(store.list("staging"), question)
+    with pytest.raises(SnapshotError) as chosen:
+        SnapshotStore(bench.store.root).resolve("previous", "staging", projects=mine)
+    assert (chosen.value.summary, chosen.value.detail) == (every.value.summary, every.value.detail)
+    assert path.name in chosen.value.summary
