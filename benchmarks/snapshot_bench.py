@@ -278,7 +278,7 @@ def _rollback_previous(folder: Path) -> None:
         ("choose, from the index", lambda: SnapshotStore(folder).resolve("previous", ENV)),
         ("choose, from every record (before)", lambda: from_every_record(
             SnapshotStore(folder).list(ENV), question)),
-        ("verify the answer's blobs", lambda: SnapshotStore(folder).verify(
+        ("choose from the index, verify its blobs", lambda: SnapshotStore(folder).verify(
             SnapshotStore(folder).resolve("previous", ENV))),
     ]  # fmt: skip
     for label, step in steps:
