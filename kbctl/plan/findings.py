@@ -16,6 +16,7 @@ from kbctl.model import IndexStatus, KbEntry, Policy, RagQuota, UsageMode
 from kbctl.plan.changes import ReindexDocument
 from kbctl.plan.types import Deletion, DocumentChange, Finding, Severity, TargetEntry
 from kbctl.plan.units import format_size
+from kbctl.wording import AGENT, Wording
 
 _SHOWN_KEYS = 5
 
@@ -45,6 +46,8 @@ class FindingInputs:
     #: managed documents no longer declared that stay because another agent uses them: only
     #: detached from this one (not deletions), which `protect` still guards.
     detached: tuple[Deletion, ...] = ()
+    #: How the messages name the target (agent, vector store).
+    words: Wording = AGENT
 
 
 def findings_for(inputs: FindingInputs) -> tuple[Finding, ...]:
@@ -88,7 +91,7 @@ def findings_for(inputs: FindingInputs) -> tuple[Finding, ...]:
             Finding(
                 "destroy_all",
                 Severity.ERROR,
-                f"the agent would lose every managed document ({inputs.live_managed}): "
+                f"{inputs.words.the} would lose every managed document ({inputs.live_managed}): "
                 "apply needs --allow-destroy",
             )
         )
@@ -107,7 +110,8 @@ def findings_for(inputs: FindingInputs) -> tuple[Finding, ...]:
                 "unindexed_unmanaged",
                 Severity.WARNING,
                 f"{name} ({doc_id}) is attached in auto mode but its index for {inputs.model} "
-                f"is {status}: the agent cannot search it, and kbctl does not touch unmanaged "
+                f"is {status}: {inputs.words.the} cannot search it, and kbctl does not touch "
+                "unmanaged "
                 "documents",
             )
         )
@@ -116,7 +120,8 @@ def findings_for(inputs: FindingInputs) -> tuple[Finding, ...]:
             Finding(
                 "unmanaged",
                 Severity.INFO,
-                f"{_count(inputs.unmanaged, 'unmanaged document')} attached to the agent: "
+                f"{_count(inputs.unmanaged, 'unmanaged document')} attached to "
+                f"{inputs.words.the}: "
                 "kept as is, never modified or deleted",
             )
         )
@@ -147,11 +152,11 @@ def _index_missing(inputs: FindingInputs, reindex: list[ReindexDocument]) -> Fin
             "index_missing",
             Severity.WARNING,
             f"{_count(count, 'attached auto document')} still being indexed for "
-            f"{inputs.model}: the agent cannot search them yet; apply waits for them",
+            f"{inputs.model}: {inputs.words.the} cannot search them yet; apply waits for them",
         )
     whose = (
         f"{inputs.model}"
-        if inputs.model_managed
+        if inputs.model_managed or inputs.words != AGENT  # a store has no model setting
         else f"{inputs.model}, the model the agent uses now (the manifest does not manage "
         "rag.embedding_model: was it switched in the dashboard?)"
     )
@@ -159,7 +164,7 @@ def _index_missing(inputs: FindingInputs, reindex: list[ReindexDocument]) -> Fin
         "index_missing",
         Severity.WARNING,
         f"{_count(count, 'attached auto document')} without a succeeded index for {whose}: "
-        "the agent cannot search them; apply re-indexes them",
+        f"{inputs.words.the} cannot search them; apply re-indexes them",
     )
 
 

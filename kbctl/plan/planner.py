@@ -60,6 +60,7 @@ from kbctl.plan.types import (
     endpoint_label,
 )
 from kbctl.sharing import SharedUse
+from kbctl.wording import wording
 
 __all__ = ["embedding_model", "make_plan", "plan_target"]
 
@@ -128,6 +129,7 @@ def plan_target(target: Target, live: LiveState) -> AgentPlan:
             model_managed=target.rag.embedding_model is not None,
             unindexed_unmanaged=_unindexed_unmanaged(attached, health),
             live_auto=sum(1 for a in attached if a.entry.usage_mode is UsageMode.AUTO),
+            words=wording(target.provider),
         )
     )
     plan = AgentPlan(

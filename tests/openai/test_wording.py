@@ -9,10 +9,13 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner, Result
 
 from kbctl.cli.main import cli
+from kbctl.clock import SystemClock
+from kbctl.emulator import open_emulator
 from kbctl.errors import ExitCode
 from tests.openai.conftest import REPO
 
@@ -33,8 +36,7 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
     manifest = manifest.replace(by_name, f"vector_store_id: {STORE}")
     (tmp_path / "manifests" / "handbook.yaml").write_text(manifest)
     monkeypatch.chdir(tmp_path)
-    url = f"emulator://{tmp_path}/emu?index_seconds=0&vector_store={STORE}"
-    monkeypatch.setenv("OPENAI_BASE_URL", url + "&fail_index_containing=BROKEN")
+    monkeypatch.setenv("OPENAI_BASE_URL", _url(tmp_path) + "&fail_index_containing=BROKEN")
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
 
     def invoke(*args: str) -> Result:
@@ -43,6 +45,27 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
         return result
 
     return invoke
+
+
+def _url(root: Path) -> str:
+    return f"emulator://{root}/emu?index_seconds=0&vector_store={STORE}"
+
+
+def _attach_by_hand(root: Path) -> None:
+    """A person attaches a file to the store in the dashboard (kbctl does not manage it)."""
+    app = open_emulator(_url(root), SystemClock())
+    with httpx.Client(
+        transport=httpx.WSGITransport(app=app),
+        base_url="http://emulator/v1",
+        headers={"Authorization": f"Bearer {KEY}"},
+    ) as api:
+        upload = api.post(
+            "/files",
+            files={"file": ("faq.md", b"# FAQ\n\nThe office opens at 8.\n", "text/markdown")},
+            data={"purpose": "assistants"},
+        )
+        attach = {"file_id": upload.json()["id"]}
+        assert api.post(f"/vector_stores/{STORE}/files", json=attach).status_code == 200
 
 
 def _says_store(output: str) -> None:
@@ -55,6 +78,11 @@ def test_plan_apply_status_and_check_name_a_vector_store(run: Run) -> None:
     assert text.exit_code == 0, text.output
     assert f"Vector store {STORE} · environment local" in text.output
     _says_store(text.output)
+
+    _attach_by_hand(Path.cwd())
+    found = run("plan", "-e", "local")
+    assert "1 unmanaged document attached to the store: kept as is" in found.output
+    _says_store(found.output)
 
     markdown = run("plan", "-e", "local", "--format", "markdown")
     assert "| vector store | create |" in markdown.output
@@ -69,7 +97,7 @@ def test_plan_apply_status_and_check_name_a_vector_store(run: Run) -> None:
     assert f"applying company-handbook/local to vector store {STORE}: 5 to create" in (
         applied.output
     )
-    assert "updating the store's files (5 entries)" in applied.output
+    assert "updating the store's files (6 entries)" in applied.output  # with the hand's
     assert f"updated vector store {STORE}, verified" in applied.output
     assert f"vector store {STORE}: 5 created" in applied.output
     _says_store(applied.output)
