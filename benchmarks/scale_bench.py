@@ -99,7 +99,6 @@ class Rig:
                 self.world.compute_index(doc_id, MODEL)
                 entries.append({"type": "text", "name": name, "id": doc_id, "usage_mode": "auto"})
             self.world.set_knowledge_base(AGENT, entries)
-        self.clients: list[ApiClient] = []
 
     def faults(self, **settings: object) -> None:
         """From now on: the bench's latency, indexing and server limit (plus `settings`)."""
@@ -166,7 +165,6 @@ class Rig:
                 "http://bench", "bench-key", self.clock,
                 transport=httpx.WSGITransport(app=self.app), max_concurrency=concurrency,
             )  # fmt: skip
-        self.clients.append(client)
         return ProviderHandle(ElevenLabsProvider(client), client)
 
     def timed(self, step: Callable[[], object]) -> tuple[float, int, int]:
