@@ -18,7 +18,9 @@ Prints:
 - `kbctl snapshots list` and `kbctl snapshots show` of the newest record at the end (a fresh
   process, as a user runs it): wall time, CPU and peak RSS, with the index current, and list
   again after deleting the index (a rebuild), next to `kbctl --version` (the interpreter and
-  kbctl's imports alone).
+  kbctl's imports alone);
+- `rollback --to previous` before its plan (fresh stores): choosing from the index, choosing
+  from every record (as kbctl did before), verifying the answer's blobs; then peak memory.
 
 Usage (defaults are modest; the issue's size is --snapshots 100 --documents 10000):
 
@@ -37,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +66,7 @@ from kbctl.provider.base import Provider
 from kbctl.snapshots.catalog import CONTENTS_FILE, INDEX_FILE
 from kbctl.snapshots.chunks import CHUNKED_ABOVE
 from kbctl.snapshots.hook import SnapshotHook
+from kbctl.snapshots.previous import Question, from_every_record
 from kbctl.snapshots.store import SnapshotStore
 
 PROJECT, ENV, AGENT = "bench", "local", "agent_bench"
@@ -267,6 +271,27 @@ def _line(label: str, value: float) -> None:
     print(f"  {label:<50}{value:>12,.0f}")
 
 
+def _rollback_previous(folder: Path) -> None:
+    print("\n`rollback --to previous` before its plan, in process: wall s, CPU s, peak MB")
+    question = Question(ENV, folder / ENV, None, None, SnapshotStore(folder).load, None)
+    steps: list[tuple[str, Callable[[], object]]] = [
+        ("choose, from the index", lambda: SnapshotStore(folder).resolve("previous", ENV)),
+        ("choose, from every record (before)", lambda: from_every_record(
+            SnapshotStore(folder).list(ENV), question)),
+        ("choose from the index, verify its blobs", lambda: SnapshotStore(folder).verify(
+            SnapshotStore(folder).resolve("previous", ENV))),
+    ]  # fmt: skip
+    for label, step in steps:
+        started, started_cpu = time.perf_counter(), time.process_time()
+        step()
+        wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
+        tracemalloc.start()  # again, for the peak of Python allocations (slower: not timed)
+        step()
+        peak = tracemalloc.get_traced_memory()[1] / 1e6
+        tracemalloc.stop()
+        print(f"  {label:<42}{wall:>6.2f} s {cpu:>6.2f} s {peak:>7.1f} MB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--snapshots", type=int, default=20, help="records to write (N)")
@@ -361,16 +386,11 @@ def main() -> None:
     (folder / ENV / INDEX_FILE).unlink()
     _show("list, index deleted (rebuilt)", measure(list_args))
     _show("list again", measure(list_args))
-    rows = json.loads(
-        subprocess.run(
-            [sys.executable, "-m", "kbctl", *list_args, "--format", "json"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    )
+    as_json = [sys.executable, "-m", "kbctl", *list_args, "--format", "json"]
+    rows = json.loads(subprocess.check_output(as_json, text=True))
     assert len(rows) == len(records), (len(rows), len(records))
     assert not [r for r in rows if str(r["outcome"]).startswith("unreadable")], rows
+    _rollback_previous(folder)
     if args.keep is None:
         shutil.rmtree(root)
 

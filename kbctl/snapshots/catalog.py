@@ -4,9 +4,10 @@ the whole history.
 Two dot-prefixed files (never listed as snapshots), both caches of what the records say:
 
 - `<env>/.index.json`: one small row per record file (name, size, id, time, kind, operation,
-  project, agent, commit, document count, outcome, write sequence, delta base and depth, or why
-  the file cannot be read). `kbctl snapshots list`, the write sequence and the choice of a delta
-  base are served from it.
+  project, agent, commit, document count, outcome, write sequence, the snapshot a rollback went
+  toward, whether the run updated the agent, delta base and depth, or why the file cannot be
+  read). `kbctl snapshots list`, the write sequence, the choice of a delta base and the runs
+  `previous` walks are served from it.
 - `<env>/.contents.jsonl`: every re-creatable entry (by content hash) the records hold, so a
   new snapshot reuses an earlier blob: a JSON line per record, holding the contents it added
   (appended, so an apply writes only what it adds). Larger, so read only by apply and plan's
@@ -39,7 +40,7 @@ from kbctl.snapshots.recordfile import Stored
 
 INDEX_FILE = ".index.json"
 CONTENTS_FILE = ".contents.jsonl"
-FORMAT = 2
+FORMAT = 3  # 3: rows say `rollback_of` and `agent_updated`
 
 Read = Callable[[Path, bool], Stored]
 Write = Callable[[Path, bytes], None]
@@ -63,6 +64,8 @@ class SnapshotSummary:
     documents: int | None = None
     outcome: str | None = None
     apply_id: str | None = None
+    rollback_of: str | None = None
+    agent_updated: bool = False
     base: str | None = None  # the record a delta record is stored against
     depth: int = 0  # records to read back to a full one
     error: str | None = None
@@ -98,6 +101,8 @@ def summary_of(name: str, size: int, stored: Stored) -> SnapshotSummary:
         documents=stored.documents,
         outcome=snapshot.outcome,
         apply_id=snapshot.apply_id,
+        rollback_of=snapshot.rollback_of,
+        agent_updated=snapshot.done.agent_updated,
         base=None if stored.delta is None else stored.delta.base,
         depth=stored.depth,
     )
@@ -283,6 +288,7 @@ def snapshot_files(folder: Path) -> dict[str, int]:
 _ROW_FIELDS = tuple(f.name for f in fields(SnapshotSummary))
 _NUMBERS = {"size": False, "depth": False, "seq": True, "documents": True}  # name: may be null
 _TEXTS = {"file": False, "id": False}  # every other field: a string or null
+_FLAGS = {"agent_updated"}
 
 
 def _row(name: str, raw: object) -> SnapshotSummary | None:
@@ -290,6 +296,10 @@ def _row(name: str, raw: object) -> SnapshotSummary | None:
     if not isinstance(raw, dict) or set(raw) != set(_ROW_FIELDS) or raw["file"] != name:
         return None
     for key, value in raw.items():
+        if key in _FLAGS:
+            if not isinstance(value, bool):
+                return None
+            continue
         nullable = _NUMBERS[key] if key in _NUMBERS else _TEXTS.get(key, True)
         if value is None and nullable:
             continue

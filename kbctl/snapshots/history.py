@@ -50,6 +50,8 @@ LiveAgents = Callable[[str], LiveAgent | None]
 Describe = Callable[[str, str], str | None]
 #: What decides whether a run changed the agent: (id, type, usage mode) sorted, and RAG.
 State = tuple[tuple[tuple[str, str, str], ...], RagSettings]
+#: The state a snapshot records (None: its knowledge base is unknown).
+States = Callable[[Snapshot], State | None]
 
 PICK_HINT = "List the snapshots with `kbctl snapshots list -e ENV`."
 
@@ -132,6 +134,7 @@ def find_previous(
     load: Callable[[str], Snapshot],
     unreadable_newer_than: Callable[[Snapshot], SnapshotError | None],
     written_by: Describe | None = None,
+    states: States = state_of,
 ) -> Snapshot:
     """The snapshot `previous` names, among `runs` (oldest first).
 
@@ -142,17 +145,19 @@ def find_previous(
         unreadable_newer_than: the error to raise when a snapshot file newer than the given
             one cannot be read (going past it could go back too far); None when there is none.
         written_by: the description an agent version was committed with (who wrote it).
+        states: the state a snapshot records (`state_of`; the store passes one that reads a
+            record only when its state is asked for, the runs built from the index's rows).
 
     Raises:
         SnapshotError: no run changed anything; the answer's "before" snapshot is missing; an
             unreadable newer file; an unfinished rollback's target is gone.
     """
-    answer = _walk(runs, environment, folder, live, load, unreadable_newer_than)
-    return _after_unrecorded_run(runs, live, written_by) or answer
+    answer = _walk(runs, environment, folder, live, load, unreadable_newer_than, states)
+    return _after_unrecorded_run(runs, live, written_by, states) or answer
 
 
 def _after_unrecorded_run(
-    runs: Sequence[Run], live: LiveAgents | None, written_by: Describe | None
+    runs: Sequence[Run], live: LiveAgents | None, written_by: Describe | None, states: States
 ) -> Snapshot | None:
     """The newest run's final "after" snapshot, when a kbctl run left no record since.
 
@@ -165,10 +170,11 @@ def _after_unrecorded_run(
         return None
     newest = runs[-1]
     final = newest.final
-    if final is None or final.knowledge_base is None:
+    recorded = None if final is None else states(final)
+    if final is None or recorded is None:
         return None
     agent = live(newest.agent_id)
-    if agent is None or agent.version_id is None or live_state(agent) == state_of(final):
+    if agent is None or agent.version_id is None or live_state(agent) == recorded:
         return None
     text = written_by(newest.agent_id, agent.version_id) or ""
     return final if text.startswith("kbctl apply ") else None
@@ -181,6 +187,7 @@ def _walk(
     live: LiveAgents | None,
     load: Callable[[str], Snapshot],
     unreadable_newer_than: Callable[[Snapshot], SnapshotError | None],
+    states: States,
 ) -> Snapshot:
     finished_targets: set[str] = set()
     for index in range(len(runs) - 1, -1, -1):
@@ -193,7 +200,7 @@ def _walk(
                 finished_targets.add(run.rollback_of)
             elif run.rollback_of not in finished_targets:
                 return _target_of(run, load)
-        if not _changed(run, _next_of(runs, index), live):
+        if not _changed(run, _next_of(runs, index), live, states):
             continue
         if run.before is None:
             raise SnapshotError(
@@ -209,10 +216,10 @@ def _walk(
     )
 
 
-def _changed(run: Run, following: Run | None, live: LiveAgents | None) -> bool:
+def _changed(run: Run, following: Run | None, live: LiveAgents | None, states: States) -> bool:
     """True when the agent's state after `run` differs from its state before."""
-    before = state_of(run.before) if run.before is not None else None
-    after = _state_after(run, following, live)
+    before = states(run.before) if run.before is not None else None
+    after = _state_after(run, following, live, states)
     if before is not None and after is not None:
         return before != after
     # Not enough witnesses: trust what the run itself recorded.
@@ -220,12 +227,15 @@ def _changed(run: Run, following: Run | None, live: LiveAgents | None) -> bool:
     return newest is not None and newest.done.agent_updated
 
 
-def _state_after(run: Run, following: Run | None, live: LiveAgents | None) -> State | None:
+def _state_after(
+    run: Run, following: Run | None, live: LiveAgents | None, states: States
+) -> State | None:
     final = run.final
-    if final is not None and final.knowledge_base is not None:
-        return state_of(final)
+    recorded = None if final is None else states(final)
+    if recorded is not None:
+        return recorded
     if following is not None and following.before is not None:
-        return state_of(following.before)
+        return states(following.before)
     if following is None and live is not None:
         agent = live(run.agent_id)
         return live_state(agent) if agent is not None else None

@@ -14,16 +14,18 @@ either the old file or the new one, never half of one; a leftover temp file is i
 (`blobs`), a record's chunks included, are written before the record naming them, and flushed
 before any durable one is. A record needs no other record: a chunked one reads its chunks, a
 delta one (older versions) its chain of base records. Owns: writing records (full or chunked),
-finding, listing (from the index) and resolving snapshots (`previous`, judged in `history`),
+finding, listing (from the index) and resolving snapshots (`previous`, judged in `history`,
+chosen from the index's rows in `previous`: only the records it needs are read),
 and refusing corrupt, missing or foreign ones with a `SnapshotError`. Must not talk to the API.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 from kbctl.errors import SnapshotError
 from kbctl.identity import content_hash
@@ -33,7 +35,8 @@ from kbctl.snapshots.catalog import Catalog, ContentIndex, SnapshotSummary, sync
 from kbctl.snapshots.chain import PICK_HINT, Chain, Chunks, read_stored
 from kbctl.snapshots.chunks import CHUNKED_ABOVE, Chunked, split
 from kbctl.snapshots.codec import TextMemo
-from kbctl.snapshots.history import Describe, LiveAgents, find_previous, runs_of
+from kbctl.snapshots.history import Describe, LiveAgents
+from kbctl.snapshots.previous import Fallback, Listed, Question, from_every_record, from_index
 from kbctl.snapshots.record import Snapshot, SnapshotEntry
 from kbctl.snapshots.recordfile import Stored, dumps_record
 
@@ -44,22 +47,7 @@ PREVIOUS = "previous"
 _PICK_HINT = PICK_HINT
 #: Full parses a store remembers (a base record of 10,000 documents is read once per apply).
 PARSED_KEPT = 4
-
-
-@dataclass(frozen=True, slots=True)
-class Listed:
-    """One file of an environment's folder: the snapshot, or why it could not be read."""
-
-    path: Path
-    snapshot: Snapshot | None
-    error: str | None = None
-
-    @property
-    def sort_key(self) -> tuple[str, int, str]:
-        """Oldest first: time, then the write sequence, then the file name."""
-        if self.snapshot is None:
-            return (self.path.name[:16], -1, self.path.name)
-        return (self.snapshot.created_at, self.snapshot.seq, self.path.name)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,10 +158,11 @@ class SnapshotStore:
             )
         )
 
-    def summaries(self, environment: str) -> tuple[SnapshotSummary, ...]:
+    def summaries(self, environment: str, *, keep: bool = True) -> tuple[SnapshotSummary, ...]:
         """Every record file of `environment`, newest first, from the folder's index (only
-        records not seen before are parsed; no delta chain is rebuilt)."""
-        rows = self._catalog(environment).newest_first()
+        records not seen before are parsed; no delta chain is rebuilt). `keep=False` leaves
+        the index file as it is (a refused rollback touches nothing)."""
+        rows = self._catalog(environment, keep=keep).newest_first()
         names = {row.file for row in rows}
         return tuple(
             replace(row, error=f"its base record {row.base} is missing")
@@ -258,39 +247,35 @@ class SnapshotStore:
 
         `previous` is the state before the most recent run (apply or rollback) in the
         environment that changed the agent, optionally among `projects` only; an unfinished
-        rollback is resumed toward its target (see `kbctl.snapshots.history`). `live` reads an
-        agent now and `written_by` names who wrote a version: they judge runs that left no
-        final record.
+        rollback is resumed toward its target (see `kbctl.snapshots.history`). The runs come
+        from the folder's index, and only the records the choice needs are read (see
+        `kbctl.snapshots.previous`); the index file is left as it is. `live` reads an agent
+        now and `written_by` names who wrote a version: they judge runs that left no final
+        record (each asked at most once per agent or version).
 
         Raises:
             SnapshotError: unknown, ambiguous, corrupt or foreign (another environment).
         """
         if ref != PREVIOUS:
             return self._own(self.load(ref), environment)
-        wanted = None if projects is None else set(projects)
-        listed = self.list(environment)
-        readable = [
-            item.snapshot
-            for item in listed
-            if item.snapshot is not None and (wanted is None or item.snapshot.project in wanted)
-        ]
-        keys = {item.snapshot.id: item.sort_key for item in listed if item.snapshot is not None}
-        unreadable = [item for item in listed if item.snapshot is None]
-
-        def unreadable_newer_than(snapshot: Snapshot) -> SnapshotError | None:
-            mine = keys[snapshot.id]
-            newer = [item for item in unreadable if item.sort_key > mine]
-            return _unreadable_newer(newer[0]) if newer else None
-
-        return find_previous(
-            runs_of(readable),
-            environment=environment,
-            folder=str(self.root / environment),
-            live=live,
-            load=lambda ident: self._own(self.load(ident), environment),
-            unreadable_newer_than=unreadable_newer_than,
-            written_by=written_by,
+        folder = self.env_dir(environment)
+        question = Question(
+            environment,
+            folder,
+            None if projects is None else frozenset(projects),
+            None if live is None else _remembered(live),
+            lambda ident: self._own(self.load(ident), environment),
+            None if written_by is None else _remembered(written_by),
         )
+        chain = self._chain()
+        try:
+            return from_index(
+                self.summaries(environment, keep=False),
+                lambda file: chain.read(folder / file, environment),
+                question,
+            )
+        except Fallback:  # a record is not what the index says: read them all
+            return from_every_record(self.list(environment), question)
 
     def _own(self, snapshot: Snapshot, environment: str) -> Snapshot:
         """`snapshot`, refused when it belongs to another environment."""
@@ -342,11 +327,12 @@ class SnapshotStore:
             index = index.merged(self._catalog(environment, contents=True).contents)
         return index
 
-    def _catalog(self, environment: str, *, contents: bool = False) -> Catalog:
+    def _catalog(self, environment: str, *, contents: bool = False, keep: bool = True) -> Catalog:
         return synced(
             self.env_dir(environment),
             lambda path, entries: self._parse(path, environment, entries=entries),
-            lambda path, data: atomic_write(path, data, durable=False),  # a cache: rebuildable
+            # A cache, rebuildable: written without fsync, or not at all (`keep=False`).
+            (lambda path, data: atomic_write(path, data, durable=False)) if keep else _unkept,
             self._chunks.raw,
             contents=contents,
         )
@@ -382,12 +368,21 @@ class SnapshotStore:
         return self._chain().read(path, folder_environment)
 
 
-def _unreadable_newer(item: Listed) -> SnapshotError:
-    return SnapshotError(
-        f"Cannot tell which snapshot is 'previous': {item.path.name} cannot be read",
-        detail=f"{item.path}: {item.error}",
-        hint="Restore the file from git, or pick a snapshot by id: " + _PICK_HINT,
-    )
+def _unkept(path: Path, data: bytes) -> None:
+    """Where an index is not to be written."""
+
+
+def _remembered(read: Callable[..., _T]) -> Callable[..., _T]:
+    """`read`, asked once per arguments (the live agent is read once, whichever way
+    `previous` is chosen)."""
+    answers: dict[tuple[str, ...], _T] = {}
+
+    def once(*args: str) -> _T:
+        if args not in answers:
+            answers[args] = read(*args)
+        return answers[args]
+
+    return once
 
 
 def _is_snapshot_file(path: Path) -> bool:
