@@ -31,6 +31,7 @@ from kbctl.plan.matching import used_elsewhere
 from kbctl.plan.planner import plan_target
 from kbctl.plan.types import AgentPlan, Summary
 from kbctl.provider.base import Provider
+from kbctl.wording import AGENT, VECTOR_STORE, Wording
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,13 +89,18 @@ class AgentStatus:
     vector_store: bool = False
 
     @property
+    def words(self) -> Wording:
+        """How human output names the target: agent or vector store."""
+        return VECTOR_STORE if self.vector_store else AGENT
+
+    @property
     def drift_line(self) -> str:
         """The drift against the manifest, in one line."""
         pending = f" ({self.cleanup} orphan pending cleanup)" if self.cleanup == 1 else ""
         if self.cleanup > 1:
             pending = f" ({self.cleanup} orphans pending cleanup)"
         if not self.has_changes:
-            return f"no drift: the agent matches the manifest{pending}"
+            return f"no drift: {self.words.the} matches the manifest{pending}"
         s = self.summary
         parts = [
             f"{count} to {verb}"

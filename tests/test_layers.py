@@ -30,6 +30,7 @@ RANKS = {
     "jsonread": 0,
     "secrets": 0,
     "sharing": 0,
+    "wording": 0,
     "manifest": 1,
     "plan": 1,
     "provider": 1,

@@ -95,7 +95,7 @@ def apply_agent_plan(
     """
     if plan.unlisted is not None:
         raise UsageError(
-            f"The plan for agent {plan.agent_id} summarises its unchanged documents",
+            f"The plan for {plan.words.label(plan.agent_id)} summarises its unchanged documents",
             detail="A plan read from a file lists no unchanged document and no knowledge_base.",
             hint="Check it against a plan made now (kbctl.apply.saved.check_saved_plan) and "
             "apply the plan that returns.",
@@ -122,7 +122,7 @@ class _Run(SwapSteps):
         try:
             self.lease.acquire()  # one run at a time per agent: see kbctl.apply.lease
         except ApiError as err:
-            raise self._api_failure("taking the agent's lease", err) from err
+            raise self._api_failure(f"taking {self.plan.words.the}'s lease", err) from err
         try:
             return self._leased(started, warnings, specs)
         finally:
@@ -202,13 +202,13 @@ class _Run(SwapSteps):
         if self.agent_updated:
             left = len(self.plan.deletions) - len(self.deleted) - len(self.kept)
             state = (
-                "The agent was updated and verified; "
+                f"{self.plan.words.the_title} was updated and verified; "
                 f"{left} superseded document(s) remain until the next apply deletes them."
             )
         else:
             state = (
-                f"The agent was not changed. {uploaded} uploaded document(s) kept as managed "
-                "orphans: the next apply reuses them instead of uploading again."
+                f"{self.plan.words.the_title} was not changed. {uploaded} uploaded document(s) "
+                "kept as managed orphans: the next apply reuses them instead of uploading again."
             )
         return self.options.stop.error(
             f"Apply of {self.where} stopped by {signal}",

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from kbctl.apply.remedies import GateReason, remedy
 from kbctl.errors import IndexGateError
 from kbctl.model import IndexStatus, SmallDocumentPolicy
+from kbctl.wording import AGENT, Wording
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,7 @@ def gate_error(
     tracked: int,
     deleted: int,
     cleanup_problems: list[str],
+    words: Wording = AGENT,
 ) -> IndexGateError:
     """The exit-3 error: each failing document with its status and what to do."""
     failed = [f for f in failures if f.reason is not GateReason.NOT_WAITED]
@@ -73,7 +75,7 @@ def gate_error(
         f"{len(failed)} of {tracked} document(s) did not index",
         detail="\n".join(lines),
         hint=(
-            f"The agent was not changed; {removed}. "
+            f"{words.the_title} was not changed; {removed}. "
             "Fix the cause above, then run kbctl apply again."
         ),
     )

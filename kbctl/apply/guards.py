@@ -29,7 +29,7 @@ def check_guards(plan: AgentPlan, *, allow_destroy: bool) -> tuple[str, ...]:
         PolicyError: a guarded deletion without `allow_destroy`, or an error finding apply
             does not know how to get past.
     """
-    where = f"{plan.project}/{plan.environment} (agent {plan.agent_id})"
+    where = plan.where
     errors = [f for f in plan.findings if f.severity is Severity.ERROR]
     small = [f for f in errors if f.code in GATE_CODES]
     if small:
@@ -37,8 +37,8 @@ def check_guards(plan: AgentPlan, *, allow_destroy: bool) -> tuple[str, ...]:
             f"{len(small)} document(s) of {where} are too small to index under policy `fail`",
             detail=_lines(small),
             hint=(
-                "Nothing was created and the agent is unchanged. Merge small documents, set "
-                "usage_mode: prompt on them, or set policy.small_documents to prompt or skip."
+                f"Nothing was created and {plan.words.the} is unchanged. Merge small documents, "
+                "set usage_mode: prompt on them, or set policy.small_documents to prompt or skip."
             ),
         )
     destroy = [f for f in errors if f.code in DESTROY_CODES]
@@ -77,7 +77,7 @@ def upload_specs(plan: AgentPlan, target: Target) -> dict[str, DocumentSpec]:
         StalePlanError: the manifest no longer has that content (edited since the plan).
         ApplyError: the plan writes an entry it neither creates nor reuses (a planner bug).
     """
-    where = f"{plan.project}/{plan.environment} (agent {plan.agent_id})"
+    where = plan.where
     by_key = {spec.key: spec for spec in target.documents}
     specs: dict[str, DocumentSpec] = {}
     for change in plan.changes:

@@ -43,7 +43,7 @@ import secrets
 import socket
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from kbctl.apply.events import ApplyEvent, EventSink
@@ -52,6 +52,7 @@ from kbctl.errors import ApiError, ConcurrentChangeError, NotFoundError
 from kbctl.model import DocType, LiveDocument
 from kbctl.plan.types import AgentPlan
 from kbctl.provider.base import Provider
+from kbctl.wording import AGENT, Wording
 
 #: Seconds a lease stays valid without renewal: what a killed run blocks others for.
 TTL = 120.0
@@ -86,6 +87,7 @@ class LeaseOwner:
     commit: str | None = None
     host: str = ""
     pid: int = 0
+    words: Wording = field(default=AGENT, compare=False)  # for messages only
 
 
 def new_run_id() -> str:
@@ -105,6 +107,7 @@ def lease_owner(plan: AgentPlan, run_id: str | None, commit: str | None) -> Leas
         commit=commit,
         host=host,
         pid=pid,
+        words=plan.words,
     )
 
 
@@ -320,30 +323,32 @@ class Lease:
             self._provider.delete_document(doc_id)
 
     def _held_by(self, lease: _Seen) -> ConcurrentChangeError:
-        owner, agent = lease.owner, self._owner.agent_id
+        owner, words = lease.owner, self._owner.words
+        agent = words.label(self._owner.agent_id)
         until = utc_iso(lease.until)
         commit = f"commit {owner.commit}" if owner.commit else "commit unknown"
         return ConcurrentChangeError(
-            f"Another kbctl run is applying to agent {agent}: run {owner.run_id} holds its lease",
+            f"Another kbctl run is applying to {agent}: run {owner.run_id} holds its lease",
             detail=(
                 f"Run {owner.run_id} of {owner.project}/{owner.environment} ({commit}, plan "
                 f"fingerprint {owner.fingerprint}, on {owner.host}, process {owner.pid}) holds "
-                f"the apply lease of agent {agent} until {until} (renewed while it works). This "
+                f"the apply lease of {agent} until {until} (renewed while it works). This "
                 "run changed nothing."
             ),
             hint=(
-                "Let that run finish, then run kbctl plan and kbctl apply again (the agent may "
-                f"already be what you want). If that run died, its lease expires at {until}; to "
-                f"go on sooner, delete the folder named '{lease.name}' in the workspace."
+                "Let that run finish, then run kbctl plan and kbctl apply again "
+                f"({words.the} may already be what you want). If that run died, its lease "
+                f"expires at {until}; to go on sooner, delete the {words.lease} named "
+                f"'{lease.name}' in the workspace."
             ),
         )
 
     def _taken(self) -> ConcurrentChangeError:
         return ConcurrentChangeError(
-            f"This run lost the apply lease of agent {self._owner.agent_id}",
+            f"This run lost the apply lease of {self._owner.words.label(self._owner.agent_id)}",
             detail=(
                 "Its lease document was removed (it looked expired to another run), so another "
-                "run may be applying. kbctl did not write the agent."
+                f"run may be applying. kbctl did not write {self._owner.words.the}."
             ),
             hint="Run kbctl plan to see the live state, then kbctl apply again.",
         )

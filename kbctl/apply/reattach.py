@@ -115,7 +115,7 @@ class ReattachSteps(UploadSteps):
                 raise ApplyError(
                     f"{key}: its shared document vanished and the new copy did not index "
                     f"({state.status_name})",
-                    detail="The agent was not changed.",
+                    detail=f"{self.plan.words.the_title} was not changed.",
                     hint=f"Run kbctl apply -e {self.plan.environment} again.",
                 )
         return doc_id

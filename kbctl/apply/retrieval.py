@@ -79,7 +79,7 @@ class RetrievalGate:
         if report is None or report.meets:
             return None
         if report.policy.on_failure == "warn":
-            self._warn(warning_text(CheckStage.BEFORE_SWAP, report))
+            self._warn(warning_text(CheckStage.BEFORE_SWAP, report, self._plan.words))
             return None
         return report
 
@@ -91,7 +91,7 @@ class RetrievalGate:
             self._warn(f"the retrieval checks after the swap could not run: {err.summary}")
             return
         if report is not None and not report.meets:
-            self._warn(warning_text(CheckStage.AFTER_SWAP, report))
+            self._warn(warning_text(CheckStage.AFTER_SWAP, report, self._plan.words))
 
     def _run(
         self,

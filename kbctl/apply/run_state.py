@@ -72,7 +72,7 @@ class RunState:
         self.events = events
         self.options = options
         self.hook = hook
-        self.where = f"{plan.project}/{plan.environment} (agent {plan.agent_id})"
+        self.where = plan.where
         self.created: list[DocOutcome] = []
         self.reused: list[DocOutcome] = []
         self.renamed: list[DocOutcome] = []
@@ -147,10 +147,11 @@ class RunState:
 
     def _api_failure(self, doing: str, err: ApiError) -> ApplyError:
         done = len(self.created) + len(self.reused)
+        the = self.plan.words.the_title
         state = (
-            "The agent was already updated; superseded documents may remain until the next apply."
+            f"{the} was already updated; superseded documents may remain until the next apply."
             if self.agent_updated
-            else "The agent was not changed."
+            else f"{the} was not changed."
         )
         kept = (
             f" {done} document(s) uploaded or reused by this run stay as managed orphans; the next "

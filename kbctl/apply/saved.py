@@ -44,7 +44,7 @@ def check_saved_plan(saved: Plan, fresh: Plan) -> Plan:
     agents: list[AgentPlan] = []
     for agent in saved.agents:
         now = by_identity.get((agent.project, agent.agent_id))
-        where = f"{agent.project} (agent {agent.agent_id})"
+        where = f"{agent.project} ({(now or agent).words.label(agent.agent_id)})"
         if now is None:
             problems.append(f"{where}: no manifest declares it for this environment any more")
         elif now.fingerprint != agent.fingerprint:
@@ -56,7 +56,7 @@ def check_saved_plan(saved: Plan, fresh: Plan) -> Plan:
         elif _intent(now) != _intent(agent):
             problems.append(f"{where}: the manifest changed since the plan was made")
         else:
-            agents.append(agent)
+            agents.append(replace(agent, provider=now.provider))  # plan files do not say it
     if problems:
         raise StalePlanError("Saved plan is stale", detail="\n".join(problems), hint=hint)
     return replace(saved, agents=tuple(agents))

@@ -90,7 +90,7 @@ def check_unchanged(
         else ""
     )
     raise ConcurrentChangeError(
-        f"The agent {plan.agent_id} was changed by someone else during apply",
+        f"The {plan.words.label(plan.agent_id)} was changed by someone else during apply",
         detail=(
             "Its knowledge_base or RAG settings differ from when the plan was made, so kbctl did "
             "not write to it." + _version_note(planned, current) + writer(current) + left

@@ -69,7 +69,9 @@ class SwapSteps(ReattachSteps):
             self.lease.confirm()
             current = reading.result()
         except ApiError as err:
-            raise self._api_failure("checking the agent before the update", err) from err
+            raise self._api_failure(
+                f"checking {self.plan.words.the} before the update", err
+            ) from err
         uploaded = len(self.created) + len(self.reused)
         check_unchanged(self.plan, live.agent, current, uploaded, self._writer)
         planned = follow_small(
@@ -103,7 +105,7 @@ class SwapSteps(ReattachSteps):
             self.expected = (updated, entries, rag)
             verify_written(self.provider, self.plan, updated, entries, rag)
         except ApiError as err:
-            raise self._api_failure("updating the agent", err) from err
+            raise self._api_failure(f"updating {self.plan.words.the}", err) from err
         self.events(AgentUpdated(self.plan.agent_id, updated.version_id))
 
     # ----------------------------------------------------------------------------------------
@@ -141,7 +143,11 @@ class SwapSteps(ReattachSteps):
             self._abandon(stage, None)  # first: the branch holds this run's uploads
             problems = self._cleanup(pool, list(self.created))
             raise checks_gate_error(
-                self.where, stop, deleted=len(self.deleted), cleanup_problems=problems
+                self.where,
+                stop,
+                deleted=len(self.deleted),
+                cleanup_problems=problems,
+                words=self.plan.words,
             )
         percent = self.target.rollout.canary_percent
         try:
@@ -198,7 +204,8 @@ class SwapSteps(ReattachSteps):
         try:
             self.final_agent = check_still_ours(self.provider, self.plan, self.expected)
         except ApiError as err:
-            raise self._api_failure("reading the agent back after the deletions", err) from err
+            the = self.plan.words.the
+            raise self._api_failure(f"reading {the} back after the deletions", err) from err
 
     def _delete_given_up(self, pool: Executor) -> None:
         """This run's uploads that another run had uploaded first: nobody attached them."""

@@ -227,6 +227,7 @@ class UploadSteps(ExtraCopySteps):
             tracked=tracked,
             deleted=len(self.deleted),
             cleanup_problems=problems,
+            words=self.plan.words,
         )
 
     def _small_documents(self, pool: Executor) -> None:
@@ -274,5 +275,9 @@ class UploadSteps(ExtraCopySteps):
         if stop is not None:
             problems = self._cleanup(pool, list(self.created))
             raise checks_gate_error(
-                self.where, stop, deleted=len(self.deleted), cleanup_problems=problems
+                self.where,
+                stop,
+                deleted=len(self.deleted),
+                cleanup_problems=problems,
+                words=self.plan.words,
             )

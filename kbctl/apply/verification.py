@@ -60,10 +60,11 @@ def verify_written(
     if _other_version(written, readback):
         raise overwritten(provider, plan, written, readback, problems, deleted=False)
     raise VerificationError(
-        f"The agent {plan.agent_id}, read back after the update, is not what kbctl wrote",
+        f"The {plan.words.label(plan.agent_id)}, read back after the update, is not what "
+        "kbctl wrote",
         detail="\n".join(problems),
         hint=(
-            "Superseded documents were not deleted. Check the agent in the dashboard, then "
+            f"Superseded documents were not deleted. Check {plan.words.the} in the dashboard, then "
             "run kbctl plan and apply again."
         ),
     )
@@ -149,10 +150,10 @@ def overwritten(
         else "Superseded documents were not deleted."
     )
     return ConcurrentChangeError(
-        f"The agent {plan.agent_id} was changed by someone else after kbctl updated it",
+        f"The {plan.words.label(plan.agent_id)} was changed by someone else after kbctl updated it",
         detail="\n".join(
             [
-                f"kbctl wrote version {written.version_id or '(unknown)'}; the agent now is "
+                f"kbctl wrote version {written.version_id or '(unknown)'}; {plan.words.the} now is "
                 f"version {current.version_id or '(unknown)'}, written after it."
                 + who_wrote(provider, current),
                 *problems,

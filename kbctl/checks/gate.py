@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from kbctl.checks.report import ChecksReport
 from kbctl.errors import IndexGateError
+from kbctl.wording import AGENT, Wording
 
 #: Failing checks named one by one in messages; the rest are counted.
 MAX_LISTED = 20
@@ -59,12 +60,12 @@ def shortfall(report: ChecksReport) -> str:
     )
 
 
-def warning_text(stage: CheckStage, report: ChecksReport) -> str:
+def warning_text(stage: CheckStage, report: ChecksReport, words: Wording = AGENT) -> str:
     """The one-line warning apply reports when it goes on despite failing checks."""
     if stage is CheckStage.AFTER_SWAP:
         head = f"after the swap, {shortfall(report)}"
     else:
-        head = f"{shortfall(report)}; on_failure is warn, so the agent is switched anyway"
+        head = f"{shortfall(report)}; on_failure is warn, so {words.the} is switched anyway"
     failures = report.failures
     queries = ", ".join(repr(r.query) for r in failures[:MAX_LISTED])
     more = f" and {len(failures) - MAX_LISTED} more" if len(failures) > MAX_LISTED else ""
@@ -72,7 +73,12 @@ def warning_text(stage: CheckStage, report: ChecksReport) -> str:
 
 
 def checks_gate_error(
-    where: str, report: ChecksReport, *, deleted: int, cleanup_problems: list[str]
+    where: str,
+    report: ChecksReport,
+    *,
+    deleted: int,
+    cleanup_problems: list[str],
+    words: Wording = AGENT,
 ) -> IndexGateError:
     """The exit-3 error: every failing query, its expected keys and what was retrieved instead."""
     removed = (
@@ -91,8 +97,9 @@ def checks_gate_error(
         f"Apply stopped at the retrieval checks for {where}: {shortfall(report)}",
         detail="\n".join(lines),
         hint=(
-            f"The agent was not changed; {removed}. Fix the documents (or the checks), then run "
-            "kbctl apply again; `kbctl check` shows the figures for the live agent, and "
+            f"{words.the_title} was not changed; {removed}. Fix the documents (or the checks), "
+            f"then run kbctl apply again; `kbctl check` shows the figures for the live "
+            f"{words.short}, and "
             "checks_policy.on_failure: warn lets apply go on."
         ),
     )

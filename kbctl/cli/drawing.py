@@ -31,6 +31,7 @@ from kbctl.checks import ChecksReport, CheckStage
 from kbctl.clock import Clock
 from kbctl.model import IndexStatus
 from kbctl.plan.types import AgentPlan
+from kbctl.wording import AGENT, Wording
 
 PHASE_TEXT = {
     Phase.CREATE: "uploading {n} document(s) and requesting their indexes",
@@ -40,6 +41,13 @@ PHASE_TEXT = {
     Phase.DELETE: "deleting {n} superseded document(s)",
     Phase.CLEANUP: "index gate failed: deleting the {n} document(s) this run created",
 }
+
+
+def phase_text(phase: Phase, n: int, words: Wording = AGENT) -> str:
+    """A step of apply starting, for a person: `updating the agent (3 entries, one PATCH)`."""
+    if phase is Phase.SWAP and words != AGENT:  # a store's files are attached and detached
+        return f"updating {words.kb} ({n} entries)"
+    return PHASE_TEXT[phase].format(n=n)
 
 
 STAGE_TEXT = {
@@ -71,6 +79,7 @@ class Drawing:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self.agent = ""
+        self.words = AGENT  # how the current target is named (agent, vector store)
 
     def __enter__(self) -> Self:
         return self

@@ -14,7 +14,7 @@ from kbctl.apply.events import (
     Phase,
 )
 from kbctl.checks import ChecksReport, CheckStage, report_to_dict
-from kbctl.cli.drawing import PHASE_TEXT, STAGE_TEXT, Drawing, plan_counts
+from kbctl.cli.drawing import STAGE_TEXT, Drawing, phase_text, plan_counts
 from kbctl.clock import Clock, utc_iso
 from kbctl.model import IndexStatus
 from kbctl.plan.types import AgentPlan
@@ -63,17 +63,18 @@ class PlainProgress(Drawing):
 
     def plan_started(self, plan: AgentPlan) -> None:
         self.agent = plan.agent_id
+        self.words = plan.words
         self._status.clear()
         self._budget = plan.policy.index_timeout
         self._waiting_since = None
         self._line(
-            f"applying {plan.project}/{plan.environment} to agent {plan.agent_id}: "
+            f"applying {plan.project}/{plan.environment} to {plan.words.label(plan.agent_id)}: "
             f"{plan_counts(plan)}"
         )
 
     def phase_started(self, phase: Phase, total: int) -> None:
         self._waiting_since = self.clock.monotonic() if phase is Phase.INDEX else None
-        self._line(PHASE_TEXT[phase].format(n=total))
+        self._line(phase_text(phase, total, self.words))
 
     def document_created(self, key: str, doc_id: str, *, reused: bool) -> None:
         if reused:
@@ -107,7 +108,7 @@ class PlainProgress(Drawing):
 
     def agent_updated(self, agent_id: str, version_id: str | None) -> None:
         version = f" (version {version_id})" if version_id else ""
-        self._line(f"updated agent {agent_id}{version}, verified")
+        self._line(f"updated {self.words.label(agent_id)}{version}, verified")
 
     def document_deleted(self, key: str, doc_id: str) -> None:
         self._line(f"deleted {key} ({doc_id})")
@@ -125,7 +126,7 @@ class PlainProgress(Drawing):
         self._line(f"warning: {message}")
 
     def finished(self, summary: str, seconds: float) -> None:
-        self._line(f"agent {self.agent}: {summary} ({seconds:.1f}s)")
+        self._line(f"{self.words.label(self.agent)}: {summary} ({seconds:.1f}s)")
 
 
 class JsonProgress(Drawing):

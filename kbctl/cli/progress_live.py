@@ -115,8 +115,9 @@ class LiveProgress(Drawing):
     def plan_started(self, plan: AgentPlan) -> None:
         self.close()
         self.agent = plan.agent_id
+        self.words = plan.words
         self._title = (
-            f"Applying {plan.project}/{plan.environment} to agent {plan.agent_id}: "
+            f"Applying {plan.project}/{plan.environment} to {plan.words.label(plan.agent_id)}: "
             + plan_counts(plan)
         )
         self._phases.clear()
@@ -206,5 +207,5 @@ class LiveProgress(Drawing):
         live.console.print(Text.assemble(("warning: ", "yellow"), message))
 
     def finished(self, summary: str, seconds: float) -> None:
-        self._title = f"Agent {self.agent}: {summary} ({seconds:.1f}s)"
+        self._title = f"{self.words.title} {self.agent}: {summary} ({seconds:.1f}s)"
         self.close()

@@ -30,6 +30,7 @@ from kbctl.snapshots.hook import SnapshotHook
 from kbctl.snapshots.record import Snapshot
 from kbctl.snapshots.rollback import plan_rollback, prepare_rollback
 from kbctl.snapshots.store import SnapshotStore
+from kbctl.wording import Wording, common, no_changes, wording
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +125,7 @@ def _apply(
         made = check_saved_plan(saved, fresh) if saved is not None else fresh
         progress_of(session).plan_ready(made, saved=saved is not None)
         if not made.has_work:
-            progress_of(session).note("No changes. The knowledge base matches the manifest.")
+            progress_of(session).note(no_changes(common(a.provider for a in made.agents)))
             return ApplyRun(made)
         if saved is None and not auto_approve and not _confirmed(session, "Apply these changes?"):
             return ApplyRun(made, cancelled=True)
@@ -219,13 +220,14 @@ def _rollback(
     progress = progress_of(session)
     with session.open(prepared.base, concurrency=concurrency) as handle:
         planned = plan_rollback(prepared, handle.provider)
-        progress.note(_rollback_header(snapshot, environment))
+        words = wording(prepared.base.provider)
+        progress.note(_rollback_header(snapshot, environment, words))
         progress.note("Documents kbctl does not manage are left as they are now.")
         for note in planned.notes:
             progress.note(f"Note: {note}")
         progress.plan_ready(planned.plan, saved=False)
         if not planned.plan.has_work:
-            progress.note(f"No changes: the agent already matches snapshot {snapshot.id}.")
+            progress.note(f"No changes: {words.the} already matches snapshot {snapshot.id}.")
             return ApplyRun(planned.plan)
         if not auto_approve and not _confirmed(session, "Roll back to this snapshot?"):
             return ApplyRun(planned.plan, cancelled=True)
@@ -285,7 +287,7 @@ def _carry_out(
         for agent_plan in made.agents:
             target, handle = handles[(agent_plan.project, agent_plan.agent_id)]
             if not agent_plan.has_work:
-                progress.note(f"agent {agent_plan.agent_id}: no changes")
+                progress.note(f"{agent_plan.words.label(agent_plan.agent_id)}: no changes")
                 continue
             hook = hook_for(handle)
             result = apply_agent_plan(
@@ -326,7 +328,8 @@ def run_summary(made: Plan, results: Sequence[ApplyResult]) -> str:
         )
         if n
     ]
-    agents = f" on {len(results)} agents" if len(results) > 1 else ""
+    noun = common(a.provider for a in made.agents).noun
+    agents = f" on {len(results)} {noun}s" if len(results) > 1 else ""
     reports = [
         report
         for r in results
@@ -374,9 +377,9 @@ def _read_plan_file(path: Path) -> Plan:
     return loads(text)
 
 
-def _rollback_header(snapshot: Snapshot, environment: str) -> str:
+def _rollback_header(snapshot: Snapshot, environment: str, words: Wording) -> str:
     return (
-        f"Rolling back {snapshot.project}/{environment} (agent {snapshot.agent.id}) to "
+        f"Rolling back {snapshot.project}/{environment} ({words.label(snapshot.agent.id)}) to "
         f"snapshot {snapshot.id}: {snapshot.kind.value} {snapshot.operation} of "
         f"{snapshot.created_at}, commit {(snapshot.git_commit or 'unknown')[:12]}."
     )

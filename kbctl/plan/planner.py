@@ -147,6 +147,7 @@ def plan_target(target: Target, live: LiveState) -> AgentPlan:
         protect=target.protect,
         policy=target.policy,
         endpoint=endpoint_label(target.base_url),
+        provider=target.provider,
     )
     if not shares_documents(target.provider):
         return replace(plan, fingerprint=live_fingerprint(live))

@@ -11,7 +11,7 @@ from enum import StrEnum
 from fnmatch import fnmatchcase
 from urllib.parse import urlsplit
 
-from kbctl.model import DocType, KbEntry, Policy, UsageMode
+from kbctl.model import DocType, KbEntry, Policy, ProviderKind, UsageMode
 from kbctl.plan.changes import (
     Action,
     CreateDocument,
@@ -24,6 +24,7 @@ from kbctl.plan.changes import (
     ReplaceReason,
     UpdateDocument,
 )
+from kbctl.wording import Wording, wording
 
 __all__ = [
     "FORMAT_VERSION",
@@ -198,6 +199,19 @@ class AgentPlan:
     #: Read from a plan file that summarises unchanged documents: their count and digests
     #: (then `changes` holds no noop and `knowledge_base` is empty). None: everything is here.
     unlisted: Unlisted | None = None
+    #: Whose target this is, for the words of human output (`kbctl.wording`). Not in plan
+    #: files (their fields are a contract): a saved plan takes it from the plan made again.
+    provider: ProviderKind = field(default=ProviderKind.ELEVENLABS, compare=False)
+
+    @property
+    def words(self) -> Wording:
+        """How human output names this plan's target: agent or vector store."""
+        return wording(self.provider)
+
+    @property
+    def where(self) -> str:
+        """`project/env (agent agent_x)`, `project/env (vector store vs_x)`: for messages."""
+        return f"{self.project}/{self.environment} ({self.words.label(self.agent_id)})"
 
     @property
     def summary(self) -> Summary:

@@ -68,16 +68,32 @@ class Dependents:
         return any(b.agent_id != agent_id or not b.is_main for b in self.branches)
 
     def describe(self, agent_id: str) -> tuple[str, ...]:
-        """Who else uses the document, for a person: agent ids, branches, unseen agents."""
-        names = [a for a in self.agent_ids if a != agent_id]
-        names += [
-            f"{b.agent_id} (branch {b.branch_id})"
-            for b in self.branches
-            if b.agent_id != agent_id or not b.is_main
-        ]
+        """Who else uses the document, for a person: one item per agent, in the order the API
+        named them (`agent_b`, `agent_b and its branch agtbrch_1`, `agent_a (branches agtbrch_2,
+        agtbrch_3)` for branches other than `agent_id`'s main one), then unseen agents."""
+        order = dict.fromkeys([*self.agent_ids, *(b.agent_id for b in self.branches)])
+        mains = {b.agent_id for b in self.branches if b.is_main}
+        side: dict[str, dict[str, None]] = {}
+        for b in self.branches:
+            if not b.is_main:
+                side.setdefault(b.agent_id, {})[b.branch_id] = None
+        names = []
+        for agent in order:
+            branches = tuple(side.get(agent, ()))
+            main = agent != agent_id and (agent in mains or not branches)
+            if main or branches:
+                names.append(_agent_use(agent, main, branches))
         if self.unknown_agents:
             names.append(f"{self.unknown_agents} agent(s) this API key cannot see")
-        return tuple(dict.fromkeys(names))
+        return tuple(names)
+
+
+def _agent_use(agent_id: str, main: bool, branches: tuple[str, ...]) -> str:
+    """One agent's use of a document, naming the agent once however many branches use it."""
+    if not branches:
+        return agent_id
+    listed = ("branch " if len(branches) == 1 else "branches ") + ", ".join(branches)
+    return f"{agent_id} and its {listed}" if main else f"{agent_id} ({listed})"
 
 
 class DeleteOutcome(StrEnum):

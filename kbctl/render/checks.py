@@ -11,14 +11,15 @@ from rich.text import Text
 
 from kbctl.checks import ChecksReport
 from kbctl.model import Target
+from kbctl.wording import wording
 
 
 def render_checks(target: Target, agent_name: str, report: ChecksReport) -> RenderableType:
     """One target's checks: a table (query, expected, found at rank, result) and coverage."""
     title = Text.assemble(
         (f"{target.project}/{target.environment}", "bold"),
-        f"  agent {target.agent_id}",
-        f" ({agent_name})" if agent_name else "",
+        f"  {wording(target.provider).label(target.agent_id)}",
+        f" ({agent_name})" if agent_name and agent_name != target.agent_id else "",
     )
     if not report.results:
         return Group(title, Text("No retrieval checks declared."), Text(""))

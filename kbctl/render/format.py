@@ -10,6 +10,8 @@ from typing import assert_never
 
 from kbctl.plan.types import Action, AgentPlan, DocumentChange, Plan, Severity, Summary
 from kbctl.plan.units import format_size
+from kbctl.wording import NO_CHANGES, common
+from kbctl.wording import no_changes as nothing_to_do
 
 __all__ = [
     "NO_CHANGES",
@@ -20,13 +22,13 @@ __all__ = [
     "findings_counts",
     "format_size",
     "is_shown",
+    "no_changes",
     "plan_headline",
     "plural",
     "rag_value",
     "summary_line",
 ]
 
-NO_CHANGES = "No changes. The knowledge base matches the manifest."
 _HASH = 12
 
 
@@ -66,7 +68,12 @@ def cleanup_line(plan: Plan) -> str | None:
 
 def plan_headline(plan: Plan) -> str:
     """The final sentence: the summary, or that nothing changes."""
-    return summary_line(plan.summary) if plan.has_changes else NO_CHANGES
+    return summary_line(plan.summary) if plan.has_changes else no_changes(plan)
+
+
+def no_changes(plan: Plan) -> str:
+    """That nothing changes: `NO_CHANGES`, or for vector stores, that their files match."""
+    return nothing_to_do(common(a.provider for a in plan.agents))
 
 
 def is_shown(change: DocumentChange) -> bool:
@@ -159,8 +166,8 @@ def scope_lines(plan: Plan) -> list[str]:
         out.append(
             "Partial plan: only documents matching --target "
             + ", ".join(scope.targets)
-            + ". Every other entry of the agent stays exactly as it is live, and RAG settings "
-            "are not changed."
+            + f". Every other entry of {common(a.provider for a in plan.agents).the} stays "
+            "exactly as it is live, and RAG settings are not changed."
         )
     if scope.replace_all:
         out.append("--replace-all: every planned document is uploaded and indexed again.")

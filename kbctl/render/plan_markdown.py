@@ -31,6 +31,7 @@ from kbctl.render.format import (
     rag_value,
     scope_lines,
 )
+from kbctl.wording import common
 
 __all__ = ["DIFF_LINES", "render_plan_markdown", "sticky_marker"]
 
@@ -121,6 +122,7 @@ class _Parts:
     details: list[tuple[AgentPlan, list[_Row]]]
     diffs: list[list[str]]  # per agent (same order): one collapsed diff block per document
     reindex: bool  # a `reindex` column in the summary table (only when something re-indexes)
+    noun: str  # what the table's rows are: agent, vector store (or both)
 
     @classmethod
     def of(cls, plan: Plan) -> _Parts:
@@ -159,13 +161,15 @@ class _Parts:
         )
         findings = [_finding(a, f) for a, f in ranked]
         diffs = [_diff_blocks(a) for a in plan.agents]
-        return cls(head, agents, findings, [(a, _rows(a)) for a in plan.agents], diffs, reindex)
+        noun = common(a.provider for a in plan.agents).noun
+        details = [(a, _rows(a)) for a in plan.agents]
+        return cls(head, agents, findings, details, diffs, reindex, noun)
 
     def compose(self, caps: _Caps) -> str:
         lines = [
             *self.head,
             "",
-            "| agent | create | replace | update | delete | "
+            f"| {self.noun} | create | replace | update | delete | "
             + ("reindex | " if self.reindex else "")
             + "unchanged | findings |",
             "| --- | ---: | ---: | ---: | ---: | "
@@ -176,7 +180,7 @@ class _Parts:
         lines += agents
         hidden = len(self.agents) - len(agents)
         if hidden:
-            lines += ["", f"_… {plural(hidden, 'more agent')} not shown._"]
+            lines += ["", f"_… {plural(hidden, 'more ' + self.noun)} not shown._"]
         if self.findings:
             shown = _first(self.findings, caps.findings)
             lines += ["", "#### Findings", "", *shown]

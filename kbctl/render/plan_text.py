@@ -76,8 +76,8 @@ def render_plan_text(plan: Plan) -> Text:
 
 def _agent(out: Text, agent: AgentPlan) -> None:
     out.append(
-        f"Agent {agent.agent_id} · environment {agent.environment} · manifest {agent.manifest}"
-        f" (project {agent.project})",
+        f"{agent.words.title} {agent.agent_id} · environment {agent.environment}"
+        f" · manifest {agent.manifest} (project {agent.project})",
         style="bold",
     )
     out.append(f" · embedding model {agent.embedding_model}\n", style="dim")

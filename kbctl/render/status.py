@@ -20,7 +20,7 @@ def render_status(status: AgentStatus) -> RenderableType:
         named = ""  # a store kbctl knows by name: the name is its id here
     title = Text.assemble(
         (f"{status.project}/{status.environment}", "bold"),
-        f"  {'vector store' if status.vector_store else 'agent'} {status.agent_id}",
+        f"  {status.words.label(status.agent_id)}",
         named,
         f"  version {status.version_id}" if status.version_id else "",
     )

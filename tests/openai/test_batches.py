@@ -159,7 +159,7 @@ def test_a_refused_batch_leaves_no_upload_behind(handbook: Handbook) -> None:
         handbook.apply()
     assert caught.value.exit_code == ExitCode.ERROR
     assert "Batches are down." in caught.value.summary
-    assert "The agent was not changed." in (caught.value.detail or "")
+    assert "The store was not changed." in (caught.value.detail or "")
     assert "orphans" not in (caught.value.detail or "")
     assert sorted(handbook.world.file_ids()) == files  # both uploads deleted again
     assert {k: f["id"] for k, f in handbook.attached().items()} == before
