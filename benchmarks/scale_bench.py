@@ -27,9 +27,9 @@ per-document cost of 5 requests plus the index wait rounded up to the poll, and 
 Rows: `change` (1 % of `--documents`), `faults` (first apply of `--first` with 10 % injected
 5xx, next to a fault-free run: list pages after faults vs fault-free), `default` (first apply of
 `--first` at the default concurrency, then at the old fixed `--concurrency 4`), `plan`
-(no-change plan of `--documents`), `rss` (peak RSS after each of `--applies` successive
-10 %-churn applies at `--documents`, with snapshots), `version` (`kbctl --version`, median of
-5). Sizes are flags; the defaults run in a few minutes.
+(no-change plan of `--documents`), `rss` (kbctl's own RSS, now and peak, after each of
+`--applies` successive 10 %-churn applies at `--documents`, with snapshots), `version`
+(`kbctl --version`, median of 5). Sizes are flags; the defaults run in a few minutes.
 Tests never assert on these figures; this script only prints them.
 """
 
@@ -99,7 +99,6 @@ class Rig:
                 self.world.compute_index(doc_id, MODEL)
                 entries.append({"type": "text", "name": name, "id": doc_id, "usage_mode": "auto"})
             self.world.set_knowledge_base(AGENT, entries)
-        self.clients: list[ApiClient] = []
 
     def faults(self, **settings: object) -> None:
         """From now on: the bench's latency, indexing and server limit (plus `settings`)."""
@@ -166,7 +165,6 @@ class Rig:
                 "http://bench", "bench-key", self.clock,
                 transport=httpx.WSGITransport(app=self.app), max_concurrency=concurrency,
             )  # fmt: skip
-        self.clients.append(client)
         return ProviderHandle(ElevenLabsProvider(client), client)
 
     def timed(self, step: Callable[[], object]) -> tuple[float, int, int]:
@@ -210,6 +208,17 @@ def throttled(rig: Rig) -> int:
 def peak_rss_mb() -> float:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
+
+
+def current_rss_mb() -> float:
+    """This process's resident set now (Linux; the peak elsewhere)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return peak_rss_mb()
 
 
 def row(case: str, ours: float, bound: float, loop: float, extra: str = "") -> None:
@@ -293,14 +302,23 @@ def main(argv: list[str] | None = None) -> int:
     if "rss" in rows:
         rig = Rig(n, a, attached=True)
         rig.faults()
-        sizes = []
-        for _ in range(a.applies):
+        peaks, currents = [], []
+        for i in range(a.applies):
             rig.change(max(1, n // 10))
-            rig.apply(snapshots=True)
-            sizes.append(f"{peak_rss_mb():.0f}")
+            secs, _, _ = rig.apply(snapshots=True)
+            peaks.append(peak_rss_mb())
+            currents.append(current_rss_mb())
+            print(
+                f"  apply {i + 1:2d}: {secs:6.2f}s, RSS {currents[-1]:.0f} MB, "
+                f"peak {peaks[-1]:.0f} MB",
+                flush=True,
+            )
         rig.stop()
+        half = len(peaks) // 2
+        label = f"RSS, {a.applies} applies of 10 % at {n:,}"
         print(
-            f"{f'peak RSS, {a.applies} applies of 10 % at {n:,}':<34} " + " → ".join(sizes) + " MB"
+            f"{label:<34} peak {peaks[0]:.0f} → {peaks[-1]:.0f} MB; current after apply "
+            f"{half or 1} / {a.applies}: {currents[max(half - 1, 0)]:.0f} / {currents[-1]:.0f} MB"
         )
     if "version" in rows:
 

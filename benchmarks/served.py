@@ -19,6 +19,9 @@ from pathlib import Path
 from kbctl.emulator import EmulatorConfig
 
 #: `127.0.0.1 - - [date] "GET /v1/convai/knowledge-base?page_size=100 HTTP/1.1" 200 52`
+#: A path segment that is an id (ElevenLabs ids are 20 alphanumerics): counted as `{id}`, so the
+#: counter does not grow with every document an apply touches.
+_ID = re.compile(r"^[A-Za-z0-9]{20}$")
 _LOG = re.compile(r'"(?P<method>[A-Z]+) (?P<path>[^ ?"]*)[^"]*" (?P<status>\d{3}) ')
 
 
@@ -53,8 +56,9 @@ class ServedEmulator:
             match = _LOG.search(line)
             if match is None:
                 continue
+            path = "/".join(_ID.sub("{id}", part) for part in match["path"].split("/"))
             with self._lock:
-                self.routes[f"{match['method']} {match['path']}"] += 1
+                self.routes[f"{match['method']} {path}"] += 1
                 self.statuses[int(match["status"])] += 1
 
     def counts(self) -> tuple[int, Counter[str], Counter[int]]:

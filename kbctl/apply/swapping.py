@@ -64,9 +64,10 @@ class SwapSteps(ReattachSteps):
                 self.events(DocumentRenamed(change.key, change.live_id, change.name))
         except ApiError as err:
             raise self._api_failure("renaming documents", err) from err
-        try:
+        try:  # the agent is read while the lease is checked (two reads, one round trip)
+            reading = pool.submit(self.provider.get_agent, self.plan.agent_id)
             self.lease.confirm()
-            current = self.provider.get_agent(self.plan.agent_id)
+            current = reading.result()
         except ApiError as err:
             raise self._api_failure(
                 f"checking {self.plan.words.the} before the update", err
