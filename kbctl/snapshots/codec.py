@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import fields, replace
+from typing import Any
 
 from kbctl.checks.report import ChecksReport, read_report, report_to_dict
 from kbctl.chunking import Chunking, ChunkingStrategy, Metadata
@@ -239,12 +240,18 @@ def loads(text: str, source: str) -> Snapshot:
     Raises:
         SnapshotError: bad JSON, a wrong shape, or an unknown format version.
     """
-    reader = record_reader(source)
+    return snapshot_from_json(record_json(text, source), source)
+
+
+def record_json(text: str | bytes, source: str) -> Any:  # as json.loads gives it
+    """A record file's text parsed as JSON; what is not JSON (or not UTF-8) is a SnapshotError
+    naming `source`."""
     try:
-        raw = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as err:
-        raise reader.fail(f"not valid JSON: {err.msg} (line {err.lineno})") from None
-    return snapshot_from_json(raw, source)
+        raise record_reader(source).fail(f"not valid JSON: {err.msg} (line {err.lineno})") from None
+    except UnicodeDecodeError as err:
+        raise record_reader(source).fail(f"not UTF-8: {err}") from None
 
 
 def snapshot_from_json(raw: object, source: str) -> Snapshot:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from kbctl.snapshots.chunks import CHUNKED_FORMAT_VERSION, Chunked, chunked_from, chunked_to_json
 from kbctl.snapshots.chunks import FIELD as CHUNKS_FIELD
-from kbctl.snapshots.codec import record_reader, snapshot_from_json, to_dict
+from kbctl.snapshots.codec import record_json, record_reader, snapshot_from_json, to_dict
 from kbctl.snapshots.delta import DELTA_FORMAT_VERSION, Delta, delta_from, delta_to_json
 from kbctl.snapshots.delta import FIELD as DELTA_FIELD
 from kbctl.snapshots.record import FORMAT_VERSION, Snapshot, SnapshotEntry
@@ -85,12 +85,7 @@ def parse_record(text: str | bytes, source: str, *, entries: bool = True) -> Sto
         SnapshotError: bad JSON, a wrong shape, or an unknown format version.
     """
     reader = record_reader(source)
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise reader.fail(f"not valid JSON: {err.msg} (line {err.lineno})") from None
-    except UnicodeDecodeError as err:
-        raise reader.fail(f"not UTF-8: {err}") from None
+    raw = record_json(text, source)
     version = raw.get("format_version") if isinstance(raw, dict) else None
     field = _FIELDS.get(version) if isinstance(version, int) else None
     if not isinstance(raw, dict) or field is None:
