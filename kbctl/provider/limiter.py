@@ -34,8 +34,9 @@ class Limiter:
 
     ElevenLabs throttles on concurrency, so a 429 cuts the limit (once per round of requests:
     the requests sent before the cut do not cut again): to one below the requests in flight
-    when the 429 says `too_many_concurrent_requests` (the server accepted the others), else by
-    half; it grows by one (past a limit the server named, 16 times less often) after
+    when the refused request was sent, if the 429 says `too_many_concurrent_requests` (the
+    server took the others), else by half; it grows by one (past a limit the server named, 16
+    times less often) after
     `2 * limit` successes made while it was reached (a limit nobody presses against is no
     evidence that more would pass), never above `ceiling`. Admission is in arrival order, so a
     request sent back by a 429 queues behind the others instead of taking the next probe again.
@@ -56,6 +57,7 @@ class Limiter:
         self._next_ticket = 0
         self._serving = 0
         self._cond = threading.Condition()
+        self._local = threading.local()  # per thread: requests in flight at its admission
 
     @classmethod
     def for_concurrency(cls, concurrency: int | None) -> Limiter:
@@ -79,6 +81,7 @@ class Limiter:
                 self._cond.wait()
             self._serving += 1
             self._in_flight += 1
+            self._local.admitted = self._in_flight  # what a 429 to this request is about
             if self._in_flight >= self.limit:
                 self._pressed = True
             self._cond.notify_all()
@@ -88,7 +91,8 @@ class Limiter:
         """Give the slot back, saying whether the server answered 429, and whether it said the
         429 was for too many concurrent requests (`too_many_concurrent_requests`)."""
         with self._cond:
-            in_flight = self._in_flight  # this request included
+            # In flight when this request was sent (it included): what the server refused.
+            in_flight = getattr(self._local, "admitted", self._in_flight)
             self._in_flight -= 1
             if throttled:
                 self._streak = 0
