@@ -74,3 +74,14 @@ def common(providers: Iterable[ProviderKind]) -> Wording:
     if len(kinds) > 1:
         return Wording("agent / vector store", "target", "documents", "lease")
     return wording(kinds.pop()) if kinds else AGENT
+
+
+def counted(providers: Iterable[ProviderKind]) -> str:
+    """How many targets of each kind, e.g. `3 agents` or `1 agent and 2 vector stores`."""
+    kinds = list(providers)
+    parts = []
+    for words in (AGENT, VECTOR_STORE):
+        n = sum(1 for p in kinds if wording(p) == words)
+        if n:
+            parts.append(f"{n} {words.noun}{'' if n == 1 else 's'}")
+    return " and ".join(parts)

@@ -21,7 +21,7 @@ from kbctl.commands.notifying import notifying
 from kbctl.commands.planning import check_scope
 from kbctl.commands.session import ProviderHandle, Session, load_targets, progress_of
 from kbctl.errors import PlanFileError, UsageError
-from kbctl.model import LiveAgent, LiveState, Target
+from kbctl.model import LiveAgent, LiveState, ProviderKind, Target
 from kbctl.observe import observe
 from kbctl.plan.planfile import loads
 from kbctl.plan.scope import make_scoped_plan
@@ -30,7 +30,7 @@ from kbctl.snapshots.hook import SnapshotHook
 from kbctl.snapshots.record import Snapshot
 from kbctl.snapshots.rollback import plan_rollback, prepare_rollback
 from kbctl.snapshots.store import SnapshotStore
-from kbctl.wording import Wording, common, no_changes, wording
+from kbctl.wording import Wording, common, counted, no_changes, wording
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,8 +328,9 @@ def run_summary(made: Plan, results: Sequence[ApplyResult]) -> str:
         )
         if n
     ]
-    noun = common(a.provider for a in made.agents).noun
-    agents = f" on {len(results)} {noun}s" if len(results) > 1 else ""
+    kinds = {a.agent_id: a.provider for a in made.agents}
+    applied = [kinds.get(r.agent_id, ProviderKind.ELEVENLABS) for r in results]
+    agents = f" on {counted(applied)}" if len(results) > 1 else ""
     reports = [
         report
         for r in results

@@ -80,3 +80,18 @@ def test_a_wrong_key_is_an_auth_error_without_the_key(
     result = run("plan", "-e", "local")
     assert result.exit_code == ExitCode.ERROR, result.output
     assert "API key rejected" in result.output and "OPENAI_API_KEY" in result.output
+
+
+def test_the_quick_start_counts_one_agent_and_one_vector_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copytree(REPO / "manifests", tmp_path / "manifests")
+    (tmp_path / ".git").mkdir()  # the repository root, where `emulator://.kbctl/…` is anchored
+    monkeypatch.chdir(tmp_path)
+    for name in ("ELEVENLABS_BASE_URL", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    result = CliRunner().invoke(
+        cli, ["apply", "-e", "local", "--auto-approve"], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert "Apply complete: 14 created on 1 agent and 1 vector store" in result.output
