@@ -35,7 +35,7 @@ from pathlib import Path
 
 from kbctl.errors import SnapshotError
 from kbctl.snapshots.codec import entry_from_json, entry_to_json
-from kbctl.snapshots.record import IN_PROGRESS, SnapshotEntry
+from kbctl.snapshots.record import IN_PROGRESS, SnapshotEntry, unread_sort_key
 from kbctl.snapshots.recordfile import Stored
 
 INDEX_FILE = ".index.json"
@@ -74,7 +74,7 @@ class SnapshotSummary:
     def sort_key(self) -> tuple[str, int, str]:
         """Oldest first: time, then the write sequence, then the file name."""
         if self.created_at is None or self.seq is None:
-            return (self.file[:16], -1, self.file)
+            return unread_sort_key(self.file)
         return (self.created_at, self.seq, self.file)
 
     @property

@@ -38,7 +38,7 @@ from kbctl.snapshots.history import (
     runs_of,
     state_of,
 )
-from kbctl.snapshots.record import Done, Snapshot, SnapshotAgent, SnapshotKind
+from kbctl.snapshots.record import Done, Snapshot, SnapshotAgent, SnapshotKind, unread_sort_key
 
 #: A record in full, by file name (a chunked one with its chunks, a delta one rebuilt).
 ReadRecord = Callable[[str], Snapshot]
@@ -61,7 +61,7 @@ class Listed:
     def sort_key(self) -> Key:
         """Oldest first: time, then the write sequence, then the file name."""
         if self.snapshot is None:
-            return (self.path.name[:16], -1, self.path.name)
+            return unread_sort_key(self.path.name)
         return (self.snapshot.created_at, self.snapshot.seq, self.path.name)
 
 

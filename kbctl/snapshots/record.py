@@ -154,3 +154,13 @@ class Snapshot:
         """`<YYYYMMDDTHHMMSSZ>-<id>.json`."""
         stamp = self.created_at.replace("-", "").replace(":", "")
         return f"{stamp}-{self.id}.json"
+
+
+def unread_sort_key(file: str) -> tuple[str, int, str]:
+    """Where a record that could not be read sorts among readable ones (time, sequence, name):
+    at the time its file name gives, written as `created_at` is (`20260101T120000Z-…` sorts as
+    `2026-01-01T12:00:00Z`), before any record written that second."""
+    s = file
+    if len(s) >= 16 and s[8] == "T" and s[15] == "Z" and (s[:8] + s[9:15]).isdigit():
+        return (f"{s[0:4]}-{s[4:6]}-{s[6:8]}T{s[9:11]}:{s[11:13]}:{s[13:15]}Z", -1, file)
+    return (file[:16], -1, file)

@@ -230,3 +230,19 @@ def test_a_newer_record_of_another_project_is_read_in_full_before_answering(
         SnapshotStore(bench.store.root).resolve("previous", "staging", projects=mine)
     assert (chosen.value.summary, chosen.value.detail) == (every.value.summary, every.value.detail)
     assert path.name in chosen.value.summary
+
+
+def test_an_unreadable_record_older_than_the_answer_does_not_block_previous(
+    bench: Bench,
+) -> None:
+    records, answer = _history(bench)
+    oldest = bench.store.root / "staging" / records[0].file_name
+    oldest.write_text("{ not json")  # another size: the index marks it unreadable
+    listed = SnapshotStore(bench.store.root).list("staging")
+    assert listed[-1].snapshot is None  # listed as the oldest, where its name puts it
+    assert SnapshotStore(bench.store.root).resolve("previous", "staging").id == answer.id
+    # One newer than the answer still refuses, as before.
+    newest = bench.store.root / "staging" / records[-1].file_name
+    newest.write_text("{ not json")
+    with pytest.raises(SnapshotError, match="cannot be read"):
+        SnapshotStore(bench.store.root).resolve("previous", "staging")
