@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Final
 
 from kbctl.errors import InterruptedRunError, TerminatedRunError
 
@@ -70,3 +71,15 @@ class StopSignal:
     def terminated(self) -> bool:
         """True when the stop came from SIGTERM."""
         return self._terminated
+
+
+#: How long `join_in_slices` waits at a time.
+JOIN_SLICE: Final = 0.2
+
+
+def join_in_slices(thread: threading.Thread) -> None:
+    """Wait for `thread` in short slices. A signal the kernel hands to another thread runs its
+    Python handler only when the main thread next runs bytecode: an untimed join would hold
+    SIGINT off until the thread ends (a gate can wait for minutes)."""
+    while thread.is_alive():
+        thread.join(JOIN_SLICE)

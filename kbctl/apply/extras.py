@@ -38,6 +38,7 @@ from kbctl.identity import parse_marker
 from kbctl.model import LiveDocument
 from kbctl.provider.base import LedgeredCreates
 from kbctl.provider.ledger import AnsweredCreate, LedgerView
+from kbctl.stop import join_in_slices
 
 #: Seconds taken off the window's start: the server's `created_at` is whole seconds.
 MARGIN = 2.0
@@ -176,7 +177,7 @@ class ExtraCopySteps(RunState):
         """Wait for the reconciliation, if one runs (idempotent); raise what broke it."""
         thread = self._extras_thread
         if thread is not None:
-            thread.join()
+            join_in_slices(thread)
         error, self._extras_error = self._extras_error, None
         if error is not None:
             raise error

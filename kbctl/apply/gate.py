@@ -32,7 +32,7 @@ from kbctl.clock import Clock
 from kbctl.errors import ApiError
 from kbctl.model import IndexStatus, SmallDocumentPolicy
 from kbctl.provider.base import IndexState, Provider
-from kbctl.stop import StopSignal
+from kbctl.stop import StopSignal, join_in_slices
 
 #: Documents per batch read (the API's limit).
 BATCH_SIZE = 100
@@ -199,7 +199,7 @@ class IndexGate:
         if self._thread is None:
             self._loop(pool)
             return
-        self._thread.join()
+        join_in_slices(self._thread)
         self._shut_readers()
         if self._error is not None:
             raise self._error
@@ -212,7 +212,7 @@ class IndexGate:
             self._intake_open = False
             self._cond.notify_all()
         if self._thread is not None:
-            self._thread.join()
+            join_in_slices(self._thread)
         self._shut_readers()
 
     def _shut_readers(self) -> None:
