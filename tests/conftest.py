@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+import httpx
 import pytest
 from hypothesis import settings
 
@@ -13,6 +14,12 @@ from tests.harness import Emulated, emulate
 # on a loaded two-core CI machine.
 settings.register_profile("kbctl", deadline=None)
 settings.load_profile("kbctl")
+
+# httpx imports httpcore when its first real transport is made. Made here, once per test
+# process, so that no test imports it while another thread imports it too: there, CPython
+# 3.11's import locks can fail with a KeyError (`_ModuleLock.acquire`) when a garbage-collected
+# object's finalizer imports meanwhile.
+httpx.HTTPTransport().close()
 
 EmulatedFactory = Callable[..., Emulated]
 

@@ -113,15 +113,17 @@ def test_a_copy_the_run_missed_is_deleted_by_the_next_plan(ws: Workspace) -> Non
 def test_reconciliation_never_touches_another_environments_documents(
     make_workspace: WorkspaceFactory,
 ) -> None:
-    """Production reuses staging's copies of 6 documents (shared) and uploads 6 of its own
-    with lost answers: only production's extra copies go; staging's documents all stay."""
+    """Production reuses staging's copies of 6 documents (shared) and uploads 24 of its own
+    with lost answers: only production's extra copies go; staging's documents all stay. (The
+    order in which threads draw the faults varies, so enough creates that one surely loses its
+    answer: 0.6^24 < 1e-5.)"""
     ws = make_workspace(fail_after_write_rate=0.0, seed=5)
     shared = docs(6, "shared/s")
     staging = ws.target(shared)
     ws.apply(staging)
     kept = set(ws.agent_ids())
     ws.world.config = replace(ws.world.config, fail_after_write_rate=0.4)
-    production = _production(ws.target((*shared, *docs(6, "own/o"))))
+    production = _production(ws.target((*shared, *docs(24, "own/o"))))
     result = ws.apply(production)
     assert result.extra_copies, "the seed must leave extra copies"
     assert {r.id for r in result.reused} == kept  # the shared copies, reused as they are
