@@ -33,7 +33,9 @@ from kbctl.snapshots.history import (
     PICK_HINT,
     Describe,
     LiveAgents,
+    Run,
     State,
+    States,
     find_previous,
     runs_of,
     state_of,
@@ -79,6 +81,24 @@ class Question:
     def counts(self, project: str | None) -> bool:
         return self.wanted is None or project in self.wanted
 
+    def answer(
+        self,
+        runs: Sequence[Run],
+        unreadable_newer_than: Callable[[Snapshot], SnapshotError | None],
+        states: States = state_of,
+    ) -> Snapshot:
+        """`find_previous` among `runs`, asked this question."""
+        return find_previous(
+            runs,
+            environment=self.environment,
+            folder=str(self.folder),
+            live=self.live,
+            load=self.load,
+            unreadable_newer_than=unreadable_newer_than,
+            written_by=self.written_by,
+            states=states,
+        )
+
 
 def from_every_record(listed: Sequence[Listed], question: Question) -> Snapshot:
     """`previous` among every file of the folder, each read in full (newest first)."""
@@ -95,15 +115,7 @@ def from_every_record(listed: Sequence[Listed], question: Question) -> Snapshot:
         newer = [item for item in unreadable if item.sort_key > mine]
         return unreadable_newer(newer[0]) if newer else None
 
-    return find_previous(
-        runs_of(readable),
-        environment=question.environment,
-        folder=str(question.folder),
-        live=question.live,
-        load=question.load,
-        unreadable_newer_than=unreadable_newer_than,
-        written_by=question.written_by,
-    )
+    return question.answer(runs_of(readable), unreadable_newer_than)
 
 
 def from_index(rows: Sequence[SnapshotSummary], read: ReadRecord, question: Question) -> Snapshot:
@@ -141,16 +153,7 @@ def from_index(rows: Sequence[SnapshotSummary], read: ReadRecord, question: Ques
         return _refusal(newer[0], read, question.folder) if newer else None
 
     try:
-        answer = find_previous(
-            runs_of(heads.values()),
-            environment=question.environment,
-            folder=str(question.folder),
-            live=question.live,
-            load=question.load,
-            unreadable_newer_than=unreadable_newer_than,
-            written_by=question.written_by,
-            states=states,
-        )
+        answer = question.answer(runs_of(heads.values()), unreadable_newer_than, states)
     except SnapshotError:
         _check_from(looked, by_id, heads, record)
         raise
