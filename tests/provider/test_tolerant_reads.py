@@ -130,3 +130,56 @@ def test_an_error_message_holding_the_key_is_redacted(make_client: MakeClient) -
     with pytest.raises(ApiError) as info:
         provider.get_agent("agent_1")
     assert KEY not in str(info.value) and "key *** bad" in str(info.value)
+
+
+def _paged(second: object) -> Callable[[httpx.Request], httpx.Response]:
+    """A listing whose first page names a second one, answered with `second`."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == AGENT_PATH:
+            return agent_answer()
+        if request.url.path == f"{KB}/rag-index":
+            return httpx.Response(200, json={"total_used_bytes": 1})
+        if request.url.params.get("cursor"):
+            return (
+                second if isinstance(second, httpx.Response) else httpx.Response(200, json=second)
+            )
+        page = {"documents": [doc("d1", "a")], "has_more": True, "next_cursor": "c2"}
+        return httpx.Response(200, json=page)
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("second", "said"),
+    [
+        (["not", "a", "page"], "expected an object"),
+        ({"documents": [{"id": 7, "name": "b", "type": "text"}], "has_more": False}, ".id"),
+    ],
+    ids=["not-an-object", "misshaped-entry"],
+)
+def test_a_misshaped_page_fetched_ahead_is_a_protocol_error(
+    make_client: MakeClient, second: object, said: str
+) -> None:
+    from kbctl.errors import ProtocolError
+
+    provider = ElevenLabsProvider(make_client(_paged(second)))
+    with pytest.raises(ProtocolError) as err:
+        provider.read_state("agent_1", "p", "e")
+    assert said in str(err.value.summary) + str(err.value.detail)
+
+
+def test_the_key_in_a_page_fetched_ahead_never_comes_out(make_client: MakeClient) -> None:
+    key = "sk_live_hostile_0123456789"
+    escaped = "".join(f"\\u{ord(c):04x}" for c in key)
+    second = httpx.Response(
+        200,
+        content=(
+            '{"documents": [{"id": "d2", "type": "text", "name": "' + escaped + '"}],'
+            '"has_more": false}'
+        ).encode(),
+        headers={"content-type": "application/json"},
+    )
+    client = make_client(_paged(second), api_key=key)
+    state = ElevenLabsProvider(client).read_state("agent_1", "p", "e")
+    assert key not in repr(state)
